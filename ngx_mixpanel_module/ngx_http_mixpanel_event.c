@@ -1,0 +1,641 @@
+
+/*
+ * Copyright (C) The ngx_http_mixpanel_module authors
+ */
+
+
+#include "ngx_http_mixpanel_module.h"
+
+#include <jansson.h>
+
+
+static size_t ngx_http_mixpanel_utf8_next(u_char *p, u_char *last,
+    uint32_t *cp);
+static ngx_int_t ngx_http_mixpanel_json_is_number(u_char *p, size_t len);
+static ngx_int_t ngx_http_mixpanel_json_boolean(u_char *p, size_t len);
+static ngx_int_t ngx_http_mixpanel_json_list(ngx_http_mixpanel_buf_t *b,
+    u_char *p, size_t len);
+static ngx_int_t ngx_http_mixpanel_json_raw(ngx_http_mixpanel_buf_t *b,
+    u_char *p, size_t len, ngx_log_t *log);
+
+
+ngx_int_t
+ngx_http_mixpanel_buf_reserve(ngx_http_mixpanel_buf_t *b, size_t size)
+{
+    size_t   used, cap;
+    u_char  *p;
+
+    if ((size_t) (b->end - b->pos) >= size) {
+        return NGX_OK;
+    }
+
+    used = b->pos - b->start;
+    cap = b->end - b->start;
+
+    if (cap == 0) {
+        cap = 1024;
+    }
+
+    while (cap - used < size) {
+        cap *= 2;
+    }
+
+    p = realloc(b->start, cap);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->start = p;
+    b->pos = p + used;
+    b->end = p + cap;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_mixpanel_buf_append(ngx_http_mixpanel_buf_t *b, u_char *data,
+    size_t len)
+{
+    if (ngx_http_mixpanel_buf_reserve(b, len) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    b->pos = ngx_cpymem(b->pos, data, len);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Writes a JSON string: invalid UTF-8 becomes U+FFFD, control characters
+ * are escaped, and the text is cut to Mixpanel's 255 bytes on a character
+ * boundary.
+ */
+
+ngx_int_t
+ngx_http_mixpanel_json_string(ngx_http_mixpanel_buf_t *b, u_char *data,
+    size_t len)
+{
+    u_char         *p, *last, *o;
+    size_t          n, out;
+    uint32_t        cp;
+    static u_char   hex[] = "0123456789abcdef";
+
+    /* the worst case: every byte becomes a 6-byte escape */
+
+    n = ngx_min(len, NGX_HTTP_MIXPANEL_MAX_STRING);
+
+    if (ngx_http_mixpanel_buf_reserve(b, n * 6 + 2) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    o = b->pos;
+    *o++ = '"';
+
+    p = data;
+    last = data + len;
+    out = 0;
+
+    while (p < last) {
+
+        if (*p < 0x80) {
+            if (out + 1 > NGX_HTTP_MIXPANEL_MAX_STRING) {
+                break;
+            }
+
+            out++;
+
+            switch (*p) {
+
+            case '"':
+            case '\\':
+                *o++ = '\\';
+                *o++ = *p;
+                break;
+
+            case '\n':
+                *o++ = '\\';
+                *o++ = 'n';
+                break;
+
+            case '\r':
+                *o++ = '\\';
+                *o++ = 'r';
+                break;
+
+            case '\t':
+                *o++ = '\\';
+                *o++ = 't';
+                break;
+
+            default:
+                if (*p < 0x20 || *p == 0x7f) {
+                    *o++ = '\\';
+                    *o++ = 'u';
+                    *o++ = '0';
+                    *o++ = '0';
+                    *o++ = hex[*p >> 4];
+                    *o++ = hex[*p & 0xf];
+
+                } else {
+                    *o++ = *p;
+                }
+            }
+
+            p++;
+            continue;
+        }
+
+        n = ngx_http_mixpanel_utf8_next(p, last, &cp);
+
+        if (n == 0) {
+            /* U+FFFD for one invalid byte */
+
+            if (out + 3 > NGX_HTTP_MIXPANEL_MAX_STRING) {
+                break;
+            }
+
+            *o++ = 0xef;
+            *o++ = 0xbf;
+            *o++ = 0xbd;
+            out += 3;
+            p++;
+            continue;
+        }
+
+        if (out + n > NGX_HTTP_MIXPANEL_MAX_STRING) {
+            break;
+        }
+
+        o = ngx_cpymem(o, p, n);
+        out += n;
+        p += n;
+    }
+
+    *o++ = '"';
+    b->pos = o;
+
+    return NGX_OK;
+}
+
+
+/* the length of a valid UTF-8 sequence of 2 to 4 bytes at p, or 0 */
+
+static size_t
+ngx_http_mixpanel_utf8_next(u_char *p, u_char *last, uint32_t *cp)
+{
+    size_t    n, i;
+    uint32_t  c, min;
+
+    c = *p;
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        c &= 0x1f;
+        min = 0x80;
+
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        c &= 0x0f;
+        min = 0x800;
+
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        c &= 0x07;
+        min = 0x10000;
+
+    } else {
+        return 0;
+    }
+
+    if ((size_t) (last - p) < n) {
+        return 0;
+    }
+
+    for (i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+
+        c = (c << 6) | (p[i] & 0x3f);
+    }
+
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
+        return 0;
+    }
+
+    *cp = c;
+
+    return n;
+}
+
+
+/* renders ,"name": once at configuration time */
+
+ngx_int_t
+ngx_http_mixpanel_json_key(ngx_str_t *key, ngx_pool_t *pool, ngx_str_t *name)
+{
+    ngx_http_mixpanel_buf_t  b;
+
+    ngx_memzero(&b, sizeof(ngx_http_mixpanel_buf_t));
+
+    if (ngx_http_mixpanel_buf_append(&b, (u_char *) ",", 1) != NGX_OK
+        || ngx_http_mixpanel_json_string(&b, name->data, name->len) != NGX_OK
+        || ngx_http_mixpanel_buf_append(&b, (u_char *) ":", 1) != NGX_OK)
+    {
+        free(b.start);
+        return NGX_ERROR;
+    }
+
+    key->len = b.pos - b.start;
+    key->data = ngx_pnalloc(pool, key->len);
+
+    if (key->data == NULL) {
+        free(b.start);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(key->data, b.start, key->len);
+    free(b.start);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_mixpanel_json_string_prop(ngx_http_mixpanel_buf_t *b,
+    ngx_str_t *key, u_char *data, size_t len)
+{
+    if (len == 0 || b->nprops >= NGX_HTTP_MIXPANEL_MAX_PROPS) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_mixpanel_buf_append(b, key->data, key->len) != NGX_OK
+        || ngx_http_mixpanel_json_string(b, data, len) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    b->nprops++;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_mixpanel_json_number_prop(ngx_http_mixpanel_buf_t *b,
+    ngx_str_t *key, int64_t n)
+{
+    if (b->nprops >= NGX_HTTP_MIXPANEL_MAX_PROPS) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_mixpanel_buf_reserve(b, key->len + NGX_INT64_LEN)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    b->pos = ngx_cpymem(b->pos, key->data, key->len);
+    b->pos = ngx_sprintf(b->pos, "%L", n);
+    b->nprops++;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A typed property; a value that is empty or not valid for its type is
+ * left out.
+ */
+
+ngx_int_t
+ngx_http_mixpanel_json_prop(ngx_http_mixpanel_buf_t *b, ngx_str_t *key,
+    ngx_uint_t type, ngx_str_t *value, ngx_log_t *log)
+{
+    u_char     *mark;
+    ngx_int_t   rc;
+
+    if (value->len == 0 || b->nprops >= NGX_HTTP_MIXPANEL_MAX_PROPS) {
+        return NGX_OK;
+    }
+
+    if (type == NGX_HTTP_MIXPANEL_STRING) {
+        return ngx_http_mixpanel_json_string_prop(b, key, value->data,
+                                                  value->len);
+    }
+
+    if (ngx_http_mixpanel_buf_append(b, key->data, key->len) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    mark = b->pos - key->len;
+
+    switch (type) {
+
+    case NGX_HTTP_MIXPANEL_NUMBER:
+        if (!ngx_http_mixpanel_json_is_number(value->data, value->len)) {
+            rc = NGX_DECLINED;
+            break;
+        }
+
+        rc = ngx_http_mixpanel_buf_append(b, value->data, value->len);
+        break;
+
+    case NGX_HTTP_MIXPANEL_BOOLEAN:
+        rc = ngx_http_mixpanel_json_boolean(value->data, value->len);
+
+        if (rc == 1) {
+            rc = ngx_http_mixpanel_buf_append(b, (u_char *) "true", 4);
+
+        } else if (rc == 0) {
+            rc = ngx_http_mixpanel_buf_append(b, (u_char *) "false", 5);
+        }
+
+        break;
+
+    case NGX_HTTP_MIXPANEL_LIST:
+        rc = ngx_http_mixpanel_json_list(b, value->data, value->len);
+        break;
+
+    default: /* NGX_HTTP_MIXPANEL_JSON */
+        rc = ngx_http_mixpanel_json_raw(b, value->data, value->len, log);
+        break;
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "mixpanel: property %V left out, value is not "
+                       "of its type %ui", key, type);
+        b->pos = mark;
+        return NGX_OK;
+    }
+
+    b->nprops++;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_json_is_number(u_char *p, size_t len)
+{
+    u_char  *last;
+
+    last = p + len;
+
+    if (len > 64) {
+        return 0;
+    }
+
+    if (p < last && *p == '-') {
+        p++;
+    }
+
+    if (p == last) {
+        return 0;
+    }
+
+    if (*p == '0') {
+        p++;
+
+    } else if (*p >= '1' && *p <= '9') {
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+
+    } else {
+        return 0;
+    }
+
+    if (p < last && *p == '.') {
+        p++;
+
+        if (p == last || *p < '0' || *p > '9') {
+            return 0;
+        }
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+
+    if (p < last && (*p == 'e' || *p == 'E')) {
+        p++;
+
+        if (p < last && (*p == '+' || *p == '-')) {
+            p++;
+        }
+
+        if (p == last || *p < '0' || *p > '9') {
+            return 0;
+        }
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+
+    return p == last;
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_json_boolean(u_char *p, size_t len)
+{
+    switch (len) {
+
+    case 1:
+        if (*p == '1') {
+            return 1;
+        }
+
+        if (*p == '0') {
+            return 0;
+        }
+
+        break;
+
+    case 2:
+        if (ngx_strncasecmp(p, (u_char *) "on", 2) == 0) {
+            return 1;
+        }
+
+        if (ngx_strncasecmp(p, (u_char *) "no", 2) == 0) {
+            return 0;
+        }
+
+        break;
+
+    case 3:
+        if (ngx_strncasecmp(p, (u_char *) "yes", 3) == 0) {
+            return 1;
+        }
+
+        if (ngx_strncasecmp(p, (u_char *) "off", 3) == 0) {
+            return 0;
+        }
+
+        break;
+
+    case 4:
+        if (ngx_strncasecmp(p, (u_char *) "true", 4) == 0) {
+            return 1;
+        }
+
+        break;
+
+    case 5:
+        if (ngx_strncasecmp(p, (u_char *) "false", 5) == 0) {
+            return 0;
+        }
+
+        break;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* "a, b,c" becomes ["a","b","c"]; empty items are left out */
+
+static ngx_int_t
+ngx_http_mixpanel_json_list(ngx_http_mixpanel_buf_t *b, u_char *p,
+    size_t len)
+{
+    u_char      *last, *s, *e;
+    ngx_uint_t   n;
+
+    last = p + len;
+    n = 0;
+
+    if (ngx_http_mixpanel_buf_append(b, (u_char *) "[", 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    while (p < last) {
+        s = p;
+
+        while (p < last && *p != ',') {
+            p++;
+        }
+
+        e = p++;
+
+        while (s < e && (*s == ' ' || *s == '\t')) {
+            s++;
+        }
+
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t')) {
+            e--;
+        }
+
+        if (s == e) {
+            continue;
+        }
+
+        if (n++ && ngx_http_mixpanel_buf_append(b, (u_char *) ",", 1)
+                   != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_mixpanel_json_string(b, s, e - s) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_mixpanel_buf_append(b, (u_char *) "]", 1);
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_json_raw(ngx_http_mixpanel_buf_t *b, u_char *p,
+    size_t len, ngx_log_t *log)
+{
+    size_t        n;
+    json_t       *json;
+    json_error_t  err;
+
+    json = json_loadb((char *) p, len,
+                      JSON_REJECT_DUPLICATES|JSON_DECODE_ANY, &err);
+    if (json == NULL) {
+        return NGX_DECLINED;
+    }
+
+    n = json_dumpb(json, NULL, 0, JSON_COMPACT|JSON_ENCODE_ANY);
+
+    if (n == 0 || ngx_http_mixpanel_buf_reserve(b, n) != NGX_OK) {
+        json_decref(json);
+        return n == 0 ? NGX_DECLINED : NGX_ERROR;
+    }
+
+    b->pos += json_dumpb(json, (char *) b->pos, n,
+                         JSON_COMPACT|JSON_ENCODE_ANY);
+
+    json_decref(json);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Reads Mixpanel's answer: /import gives num_records_imported and, with
+ * strict=1, failed_records; /engage?verbose=1 gives status and error.
+ */
+
+ngx_int_t
+ngx_http_mixpanel_answer_parse(u_char *body, size_t len,
+    ngx_int_t *imported, ngx_int_t *failed, ngx_str_t *error,
+    u_char *errbuf, size_t errlen)
+{
+    json_t       *json, *v;
+    const char   *s;
+    json_error_t  err;
+
+    *imported = -1;
+    *failed = 0;
+    error->len = 0;
+
+    json = json_loadb((char *) body, len, 0, &err);
+    if (json == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (!json_is_object(json)) {
+        json_decref(json);
+        return NGX_DECLINED;
+    }
+
+    v = json_object_get(json, "num_records_imported");
+    if (json_is_integer(v)) {
+        *imported = (ngx_int_t) json_integer_value(v);
+    }
+
+    v = json_object_get(json, "failed_records");
+    if (json_is_array(v)) {
+        *failed = (ngx_int_t) json_array_size(v);
+    }
+
+    v = json_object_get(json, "status");
+    if (json_is_integer(v) && json_integer_value(v) == 0) {
+        *failed = 1;
+    }
+
+    v = json_object_get(json, "error");
+    if (json_is_string(v)) {
+        s = json_string_value(v);
+        error->len = ngx_min(ngx_strlen(s), errlen);
+        error->data = errbuf;
+        ngx_memcpy(errbuf, s, error->len);
+    }
+
+    json_decref(json);
+
+    return NGX_OK;
+}

@@ -1,0 +1,1242 @@
+
+/*
+ * Copyright (C) The ngx_http_mixpanel_module authors
+ */
+
+
+#include "ngx_http_mixpanel_module.h"
+
+
+#define NGX_HTTP_MIXPANEL_EXIT_BUDGET       5000
+#define NGX_HTTP_MIXPANEL_TERMINATE_BUDGET  300
+
+
+static ngx_int_t ngx_http_mixpanel_log_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mixpanel_build(ngx_http_request_t *r,
+    ngx_http_mixpanel_loc_conf_t *mlcf, ngx_str_t *token,
+    ngx_http_mixpanel_buf_t *b);
+static ngx_int_t ngx_http_mixpanel_request_props(ngx_http_request_t *r,
+    ngx_http_mixpanel_loc_conf_t *mlcf, ngx_http_mixpanel_buf_t *b);
+static ngx_int_t ngx_http_mixpanel_condition(ngx_http_request_t *r,
+    ngx_http_complex_value_t *cv);
+
+static void *ngx_http_mixpanel_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_mixpanel_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_mixpanel_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_mixpanel_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_mixpanel_merge_props(ngx_conf_t *cf,
+    ngx_array_t **child, ngx_array_t *parent);
+
+static char *ngx_http_mixpanel(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mixpanel_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mixpanel_event(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mixpanel_ip(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mixpanel_property(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+static ngx_int_t ngx_http_mixpanel_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_mixpanel_init_process(ngx_cycle_t *cycle);
+static void ngx_http_mixpanel_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_num_bounds_t  ngx_http_mixpanel_batch_size_bounds = {
+    ngx_conf_check_num_bounds, 1, NGX_HTTP_MIXPANEL_MAX_BATCH
+};
+
+static ngx_conf_num_bounds_t  ngx_http_mixpanel_queue_size_bounds = {
+    ngx_conf_check_num_bounds, 1, 10000000
+};
+
+
+static ngx_str_t  ngx_http_mixpanel_actions[] = {
+    ngx_string("off"),
+    ngx_string("track"),
+    ngx_string("signup"),
+    ngx_string("login"),
+    ngx_string("logout"),
+    ngx_string("profile_switch"),
+    ngx_string("profile_update"),
+    ngx_string("reset"),
+    ngx_null_string
+};
+
+
+static ngx_str_t  ngx_http_mixpanel_event_names[] = {
+    ngx_null_string,
+    ngx_string("API Request"),
+    ngx_string("Sign Up"),
+    ngx_string("Log In"),
+    ngx_string("Log Out"),
+    ngx_string("Switch Profile"),
+    ngx_string("Update Profile"),
+    ngx_null_string
+};
+
+
+static ngx_str_t  ngx_http_mixpanel_types[] = {
+    ngx_string("string"),
+    ngx_string("number"),
+    ngx_string("boolean"),
+    ngx_string("list"),
+    ngx_string("json"),
+    ngx_null_string
+};
+
+
+static ngx_command_t  ngx_http_mixpanel_commands[] = {
+
+    { ngx_string("mixpanel"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_mixpanel,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mixpanel_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_loc_conf_t, token),
+      NULL },
+
+    { ngx_string("mixpanel_api"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_mixpanel_api,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mixpanel_event"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mixpanel_event,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mixpanel_property"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
+      ngx_http_mixpanel_property,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_loc_conf_t, props),
+      NULL },
+
+    { ngx_string("mixpanel_ip"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mixpanel_ip,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mixpanel_request_properties"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_loc_conf_t, request_properties),
+      NULL },
+
+    { ngx_string("mixpanel_batch_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_main_conf_t, sender.batch_size),
+      &ngx_http_mixpanel_batch_size_bounds },
+
+    { ngx_string("mixpanel_queue_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_main_conf_t, sender.queue_size),
+      &ngx_http_mixpanel_queue_size_bounds },
+
+    { ngx_string("mixpanel_flush_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_main_conf_t, sender.flush_interval),
+      NULL },
+
+    { ngx_string("mixpanel_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_main_conf_t, sender.timeout),
+      NULL },
+
+    { ngx_string("mixpanel_retry_max_time"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_main_conf_t, sender.retry_max_time),
+      NULL },
+
+    { ngx_string("mixpanel_gzip"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_main_conf_t, sender.gzip),
+      NULL },
+
+    { ngx_string("mixpanel_ssl_verify"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_main_conf_t, sender.ssl_verify),
+      NULL },
+
+    { ngx_string("mixpanel_ssl_trusted_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_main_conf_t,
+               sender.ssl_trusted_certificate),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_mixpanel_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_mixpanel_init,                /* postconfiguration */
+
+    ngx_http_mixpanel_create_main_conf,    /* create main configuration */
+    ngx_http_mixpanel_init_main_conf,      /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_mixpanel_create_loc_conf,     /* create location configuration */
+    ngx_http_mixpanel_merge_loc_conf       /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_mixpanel_module = {
+    NGX_MODULE_V1,
+    &ngx_http_mixpanel_module_ctx,         /* module context */
+    ngx_http_mixpanel_commands,            /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_mixpanel_init_process,        /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_mixpanel_exit_process,        /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_str_t  ngx_http_mixpanel_key_token = ngx_string(",\"token\":");
+static ngx_str_t  ngx_http_mixpanel_key_time = ngx_string(",\"time\":");
+static ngx_str_t  ngx_http_mixpanel_key_ip = ngx_string(",\"ip\":");
+static ngx_str_t  ngx_http_mixpanel_key_method =
+    ngx_string(",\"http_method\":");
+static ngx_str_t  ngx_http_mixpanel_key_status =
+    ngx_string(",\"http_status\":");
+static ngx_str_t  ngx_http_mixpanel_key_route = ngx_string(",\"http_route\":");
+static ngx_str_t  ngx_http_mixpanel_key_path = ngx_string(",\"http_path\":");
+static ngx_str_t  ngx_http_mixpanel_key_duration =
+    ngx_string(",\"duration_ms\":");
+
+
+static ngx_http_mixpanel_sender_t  *ngx_http_mixpanel_sender;
+static ngx_http_mixpanel_buf_t      ngx_http_mixpanel_scratch;
+
+
+static ngx_int_t
+ngx_http_mixpanel_log_handler(ngx_http_request_t *r)
+{
+    size_t                          len;
+    ngx_str_t                       token;
+    ngx_http_mixpanel_buf_t        *b;
+    ngx_http_mixpanel_record_t     *rec;
+    ngx_http_mixpanel_loc_conf_t   *mlcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mixpanel_module);
+
+    if (mlcf->action == NGX_HTTP_MIXPANEL_OFF
+        || ngx_http_mixpanel_sender == NULL
+        || r != r->main)
+    {
+        return NGX_OK;
+    }
+
+    if (mlcf->action_if
+        && ngx_http_mixpanel_condition(r, mlcf->action_if) != NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    if (ngx_http_complex_value(r, mlcf->token, &token) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    if (token.len == 0) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mixpanel: empty token, event not sent");
+        return NGX_OK;
+    }
+
+    b = &ngx_http_mixpanel_scratch;
+    b->pos = b->start;
+    b->nprops = 0;
+
+    if (ngx_http_mixpanel_build(r, mlcf, &token, b) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "mixpanel: could not allocate an event");
+        return NGX_OK;
+    }
+
+    if (b->pos == b->start) {
+        return NGX_OK;
+    }
+
+    len = b->pos - b->start;
+
+    rec = malloc(offsetof(ngx_http_mixpanel_record_t, data) + len
+                 + token.len + 1);
+    if (rec == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "mixpanel: could not allocate an event");
+        return NGX_OK;
+    }
+
+    rec->kind = NGX_HTTP_MIXPANEL_RECORD_EVENT;
+    rec->len = len;
+    rec->identify = 0;
+    rec->token = ngx_cpymem(rec->data, b->start, len);
+    rec->token_len = token.len;
+    *ngx_cpymem(rec->token, token.data, token.len) = '\0';
+
+    (void) ngx_http_mixpanel_sender_push(ngx_http_mixpanel_sender, rec);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_build(ngx_http_request_t *r,
+    ngx_http_mixpanel_loc_conf_t *mlcf, ngx_str_t *token,
+    ngx_http_mixpanel_buf_t *b)
+{
+    u_char                         rnd[32], id[36], insert_id[32];
+    int64_t                        ms;
+    ngx_str_t                      name, value;
+    ngx_uint_t                     i;
+    ngx_http_mixpanel_prop_t      *prop;
+    ngx_http_mixpanel_main_conf_t *mmcf;
+
+    static ngx_str_t  key_distinct_id = ngx_string(",\"distinct_id\":");
+    static ngx_str_t  key_device_id = ngx_string(",\"$device_id\":");
+    static ngx_str_t  key_insert_id = ngx_string(",\"$insert_id\":");
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mixpanel_module);
+
+    if (mlcf->event_off) {
+        return NGX_OK;
+    }
+
+    if (mlcf->event) {
+        if (ngx_http_complex_value(r, mlcf->event, &name) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        name = ngx_http_mixpanel_event_names[mlcf->action];
+    }
+
+    if (name.len == 0) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_mixpanel_random(rnd, sizeof(rnd)) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_mixpanel_uuid4(id, rnd);
+    ngx_http_mixpanel_hex(insert_id, rnd + 16, 16);
+
+    ms = (int64_t) r->start_sec * 1000 + r->start_msec;
+
+    if (ngx_http_mixpanel_buf_append(b, (u_char *) "{\"event\":",
+                                     sizeof("{\"event\":") - 1)
+        != NGX_OK
+        || ngx_http_mixpanel_json_string(b, name.data, name.len) != NGX_OK
+        || ngx_http_mixpanel_buf_append(b, (u_char *) ",\"properties\":{",
+                                        sizeof(",\"properties\":{") - 1)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the token's key without the leading comma opens the object */
+
+    if (ngx_http_mixpanel_buf_append(b, ngx_http_mixpanel_key_token.data + 1,
+                                     ngx_http_mixpanel_key_token.len - 1)
+        != NGX_OK
+        || ngx_http_mixpanel_json_string(b, token->data, token->len)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    b->nprops = 1;
+
+    if (ngx_http_mixpanel_json_number_prop(b, &ngx_http_mixpanel_key_time,
+                                           ms)
+        != NGX_OK
+        || ngx_http_mixpanel_json_string_prop(b, &key_distinct_id, id, 36)
+           != NGX_OK
+        || ngx_http_mixpanel_json_string_prop(b, &key_device_id, id, 36)
+           != NGX_OK
+        || ngx_http_mixpanel_json_string_prop(b, &key_insert_id, insert_id,
+                                              32)
+           != NGX_OK
+        || ngx_http_mixpanel_buf_append(b, mmcf->const_props.data,
+                                        mmcf->const_props.len)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    b->nprops += 2;
+
+    if (mlcf->ip_off) {
+        ngx_str_set(&value, "0");
+
+    } else if (ngx_http_complex_value(r, mlcf->ip, &value) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_mixpanel_json_string_prop(b, &ngx_http_mixpanel_key_ip,
+                                           value.data, value.len)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (mlcf->request_properties
+        && ngx_http_mixpanel_request_props(r, mlcf, b) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (mlcf->props) {
+        prop = mlcf->props->elts;
+
+        for (i = 0; i < mlcf->props->nelts; i++) {
+            if (ngx_http_complex_value(r, prop[i].value, &value) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            if (ngx_http_mixpanel_json_prop(b, &prop[i].key, prop[i].type,
+                                            &value, r->connection->log)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return ngx_http_mixpanel_buf_append(b, (u_char *) "}}", 2);
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_request_props(ngx_http_request_t *r,
+    ngx_http_mixpanel_loc_conf_t *mlcf, ngx_http_mixpanel_buf_t *b)
+{
+    u_char      *p, *last;
+    ngx_int_t    status;
+    ngx_msec_t   ms;
+    ngx_time_t  *tp;
+
+    if (r->err_status) {
+        status = r->err_status;
+
+    } else if (r->headers_out.status) {
+        status = r->headers_out.status;
+
+    } else if (r->http_version == NGX_HTTP_VERSION_9) {
+        status = 9;
+
+    } else {
+        status = 0;
+    }
+
+    tp = ngx_timeofday();
+    ms = (ngx_msec_t) ((tp->sec - r->start_sec) * 1000
+                       + (tp->msec - r->start_msec));
+
+    p = r->unparsed_uri.data;
+    last = p ? p + r->unparsed_uri.len : NULL;
+
+    if (p) {
+        p = ngx_strlchr(p, last, '?');
+        if (p) {
+            last = p;
+        }
+
+        p = r->unparsed_uri.data;
+    }
+
+    if (ngx_http_mixpanel_json_string_prop(b, &ngx_http_mixpanel_key_method,
+                                           r->method_name.data,
+                                           r->method_name.len)
+        != NGX_OK
+        || ngx_http_mixpanel_json_number_prop(b,
+                                              &ngx_http_mixpanel_key_status,
+                                              status)
+           != NGX_OK
+        || ngx_http_mixpanel_json_string_prop(b,
+                                              &ngx_http_mixpanel_key_route,
+                                              mlcf->route.data,
+                                              mlcf->route.len)
+           != NGX_OK
+        || ngx_http_mixpanel_json_string_prop(b, &ngx_http_mixpanel_key_path,
+                                              p, last - p)
+           != NGX_OK
+        || ngx_http_mixpanel_json_number_prop(b,
+                                              &ngx_http_mixpanel_key_duration,
+                                              (int64_t) ms)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* false when empty or "0", like access_log's if= */
+
+static ngx_int_t
+ngx_http_mixpanel_condition(ngx_http_request_t *r,
+    ngx_http_complex_value_t *cv)
+{
+    ngx_str_t  val;
+
+    if (ngx_http_complex_value(r, cv, &val) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (val.len == 0 || (val.len == 1 && val.data[0] == '0')) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_mixpanel_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_mixpanel_main_conf_t  *mmcf;
+
+    mmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mixpanel_main_conf_t));
+    if (mmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mmcf->sender.sink = NGX_HTTP_MIXPANEL_SINK_HTTP;
+     *     mmcf->sender.url = { 0, NULL };
+     *     mmcf->sender.file = { 0, NULL };
+     *     mmcf->sender.ssl_trusted_certificate = { 0, NULL };
+     *     mmcf->file = NULL;
+     *     mmcf->enabled = 0;
+     */
+
+    mmcf->sender.batch_size = NGX_CONF_UNSET_UINT;
+    mmcf->sender.queue_size = NGX_CONF_UNSET_UINT;
+    mmcf->sender.flush_interval = NGX_CONF_UNSET_MSEC;
+    mmcf->sender.timeout = NGX_CONF_UNSET_MSEC;
+    mmcf->sender.retry_max_time = NGX_CONF_UNSET_MSEC;
+    mmcf->sender.gzip = NGX_CONF_UNSET;
+    mmcf->sender.ssl_verify = NGX_CONF_UNSET;
+
+    return mmcf;
+}
+
+
+static char *
+ngx_http_mixpanel_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_mixpanel_main_conf_t *mmcf = conf;
+
+    u_char  *p;
+
+    ngx_conf_init_uint_value(mmcf->sender.batch_size,
+                             NGX_HTTP_MIXPANEL_MAX_BATCH);
+    ngx_conf_init_uint_value(mmcf->sender.queue_size, 50000);
+    ngx_conf_init_msec_value(mmcf->sender.flush_interval, 1000);
+    ngx_conf_init_msec_value(mmcf->sender.timeout, 10000);
+    ngx_conf_init_msec_value(mmcf->sender.retry_max_time, 600000);
+    ngx_conf_init_value(mmcf->sender.gzip, 1);
+    ngx_conf_init_value(mmcf->sender.ssl_verify, 1);
+
+    if (mmcf->sender.url.len == 0 && mmcf->file == NULL) {
+        ngx_str_set(&mmcf->sender.url, "https://api.mixpanel.com");
+    }
+
+    if (mmcf->sender.ssl_trusted_certificate.len) {
+        if (ngx_conf_full_name(cf->cycle,
+                               &mmcf->sender.ssl_trusted_certificate, 1)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (mmcf->sender.flush_interval == 0) {
+        mmcf->sender.flush_interval = 1;
+    }
+
+    mmcf->counters = &mmcf->local_counters;
+
+    /* the properties every event carries, rendered once */
+
+    mmcf->const_props.len = sizeof(",\"mp_lib\":\"nginx\",\"$lib_version\":\""
+                                   NGX_HTTP_MIXPANEL_VERSION "\"") - 1;
+
+    p = ngx_pnalloc(cf->pool, mmcf->const_props.len);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(p, ",\"mp_lib\":\"nginx\",\"$lib_version\":\""
+                  NGX_HTTP_MIXPANEL_VERSION "\"", mmcf->const_props.len);
+
+    mmcf->const_props.data = p;
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_mixpanel_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_mixpanel_loc_conf_t  *mlcf;
+
+    mlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mixpanel_loc_conf_t));
+    if (mlcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mlcf->action_if = NULL;
+     *     mlcf->event = NULL;
+     *     mlcf->event_off = 0;
+     *     mlcf->ip = NULL;
+     *     mlcf->route = { 0, NULL };
+     */
+
+    mlcf->action = NGX_CONF_UNSET_UINT;
+    mlcf->token = NGX_CONF_UNSET_PTR;
+    mlcf->props = NGX_CONF_UNSET_PTR;
+    mlcf->ip_off = NGX_CONF_UNSET;
+    mlcf->request_properties = NGX_CONF_UNSET;
+    mlcf->user_agent_properties = NGX_CONF_UNSET;
+
+    return mlcf;
+}
+
+
+static char *
+ngx_http_mixpanel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_mixpanel_loc_conf_t *prev = parent;
+    ngx_http_mixpanel_loc_conf_t *conf = child;
+
+    ngx_str_t                          remote_addr;
+    ngx_http_core_loc_conf_t          *clcf;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (conf->action == NGX_CONF_UNSET_UINT) {
+        conf->action = (prev->action == NGX_CONF_UNSET_UINT)
+                       ? NGX_HTTP_MIXPANEL_OFF : prev->action;
+        conf->action_if = prev->action_if;
+    }
+
+    ngx_conf_merge_ptr_value(conf->token, prev->token, NULL);
+
+    if (conf->event == NULL && !conf->event_off) {
+        conf->event = prev->event;
+        conf->event_off = prev->event_off;
+    }
+
+    ngx_conf_merge_value(conf->ip_off, prev->ip_off, 0);
+
+    if (conf->ip == NULL) {
+        conf->ip = prev->ip;
+    }
+
+    if (conf->ip == NULL) {
+        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+        conf->ip = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+        if (conf->ip == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ccv.cf = cf;
+        ngx_str_set(&remote_addr, "$remote_addr");
+        ccv.value = &remote_addr;
+        ccv.complex_value = conf->ip;
+
+        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        prev->ip = conf->ip;
+    }
+
+    if (ngx_http_mixpanel_merge_props(cf, &conf->props, prev->props)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_merge_value(conf->request_properties,
+                         prev->request_properties, 1);
+    ngx_conf_merge_value(conf->user_agent_properties,
+                         prev->user_agent_properties, 1);
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    conf->route = clcf->name;
+
+    if (conf->action != NGX_HTTP_MIXPANEL_OFF && conf->token == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mixpanel %V\" is used in location \"%V\" "
+                           "but no \"mixpanel_token\" is set for it",
+                           &ngx_http_mixpanel_actions[conf->action],
+                           &clcf->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Properties add up across levels: a location has its own and those of
+ * its server and http blocks whose names it does not set itself.
+ */
+
+static ngx_int_t
+ngx_http_mixpanel_merge_props(ngx_conf_t *cf, ngx_array_t **child,
+    ngx_array_t *parent)
+{
+    ngx_uint_t                 i, j, n;
+    ngx_array_t               *merged;
+    ngx_http_mixpanel_prop_t  *cp, *pp, *prop;
+
+    if (parent == NGX_CONF_UNSET_PTR || parent == NULL) {
+        if (*child == NGX_CONF_UNSET_PTR) {
+            *child = NULL;
+        }
+
+        return NGX_OK;
+    }
+
+    if (*child == NGX_CONF_UNSET_PTR || *child == NULL) {
+        *child = parent;
+        return NGX_OK;
+    }
+
+    n = (*child)->nelts + parent->nelts;
+
+    merged = ngx_array_create(cf->pool, n, sizeof(ngx_http_mixpanel_prop_t));
+    if (merged == NULL) {
+        return NGX_ERROR;
+    }
+
+    pp = parent->elts;
+    cp = (*child)->elts;
+
+    for (i = 0; i < parent->nelts; i++) {
+
+        for (j = 0; j < (*child)->nelts; j++) {
+            if (pp[i].name.len == cp[j].name.len
+                && ngx_strncmp(pp[i].name.data, cp[j].name.data,
+                               pp[i].name.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (j < (*child)->nelts) {
+            continue;
+        }
+
+        prop = ngx_array_push(merged);
+        if (prop == NULL) {
+            return NGX_ERROR;
+        }
+
+        *prop = pp[i];
+    }
+
+    for (j = 0; j < (*child)->nelts; j++) {
+        prop = ngx_array_push(merged);
+        if (prop == NULL) {
+            return NGX_ERROR;
+        }
+
+        *prop = cp[j];
+    }
+
+    *child = merged;
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_mixpanel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mixpanel_loc_conf_t *mlcf = conf;
+
+    ngx_str_t                         *value, s;
+    ngx_uint_t                         i;
+    ngx_http_mixpanel_main_conf_t     *mmcf;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (mlcf->action != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 0; ngx_http_mixpanel_actions[i].len; i++) {
+        if (value[1].len == ngx_http_mixpanel_actions[i].len
+            && ngx_strncmp(value[1].data, ngx_http_mixpanel_actions[i].data,
+                           value[1].len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (ngx_http_mixpanel_actions[i].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown mixpanel action \"%V\", expected "
+                           "\"off\", \"track\", \"signup\", \"login\", "
+                           "\"logout\", \"profile_switch\", "
+                           "\"profile_update\" or \"reset\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    mlcf->action = i;
+
+    if (cf->args->nelts == 2) {
+        goto done;
+    }
+
+    if (ngx_strncmp(value[2].data, "if=", 3) != 0 || value[2].len == 3
+        || i == NGX_HTTP_MIXPANEL_OFF)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    s.len = value[2].len - 3;
+    s.data = value[2].data + 3;
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &s;
+    ccv.complex_value = ngx_palloc(cf->pool,
+                                   sizeof(ngx_http_complex_value_t));
+    if (ccv.complex_value == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    mlcf->action_if = ccv.complex_value;
+
+done:
+
+    if (i != NGX_HTTP_MIXPANEL_OFF) {
+        mmcf = ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_http_mixpanel_module);
+        mmcf->enabled = 1;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mixpanel_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mixpanel_main_conf_t *mmcf = conf;
+
+    u_char     *p, *last;
+    ngx_str_t  *value, name;
+
+    if (mmcf->sender.url.len || mmcf->file) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len > 5 && ngx_strncmp(value[1].data, "file:", 5) == 0) {
+        name.len = value[1].len - 5;
+        name.data = value[1].data + 5;
+
+        mmcf->file = ngx_conf_open_file(cf->cycle, &name);
+        if (mmcf->file == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        mmcf->sender.sink = NGX_HTTP_MIXPANEL_SINK_FILE;
+
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].len > 7
+        && ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) == 0)
+    {
+        p = value[1].data + 7;
+
+    } else if (value[1].len > 8
+               && ngx_strncasecmp(value[1].data, (u_char *) "https://", 8)
+                  == 0)
+    {
+        p = value[1].data + 8;
+
+    } else {
+        goto invalid;
+    }
+
+    last = value[1].data + value[1].len;
+
+    while (last > p && last[-1] == '/') {
+        last--;
+    }
+
+    if (p == last || *p == '/' || *p == ':' || ngx_strlchr(p, last, '?')
+        || ngx_strlchr(p, last, '#') || ngx_strlchr(p, last, '@')
+        || ngx_strlchr(p, last, ' '))
+    {
+        goto invalid;
+    }
+
+    /* the sender hands it to libcurl as a C string */
+
+    mmcf->sender.url.len = last - value[1].data;
+    mmcf->sender.url.data = ngx_pnalloc(cf->pool, mmcf->sender.url.len + 1);
+    if (mmcf->sender.url.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *ngx_cpymem(mmcf->sender.url.data, value[1].data, mmcf->sender.url.len)
+        = '\0';
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid Mixpanel API URL \"%V\", expected "
+                       "\"https://host[:port][/path]\", "
+                       "\"http://host[:port][/path]\" or \"file:PATH\"",
+                       &value[1]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_mixpanel_event(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mixpanel_loc_conf_t *mlcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (mlcf->event || mlcf->event_off) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        mlcf->event_off = 1;
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].len == 0) {
+        return "takes an empty event name";
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = ngx_palloc(cf->pool,
+                                   sizeof(ngx_http_complex_value_t));
+    if (ccv.complex_value == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    mlcf->event = ccv.complex_value;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mixpanel_ip(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mixpanel_loc_conf_t *mlcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (mlcf->ip || mlcf->ip_off != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        mlcf->ip_off = 1;
+        return NGX_CONF_OK;
+    }
+
+    mlcf->ip_off = 0;
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = ngx_palloc(cf->pool,
+                                   sizeof(ngx_http_complex_value_t));
+    if (ccv.complex_value == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    mlcf->ip = ccv.complex_value;
+
+    return NGX_CONF_OK;
+}
+
+
+/* NAME VALUE [type=...], used by mixpanel_property and the people ops */
+
+static char *
+ngx_http_mixpanel_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t                         *value, type;
+    ngx_uint_t                         i;
+    ngx_array_t                      **props;
+    ngx_http_mixpanel_prop_t          *prop;
+    ngx_http_compile_complex_value_t   ccv;
+
+    props = (ngx_array_t **) (p + cmd->offset);
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "takes an empty property name";
+    }
+
+    if (*props == NGX_CONF_UNSET_PTR) {
+        *props = ngx_array_create(cf->pool, 4,
+                                  sizeof(ngx_http_mixpanel_prop_t));
+        if (*props == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    prop = (*props)->elts;
+
+    for (i = 0; i < (*props)->nelts; i++) {
+        if (prop[i].name.len == value[1].len
+            && ngx_strncmp(prop[i].name.data, value[1].data,
+                           value[1].len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate property \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if ((*props)->nelts >= NGX_HTTP_MIXPANEL_MAX_PROPS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "too many properties, Mixpanel keeps at most %d",
+                           NGX_HTTP_MIXPANEL_MAX_PROPS);
+        return NGX_CONF_ERROR;
+    }
+
+    prop = ngx_array_push(*props);
+    if (prop == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    prop->name = value[1];
+    prop->type = NGX_HTTP_MIXPANEL_STRING;
+
+    if (ngx_http_mixpanel_json_key(&prop->key, cf->pool, &value[1])
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 4) {
+        if (ngx_strncmp(value[3].data, "type=", 5) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[3]);
+            return NGX_CONF_ERROR;
+        }
+
+        type.len = value[3].len - 5;
+        type.data = value[3].data + 5;
+
+        for (i = 0; ngx_http_mixpanel_types[i].len; i++) {
+            if (type.len == ngx_http_mixpanel_types[i].len
+                && ngx_strncmp(type.data, ngx_http_mixpanel_types[i].data,
+                               type.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (ngx_http_mixpanel_types[i].len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown property type \"%V\", expected "
+                               "\"string\", \"number\", \"boolean\", "
+                               "\"list\" or \"json\"", &type);
+            return NGX_CONF_ERROR;
+        }
+
+        prop->type = i;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[2];
+    ccv.complex_value = ngx_palloc(cf->pool,
+                                   sizeof(ngx_http_complex_value_t));
+    if (ccv.complex_value == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    prop->value = ccv.complex_value;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_mixpanel_log_handler;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_mixpanel_main_conf_t  *mmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    mmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_mixpanel_module);
+
+    if (mmcf == NULL || !mmcf->enabled) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_mixpanel_sender_init(cycle->log) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    ngx_http_mixpanel_sender = ngx_http_mixpanel_sender_start(&mmcf->sender,
+                                                              mmcf->counters,
+                                                              mmcf->file,
+                                                              cycle->log);
+
+    if (ngx_http_mixpanel_sender == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "mixpanel: could not start the sender, "
+                      "events will not be sent");
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_mixpanel_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_msec_t        budget;
+    ngx_core_conf_t  *ccf;
+
+    if (ngx_http_mixpanel_sender == NULL) {
+        return;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    budget = NGX_HTTP_MIXPANEL_EXIT_BUDGET;
+
+    if (ngx_terminate) {
+        budget = NGX_HTTP_MIXPANEL_TERMINATE_BUDGET;
+
+    } else if (ccf->shutdown_timeout) {
+        budget = ngx_min(budget, ccf->shutdown_timeout * 3 / 4);
+    }
+
+    ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender, budget);
+    ngx_http_mixpanel_sender = NULL;
+
+    free(ngx_http_mixpanel_scratch.start);
+    ngx_memzero(&ngx_http_mixpanel_scratch, sizeof(ngx_http_mixpanel_buf_t));
+}

@@ -1,0 +1,195 @@
+
+/*
+ * Copyright (C) The ngx_http_mixpanel_module authors
+ */
+
+
+#ifndef _NGX_HTTP_MIXPANEL_MODULE_H_INCLUDED_
+#define _NGX_HTTP_MIXPANEL_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define NGX_HTTP_MIXPANEL_VERSION         "0.1.0"
+
+#define NGX_HTTP_MIXPANEL_MAX_BATCH       2000
+#define NGX_HTTP_MIXPANEL_MAX_BODY        (2 * 1024 * 1024)
+#define NGX_HTTP_MIXPANEL_MAX_PROPS       255
+#define NGX_HTTP_MIXPANEL_MAX_STRING      255
+
+
+#define NGX_HTTP_MIXPANEL_OFF             0
+#define NGX_HTTP_MIXPANEL_TRACK           1
+#define NGX_HTTP_MIXPANEL_SIGNUP          2
+#define NGX_HTTP_MIXPANEL_LOGIN           3
+#define NGX_HTTP_MIXPANEL_LOGOUT          4
+#define NGX_HTTP_MIXPANEL_PROFILE_SWITCH  5
+#define NGX_HTTP_MIXPANEL_PROFILE_UPDATE  6
+#define NGX_HTTP_MIXPANEL_RESET           7
+
+
+#define NGX_HTTP_MIXPANEL_STRING          0
+#define NGX_HTTP_MIXPANEL_NUMBER          1
+#define NGX_HTTP_MIXPANEL_BOOLEAN         2
+#define NGX_HTTP_MIXPANEL_LIST            3
+#define NGX_HTTP_MIXPANEL_JSON            4
+
+
+#define NGX_HTTP_MIXPANEL_SINK_HTTP       0
+#define NGX_HTTP_MIXPANEL_SINK_FILE       1
+
+
+#define NGX_HTTP_MIXPANEL_RECORD_EVENT    0
+#define NGX_HTTP_MIXPANEL_RECORD_ENGAGE   1
+
+
+typedef struct {
+    u_char                       *start;
+    u_char                       *pos;
+    u_char                       *end;
+    ngx_uint_t                    nprops;
+} ngx_http_mixpanel_buf_t;
+
+
+typedef struct {
+    ngx_str_t                     name;
+    ngx_str_t                     key;
+    ngx_http_complex_value_t     *value;
+    ngx_uint_t                    type;
+} ngx_http_mixpanel_prop_t;
+
+
+/* the counters of SPEC section 5, one set per worker or in the zone */
+
+typedef struct {
+    ngx_atomic_t                  events_queued;
+    ngx_atomic_t                  events_sent;
+    ngx_atomic_t                  events_rejected;
+    ngx_atomic_t                  dropped_queue_full;
+    ngx_atomic_t                  dropped_retry_expired;
+    ngx_atomic_t                  dropped_shutdown;
+    ngx_atomic_t                  events_spooled;
+    ngx_atomic_t                  events_replayed;
+    ngx_atomic_t                  batches_sent;
+    ngx_atomic_t                  retries;
+    ngx_atomic_t                  identify_sent;
+    ngx_atomic_t                  queue_depth;
+    ngx_atomic_t                  last_success_time;
+} ngx_http_mixpanel_counters_t;
+
+
+/*
+ * An event or people update as it leaves the request: a single
+ * malloc()ed block the sender owns, the JSON object followed by the token.
+ */
+
+typedef struct ngx_http_mixpanel_record_s  ngx_http_mixpanel_record_t;
+
+struct ngx_http_mixpanel_record_s {
+    ngx_http_mixpanel_record_t   *next;
+    uint32_t                      kind;
+    uint32_t                      len;
+    uint32_t                      token_len;
+    uint32_t                      identify;
+    u_char                       *token;
+    u_char                        data[1];
+};
+
+
+typedef struct {
+    ngx_uint_t                    sink;
+    ngx_str_t                     url;
+    ngx_str_t                     file;
+    ngx_uint_t                    batch_size;
+    ngx_uint_t                    queue_size;
+    ngx_msec_t                    flush_interval;
+    ngx_msec_t                    timeout;
+    ngx_msec_t                    retry_max_time;
+    ngx_flag_t                    gzip;
+    ngx_flag_t                    ssl_verify;
+    ngx_str_t                     ssl_trusted_certificate;
+} ngx_http_mixpanel_sender_conf_t;
+
+
+typedef struct ngx_http_mixpanel_sender_s  ngx_http_mixpanel_sender_t;
+
+
+typedef struct {
+    ngx_http_mixpanel_sender_conf_t   sender;
+
+    ngx_http_mixpanel_counters_t     *counters;
+    ngx_http_mixpanel_counters_t      local_counters;
+
+    ngx_open_file_t                  *file;
+    ngx_flag_t                        enabled;
+    ngx_str_t                         const_props;
+} ngx_http_mixpanel_main_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                    action;
+    ngx_http_complex_value_t     *action_if;
+
+    ngx_http_complex_value_t     *token;
+    ngx_http_complex_value_t     *event;
+    ngx_uint_t                    event_off;     /* unsigned event_off:1 */
+    ngx_http_complex_value_t     *ip;
+    ngx_flag_t                    ip_off;
+
+    ngx_array_t                  *props;         /* ngx_http_mixpanel_prop_t */
+
+    ngx_flag_t                    request_properties;
+    ngx_flag_t                    user_agent_properties;
+
+    ngx_str_t                     route;
+} ngx_http_mixpanel_loc_conf_t;
+
+
+/* ngx_http_mixpanel_event.c */
+
+ngx_int_t ngx_http_mixpanel_buf_reserve(ngx_http_mixpanel_buf_t *b,
+    size_t size);
+ngx_int_t ngx_http_mixpanel_buf_append(ngx_http_mixpanel_buf_t *b,
+    u_char *data, size_t len);
+ngx_int_t ngx_http_mixpanel_json_string(ngx_http_mixpanel_buf_t *b,
+    u_char *data, size_t len);
+ngx_int_t ngx_http_mixpanel_json_key(ngx_str_t *key, ngx_pool_t *pool,
+    ngx_str_t *name);
+ngx_int_t ngx_http_mixpanel_json_prop(ngx_http_mixpanel_buf_t *b,
+    ngx_str_t *key, ngx_uint_t type, ngx_str_t *value, ngx_log_t *log);
+ngx_int_t ngx_http_mixpanel_json_string_prop(ngx_http_mixpanel_buf_t *b,
+    ngx_str_t *key, u_char *data, size_t len);
+ngx_int_t ngx_http_mixpanel_json_number_prop(ngx_http_mixpanel_buf_t *b,
+    ngx_str_t *key, int64_t n);
+ngx_int_t ngx_http_mixpanel_answer_parse(u_char *body, size_t len,
+    ngx_int_t *imported, ngx_int_t *failed, ngx_str_t *error,
+    u_char *errbuf, size_t errlen);
+
+
+/* ngx_http_mixpanel_sender.c */
+
+ngx_int_t ngx_http_mixpanel_sender_init(ngx_log_t *log);
+ngx_http_mixpanel_sender_t *ngx_http_mixpanel_sender_start(
+    ngx_http_mixpanel_sender_conf_t *conf,
+    ngx_http_mixpanel_counters_t *counters, ngx_open_file_t *file,
+    ngx_log_t *log);
+ngx_int_t ngx_http_mixpanel_sender_push(ngx_http_mixpanel_sender_t *sender,
+    ngx_http_mixpanel_record_t *rec);
+void ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *sender,
+    ngx_msec_t budget);
+
+
+/* ngx_http_mixpanel_util.c */
+
+ngx_int_t ngx_http_mixpanel_random(u_char *buf, size_t len);
+void ngx_http_mixpanel_hex(u_char *dst, u_char *src, size_t len);
+void ngx_http_mixpanel_uuid4(u_char *dst, u_char *rnd);
+
+
+extern ngx_module_t  ngx_http_mixpanel_module;
+
+
+#endif /* _NGX_HTTP_MIXPANEL_MODULE_H_INCLUDED_ */

@@ -1,0 +1,151 @@
+
+/*
+ * Copyright (C) The ngx_http_mixpanel_module authors
+ */
+
+
+#include "ngx_http_mixpanel_module.h"
+
+#if (NGX_LINUX)
+#include <sys/random.h>
+#endif
+
+
+#define NGX_HTTP_MIXPANEL_RANDOM_POOL  4096
+
+
+static ngx_int_t ngx_http_mixpanel_random_fill(u_char *buf, size_t len);
+
+
+/*
+ * Ids must be unpredictable, so they come from the kernel's CSPRNG;
+ * a per-worker pool keeps that to one system call per 256 ids.
+ */
+
+static u_char  ngx_http_mixpanel_pool[NGX_HTTP_MIXPANEL_RANDOM_POOL];
+static size_t  ngx_http_mixpanel_pool_left;
+
+
+ngx_int_t
+ngx_http_mixpanel_random(u_char *buf, size_t len)
+{
+    u_char  *p;
+
+    if (len > NGX_HTTP_MIXPANEL_RANDOM_POOL) {
+        return ngx_http_mixpanel_random_fill(buf, len);
+    }
+
+    if (ngx_http_mixpanel_pool_left < len) {
+        if (ngx_http_mixpanel_random_fill(ngx_http_mixpanel_pool,
+                                          NGX_HTTP_MIXPANEL_RANDOM_POOL)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_http_mixpanel_pool_left = NGX_HTTP_MIXPANEL_RANDOM_POOL;
+    }
+
+    p = ngx_http_mixpanel_pool + NGX_HTTP_MIXPANEL_RANDOM_POOL
+        - ngx_http_mixpanel_pool_left;
+
+    ngx_memcpy(buf, p, len);
+    ngx_memzero(p, len);
+
+    ngx_http_mixpanel_pool_left -= len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_random_fill(u_char *buf, size_t len)
+{
+    ssize_t    n;
+    ngx_fd_t   fd;
+    size_t     got;
+
+    got = 0;
+
+#if (NGX_LINUX)
+
+    while (got < len) {
+        n = getrandom(buf + got, len - got, 0);
+
+        if (n == -1) {
+            if (ngx_errno == NGX_EINTR) {
+                continue;
+            }
+
+            break;
+        }
+
+        got += n;
+    }
+
+    if (got == len) {
+        return NGX_OK;
+    }
+
+#endif
+
+    fd = ngx_open_file("/dev/urandom", NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        return NGX_ERROR;
+    }
+
+    while (got < len) {
+        n = read(fd, buf + got, len - got);
+
+        if (n <= 0) {
+            if (n == -1 && ngx_errno == NGX_EINTR) {
+                continue;
+            }
+
+            (void) ngx_close_file(fd);
+            return NGX_ERROR;
+        }
+
+        got += n;
+    }
+
+    (void) ngx_close_file(fd);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_mixpanel_hex(u_char *dst, u_char *src, size_t len)
+{
+    static u_char  hex[] = "0123456789abcdef";
+
+    while (len--) {
+        *dst++ = hex[*src >> 4];
+        *dst++ = hex[*src++ & 0xf];
+    }
+}
+
+
+/* 16 bytes in, 36 characters out, laid out as a version 4 UUID */
+
+void
+ngx_http_mixpanel_uuid4(u_char *dst, u_char *rnd)
+{
+    u_char  b[16];
+
+    ngx_memcpy(b, rnd, 16);
+
+    b[6] = (u_char) ((b[6] & 0x0f) | 0x40);
+    b[8] = (u_char) ((b[8] & 0x3f) | 0x80);
+
+    ngx_http_mixpanel_hex(dst, b, 4);
+    dst[8] = '-';
+    ngx_http_mixpanel_hex(dst + 9, b + 4, 2);
+    dst[13] = '-';
+    ngx_http_mixpanel_hex(dst + 14, b + 6, 2);
+    dst[18] = '-';
+    ngx_http_mixpanel_hex(dst + 19, b + 8, 2);
+    dst[23] = '-';
+    ngx_http_mixpanel_hex(dst + 24, b + 10, 6);
+}
