@@ -44,12 +44,17 @@ static ngx_int_t ngx_http_mixpanel_init_process(ngx_cycle_t *cycle);
 static void ngx_http_mixpanel_exit_process(ngx_cycle_t *cycle);
 
 
-static ngx_conf_num_bounds_t  ngx_http_mixpanel_batch_size_bounds = {
-    ngx_conf_check_num_bounds, 1, NGX_HTTP_MIXPANEL_MAX_BATCH
+static char *ngx_http_mixpanel_check_batch_size(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_mixpanel_check_queue_size(ngx_conf_t *cf, void *post,
+    void *data);
+
+static ngx_conf_post_t  ngx_http_mixpanel_batch_size_post = {
+    ngx_http_mixpanel_check_batch_size
 };
 
-static ngx_conf_num_bounds_t  ngx_http_mixpanel_queue_size_bounds = {
-    ngx_conf_check_num_bounds, 1, 10000000
+static ngx_conf_post_t  ngx_http_mixpanel_queue_size_post = {
+    ngx_http_mixpanel_check_queue_size
 };
 
 
@@ -144,14 +149,14 @@ static ngx_command_t  ngx_http_mixpanel_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_mixpanel_main_conf_t, sender.batch_size),
-      &ngx_http_mixpanel_batch_size_bounds },
+      &ngx_http_mixpanel_batch_size_post },
 
     { ngx_string("mixpanel_queue_size"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_mixpanel_main_conf_t, sender.queue_size),
-      &ngx_http_mixpanel_queue_size_bounds },
+      &ngx_http_mixpanel_queue_size_post },
 
     { ngx_string("mixpanel_flush_interval"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -1152,6 +1157,33 @@ ngx_http_mixpanel_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     prop->value = ccv.complex_value;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mixpanel_check_batch_size(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_uint_t  *np = data;
+
+    if (*np < 1 || *np > NGX_HTTP_MIXPANEL_MAX_BATCH) {
+        return "must be between 1 and 2000, the most Mixpanel accepts "
+               "in one request";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mixpanel_check_queue_size(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_uint_t  *np = data;
+
+    if (*np < 1) {
+        return "must be at least 1";
+    }
 
     return NGX_CONF_OK;
 }

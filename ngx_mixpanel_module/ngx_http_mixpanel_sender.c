@@ -58,6 +58,7 @@ struct ngx_http_mixpanel_sender_s {
     ngx_uint_t                        held;
 
     ngx_uint_t                        stop;
+    ngx_uint_t                        idle;
     ngx_uint_t                        exited;
     ngx_msec_t                        deadline;
 
@@ -254,7 +255,8 @@ ngx_http_mixpanel_sender_push(ngx_http_mixpanel_sender_t *s,
         s->held++;
     }
 
-    wake = (s->nqueued == s->conf.batch_size);
+    wake = (s->nqueued == s->conf.batch_size
+            || (s->nqueued == 1 && s->idle));
 
     pthread_mutex_unlock(&s->mutex);
 
@@ -341,7 +343,7 @@ ngx_http_mixpanel_sender_thread(void *data)
 {
     ngx_http_mixpanel_sender_t  *s = data;
 
-    ngx_msec_t                   flush_at;
+    ngx_msec_t                   first;
     ngx_uint_t                   stop;
     struct timespec              ts;
     ngx_http_mixpanel_record_t  *list;
@@ -350,10 +352,25 @@ ngx_http_mixpanel_sender_thread(void *data)
 
         pthread_mutex_lock(&s->mutex);
 
-        flush_at = ngx_http_mixpanel_now() + s->conf.flush_interval;
-        ngx_http_mixpanel_abstime(&ts, flush_at);
+        /* a partial batch leaves flush_interval after its first event */
+
+        first = 0;
 
         while (!s->stop && s->nqueued < s->conf.batch_size) {
+
+            if (s->nqueued == 0) {
+                s->idle = 1;
+                pthread_cond_wait(&s->cond, &s->mutex);
+                s->idle = 0;
+                continue;
+            }
+
+            if (first == 0) {
+                first = ngx_http_mixpanel_now();
+                ngx_http_mixpanel_abstime(&ts,
+                                          first + s->conf.flush_interval);
+            }
+
             if (pthread_cond_timedwait(&s->cond, &s->mutex, &ts)
                 == ETIMEDOUT)
             {
@@ -560,6 +577,8 @@ ngx_http_mixpanel_sender_post(ngx_http_mixpanel_sender_t *s,
 
     engage = (batch->kind == NGX_HTTP_MIXPANEL_RECORD_ENGAGE);
 
+    s->body.pos = s->body.start;
+
     if (ngx_http_mixpanel_sender_body(s, batch, n) != NGX_OK) {
         ngx_log_error(NGX_LOG_ALERT, s->log, 0,
                       "mixpanel: out of memory building a batch");
@@ -568,8 +587,6 @@ ngx_http_mixpanel_sender_post(ngx_http_mixpanel_sender_t *s,
 
     c = s->curl;
     curl_easy_reset(c);
-
-    s->body.pos = s->body.start;
 
     headers = curl_slist_append(NULL, "Content-Type: application/json");
     if (headers == NULL) {

@@ -1,0 +1,224 @@
+# Configuration errors are caught at start-up with nginx-style messages.
+
+use Test::Nginx::Socket 'no_plan';
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: an unknown action
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel fly;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+unknown mixpanel action "fly"
+
+
+
+=== TEST 2: tracking without a token anywhere
+--- config
+    location = /signup {
+        mixpanel signup;
+        return 200;
+    }
+--- request
+GET /signup
+--- must_die
+--- error_log
+"mixpanel signup" is used in location "/signup" but no "mixpanel_token" is set for it
+
+
+
+=== TEST 3: a token at the server level is enough
+--- config
+    mixpanel_token tok;
+
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- no_error_log
+[emerg]
+[alert]
+
+
+
+=== TEST 4: an API URL with an unknown scheme
+--- http_config
+    mixpanel_api ftp://api.mixpanel.com;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid Mixpanel API URL "ftp://api.mixpanel.com"
+
+
+
+=== TEST 5: an API URL without a host
+--- http_config
+    mixpanel_api https:///import;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid Mixpanel API URL "https:///import"
+
+
+
+=== TEST 6: an API URL with credentials in it
+--- http_config
+    mixpanel_api https://user:pass@api.mixpanel.com;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid Mixpanel API URL
+
+
+
+=== TEST 7: a batch larger than Mixpanel accepts
+--- http_config
+    mixpanel_batch_size 2001;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_batch_size" directive must be between 1 and 2000
+
+
+
+=== TEST 8: mixpanel_api only in the http block
+--- config
+    mixpanel_api https://api-eu.mixpanel.com;
+
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_api" directive is not allowed here
+
+
+
+=== TEST 9: an unknown property type
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property plan $arg_plan type=money;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+unknown property type "money"
+
+
+
+=== TEST 10: the same property twice at one level
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property plan a;
+        mixpanel_property plan b;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+duplicate property "plan"
+
+
+
+=== TEST 11: if= on "off" makes no sense
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel off if=$arg_x;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid parameter "if=$arg_x"
+
+
+
+=== TEST 12: a bad time
+--- http_config
+    mixpanel_flush_interval soon;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_flush_interval" directive invalid value
+
+
+
+=== TEST 13: every delivery directive with valid values
+--- http_config
+    mixpanel_api https://api-eu.mixpanel.com/;
+    mixpanel_token tok;
+    mixpanel_batch_size 500;
+    mixpanel_queue_size 1000;
+    mixpanel_flush_interval 250ms;
+    mixpanel_timeout 3s;
+    mixpanel_retry_max_time 1m;
+    mixpanel_gzip off;
+    mixpanel_ssl_verify on;
+--- config
+    location = /t {
+        mixpanel track if=$arg_track;
+        mixpanel_event "Page View";
+        mixpanel_ip off;
+        mixpanel_request_properties off;
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- no_error_log
+[emerg]
+[alert]

@@ -1,0 +1,211 @@
+# What one tracked request becomes, read back from the file: dry-run sink.
+#
+# The sender writes asynchronously, so each block waits for it with a
+# request that limit_req delays by a second before reading the sink.
+
+use Test::Nginx::Socket 'no_plan';
+
+our $HttpConfig = <<'_EOC_';
+    mixpanel_api file:$TEST_NGINX_SERVER_ROOT/logs/events.jsonl;
+    mixpanel_flush_interval 500ms;
+    limit_req_zone $server_name zone=wait:1m rate=1r/s;
+_EOC_
+
+our $Helpers = <<'_EOC_';
+    location = /wait {
+        limit_req zone=wait burst=5;
+        empty_gif;
+    }
+
+    location = /sink {
+        default_type application/json;
+        alias $TEST_NGINX_SERVER_ROOT/logs/events.jsonl;
+    }
+_EOC_
+
+# between two events of the sink: in one batch or in two
+our $Next = qr{(?:,|\]\}\n\{"endpoint":"/import","body":\[)\{[^\n]*?};
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (!defined $block->http_config) {
+        $block->set_value("http_config", $HttpConfig);
+    }
+
+    $block->set_value("config", $block->config . $Helpers);
+});
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: an event's exact JSON, fields and types
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_token tok-event;
+        mixpanel_property plan pro;
+        mixpanel_property seats $arg_n type=number;
+        return 200 "ok\n";
+    }
+--- request eval
+["GET /t?n=12&x=1", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^GIF", "^GIF",
+qr{^\{"endpoint":"/import","body":\[\{"event":"API Request","properties":\{"token":"tok-event","time":\d{13},"distinct_id":"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}","\$device_id":"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}","\$insert_id":"[0-9a-f]{32}","mp_lib":"nginx","\$lib_version":"\d+\.\d+\.\d+","ip":"127\.0\.0\.1","http_method":"GET","http_status":200,"http_route":"/t","http_path":"/t","duration_ms":\d+,"plan":"pro","seats":12\}\}\]\}\n$}]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 2: properties add up across http, server and location
+--- http_config eval
+$::HttpConfig . <<'_EOC_';
+    mixpanel_token tok-levels;
+    mixpanel_property a http-a;
+    mixpanel_property b http-b;
+_EOC_
+--- config
+    mixpanel_property b server-b;
+    mixpanel_property c server-c;
+    mixpanel_request_properties off;
+
+    location = /t {
+        mixpanel track;
+        mixpanel_property c loc-c;
+        mixpanel_property d loc-d;
+        return 200 "ok\n";
+    }
+
+    location = /s {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- request eval
+["GET /t", "GET /s", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
+qr{"ip":"127\.0\.0\.1","a":"http-a","b":"server-b","c":"loc-c","d":"loc-d"\}\}$::Next"ip":"127\.0\.0\.1","a":"http-a","b":"server-b","c":"server-c"\}\}\]\}\n$}]
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: typed values, and values not of their type left out
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-types;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_request_properties off;
+        mixpanel_property n1 $arg_n1 type=number;
+        mixpanel_property n2 $arg_n2 type=number;
+        mixpanel_property b1 $arg_b1 type=boolean;
+        mixpanel_property b2 $arg_b2 type=boolean;
+        mixpanel_property l1 $arg_l1 type=list;
+        mixpanel_property j1 $http_x_j1 type=json;
+        mixpanel_property j2 $http_x_j2 type=json;
+        mixpanel_property empty $arg_nothing;
+        mixpanel_property s "say \"hi\"";
+        return 200 "ok\n";
+    }
+--- more_headers
+X-J1: {"k": [1, 2]}
+X-J2: {"k": 1, "k": 2}
+--- request eval
+["GET /t?n1=-1.5e3&n2=12abc&b1=yes&b2=maybe&l1=a,%20b,,c", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^GIF", "^GIF",
+qr{"ip":"127\.0\.0\.1","n1":-1\.5e3,"b1":true,"l1":\["a","%20b","c"\],"j1":\{"k":\[1,2\]\},"s":"say \\"hi\\""\}\}\]\}\n$}]
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: if= decides, and an event name may use variables
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-if;\n"
+--- config
+    location = /t {
+        mixpanel track if=$arg_track;
+        mixpanel_event "Viewed $arg_page";
+        mixpanel_request_properties off;
+        return 200 "ok\n";
+    }
+--- request eval
+["GET /t?track=0&page=a", "GET /t?page=b", "GET /t?track=1&page=c", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
+qr{^\{"endpoint":"/import","body":\[\{"event":"Viewed c","properties":\{[^\n]*\}\}\]\}\n$}]
+
+
+
+=== TEST 5: strings are valid UTF-8, escaped, and cut to 255 bytes
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-utf8;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_request_properties off;
+        mixpanel_property bad $http_x_bad;
+        mixpanel_property long $http_x_long;
+        mixpanel_property ctl $http_x_ctl;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-Bad: a\xffb\xc3\xa9\nX-Ctl: \x01\"\\z\nX-Long: " . ("\xc3\xa9" x 200)
+--- request eval
+["GET /t", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^GIF", "^GIF",
+qr{"bad":"a\x{ef}\x{bf}\x{bd}b\x{c3}\x{a9}","long":"(?:\x{c3}\x{a9}){127}","ctl":"\\u0001\\"\\\\z"\}\}\]\}\n$}]
+
+
+
+=== TEST 6: the client IP comes from mixpanel_ip, or is turned off
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-ip;\n"
+--- config
+    mixpanel_request_properties off;
+
+    location = /t {
+        mixpanel track;
+        mixpanel_ip $http_x_client_ip;
+        return 200 "ok\n";
+    }
+
+    location = /off {
+        mixpanel track;
+        mixpanel_ip off;
+        return 200 "ok\n";
+    }
+--- more_headers
+X-Client-IP: 203.0.113.7
+--- request eval
+["GET /t", "GET /off", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
+qr{"ip":"203\.0\.113\.7"\}\}$::Next"ip":"0"\}\}\]\}\n$}]
+
+
+
+=== TEST 7: the event is left out with mixpanel_event off, untracked locations send nothing
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-off;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_event off;
+        return 200 "ok\n";
+    }
+
+    location = /plain {
+        return 200 "ok\n";
+    }
+--- request eval
+["GET /t", "GET /plain", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^ok\n\$", "^GIF", "^GIF", "^\$"]
