@@ -28,8 +28,7 @@ BUILD_DEBS := nginx-core nginx-dev build-essential libcurl4-openssl-dev \
               libpcre2-dev zlib1g-dev
 TEST_DEBS  := perl libtest-base-perl libtext-diff-perl liburi-perl \
               libwww-perl libtest-longstring-perl liblist-moreutils-perl \
-              libipc-run-perl python3 valgrind curl openssl nodejs npm \
-              dpkg-dev
+              libipc-run-perl python3 valgrind curl openssl dpkg-dev
 BENCH_DEBS := wrk
 
 .PHONY: all deps test-deps module test test-1.22 test-$(UPSTREAM_VER) \
@@ -40,8 +39,11 @@ all: module
 deps:
 	@tools/ensure-debs $(BUILD_DEBS)
 
+# node and npm may come from elsewhere (the machine image has NodeSource's
+# nodejs, which conflicts with Debian's npm): install only when absent.
 test-deps: deps
 	@tools/ensure-debs $(TEST_DEBS)
+	@command -v npm >/dev/null || tools/ensure-debs nodejs npm
 
 module: deps $(MODULE)
 

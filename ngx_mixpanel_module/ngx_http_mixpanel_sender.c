@@ -381,8 +381,15 @@ ngx_http_mixpanel_sender_thread(void *data)
         list = s->head;
         s->head = NULL;
         s->tail = &s->head;
-        s->nqueued = 0;
         stop = s->stop;
+
+        if (stop && s->nqueued) {
+            ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
+                          "mixpanel: sending %ui queued events before exit",
+                          s->nqueued);
+        }
+
+        s->nqueued = 0;
 
         pthread_mutex_unlock(&s->mutex);
 
