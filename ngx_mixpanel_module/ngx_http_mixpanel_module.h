@@ -182,6 +182,19 @@ void ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *sender,
     ngx_msec_t budget);
 
 
+/* ngx_http_mixpanel_ua.c */
+
+typedef struct {
+    ngx_str_t                     browser;
+    ngx_str_t                     browser_version;
+    ngx_str_t                     os;
+    ngx_str_t                     device;
+} ngx_http_mixpanel_ua_t;
+
+void ngx_http_mixpanel_ua_parse(u_char *ua, size_t len,
+    ngx_http_mixpanel_ua_t *out);
+
+
 /* ngx_http_mixpanel_util.c */
 
 ngx_int_t ngx_http_mixpanel_random(u_char *buf, size_t len);
