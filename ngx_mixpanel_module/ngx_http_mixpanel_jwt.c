@@ -4,28 +4,231 @@
  */
 
 
+/*
+ * JWT claims as nginx variables: "mixpanel_jwt_claim_set $var claim ...".
+ *
+ * A claim variable is computed when it is first read: the token is taken
+ * from "mixpanel_jwt" of the request's location, checked (signature with
+ * libcjose, "alg" against the key, "kid", "exp" and "nbf"), and every
+ * configured claim is extracted at once and cached for the request.  An
+ * unusable token yields empty variables: this module attributes requests,
+ * it does not authenticate them, so a request is never refused here.
+ *
+ * The only JSON parser here is libcjose's own; claims and headers are read
+ * with the helpers of ngx_http_mixpanel_json.c.
+ */
+
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+#include <openssl/core_names.h>
+#else
+#include <openssl/ec.h>
+#include <openssl/rsa.h>
+#endif
+
+#include <cjose/cjose.h>
+
 #include "ngx_http_mixpanel_module.h"
+
+
+#define NGX_HTTP_MIXPANEL_JWT_MAX_SIZE      16384
+#define NGX_HTTP_MIXPANEL_JWT_MAX_KEY_FILE  (1024 * 1024)
+
+/* the first payload paths, before the claims of mixpanel_jwt_claim_set */
+#define NGX_HTTP_MIXPANEL_JWT_EXP           0
+#define NGX_HTTP_MIXPANEL_JWT_NBF           1
+#define NGX_HTTP_MIXPANEL_JWT_CLAIMS        2
+
+/* header paths */
+#define NGX_HTTP_MIXPANEL_JWT_ALG           0
+#define NGX_HTTP_MIXPANEL_JWT_KID           1
+#define NGX_HTTP_MIXPANEL_JWT_CRIT          2
+#define NGX_HTTP_MIXPANEL_JWT_HEADERS       3
+
+
+typedef struct {
+    ngx_str_t                     name;
+    cjose_jwk_kty_t               kty;
+    ngx_int_t                     curve;
+} ngx_http_mixpanel_jwt_alg_t;
+
+
+typedef struct {
+    cjose_jwk_t                  *jwk;
+    cjose_jwk_kty_t               kty;
+    ngx_int_t                     curve;
+    ngx_str_t                     kid;
+    ngx_str_t                     alg;
+} ngx_http_mixpanel_jwt_key_t;
+
+
+typedef struct {
+    ngx_array_t                   paths;         /* ngx_array_t of ngx_str_t */
+    ngx_array_t                   header_paths;  /* ngx_array_t of ngx_str_t */
+} ngx_http_mixpanel_jwt_main_conf_t;
+
+
+typedef struct {
+    ngx_http_complex_value_t     *jwt;
+    ngx_array_t                  *keys;          /* ngx_http_mixpanel_jwt_key_t */
+    ngx_flag_t                    verify;
+    time_t                        leeway;
+} ngx_http_mixpanel_jwt_loc_conf_t;
+
+
+typedef struct {
+    ngx_http_mixpanel_jwt_loc_conf_t  *conf;
+    ngx_str_t                          token;
+    ngx_str_t                         *values;
+    ngx_uint_t                         busy;     /* unsigned busy:1; */
+} ngx_http_mixpanel_jwt_ctx_t;
+
+
+/* ngx_http_mixpanel_json.c */
+
+ngx_int_t ngx_http_mixpanel_json_values(ngx_pool_t *pool, u_char *data,
+    size_t len, ngx_array_t *paths, ngx_str_t *values);
+ngx_int_t ngx_http_mixpanel_json_jwks(ngx_pool_t *pool, u_char *data,
+    size_t len, ngx_array_t *keys);
+
+
+static ngx_int_t ngx_http_mixpanel_jwt_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_http_mixpanel_jwt_ctx_t *ngx_http_mixpanel_jwt_get_ctx(
+    ngx_http_request_t *r);
+static void ngx_http_mixpanel_jwt_cleanup(void *data);
+static void ngx_http_mixpanel_jwt_strip(ngx_str_t *token);
+static ngx_int_t ngx_http_mixpanel_jwt_decode(ngx_http_request_t *r,
+    ngx_http_mixpanel_jwt_loc_conf_t *jlcf, ngx_str_t *token,
+    ngx_str_t *values);
+static ngx_int_t ngx_http_mixpanel_jwt_segment(u_char *p, u_char *last);
+static ngx_int_t ngx_http_mixpanel_jwt_b64(ngx_pool_t *pool, u_char *data,
+    size_t len, ngx_str_t *out);
+static ngx_int_t ngx_http_mixpanel_jwt_verify(ngx_http_request_t *r,
+    ngx_http_mixpanel_jwt_loc_conf_t *jlcf, ngx_str_t *token,
+    ngx_http_mixpanel_jwt_alg_t *alg, ngx_str_t *kid, ngx_str_t *payload,
+    const char **reason);
+static ngx_int_t ngx_http_mixpanel_jwt_time(ngx_str_t *value, time_t *t);
+static void ngx_http_mixpanel_jwt_invalid(ngx_http_request_t *r,
+    const char *reason);
+
+static void *ngx_http_mixpanel_jwt_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_mixpanel_jwt_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_mixpanel_jwt_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static ngx_int_t ngx_http_mixpanel_jwt_add_path(ngx_conf_t *cf,
+    ngx_array_t *paths, char *name);
+
+static char *ngx_http_mixpanel_jwt(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mixpanel_jwt_key_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_mixpanel_jwt_claim_set(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_mixpanel_jwt_verify_post(ngx_conf_t *cf, void *post,
+    void *data);
+
+static ngx_int_t ngx_http_mixpanel_jwt_read_file(ngx_conf_t *cf,
+    ngx_str_t *name, ngx_str_t *content);
+static char *ngx_http_mixpanel_jwt_load_jwks(ngx_conf_t *cf,
+    ngx_str_t *name, ngx_str_t *content, ngx_array_t *keys);
+static char *ngx_http_mixpanel_jwt_load_pem(ngx_conf_t *cf,
+    ngx_str_t *name, ngx_str_t *content, ngx_array_t *keys);
+static cjose_jwk_t *ngx_http_mixpanel_jwt_pkey(EVP_PKEY *pkey,
+    cjose_err *err);
+static ngx_int_t ngx_http_mixpanel_jwt_add_key(ngx_conf_t *cf,
+    ngx_array_t *keys, cjose_jwk_t *jwk, ngx_str_t *alg);
+static void ngx_http_mixpanel_jwt_keys_cleanup(void *data);
+
+
+static ngx_conf_post_t  ngx_http_mixpanel_jwt_verify_p = {
+    ngx_http_mixpanel_jwt_verify_post
+};
+
+
+static ngx_http_mixpanel_jwt_alg_t  ngx_http_mixpanel_jwt_algs[] = {
+    { ngx_string("HS256"), CJOSE_JWK_KTY_OCT, 0 },
+    { ngx_string("HS384"), CJOSE_JWK_KTY_OCT, 0 },
+    { ngx_string("HS512"), CJOSE_JWK_KTY_OCT, 0 },
+    { ngx_string("RS256"), CJOSE_JWK_KTY_RSA, 0 },
+    { ngx_string("RS384"), CJOSE_JWK_KTY_RSA, 0 },
+    { ngx_string("RS512"), CJOSE_JWK_KTY_RSA, 0 },
+    { ngx_string("PS256"), CJOSE_JWK_KTY_RSA, 0 },
+    { ngx_string("PS384"), CJOSE_JWK_KTY_RSA, 0 },
+    { ngx_string("PS512"), CJOSE_JWK_KTY_RSA, 0 },
+    { ngx_string("ES256"), CJOSE_JWK_KTY_EC, CJOSE_JWK_EC_P_256 },
+    { ngx_string("ES384"), CJOSE_JWK_KTY_EC, CJOSE_JWK_EC_P_384 },
+    { ngx_string("ES512"), CJOSE_JWK_KTY_EC, CJOSE_JWK_EC_P_521 },
+    { ngx_null_string, 0, 0 }
+};
+
+
+static ngx_command_t  ngx_http_mixpanel_jwt_commands[] = {
+
+    { ngx_string("mixpanel_jwt"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mixpanel_jwt,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mixpanel_jwt_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mixpanel_jwt_key_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mixpanel_jwt_verify"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_jwt_loc_conf_t, verify),
+      &ngx_http_mixpanel_jwt_verify_p },
+
+    { ngx_string("mixpanel_jwt_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_jwt_loc_conf_t, leeway),
+      NULL },
+
+    { ngx_string("mixpanel_jwt_claim_set"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_mixpanel_jwt_claim_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
 
 
 static ngx_http_module_t  ngx_http_mixpanel_jwt_module_ctx = {
     NULL,                                  /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_mixpanel_jwt_create_main_conf, /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
 
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_http_mixpanel_jwt_create_loc_conf, /* create location configuration */
+    ngx_http_mixpanel_jwt_merge_loc_conf   /* merge location configuration */
 };
 
 
 ngx_module_t  ngx_http_mixpanel_jwt_module = {
     NGX_MODULE_V1,
-    &ngx_http_mixpanel_jwt_module_ctx,    /* module context */
-    NULL,                                  /* module directives */
+    &ngx_http_mixpanel_jwt_module_ctx,     /* module context */
+    ngx_http_mixpanel_jwt_commands,        /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
@@ -36,3 +239,1302 @@ ngx_module_t  ngx_http_mixpanel_jwt_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static time_t  ngx_http_mixpanel_jwt_logged;
+
+
+static ngx_int_t
+ngx_http_mixpanel_jwt_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                         *value, token;
+    ngx_http_mixpanel_jwt_ctx_t       *ctx;
+    ngx_http_mixpanel_jwt_main_conf_t *jmcf;
+    ngx_http_mixpanel_jwt_loc_conf_t  *jlcf;
+
+    v->not_found = 1;
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_mixpanel_jwt_module);
+
+    if (jlcf->jwt == NULL) {
+        return NGX_OK;
+    }
+
+    ctx = ngx_http_mixpanel_jwt_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* "mixpanel_jwt $jwt_sub;" must not recurse */
+
+    if (ctx->busy) {
+        return NGX_OK;
+    }
+
+    ctx->busy = 1;
+
+    if (ngx_http_complex_value(r, jlcf->jwt, &token) != NGX_OK) {
+        ctx->busy = 0;
+        return NGX_ERROR;
+    }
+
+    ngx_http_mixpanel_jwt_strip(&token);
+
+    if (ctx->values == NULL
+        || ctx->conf != jlcf
+        || ctx->token.len != token.len
+        || ngx_strncmp(ctx->token.data, token.data, token.len) != 0)
+    {
+        jmcf = ngx_http_get_module_main_conf(r, ngx_http_mixpanel_jwt_module);
+
+        ctx->values = ngx_pcalloc(r->pool,
+                                  jmcf->paths.nelts * sizeof(ngx_str_t));
+        if (ctx->values == NULL) {
+            ctx->busy = 0;
+            return NGX_ERROR;
+        }
+
+        ctx->conf = jlcf;
+        ctx->token = token;
+
+        if (ngx_http_mixpanel_jwt_decode(r, jlcf, &token, ctx->values)
+            == NGX_ERROR)
+        {
+            ctx->values = NULL;
+            ctx->busy = 0;
+            return NGX_ERROR;
+        }
+    }
+
+    ctx->busy = 0;
+
+    value = &ctx->values[data];
+
+    if (value->len == 0) {
+        return NGX_OK;
+    }
+
+    v->len = value->len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = value->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_http_mixpanel_jwt_ctx_t *
+ngx_http_mixpanel_jwt_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_mixpanel_jwt_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_mixpanel_jwt_module);
+
+    if (ctx != NULL) {
+        return ctx;
+    }
+
+    /*
+     * the module context is wiped by an internal redirect: the cache is
+     * anchored to a pool cleanup, which survives it
+     */
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_mixpanel_jwt_cleanup) {
+            ctx = cln->data;
+            ngx_http_set_ctx(r->main, ctx, ngx_http_mixpanel_jwt_module);
+            return ctx;
+        }
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_mixpanel_jwt_ctx_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    ctx = cln->data;
+    ngx_memzero(ctx, sizeof(ngx_http_mixpanel_jwt_ctx_t));
+
+    cln->handler = ngx_http_mixpanel_jwt_cleanup;
+
+    ngx_http_set_ctx(r->main, ctx, ngx_http_mixpanel_jwt_module);
+
+    return ctx;
+}
+
+
+static void
+ngx_http_mixpanel_jwt_cleanup(void *data)
+{
+    /* the context lives in the pool; the handler only marks it */
+}
+
+
+static void
+ngx_http_mixpanel_jwt_strip(ngx_str_t *token)
+{
+    u_char  *p, *last;
+
+    p = token->data;
+    last = p + token->len;
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    if (last - p > 7 && ngx_strncasecmp(p, (u_char *) "Bearer ", 7) == 0) {
+        p += 7;
+
+        while (p < last && *p == ' ') {
+            p++;
+        }
+    }
+
+    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
+        last--;
+    }
+
+    token->data = p;
+    token->len = last - p;
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_jwt_decode(ngx_http_request_t *r,
+    ngx_http_mixpanel_jwt_loc_conf_t *jlcf, ngx_str_t *token,
+    ngx_str_t *values)
+{
+    time_t                              now, exp, nbf;
+    u_char                             *p, *dot1, *dot2, *last;
+    ngx_int_t                           rc;
+    ngx_str_t                           header, payload, *hv;
+    const char                         *reason;
+    ngx_http_mixpanel_jwt_alg_t        *alg;
+    ngx_http_mixpanel_jwt_main_conf_t  *jmcf;
+
+    if (token->len == 0) {
+        return NGX_OK;
+    }
+
+    if (token->len > NGX_HTTP_MIXPANEL_JWT_MAX_SIZE) {
+        ngx_http_mixpanel_jwt_invalid(r, "token too large");
+        return NGX_OK;
+    }
+
+    p = token->data;
+    last = p + token->len;
+
+    dot1 = ngx_strlchr(p, last, '.');
+    dot2 = (dot1 == NULL) ? NULL : ngx_strlchr(dot1 + 1, last, '.');
+
+    if (dot2 == NULL
+        || ngx_strlchr(dot2 + 1, last, '.') != NULL
+        || ngx_http_mixpanel_jwt_segment(p, dot1) != NGX_OK
+        || ngx_http_mixpanel_jwt_segment(dot1 + 1, dot2) != NGX_OK
+        || ngx_http_mixpanel_jwt_segment(dot2 + 1, last) != NGX_OK)
+    {
+        ngx_http_mixpanel_jwt_invalid(r, "malformed token");
+        return NGX_OK;
+    }
+
+    jmcf = ngx_http_get_module_main_conf(r, ngx_http_mixpanel_jwt_module);
+
+    hv = ngx_pcalloc(r->pool, NGX_HTTP_MIXPANEL_JWT_HEADERS * sizeof(ngx_str_t));
+    if (hv == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_mixpanel_jwt_b64(r->pool, p, dot1 - p, &header);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_mixpanel_json_values(r->pool, header.data, header.len,
+                                           &jmcf->header_paths, hv);
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_mixpanel_jwt_invalid(r, "malformed header");
+        return NGX_OK;
+    }
+
+    if (hv[NGX_HTTP_MIXPANEL_JWT_CRIT].len) {
+        ngx_http_mixpanel_jwt_invalid(r, "unsupported \"crit\" header");
+        return NGX_OK;
+    }
+
+    /* "none" and anything unknown are not in the table */
+
+    for (alg = ngx_http_mixpanel_jwt_algs; alg->name.len; alg++) {
+        if (alg->name.len == hv[NGX_HTTP_MIXPANEL_JWT_ALG].len
+            && ngx_strncmp(alg->name.data, hv[NGX_HTTP_MIXPANEL_JWT_ALG].data,
+                           alg->name.len)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    if (alg->name.len == 0) {
+        ngx_http_mixpanel_jwt_invalid(r, "unsupported algorithm");
+        return NGX_OK;
+    }
+
+    if (jlcf->verify) {
+        reason = NULL;
+
+        rc = ngx_http_mixpanel_jwt_verify(r, jlcf, token, alg,
+                                          &hv[NGX_HTTP_MIXPANEL_JWT_KID],
+                                          &payload, &reason);
+
+    } else {
+        reason = "malformed payload";
+
+        rc = ngx_http_mixpanel_jwt_b64(r->pool, dot1 + 1, dot2 - dot1 - 1,
+                                       &payload);
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_mixpanel_jwt_invalid(r, reason);
+        return NGX_OK;
+    }
+
+    rc = ngx_http_mixpanel_json_values(r->pool, payload.data, payload.len,
+                                       &jmcf->paths, values);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        reason = "malformed claims";
+        goto invalid;
+    }
+
+    now = ngx_time();
+
+    if (values[NGX_HTTP_MIXPANEL_JWT_EXP].len) {
+
+        if (ngx_http_mixpanel_jwt_time(&values[NGX_HTTP_MIXPANEL_JWT_EXP],
+                                       &exp)
+            != NGX_OK)
+        {
+            reason = "malformed \"exp\" claim";
+            goto invalid;
+        }
+
+        if (now >= exp + jlcf->leeway) {
+            reason = "token expired";
+            goto invalid;
+        }
+    }
+
+    if (values[NGX_HTTP_MIXPANEL_JWT_NBF].len) {
+
+        if (ngx_http_mixpanel_jwt_time(&values[NGX_HTTP_MIXPANEL_JWT_NBF],
+                                       &nbf)
+            != NGX_OK)
+        {
+            reason = "malformed \"nbf\" claim";
+            goto invalid;
+        }
+
+        if (now + jlcf->leeway < nbf) {
+            reason = "token not yet valid";
+            goto invalid;
+        }
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mixpanel jwt: %V token accepted", &alg->name);
+
+    return NGX_OK;
+
+invalid:
+
+    ngx_memzero(values, jmcf->paths.nelts * sizeof(ngx_str_t));
+
+    ngx_http_mixpanel_jwt_invalid(r, reason);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A base64url segment, with or without padding.  libcjose's decoder is
+ * lenient about a few malformed inputs (and asserts on one), so nothing
+ * reaches it unchecked.
+ */
+
+static ngx_int_t
+ngx_http_mixpanel_jwt_segment(u_char *p, u_char *last)
+{
+    size_t   n, pad;
+    u_char   c;
+
+    n = 0;
+
+    while (p < last) {
+        c = *p;
+
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+            || (c >= '0' && c <= '9') || c == '-' || c == '_')
+        {
+            p++;
+            n++;
+            continue;
+        }
+
+        break;
+    }
+
+    if (n == 0 || n % 4 == 1) {
+        return NGX_DECLINED;
+    }
+
+    pad = last - p;
+
+    if (pad == 0) {
+        return NGX_OK;
+    }
+
+    if ((n + pad) % 4 != 0 || pad > 2) {
+        return NGX_DECLINED;
+    }
+
+    while (p < last) {
+        if (*p++ != '=') {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_jwt_b64(ngx_pool_t *pool, u_char *data, size_t len,
+    ngx_str_t *out)
+{
+    size_t     n;
+    uint8_t   *buf;
+    cjose_err  err;
+
+    buf = NULL;
+
+    if (!cjose_base64url_decode((const char *) data, len, &buf, &n, &err)) {
+        return NGX_DECLINED;
+    }
+
+    out->len = n;
+    out->data = ngx_pnalloc(pool, n + 1);
+
+    if (out->data != NULL) {
+        ngx_memcpy(out->data, buf, n);
+    }
+
+    cjose_get_dealloc()(buf);
+
+    return (out->data == NULL) ? NGX_ERROR : NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_jwt_verify(ngx_http_request_t *r,
+    ngx_http_mixpanel_jwt_loc_conf_t *jlcf, ngx_str_t *token,
+    ngx_http_mixpanel_jwt_alg_t *alg, ngx_str_t *kid, ngx_str_t *payload,
+    const char **reason)
+{
+    size_t                        len;
+    uint8_t                      *plain;
+    ngx_int_t                     rc;
+    ngx_uint_t                    i, tried;
+    cjose_err                     err;
+    cjose_jws_t                  *jws;
+    ngx_http_mixpanel_jwt_key_t  *key;
+
+    key = jlcf->keys->elts;
+    tried = 0;
+
+    for (i = 0; i < jlcf->keys->nelts; i++) {
+
+        /* the key decides the algorithm family, never the token */
+
+        if (key[i].kty != alg->kty
+            || (alg->kty == CJOSE_JWK_KTY_EC && key[i].curve != alg->curve))
+        {
+            continue;
+        }
+
+        if (key[i].alg.len
+            && (key[i].alg.len != alg->name.len
+                || ngx_strncmp(key[i].alg.data, alg->name.data, alg->name.len)
+                   != 0))
+        {
+            continue;
+        }
+
+        if (kid->len && key[i].kid.len
+            && (kid->len != key[i].kid.len
+                || ngx_strncmp(kid->data, key[i].kid.data, kid->len) != 0))
+        {
+            continue;
+        }
+
+        tried++;
+
+        /* a fresh import per key: a verified JWS is not reused */
+
+        jws = cjose_jws_import((const char *) token->data, token->len, &err);
+        if (jws == NULL) {
+            *reason = "malformed token";
+            return NGX_DECLINED;
+        }
+
+        if (!cjose_jws_verify(jws, key[i].jwk, &err)) {
+            cjose_jws_release(jws);
+            continue;
+        }
+
+        plain = NULL;
+        len = 0;
+
+        if (!cjose_jws_get_plaintext(jws, &plain, &len, &err)) {
+            cjose_jws_release(jws);
+            *reason = "malformed payload";
+            return NGX_DECLINED;
+        }
+
+        rc = NGX_OK;
+
+        payload->len = len;
+        payload->data = ngx_pnalloc(r->pool, len + 1);
+
+        if (payload->data == NULL) {
+            rc = NGX_ERROR;
+
+        } else {
+            ngx_memcpy(payload->data, plain, len);
+        }
+
+        cjose_jws_release(jws);
+
+        return rc;
+    }
+
+    *reason = tried ? "signature verification failed"
+                    : "no key for the token's \"alg\" and \"kid\"";
+
+    return NGX_DECLINED;
+}
+
+
+/* a NumericDate: integer seconds, a fraction is ignored */
+
+static ngx_int_t
+ngx_http_mixpanel_jwt_time(ngx_str_t *value, time_t *t)
+{
+    u_char  *p, *last;
+
+    p = value->data;
+    last = p + value->len;
+
+    while (p < last && *p >= '0' && *p <= '9') {
+        p++;
+    }
+
+    if (p == value->data) {
+        return NGX_DECLINED;
+    }
+
+    *t = ngx_atotm(value->data, p - value->data);
+
+    if (*t == NGX_ERROR) {
+        return NGX_DECLINED;
+    }
+
+    if (p < last) {
+        if (*p++ != '.') {
+            return NGX_DECLINED;
+        }
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+
+        if (p != last) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_mixpanel_jwt_invalid(ngx_http_request_t *r, const char *reason)
+{
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mixpanel jwt: %s", reason);
+
+    /* one line a second per worker: a client can send bad tokens at will */
+
+    if (ngx_http_mixpanel_jwt_logged == ngx_time()) {
+        return;
+    }
+
+    ngx_http_mixpanel_jwt_logged = ngx_time();
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "mixpanel: JWT ignored: %s", reason);
+}
+
+
+static void *
+ngx_http_mixpanel_jwt_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_mixpanel_jwt_main_conf_t  *jmcf;
+
+    jmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mixpanel_jwt_main_conf_t));
+    if (jmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&jmcf->paths, cf->pool, 4, sizeof(ngx_array_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (ngx_array_init(&jmcf->header_paths, cf->pool,
+                       NGX_HTTP_MIXPANEL_JWT_HEADERS, sizeof(ngx_array_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    /* in the order of NGX_HTTP_MIXPANEL_JWT_EXP... and _ALG... */
+
+    if (ngx_http_mixpanel_jwt_add_path(cf, &jmcf->paths, "exp") != NGX_OK
+        || ngx_http_mixpanel_jwt_add_path(cf, &jmcf->paths, "nbf") != NGX_OK
+        || ngx_http_mixpanel_jwt_add_path(cf, &jmcf->header_paths, "alg")
+           != NGX_OK
+        || ngx_http_mixpanel_jwt_add_path(cf, &jmcf->header_paths, "kid")
+           != NGX_OK
+        || ngx_http_mixpanel_jwt_add_path(cf, &jmcf->header_paths, "crit")
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return jmcf;
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_jwt_add_path(ngx_conf_t *cf, ngx_array_t *paths,
+    char *name)
+{
+    ngx_str_t    *s;
+    ngx_array_t  *path;
+
+    path = ngx_array_push(paths);
+    if (path == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_array_init(path, cf->pool, 1, sizeof(ngx_str_t)) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    s = ngx_array_push(path);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    s->data = (u_char *) name;
+    s->len = ngx_strlen(name);
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_mixpanel_jwt_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_mixpanel_jwt_loc_conf_t  *jlcf;
+
+    jlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mixpanel_jwt_loc_conf_t));
+    if (jlcf == NULL) {
+        return NULL;
+    }
+
+    jlcf->jwt = NGX_CONF_UNSET_PTR;
+    jlcf->keys = NGX_CONF_UNSET_PTR;
+    jlcf->verify = NGX_CONF_UNSET;
+    jlcf->leeway = NGX_CONF_UNSET;
+
+    return jlcf;
+}
+
+
+static char *
+ngx_http_mixpanel_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child)
+{
+    ngx_http_mixpanel_jwt_loc_conf_t *prev = parent;
+    ngx_http_mixpanel_jwt_loc_conf_t *conf = child;
+
+    ngx_conf_merge_ptr_value(conf->jwt, prev->jwt, NULL);
+    ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
+    ngx_conf_merge_value(conf->verify, prev->verify, 1);
+    ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 0);
+
+    if (conf->jwt != NULL && conf->verify && conf->keys == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mixpanel_jwt\" is set but no "
+                           "\"mixpanel_jwt_key_file\" to verify it with "
+                           "(or \"mixpanel_jwt_verify off\")");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mixpanel_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mixpanel_jwt_loc_conf_t *jlcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (jlcf->jwt != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        jlcf->jwt = NULL;
+        return NGX_CONF_OK;
+    }
+
+    jlcf->jwt = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (jlcf->jwt == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = jlcf->jwt;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mixpanel_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_mixpanel_jwt_main_conf_t *jmcf = conf;
+
+    ngx_str_t            *value, *s, name;
+    ngx_uint_t            i;
+    ngx_array_t          *path;
+    ngx_http_variable_t  *v;
+
+    value = cf->args->elts;
+
+    if (value[1].len < 2 || value[1].data[0] != '$') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid variable name \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    name.len = value[1].len - 1;
+    name.data = value[1].data + 1;
+
+    v = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
+    if (v == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    path = ngx_array_push(&jmcf->paths);
+    if (path == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_array_init(path, cf->pool, cf->args->nelts - 2, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the arguments stay in memory, NUL-terminated, as the parser left them */
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (value[i].len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "empty claim name in \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        s = ngx_array_push(path);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *s = value[i];
+    }
+
+    v->get_handler = ngx_http_mixpanel_jwt_variable;
+    v->data = jmcf->paths.nelts - 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mixpanel_jwt_verify_post(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_flag_t  *fp = data;
+
+    if (*fp == 0) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"mixpanel_jwt_verify off\": JWT claims are "
+                           "used without checking their signature");
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mixpanel_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_mixpanel_jwt_loc_conf_t *jlcf = conf;
+
+    u_char              *p, *last;
+    ngx_str_t           *value, name, content;
+    ngx_array_t         *keys;
+    ngx_pool_cleanup_t  *cln;
+
+    if (jlcf->keys != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_mixpanel_jwt_read_file(cf, &name, &content) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    keys = ngx_array_create(cf->pool, 4, sizeof(ngx_http_mixpanel_jwt_key_t));
+    if (keys == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* registered first, so that keys are released on errors and reloads */
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_mixpanel_jwt_keys_cleanup;
+    cln->data = keys;
+
+    p = content.data;
+    last = p + content.len;
+
+    while (p < last && (*p == ' ' || *p == '\t' || *p == CR || *p == LF)) {
+        p++;
+    }
+
+    if (last - p >= 10 && ngx_strncmp(p, "-----BEGIN", 10) == 0) {
+        if (ngx_http_mixpanel_jwt_load_pem(cf, &name, &content, keys)
+            != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+    } else {
+        if (ngx_http_mixpanel_jwt_load_jwks(cf, &name, &content, keys)
+            != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (keys->nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no signature verification key in \"%V\"", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    jlcf->keys = keys;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_jwt_read_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *content)
+{
+    off_t            size;
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_int_t        rc;
+    ngx_file_info_t  fi;
+
+    fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", name);
+        return NGX_ERROR;
+    }
+
+    rc = NGX_ERROR;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", name);
+        goto done;
+    }
+
+    size = ngx_file_size(&fi);
+
+    if (size > NGX_HTTP_MIXPANEL_JWT_MAX_KEY_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "key file \"%V\" is too large", name);
+        goto done;
+    }
+
+    content->data = ngx_pnalloc(cf->temp_pool, (size_t) size + 1);
+    if (content->data == NULL) {
+        goto done;
+    }
+
+    n = ngx_read_fd(fd, content->data, (size_t) size);
+
+    if (n == -1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_read_fd_n " \"%V\" failed", name);
+        goto done;
+    }
+
+    if ((off_t) n != size) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           ngx_read_fd_n " \"%V\" returned only %z bytes "
+                           "instead of %O", name, n, size);
+        goto done;
+    }
+
+    content->len = n;
+    content->data[n] = '\0';
+
+    rc = NGX_OK;
+
+done:
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", name);
+    }
+
+    return rc;
+}
+
+
+static char *
+ngx_http_mixpanel_jwt_load_jwks(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *content, ngx_array_t *keys)
+{
+    ngx_int_t     rc;
+    ngx_str_t    *json, kv[2];
+    ngx_uint_t    i;
+    cjose_err     err;
+    ngx_array_t   set, paths;
+    cjose_jwk_t  *jwk;
+
+    if (ngx_array_init(&set, cf->temp_pool, 4, sizeof(ngx_str_t)) != NGX_OK
+        || ngx_array_init(&paths, cf->temp_pool, 2, sizeof(ngx_array_t))
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_mixpanel_jwt_add_path(cf, &paths, "use") != NGX_OK
+        || ngx_http_mixpanel_jwt_add_path(cf, &paths, "alg") != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    rc = ngx_http_mixpanel_json_jwks(cf->temp_pool, content->data,
+                                     content->len, &set);
+
+    if (rc == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "malformed JWKS in \"%V\": neither a JSON "
+                           "\"keys\" array nor a JWK", name);
+        return NGX_CONF_ERROR;
+    }
+
+    json = set.elts;
+
+    for (i = 0; i < set.nelts; i++) {
+
+        ngx_memzero(kv, sizeof(kv));
+
+        if (ngx_http_mixpanel_json_values(cf->temp_pool, json[i].data,
+                                          json[i].len, &paths, kv)
+            == NGX_ERROR)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        /* encryption keys may share a set with signing keys */
+
+        if (kv[0].len && (kv[0].len != 3
+                          || ngx_strncmp(kv[0].data, "sig", 3) != 0))
+        {
+            continue;
+        }
+
+        jwk = cjose_jwk_import((const char *) json[i].data, json[i].len,
+                               &err);
+        if (jwk == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "malformed JWKS in \"%V\": key %ui: %s",
+                               name, i + 1, err.message);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_mixpanel_jwt_add_key(cf, keys, jwk, &kv[1]) != NGX_OK) {
+            cjose_jwk_release(jwk);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mixpanel_jwt_load_pem(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *content, ngx_array_t *keys)
+{
+    BIO          *bio;
+    X509         *x509;
+    EVP_PKEY     *pkey;
+    ngx_str_t     alg;
+    cjose_err     err;
+    cjose_jwk_t  *jwk;
+
+    bio = BIO_new_mem_buf(content->data, (int) content->len);
+    if (bio == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+
+    if (pkey == NULL) {
+        (void) BIO_reset(bio);
+
+        x509 = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+
+        if (x509 != NULL) {
+            pkey = X509_get_pubkey(x509);
+            X509_free(x509);
+        }
+    }
+
+    BIO_free(bio);
+
+    if (pkey == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no PEM public key or certificate in \"%V\"",
+                           name);
+        return NGX_CONF_ERROR;
+    }
+
+    err.message = "unsupported key type";
+
+    jwk = ngx_http_mixpanel_jwt_pkey(pkey, &err);
+
+    EVP_PKEY_free(pkey);
+
+    if (jwk == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid public key in \"%V\": %s",
+                           name, err.message);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_str_null(&alg);
+
+    if (ngx_http_mixpanel_jwt_add_key(cf, keys, jwk, &alg) != NGX_OK) {
+        cjose_jwk_release(jwk);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* OpenSSL parses the PEM, libcjose builds the key from its numbers */
+
+static cjose_jwk_t *
+ngx_http_mixpanel_jwt_pkey(EVP_PKEY *pkey, cjose_err *err)
+{
+    int                     nid;
+    size_t                  size;
+    BIGNUM                 *a, *b;
+    uint8_t                *p, *q;
+    cjose_jwk_t            *jwk;
+    cjose_jwk_ec_keyspec    ec;
+    cjose_jwk_rsa_keyspec   rsa;
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+    char                    group[64];
+#else
+    RSA                    *rk;
+    EC_KEY                 *ek;
+    const BIGNUM           *rn, *re;
+#endif
+
+    a = NULL;
+    b = NULL;
+    p = NULL;
+    jwk = NULL;
+
+    switch (EVP_PKEY_base_id(pkey)) {
+
+    case EVP_PKEY_RSA:
+
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+        if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &a)
+            || !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &b))
+        {
+            goto done;
+        }
+#else
+        rk = EVP_PKEY_get0_RSA(pkey);
+        if (rk == NULL) {
+            goto done;
+        }
+
+        RSA_get0_key(rk, &rn, &re, NULL);
+
+        a = BN_dup(rn);
+        b = BN_dup(re);
+
+        if (a == NULL || b == NULL) {
+            goto done;
+        }
+#endif
+
+        p = OPENSSL_malloc(BN_num_bytes(a) + BN_num_bytes(b) + 2);
+        if (p == NULL) {
+            goto done;
+        }
+
+        q = p + BN_num_bytes(a) + 1;
+
+        ngx_memzero(&rsa, sizeof(cjose_jwk_rsa_keyspec));
+
+        rsa.n = p;
+        rsa.nlen = BN_bn2bin(a, p);
+        rsa.e = q;
+        rsa.elen = BN_bn2bin(b, q);
+
+        jwk = cjose_jwk_create_RSA_spec(&rsa, err);
+
+        break;
+
+    case EVP_PKEY_EC:
+
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+        if (!EVP_PKEY_get_utf8_string_param(pkey,
+                                            OSSL_PKEY_PARAM_GROUP_NAME,
+                                            group, sizeof(group), NULL)
+            || !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &a)
+            || !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &b))
+        {
+            goto done;
+        }
+
+        nid = OBJ_txt2nid(group);
+#else
+        ek = EVP_PKEY_get0_EC_KEY(pkey);
+        if (ek == NULL) {
+            goto done;
+        }
+
+        nid = EC_GROUP_get_curve_name(EC_KEY_get0_group(ek));
+
+        a = BN_new();
+        b = BN_new();
+
+        if (a == NULL || b == NULL
+            || !EC_POINT_get_affine_coordinates_GFp(EC_KEY_get0_group(ek),
+                                                    EC_KEY_get0_public_key(ek),
+                                                    a, b, NULL))
+        {
+            goto done;
+        }
+#endif
+
+        switch (nid) {
+
+        case NID_X9_62_prime256v1:
+            size = 32;
+            break;
+
+        case NID_secp384r1:
+            size = 48;
+            break;
+
+        case NID_secp521r1:
+            size = 66;
+            break;
+
+        default:
+            err->message = "unsupported elliptic curve";
+            goto done;
+        }
+
+        p = OPENSSL_malloc(2 * size);
+        if (p == NULL) {
+            goto done;
+        }
+
+        if (BN_bn2binpad(a, p, size) < 0
+            || BN_bn2binpad(b, p + size, size) < 0)
+        {
+            goto done;
+        }
+
+        ngx_memzero(&ec, sizeof(cjose_jwk_ec_keyspec));
+
+        ec.crv = (cjose_jwk_ec_curve) nid;
+        ec.x = p;
+        ec.xlen = size;
+        ec.y = p + size;
+        ec.ylen = size;
+
+        jwk = cjose_jwk_create_EC_spec(&ec, err);
+
+        break;
+
+    default:
+        break;
+    }
+
+done:
+
+    OPENSSL_free(p);
+    BN_free(a);
+    BN_free(b);
+
+    return jwk;
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_jwt_add_key(ngx_conf_t *cf, ngx_array_t *keys,
+    cjose_jwk_t *jwk, ngx_str_t *alg)
+{
+    ngx_str_t                     s;
+    cjose_err                     err;
+    const char                   *kid;
+    ngx_http_mixpanel_jwt_key_t  *key;
+
+    key = ngx_array_push(keys);
+    if (key == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(key, sizeof(ngx_http_mixpanel_jwt_key_t));
+
+    key->jwk = jwk;
+    key->kty = cjose_jwk_get_kty(jwk, &err);
+
+    if (key->kty == CJOSE_JWK_KTY_EC) {
+        key->curve = cjose_jwk_EC_get_curve(jwk, &err);
+    }
+
+    kid = cjose_jwk_get_kid(jwk, &err);
+
+    if (kid != NULL) {
+        s.len = ngx_strlen(kid);
+        s.data = (u_char *) kid;
+
+        key->kid.data = ngx_pstrdup(cf->pool, &s);
+        if (key->kid.data == NULL) {
+            keys->nelts--;
+            return NGX_ERROR;
+        }
+
+        key->kid.len = s.len;
+    }
+
+    if (alg->len) {
+        key->alg.data = ngx_pstrdup(cf->pool, alg);
+        if (key->alg.data == NULL) {
+            keys->nelts--;
+            return NGX_ERROR;
+        }
+
+        key->alg.len = alg->len;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_mixpanel_jwt_keys_cleanup(void *data)
+{
+    ngx_array_t  *keys = data;
+
+    ngx_uint_t                    i;
+    ngx_http_mixpanel_jwt_key_t  *key;
+
+    key = keys->elts;
+
+    for (i = 0; i < keys->nelts; i++) {
+        cjose_jwk_release(key[i].jwk);
+    }
+
+    keys->nelts = 0;
+}

@@ -11,14 +11,9 @@
 #define NGX_HTTP_MIXPANEL_TERMINATE_BUDGET  300
 
 
+static ngx_int_t ngx_http_mixpanel_rewrite_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mixpanel_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mixpanel_log_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mixpanel_build(ngx_http_request_t *r,
-    ngx_http_mixpanel_loc_conf_t *mlcf, ngx_str_t *token,
-    ngx_http_mixpanel_buf_t *b);
-static ngx_int_t ngx_http_mixpanel_request_props(ngx_http_request_t *r,
-    ngx_http_mixpanel_loc_conf_t *mlcf, ngx_http_mixpanel_buf_t *b);
-static ngx_int_t ngx_http_mixpanel_condition(ngx_http_request_t *r,
-    ngx_http_complex_value_t *cv);
 
 static void *ngx_http_mixpanel_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_mixpanel_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -37,6 +32,12 @@ static char *ngx_http_mixpanel_event(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_mixpanel_ip(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mixpanel_property(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mixpanel_people_unset(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_mixpanel_cookie(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mixpanel_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 static ngx_int_t ngx_http_mixpanel_init(ngx_conf_t *cf);
@@ -71,15 +72,10 @@ static ngx_str_t  ngx_http_mixpanel_actions[] = {
 };
 
 
-static ngx_str_t  ngx_http_mixpanel_event_names[] = {
-    ngx_null_string,
-    ngx_string("API Request"),
-    ngx_string("Sign Up"),
-    ngx_string("Log In"),
-    ngx_string("Log Out"),
-    ngx_string("Switch Profile"),
-    ngx_string("Update Profile"),
-    ngx_null_string
+static ngx_conf_enum_t  ngx_http_mixpanel_identities[] = {
+    { ngx_string("original"), NGX_HTTP_MIXPANEL_ORIGINAL },
+    { ngx_string("simplified"), NGX_HTTP_MIXPANEL_SIMPLIFIED },
+    { ngx_null_string, 0 }
 };
 
 
@@ -134,6 +130,104 @@ static ngx_command_t  ngx_http_mixpanel_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_mixpanel_ip,
       NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mixpanel_identity"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_loc_conf_t, identity),
+      &ngx_http_mixpanel_identities },
+
+    { ngx_string("mixpanel_account_id"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_loc_conf_t, account_id),
+      NULL },
+
+    { ngx_string("mixpanel_profile_id"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_loc_conf_t, profile_id),
+      NULL },
+
+    { ngx_string("mixpanel_device_id"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_loc_conf_t, device_id),
+      NULL },
+
+    { ngx_string("mixpanel_opt_out"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_loc_conf_t, opt_out),
+      NULL },
+
+    { ngx_string("mixpanel_device_cookie"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mixpanel_cookie,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_loc_conf_t, device_cookie),
+      NULL },
+
+    { ngx_string("mixpanel_profile_cookie"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mixpanel_cookie,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_loc_conf_t, profile_cookie),
+      NULL },
+
+    { ngx_string("mixpanel_logout_reset"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_loc_conf_t, logout_reset),
+      NULL },
+
+    { ngx_string("mixpanel_people_set"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
+      ngx_http_mixpanel_property,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_loc_conf_t, people_set),
+      NULL },
+
+    { ngx_string("mixpanel_people_set_once"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
+      ngx_http_mixpanel_property,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_loc_conf_t, people_set_once),
+      NULL },
+
+    { ngx_string("mixpanel_people_add"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_mixpanel_property,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_loc_conf_t, people_add),
+      NULL },
+
+    { ngx_string("mixpanel_people_unset"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mixpanel_people_unset,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_loc_conf_t, people_unset),
+      NULL },
+
+    { ngx_string("mixpanel_user_agent_properties"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_loc_conf_t, user_agent_properties),
+      NULL },
+
+    { ngx_string("mixpanel_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_mixpanel_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
@@ -206,7 +300,7 @@ static ngx_command_t  ngx_http_mixpanel_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_mixpanel_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_mixpanel_add_variables,       /* preconfiguration */
     ngx_http_mixpanel_init,                /* postconfiguration */
 
     ngx_http_mixpanel_create_main_conf,    /* create main configuration */
@@ -236,302 +330,112 @@ ngx_module_t  ngx_http_mixpanel_module = {
 };
 
 
-static ngx_str_t  ngx_http_mixpanel_key_token = ngx_string(",\"token\":");
-static ngx_str_t  ngx_http_mixpanel_key_time = ngx_string(",\"time\":");
-static ngx_str_t  ngx_http_mixpanel_key_ip = ngx_string(",\"ip\":");
-static ngx_str_t  ngx_http_mixpanel_key_method =
-    ngx_string(",\"http_method\":");
-static ngx_str_t  ngx_http_mixpanel_key_status =
-    ngx_string(",\"http_status\":");
-static ngx_str_t  ngx_http_mixpanel_key_route = ngx_string(",\"http_route\":");
-static ngx_str_t  ngx_http_mixpanel_key_path = ngx_string(",\"http_path\":");
-static ngx_str_t  ngx_http_mixpanel_key_duration =
-    ngx_string(",\"duration_ms\":");
-
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 
 static ngx_http_mixpanel_sender_t  *ngx_http_mixpanel_sender;
-static ngx_http_mixpanel_buf_t      ngx_http_mixpanel_scratch;
+
+
+static ngx_int_t
+ngx_http_mixpanel_rewrite_handler(ngx_http_request_t *r)
+{
+    ngx_http_mixpanel_ctx_t       *ctx;
+    ngx_http_mixpanel_loc_conf_t  *mlcf;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mixpanel_module);
+
+    if (mlcf->action == NGX_HTTP_MIXPANEL_OFF) {
+        return NGX_DECLINED;
+    }
+
+    /* the first tracked location a request passes through decides */
+
+    ctx = ngx_http_mixpanel_get_ctx(r, 1);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->conf == NULL) {
+        ctx->conf = mlcf;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_mixpanel_ctx_t        *ctx;
+    ngx_http_mixpanel_loc_conf_t   *mlcf;
+    ngx_http_mixpanel_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mixpanel_module);
+
+    if (r != r->main || !mmcf->enabled) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx = ngx_http_mixpanel_get_ctx(r, 0);
+
+    if (ctx == NULL || ctx->conf == NULL) {
+        mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mixpanel_module);
+
+        if (mlcf->action == NGX_HTTP_MIXPANEL_OFF) {
+            return ngx_http_next_header_filter(r);
+        }
+
+        ctx = ngx_http_mixpanel_get_ctx(r, 1);
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->conf = mlcf;
+    }
+
+    if (!ctx->decided
+        && ngx_http_mixpanel_identity_header(r, ctx) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_next_header_filter(r);
+}
 
 
 static ngx_int_t
 ngx_http_mixpanel_log_handler(ngx_http_request_t *r)
 {
-    size_t                          len;
-    ngx_str_t                       token;
-    ngx_http_mixpanel_buf_t        *b;
-    ngx_http_mixpanel_record_t     *rec;
-    ngx_http_mixpanel_loc_conf_t   *mlcf;
+    ngx_http_mixpanel_ctx_t       *ctx;
+    ngx_http_mixpanel_loc_conf_t  *mlcf;
 
-    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mixpanel_module);
-
-    if (mlcf->action == NGX_HTTP_MIXPANEL_OFF
-        || ngx_http_mixpanel_sender == NULL
-        || r != r->main)
-    {
+    if (r != r->main) {
         return NGX_OK;
     }
 
-    if (mlcf->action_if
-        && ngx_http_mixpanel_condition(r, mlcf->action_if) != NGX_OK)
-    {
-        return NGX_OK;
+    ctx = ngx_http_mixpanel_get_ctx(r, 0);
+
+    if (ctx == NULL || ctx->conf == NULL) {
+        mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mixpanel_module);
+
+        if (mlcf->action == NGX_HTTP_MIXPANEL_OFF) {
+            return NGX_OK;
+        }
+
+        ctx = ngx_http_mixpanel_get_ctx(r, 1);
+        if (ctx == NULL) {
+            return NGX_OK;
+        }
+
+        ctx->conf = mlcf;
     }
 
-    if (ngx_http_complex_value(r, mlcf->token, &token) != NGX_OK) {
-        return NGX_OK;
-    }
-
-    if (token.len == 0) {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "mixpanel: empty token, event not sent");
-        return NGX_OK;
-    }
-
-    b = &ngx_http_mixpanel_scratch;
-    b->pos = b->start;
-    b->nprops = 0;
-
-    if (ngx_http_mixpanel_build(r, mlcf, &token, b) != NGX_OK) {
+    if (ngx_http_mixpanel_identity_log(r, ctx) != NGX_OK) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "mixpanel: could not allocate an event");
-        return NGX_OK;
-    }
-
-    if (b->pos == b->start) {
-        return NGX_OK;
-    }
-
-    len = b->pos - b->start;
-
-    rec = malloc(offsetof(ngx_http_mixpanel_record_t, data) + len
-                 + token.len + 1);
-    if (rec == NULL) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "mixpanel: could not allocate an event");
-        return NGX_OK;
-    }
-
-    rec->kind = NGX_HTTP_MIXPANEL_RECORD_EVENT;
-    rec->len = len;
-    rec->identify = 0;
-    rec->token = ngx_cpymem(rec->data, b->start, len);
-    rec->token_len = token.len;
-    *ngx_cpymem(rec->token, token.data, token.len) = '\0';
-
-    (void) ngx_http_mixpanel_sender_push(ngx_http_mixpanel_sender, rec);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_mixpanel_build(ngx_http_request_t *r,
-    ngx_http_mixpanel_loc_conf_t *mlcf, ngx_str_t *token,
-    ngx_http_mixpanel_buf_t *b)
-{
-    u_char                         rnd[32], id[36], insert_id[32];
-    int64_t                        ms;
-    ngx_str_t                      name, value;
-    ngx_uint_t                     i;
-    ngx_http_mixpanel_prop_t      *prop;
-    ngx_http_mixpanel_main_conf_t *mmcf;
-
-    static ngx_str_t  key_distinct_id = ngx_string(",\"distinct_id\":");
-    static ngx_str_t  key_device_id = ngx_string(",\"$device_id\":");
-    static ngx_str_t  key_insert_id = ngx_string(",\"$insert_id\":");
-
-    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mixpanel_module);
-
-    if (mlcf->event_off) {
-        return NGX_OK;
-    }
-
-    if (mlcf->event) {
-        if (ngx_http_complex_value(r, mlcf->event, &name) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-    } else {
-        name = ngx_http_mixpanel_event_names[mlcf->action];
-    }
-
-    if (name.len == 0) {
-        return NGX_OK;
-    }
-
-    if (ngx_http_mixpanel_random(rnd, sizeof(rnd)) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    ngx_http_mixpanel_uuid4(id, rnd);
-    ngx_http_mixpanel_hex(insert_id, rnd + 16, 16);
-
-    ms = (int64_t) r->start_sec * 1000 + r->start_msec;
-
-    if (ngx_http_mixpanel_buf_append(b, (u_char *) "{\"event\":",
-                                     sizeof("{\"event\":") - 1)
-        != NGX_OK
-        || ngx_http_mixpanel_json_string(b, name.data, name.len) != NGX_OK
-        || ngx_http_mixpanel_buf_append(b, (u_char *) ",\"properties\":{",
-                                        sizeof(",\"properties\":{") - 1)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    /* the token's key without the leading comma opens the object */
-
-    if (ngx_http_mixpanel_buf_append(b, ngx_http_mixpanel_key_token.data + 1,
-                                     ngx_http_mixpanel_key_token.len - 1)
-        != NGX_OK
-        || ngx_http_mixpanel_json_string(b, token->data, token->len)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    b->nprops = 1;
-
-    if (ngx_http_mixpanel_json_number_prop(b, &ngx_http_mixpanel_key_time,
-                                           ms)
-        != NGX_OK
-        || ngx_http_mixpanel_json_string_prop(b, &key_distinct_id, id, 36)
-           != NGX_OK
-        || ngx_http_mixpanel_json_string_prop(b, &key_device_id, id, 36)
-           != NGX_OK
-        || ngx_http_mixpanel_json_string_prop(b, &key_insert_id, insert_id,
-                                              32)
-           != NGX_OK
-        || ngx_http_mixpanel_buf_append(b, mmcf->const_props.data,
-                                        mmcf->const_props.len)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    b->nprops += 2;
-
-    if (mlcf->ip_off) {
-        ngx_str_set(&value, "0");
-
-    } else if (ngx_http_complex_value(r, mlcf->ip, &value) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_mixpanel_json_string_prop(b, &ngx_http_mixpanel_key_ip,
-                                           value.data, value.len)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (mlcf->request_properties
-        && ngx_http_mixpanel_request_props(r, mlcf, b) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (mlcf->props) {
-        prop = mlcf->props->elts;
-
-        for (i = 0; i < mlcf->props->nelts; i++) {
-            if (ngx_http_complex_value(r, prop[i].value, &value) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
-            if (ngx_http_mixpanel_json_prop(b, &prop[i].key, prop[i].type,
-                                            &value, r->connection->log)
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-        }
-    }
-
-    return ngx_http_mixpanel_buf_append(b, (u_char *) "}}", 2);
-}
-
-
-static ngx_int_t
-ngx_http_mixpanel_request_props(ngx_http_request_t *r,
-    ngx_http_mixpanel_loc_conf_t *mlcf, ngx_http_mixpanel_buf_t *b)
-{
-    u_char      *p, *last;
-    ngx_int_t    status;
-    ngx_msec_t   ms;
-    ngx_time_t  *tp;
-
-    if (r->err_status) {
-        status = r->err_status;
-
-    } else if (r->headers_out.status) {
-        status = r->headers_out.status;
-
-    } else if (r->http_version == NGX_HTTP_VERSION_9) {
-        status = 9;
-
-    } else {
-        status = 0;
-    }
-
-    tp = ngx_timeofday();
-    ms = (ngx_msec_t) ((tp->sec - r->start_sec) * 1000
-                       + (tp->msec - r->start_msec));
-
-    p = r->unparsed_uri.data;
-    last = p ? p + r->unparsed_uri.len : NULL;
-
-    if (p) {
-        p = ngx_strlchr(p, last, '?');
-        if (p) {
-            last = p;
-        }
-
-        p = r->unparsed_uri.data;
-    }
-
-    if (ngx_http_mixpanel_json_string_prop(b, &ngx_http_mixpanel_key_method,
-                                           r->method_name.data,
-                                           r->method_name.len)
-        != NGX_OK
-        || ngx_http_mixpanel_json_number_prop(b,
-                                              &ngx_http_mixpanel_key_status,
-                                              status)
-           != NGX_OK
-        || ngx_http_mixpanel_json_string_prop(b,
-                                              &ngx_http_mixpanel_key_route,
-                                              mlcf->route.data,
-                                              mlcf->route.len)
-           != NGX_OK
-        || ngx_http_mixpanel_json_string_prop(b, &ngx_http_mixpanel_key_path,
-                                              p, last - p)
-           != NGX_OK
-        || ngx_http_mixpanel_json_number_prop(b,
-                                              &ngx_http_mixpanel_key_duration,
-                                              (int64_t) ms)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-/* false when empty or "0", like access_log's if= */
-
-static ngx_int_t
-ngx_http_mixpanel_condition(ngx_http_request_t *r,
-    ngx_http_complex_value_t *cv)
-{
-    ngx_str_t  val;
-
-    if (ngx_http_complex_value(r, cv, &val) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    if (val.len == 0 || (val.len == 1 && val.data[0] == '0')) {
-        return NGX_DECLINED;
+                      "mixpanel: could not build the calls of a request");
     }
 
     return NGX_OK;
@@ -566,6 +470,7 @@ ngx_http_mixpanel_create_main_conf(ngx_conf_t *cf)
     mmcf->sender.retry_max_time = NGX_CONF_UNSET_MSEC;
     mmcf->sender.gzip = NGX_CONF_UNSET;
     mmcf->sender.ssl_verify = NGX_CONF_UNSET;
+    mmcf->zone_size = NGX_CONF_UNSET;
 
     return mmcf;
 }
@@ -576,7 +481,8 @@ ngx_http_mixpanel_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_mixpanel_main_conf_t *mmcf = conf;
 
-    u_char  *p;
+    u_char     *p;
+    ngx_str_t   name;
 
     ngx_conf_init_uint_value(mmcf->sender.batch_size,
                              NGX_HTTP_MIXPANEL_MAX_BATCH);
@@ -605,6 +511,23 @@ ngx_http_mixpanel_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     mmcf->counters = &mmcf->local_counters;
+
+    if (mmcf->zone_size == NGX_CONF_UNSET) {
+        mmcf->zone_size = 4 * 1024 * 1024;
+    }
+
+    if (mmcf->enabled) {
+        ngx_str_set(&name, "mixpanel");
+
+        mmcf->shm_zone = ngx_shared_memory_add(cf, &name, mmcf->zone_size,
+                                               &ngx_http_mixpanel_module);
+        if (mmcf->shm_zone == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        mmcf->shm_zone->init = ngx_http_mixpanel_zone_init;
+        mmcf->shm_zone->data = mmcf;
+    }
 
     /* the properties every event carries, rendered once */
 
@@ -651,6 +574,18 @@ ngx_http_mixpanel_create_loc_conf(ngx_conf_t *cf)
     mlcf->ip_off = NGX_CONF_UNSET;
     mlcf->request_properties = NGX_CONF_UNSET;
     mlcf->user_agent_properties = NGX_CONF_UNSET;
+    mlcf->identity = NGX_CONF_UNSET_UINT;
+    mlcf->account_id = NGX_CONF_UNSET_PTR;
+    mlcf->profile_id = NGX_CONF_UNSET_PTR;
+    mlcf->device_id = NGX_CONF_UNSET_PTR;
+    mlcf->opt_out = NGX_CONF_UNSET_PTR;
+    mlcf->device_cookie = NGX_CONF_UNSET_PTR;
+    mlcf->profile_cookie = NGX_CONF_UNSET_PTR;
+    mlcf->logout_reset = NGX_CONF_UNSET;
+    mlcf->people_set = NGX_CONF_UNSET_PTR;
+    mlcf->people_set_once = NGX_CONF_UNSET_PTR;
+    mlcf->people_add = NGX_CONF_UNSET_PTR;
+    mlcf->people_unset = NGX_CONF_UNSET_PTR;
 
     return mlcf;
 }
@@ -715,6 +650,54 @@ ngx_http_mixpanel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                          prev->request_properties, 1);
     ngx_conf_merge_value(conf->user_agent_properties,
                          prev->user_agent_properties, 1);
+
+    ngx_conf_merge_uint_value(conf->identity, prev->identity,
+                              NGX_HTTP_MIXPANEL_ORIGINAL);
+    ngx_conf_merge_ptr_value(conf->account_id, prev->account_id, NULL);
+    ngx_conf_merge_ptr_value(conf->profile_id, prev->profile_id, NULL);
+    ngx_conf_merge_ptr_value(conf->device_id, prev->device_id, NULL);
+    ngx_conf_merge_ptr_value(conf->opt_out, prev->opt_out, NULL);
+    ngx_conf_merge_ptr_value(conf->profile_cookie, prev->profile_cookie,
+                             NULL);
+
+    if (conf->device_cookie == NGX_CONF_UNSET_PTR) {
+        if (prev->device_cookie == NGX_CONF_UNSET_PTR) {
+
+            /* mp_device_id path=/ max_age=365d samesite=lax */
+
+            prev->device_cookie = ngx_pcalloc(cf->pool,
+                                          sizeof(ngx_http_mixpanel_cookie_t));
+            if (prev->device_cookie == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            ngx_str_set(&prev->device_cookie->name, "mp_device_id");
+            ngx_str_set(&prev->device_cookie->path, "/");
+            prev->device_cookie->max_age = 365 * 86400;
+            prev->device_cookie->samesite = 2;
+        }
+
+        conf->device_cookie = prev->device_cookie;
+    }
+
+    ngx_conf_merge_value(conf->logout_reset, prev->logout_reset,
+                         conf->identity == NGX_HTTP_MIXPANEL_SIMPLIFIED);
+
+    if (ngx_http_mixpanel_merge_props(cf, &conf->people_set,
+                                      prev->people_set)
+        != NGX_OK
+        || ngx_http_mixpanel_merge_props(cf, &conf->people_set_once,
+                                         prev->people_set_once)
+           != NGX_OK
+        || ngx_http_mixpanel_merge_props(cf, &conf->people_add,
+                                         prev->people_add)
+           != NGX_OK
+        || ngx_http_mixpanel_merge_props(cf, &conf->people_unset,
+                                         prev->people_unset)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     conf->route = clcf->name;
@@ -1106,6 +1089,10 @@ ngx_http_mixpanel_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     prop->name = value[1];
     prop->type = NGX_HTTP_MIXPANEL_STRING;
 
+    if (cmd->offset == offsetof(ngx_http_mixpanel_loc_conf_t, people_add)) {
+        prop->type = NGX_HTTP_MIXPANEL_NUMBER;
+    }
+
     if (ngx_http_mixpanel_json_key(&prop->key, cf->pool, &value[1])
         != NGX_OK)
     {
@@ -1189,6 +1176,101 @@ ngx_http_mixpanel_check_queue_size(ngx_conf_t *cf, void *post, void *data)
 }
 
 
+static char *
+ngx_http_mixpanel_people_unset(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t                  *value;
+    ngx_uint_t                  i;
+    ngx_array_t               **props;
+    ngx_http_mixpanel_prop_t   *prop;
+
+    props = (ngx_array_t **) (p + cmd->offset);
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "takes an empty property name";
+    }
+
+    if (*props == NGX_CONF_UNSET_PTR) {
+        *props = ngx_array_create(cf->pool, 2,
+                                  sizeof(ngx_http_mixpanel_prop_t));
+        if (*props == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    prop = (*props)->elts;
+
+    for (i = 0; i < (*props)->nelts; i++) {
+        if (prop[i].name.len == value[1].len
+            && ngx_strncmp(prop[i].name.data, value[1].data,
+                           value[1].len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate property \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    prop = ngx_array_push(*props);
+    if (prop == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(prop, sizeof(ngx_http_mixpanel_prop_t));
+    prop->name = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mixpanel_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    return ngx_http_mixpanel_cookie_conf(cf,
+                            (ngx_http_mixpanel_cookie_t **) (p + cmd->offset));
+}
+
+
+static char *
+ngx_http_mixpanel_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mixpanel_main_conf_t *mmcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value;
+
+    if (mmcf->zone_size != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    size = ngx_parse_size(&value[1]);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is too small", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    mmcf->zone_size = size;
+
+    return NGX_CONF_OK;
+}
+
+
 static ngx_int_t
 ngx_http_mixpanel_init(ngx_conf_t *cf)
 {
@@ -1203,6 +1285,16 @@ ngx_http_mixpanel_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_mixpanel_log_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_mixpanel_rewrite_handler;
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_mixpanel_header_filter;
 
     return NGX_OK;
 }
@@ -1241,6 +1333,8 @@ ngx_http_mixpanel_init_process(ngx_cycle_t *cycle)
                       "events will not be sent");
     }
 
+    ngx_http_mixpanel_identity_set_sender(ngx_http_mixpanel_sender);
+
     return NGX_OK;
 }
 
@@ -1266,9 +1360,7 @@ ngx_http_mixpanel_exit_process(ngx_cycle_t *cycle)
         budget = ngx_min(budget, ccf->shutdown_timeout * 3 / 4);
     }
 
+    ngx_http_mixpanel_identity_set_sender(NULL);
     ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender, budget);
     ngx_http_mixpanel_sender = NULL;
-
-    free(ngx_http_mixpanel_scratch.start);
-    ngx_memzero(&ngx_http_mixpanel_scratch, sizeof(ngx_http_mixpanel_buf_t));
 }

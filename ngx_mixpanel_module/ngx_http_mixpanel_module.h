@@ -46,6 +46,17 @@
 #define NGX_HTTP_MIXPANEL_RECORD_ENGAGE   1
 
 
+#define NGX_HTTP_MIXPANEL_ORIGINAL        0
+#define NGX_HTTP_MIXPANEL_SIMPLIFIED      1
+
+
+#define NGX_HTTP_MIXPANEL_UUID_LEN        36
+#define NGX_HTTP_MIXPANEL_TAG_LEN         12
+#define NGX_HTTP_MIXPANEL_COOKIE_LEN      (NGX_HTTP_MIXPANEL_UUID_LEN + 1     \
+                                           + NGX_HTTP_MIXPANEL_TAG_LEN)
+#define NGX_HTTP_MIXPANEL_PROFILE_MAX     128
+
+
 typedef struct {
     u_char                       *start;
     u_char                       *pos;
@@ -100,6 +111,17 @@ struct ngx_http_mixpanel_record_s {
 
 
 typedef struct {
+    ngx_str_t                     name;
+    ngx_str_t                     domain;
+    ngx_str_t                     path;
+    time_t                        max_age;
+    ngx_uint_t                    samesite;
+    unsigned                      secure:1;
+    unsigned                      httponly:1;
+} ngx_http_mixpanel_cookie_t;
+
+
+typedef struct {
     ngx_uint_t                    sink;
     ngx_str_t                     url;
     ngx_str_t                     file;
@@ -126,6 +148,9 @@ typedef struct {
     ngx_open_file_t                  *file;
     ngx_flag_t                        enabled;
     ngx_str_t                         const_props;
+
+    ngx_shm_zone_t                   *shm_zone;
+    ssize_t                           zone_size;
 } ngx_http_mixpanel_main_conf_t;
 
 
@@ -144,8 +169,54 @@ typedef struct {
     ngx_flag_t                    request_properties;
     ngx_flag_t                    user_agent_properties;
 
+    ngx_http_complex_value_t     *account_id;
+    ngx_http_complex_value_t     *profile_id;
+    ngx_http_complex_value_t     *device_id;
+    ngx_http_complex_value_t     *opt_out;
+
+    ngx_uint_t                    identity;
+    ngx_http_mixpanel_cookie_t   *device_cookie;
+    ngx_http_mixpanel_cookie_t   *profile_cookie;
+    ngx_flag_t                    logout_reset;
+
+    ngx_array_t                  *people_set;
+    ngx_array_t                  *people_set_once;
+    ngx_array_t                  *people_add;
+    ngx_array_t                  *people_unset;
+
     ngx_str_t                     route;
 } ngx_http_mixpanel_loc_conf_t;
+
+
+/* the request's identity, kept across internal redirects */
+
+typedef struct {
+    ngx_http_mixpanel_loc_conf_t *conf;
+
+    u_char                        device[NGX_HTTP_MIXPANEL_UUID_LEN];
+    u_char                        old_device[NGX_HTTP_MIXPANEL_UUID_LEN];
+    u_char                        tag[NGX_HTTP_MIXPANEL_TAG_LEN];
+    u_char                        account_tag[NGX_HTTP_MIXPANEL_TAG_LEN];
+
+    ngx_str_t                     token;
+    ngx_str_t                     account;
+    ngx_str_t                     profile;
+    ngx_str_t                     prev_profile;
+
+    unsigned                      resolved:1;
+    unsigned                      from_client:1;
+    unsigned                      from_header:1;
+    unsigned                      has_tag:1;
+    unsigned                      has_account_tag:1;
+    unsigned                      minted:1;
+    unsigned                      set_cookie:1;
+    unsigned                      rotated:1;
+    unsigned                      decided:1;
+    unsigned                      active:1;
+    unsigned                      identify:1;
+    unsigned                      opted_out:1;
+    unsigned                      done:1;
+} ngx_http_mixpanel_ctx_t;
 
 
 /* ngx_http_mixpanel_event.c */
@@ -167,6 +238,29 @@ ngx_int_t ngx_http_mixpanel_json_number_prop(ngx_http_mixpanel_buf_t *b,
 ngx_int_t ngx_http_mixpanel_answer_parse(u_char *body, size_t len,
     ngx_int_t *imported, ngx_int_t *failed, ngx_str_t *error,
     u_char *errbuf, size_t errlen);
+
+
+/* ngx_http_mixpanel_identity.c */
+
+ngx_http_mixpanel_ctx_t *ngx_http_mixpanel_get_ctx(ngx_http_request_t *r,
+    ngx_uint_t create);
+ngx_int_t ngx_http_mixpanel_identity_header(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx);
+ngx_int_t ngx_http_mixpanel_identity_log(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx);
+ngx_int_t ngx_http_mixpanel_add_variables(ngx_conf_t *cf);
+char *ngx_http_mixpanel_cookie_conf(ngx_conf_t *cf,
+    ngx_http_mixpanel_cookie_t **cookie);
+void ngx_http_mixpanel_identity_set_sender(ngx_http_mixpanel_sender_t *s);
+
+
+/* ngx_http_mixpanel_zone.c */
+
+ngx_int_t ngx_http_mixpanel_zone_init(ngx_shm_zone_t *shm_zone, void *data);
+ngx_int_t ngx_http_mixpanel_zone_lookup(ngx_http_request_t *r,
+    u_char *device, u_char *tag);
+void ngx_http_mixpanel_zone_bind(ngx_http_request_t *r, u_char *device,
+    u_char *tag);
 
 
 /* ngx_http_mixpanel_sender.c */

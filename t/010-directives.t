@@ -38,6 +38,8 @@ GET /signup
 
 
 === TEST 3: a token at the server level is enough
+--- http_config
+    mixpanel_api file:$TEST_NGINX_SERVER_ROOT/logs/events.jsonl;
 --- config
     mixpanel_token tok;
 
