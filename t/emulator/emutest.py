@@ -6,11 +6,13 @@ API's ``wait_for`` long-poll, never with sleeps.
 """
 
 import base64
+import ctypes
 import gzip
 import http.client
 import json
 import os
 import shutil
+import signal
 import ssl
 import subprocess
 import sys
@@ -26,6 +28,19 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 EMULATOR = os.path.join(REPO, "tools", "mixpanel-emulator")
 TOKEN = "test-token-0123456789abcdef"
 START_TIMEOUT = 60
+PR_SET_PDEATHSIG = 1
+
+try:
+    LIBC = ctypes.CDLL(None, use_errno=True)
+except OSError:
+    LIBC = None
+
+
+def die_with_parent():
+    """In the child: SIGTERM the emulator if the test process dies first
+    (Linux), so a killed test never leaves an emulator behind."""
+    if LIBC is not None:
+        LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def now_ms():
@@ -68,7 +83,8 @@ class EmulatorProcess:
         if tls:
             command += ["--tls-cert", tls[0], "--tls-key", tls[1]]
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE,
-                                     stderr=self.stderr, text=True)
+                                     stderr=self.stderr, text=True,
+                                     preexec_fn=die_with_parent)
         self.port = self.read_port()
         self.host = "127.0.0.1"
         self.scheme = "https" if tls else "http"
