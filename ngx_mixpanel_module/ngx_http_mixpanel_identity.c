@@ -643,7 +643,7 @@ ngx_http_mixpanel_decide(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx)
         break;
     }
 
-    if (bound_other && ctx->identify) {
+    if (bound_other && ctx->identify && !ctx->rotated) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mixpanel: the device id is bound to another account "
                       "and cannot be rotated, $identify will not merge");
@@ -683,7 +683,12 @@ ngx_http_mixpanel_bind(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx)
 {
     ngx_memcpy(ctx->tag, ctx->account_tag, NGX_HTTP_MIXPANEL_TAG_LEN);
     ctx->has_tag = 1;
-    ctx->set_cookie = 1;
+
+    /* a device id the client sends in a header has its binding only here */
+
+    if (!ctx->from_header) {
+        ctx->set_cookie = 1;
+    }
 
     ngx_http_mixpanel_zone_bind(r, ctx->device, ctx->tag);
 }

@@ -1,0 +1,571 @@
+# Original ID Merge: every row of SPEC section 4's table, the exact calls
+# each action sends (read back from the file: sink) and the cookies it
+# sets.  Device ids are fixed by the tests' cookies, so the binding tags
+# and the calls can be predicted exactly.
+
+use Test::Nginx::Socket 'no_plan';
+use t::Mixpanel;
+
+our ($T1, $T2, $T9) = (tag("acc-1"), tag("acc-2"), tag("acc-9"));
+our $Cookie = 'mp_device_id=(' . $UUID . ')(?:\.[0-9a-f]{12})?; Path=/; '
+              . 'Max-Age=31536000; Expires=[^;]+; SameSite=Lax';
+
+use_sink("original");
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: track, a new anonymous client: a fresh device id, set as cookie
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=$::UUID; Path=/; Max-Age=31536000; Expires=[^;]+ GMT; SameSite=Lax"
+--- calls eval
+sink_re(['/import', event_re('API Request', $::UUID, $::UUID)])
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: track, an anonymous client with a device cookie: no new cookie
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1"
+--- request
+GET /t
+--- response_headers
+!Set-Cookie
+--- calls eval
+sink_re(['/import', event_re('API Request', $::D1, $::D1)])
+
+
+
+=== TEST 3: track, logged in on a device not yet bound: $identify first, then the event; the cookie gets the tag
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1\nX-Account: acc-1"
+--- request
+GET /t
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=$::D1.$::T1; Path=/; Max-Age=31536000; Expires=[^;]+; SameSite=Lax"
+--- calls eval
+sink_re(['/import', identify_re('acc-1', $::D1),
+         event_re('API Request', 'acc-1', $::D1, undef,
+                  ',"account_id":"acc-1"')])
+
+
+
+=== TEST 4: track, logged in on a device bound to the account: no $identify, no cookie
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1\nX-Account: acc-1\nX-Profile: solo"
+--- request
+GET /t
+--- response_headers
+!Set-Cookie
+--- calls eval
+sink_re(['/import', event_re('API Request', 'acc-1', $::D1, undef,
+                             ',"account_id":"acc-1","active_profile_id":"solo"')])
+
+
+
+=== TEST 5: track, logged in without a cookie: a minted device id is never identified
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers
+X-Account: acc-1
+--- request
+GET /t
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=$::UUID; Path=/; Max-Age=31536000; Expires=[^;]+; SameSite=Lax"
+--- calls eval
+sink_re(['/import', event_re('API Request', 'acc-1', $::UUID, undef,
+                             ',"account_id":"acc-1"')])
+
+
+
+=== TEST 6: a client device id that is not a UUIDv4 is mapped, identified once, and remembered in the zone
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_device_id $http_x_device_id;
+        return 200 "ok\n";
+    }
+--- more_headers
+X-Device-Id: ios-abc
+X-Account: acc-1
+--- request eval
+["GET /t", "GET /t"]
+--- response_headers eval
+["!Set-Cookie", "!Set-Cookie"]
+--- calls eval
+my $d = mapped_device("ios-abc");
+sink_re(['/import', identify_re('acc-1', $d),
+         event_re('API Request', 'acc-1', $d, undef, ',"account_id":"acc-1"'),
+         event_re('API Request', 'acc-1', $d, undef, ',"account_id":"acc-1"')])
+
+
+
+=== TEST 7: signup on a new device: $identify of the fresh id, Sign Up, $set_once $created, $set ids and configured properties
+--- config
+    location = /signup {
+        mixpanel signup;
+        mixpanel_people_set name $http_x_name;
+        mixpanel_people_set_once first_seen web;
+        return 200 "ok\n";
+    }
+--- more_headers
+X-Account: acc-1
+X-Profile: solo
+X-Name: Gabe
+--- request
+POST /signup
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=$::UUID\\.$::T1; Path=/; Max-Age=31536000; Expires=[^;]+; SameSite=Lax"
+--- calls eval
+sink_re(['/import', identify_re('acc-1', $::UUID),
+         event_re('Sign Up', 'acc-1', $::UUID, undef,
+                  ',"account_id":"acc-1","active_profile_id":"solo"')],
+        ['/engage',
+         engage_re('acc-1', '$set_once',
+                   '"\$created":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d","first_seen":"web"'),
+         engage_re('acc-1', '$set',
+                   '"account_id":"acc-1","active_profile_id":"solo","name":"Gabe"')])
+
+
+
+=== TEST 8: signup on the anonymous device: its history merges into the account
+--- config
+    location = /signup {
+        mixpanel signup;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1\nX-Account: acc-1"
+--- request
+POST /signup
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=$::D1.$::T1; .*"
+--- calls eval
+sink_re(['/import', identify_re('acc-1', $::D1),
+         event_re('Sign Up', 'acc-1', $::D1, undef, ',"account_id":"acc-1"')],
+        ['/engage',
+         engage_re('acc-1', '$set_once', '"\$created":"[0-9T:-]{19}"'),
+         engage_re('acc-1', '$set', '"account_id":"acc-1"')])
+
+
+
+=== TEST 9: login on a device already bound to the account: no $identify, no rotation
+--- config
+    location = /login {
+        mixpanel login;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1\nX-Account: acc-1"
+--- request
+POST /login
+--- response_headers
+!Set-Cookie
+--- calls eval
+sink_re(['/import', event_re('Log In', 'acc-1', $::D1, undef,
+                             ',"account_id":"acc-1"')],
+        ['/engage', engage_re('acc-1', '$set', '"account_id":"acc-1"')])
+
+
+
+=== TEST 10: login of a different account on a bound device: rotate first, identify the new id
+--- config
+    location = /login {
+        mixpanel login;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T9\nX-Account: acc-1"
+--- request
+POST /login
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=(?!$::D1)$::UUID\\.$::T1; .*"
+--- calls eval
+my $new = "(?!$::D1)$::UUID";
+sink_re(['/import', identify_re('acc-1', $new),
+         event_re('Log In', 'acc-1', $new, undef, ',"account_id":"acc-1"')],
+        ['/engage', engage_re('acc-1', '$set', '"account_id":"acc-1"')])
+
+
+
+=== TEST 11: a failed login (401) does nothing at all
+--- config
+    location = /login {
+        mixpanel login;
+        return 401 "no\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1\nX-Account: acc-1"
+--- request
+POST /login
+--- error_code: 401
+--- response_headers
+!Set-Cookie
+--- calls eval
+'^$'
+
+
+
+=== TEST 12: if= replaces the 2xx rule of identity actions
+--- config
+    location = /login {
+        mixpanel login if=$http_x_ok;
+        return 401 "no\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1\nX-Account: acc-1\nX-Ok: 1"
+--- request
+POST /login
+--- error_code: 401
+--- calls eval
+sink_re(['/import', event_re('Log In', 'acc-1', $::D1, undef,
+                             ',"account_id":"acc-1"')],
+        ['/engage', engage_re('acc-1', '$set', '"account_id":"acc-1"')])
+
+
+
+=== TEST 13: logout, original: Log Out as the account, no rotation, the profile cookie cleared
+--- config
+    location = /logout {
+        mixpanel logout;
+        mixpanel_people_set ignored yes;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1; mp_profile=partner\nX-Account: acc-1"
+--- request
+POST /logout
+--- response_headers
+Set-Cookie: mp_profile=; Path=/; Max-Age=0; Expires=Thu, 01-Jan-70 00:00:00 GMT; SameSite=Lax
+--- calls eval
+sink_re(['/import', event_re('Log Out', 'acc-1', $::D1, undef,
+                             ',"account_id":"acc-1","active_profile_id":"partner"')])
+
+
+
+=== TEST 14: logout with mixpanel_logout_reset on: the event on the old id, a new id in the cookie
+--- config
+    location = /logout {
+        mixpanel logout;
+        mixpanel_logout_reset on;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1\nX-Account: acc-1"
+--- request
+POST /logout
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=(?!$::D1)$::UUID; Path=/; .*"
+--- calls eval
+sink_re(['/import', event_re('Log Out', 'acc-1', $::D1, undef,
+                             ',"account_id":"acc-1"')])
+
+
+
+=== TEST 15: profile_switch: previous and new profile, the profile cookie, $set active_profile_id, no rotation
+--- config
+    location = /switch {
+        mixpanel profile_switch;
+        mixpanel_people_set profile_type $http_x_type;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1; mp_profile=solo\nX-Account: acc-1\nX-Profile: partner\nX-Type: couple"
+--- request
+POST /switch
+--- response_headers_like
+Set-Cookie: mp_profile=partner; Path=/; Max-Age=31536000; Expires=[^;]+; SameSite=Lax
+--- calls eval
+sink_re(['/import', event_re('Switch Profile', 'acc-1', $::D1, undef,
+                             ',"account_id":"acc-1","active_profile_id":"partner","previous_profile_id":"solo"')],
+        ['/engage', engage_re('acc-1', '$set',
+                              '"active_profile_id":"partner","profile_type":"couple"')])
+
+
+
+=== TEST 16: later requests carry the profile from the cookie
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1; mp_profile=partner\nX-Account: acc-1"
+--- request
+GET /t
+--- calls eval
+sink_re(['/import', event_re('API Request', 'acc-1', $::D1, undef,
+                             ',"account_id":"acc-1","active_profile_id":"partner"')])
+
+
+
+=== TEST 17: profile_update: the configured people operations, in order
+--- config
+    location = /profile {
+        mixpanel profile_update;
+        mixpanel_people_set age $http_x_age type=number;
+        mixpanel_people_add updates 1;
+        mixpanel_people_unset nickname;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1\nX-Account: acc-1\nX-Age: 34"
+--- request
+PUT /profile
+--- calls eval
+sink_re(['/import', event_re('Update Profile', 'acc-1', $::D1, undef,
+                             ',"account_id":"acc-1"')],
+        ['/engage', engage_re('acc-1', '$set', '"age":34'),
+                    engage_re('acc-1', '$add', '"updates":1'),
+                    engage_re('acc-1', '$unset', '"nickname"')])
+
+
+
+=== TEST 18: reset on a bound device: a new anonymous id, no event
+--- config
+    location = /signup-screen {
+        mixpanel reset;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1"
+--- request
+GET /signup-screen
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=(?!$::D1)$::UUID; Path=/; .*"
+--- calls eval
+'^$'
+
+
+
+=== TEST 19: reset on an anonymous device keeps it
+--- config
+    location = /signup-screen {
+        mixpanel reset;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1"
+--- request
+GET /signup-screen
+--- response_headers
+!Set-Cookie
+--- calls eval
+'^$'
+
+
+
+=== TEST 20: an unknown account: events as the device, never a people update
+--- config
+    location = /signup {
+        mixpanel signup;
+        mixpanel_people_set name someone;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1\nX-Account: undefined"
+--- request
+POST /signup
+--- calls eval
+sink_re(['/import', event_re('Sign Up', $::D1, $::D1)])
+
+
+
+=== TEST 21: opted out: nothing sent, no cookie
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_opt_out $http_sec_gpc;
+        return 200 "ok\n";
+    }
+--- more_headers
+Sec-GPC: 1
+X-Account: acc-1
+--- request
+GET /t
+--- response_headers
+!Set-Cookie
+--- calls eval
+'^$'
+
+
+
+=== TEST 22: a malformed device cookie is replaced by a fresh id, which is not identified
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers
+Cookie: mp_device_id=not-a-uuid
+X-Account: acc-1
+--- request
+GET /t
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=$::UUID; Path=/; .*"
+--- calls eval
+sink_re(['/import', event_re('API Request', 'acc-1', $::UUID, undef,
+                             ',"account_id":"acc-1"')])
+
+
+
+=== TEST 23: what the two blocks above log, at info
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers
+Cookie: mp_device_id=not-a-uuid
+X-Account: null
+--- request
+GET /t
+--- error_log
+malformed device cookie replaced
+account id "null" is one Mixpanel bans, treated as unknown
+
+
+
+=== TEST 24: cookie attributes
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_device_cookie did domain=example.com path=/app max_age=1h secure httponly samesite=strict;
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_headers_like eval
+"Set-Cookie: did=$::UUID; Domain=example.com; Path=/app; Max-Age=3600; Expires=[A-Z][a-z]{2}, \\d\\d-[A-Z][a-z]{2}-\\d\\d \\d\\d:\\d\\d:\\d\\d GMT; SameSite=Strict; Secure; HttpOnly"
+--- calls eval
+sink_re(['/import', event_re('API Request', $::UUID, $::UUID)])
+
+
+
+=== TEST 25: an internal redirect (try_files to a named location) is tracked once, by the first tracked location
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_event "From T";
+        try_files /nonexistent @app;
+    }
+
+    location @app {
+        mixpanel track;
+        mixpanel_event "From App";
+        return 200 "app\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1"
+--- request
+GET /t
+--- response_body_like: ^app
+--- calls eval
+sink_re(['/import', event_re('From T', $::D1, $::D1)])
+
+
+
+=== TEST 26: error_page to an untracked location keeps the login, and its status decides
+--- config
+    location = /login {
+        mixpanel login;
+        error_page 404 = @fallback;
+        try_files /nonexistent =404;
+    }
+
+    location @fallback {
+        return 200 "fallback\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1\nX-Account: acc-1"
+--- request
+POST /login
+--- response_body_like: ^fallback
+--- calls eval
+sink_re(['/import', event_re('Log In', 'acc-1', $::D1, undef,
+                             ',"account_id":"acc-1"')],
+        ['/engage', engage_re('acc-1', '$set', '"account_id":"acc-1"')])
+
+
+
+=== TEST 27: a subrequest is not tracked again
+--- config
+    log_subrequest on;
+
+    location = /t {
+        mixpanel track;
+        mirror /mirror;
+        return 200 "ok\n";
+    }
+
+    location = /mirror {
+        mixpanel track;
+        mixpanel_event "Mirror";
+        return 204;
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1"
+--- request
+GET /t
+--- calls eval
+sink_re(['/import', event_re('API Request', $::D1, $::D1)])
+
+
+
+=== TEST 28: HTTP/1.0 requests are tracked the same way
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1"
+--- request
+GET /t HTTP/1.0
+--- calls eval
+sink_re(['/import', event_re('API Request', $::D1, $::D1)])
+
+
+
+=== TEST 29: the variables, after the identity decisions of the response
+--- config
+    location = /login {
+        mixpanel login;
+        add_header X-Ids "$mixpanel_device_id $mixpanel_distinct_id $mixpanel_account_id $mixpanel_profile_id";
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T9\nX-Account: acc-1\nX-Profile: solo"
+--- request
+POST /login
+--- response_headers_like eval
+"X-Ids: (?!$::D1)$::UUID acc-1 acc-1 solo"
+--- calls eval
+'"event":"Log In"'

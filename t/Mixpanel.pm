@@ -1,0 +1,163 @@
+package t::Mixpanel;
+
+# Shared by the identity tests: the configuration that writes every call
+# to the file: sink, a location that waits for the sender, and the ids the
+# module derives, computed here independently of it.
+
+use strict;
+use warnings;
+
+use Digest::MD5 qw(md5 md5_hex);
+use Exporter 'import';
+
+our @EXPORT = qw(tag mapped_device sink_config sink_helpers use_sink
+                 identify_re event_re engage_re sink_re
+                 $UUID $HEX32 $TIME $D1 $D2);
+
+our $UUID = qr/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}/;
+our $HEX32 = qr/[0-9a-f]{32}/;
+our $TIME = qr/\d{13}/;
+
+our $D1 = "11111111-1111-4111-8111-111111111111";
+our $D2 = "22222222-2222-4222-9222-222222222222";
+
+# the device cookie's binding tag: a keyed hash of the account id
+sub tag {
+    my ($account, $token) = @_;
+    return substr(md5_hex(($token // "tok") . ":" . $account), 0, 12);
+}
+
+# a client device id that is not a UUIDv4, laid out as one
+sub mapped_device {
+    my ($id) = @_;
+    my @b = unpack("C16", md5("mixpanel-device:" . $id));
+    $b[6] = ($b[6] & 0x0f) | 0x40;
+    $b[8] = ($b[8] & 0x3f) | 0x80;
+    my $h = join "", map { sprintf "%02x", $_ } @b;
+    return join "-", substr($h, 0, 8), substr($h, 8, 4), substr($h, 12, 4),
+                     substr($h, 16, 4), substr($h, 20, 12);
+}
+
+sub sink_config {
+    my ($identity) = @_;
+    return <<"_EOC_";
+    mixpanel_api file:\$TEST_NGINX_SERVER_ROOT/logs/calls.jsonl;
+    mixpanel_token tok;
+    mixpanel_identity $identity;
+    mixpanel_flush_interval 300ms;
+    mixpanel_request_properties off;
+    mixpanel_user_agent_properties off;
+    mixpanel_account_id \$http_x_account;
+    mixpanel_profile_id \$http_x_profile;
+    mixpanel_profile_cookie mp_profile;
+    limit_req_zone \$server_name zone=wait:1m rate=1r/s;
+_EOC_
+}
+
+sub sink_helpers {
+    return <<'_EOC_';
+    location = /wait {
+        mixpanel off;
+        limit_req zone=wait burst=5;
+        empty_gif;
+    }
+
+    location = /sink {
+        mixpanel off;
+        default_type text/plain;
+        alias $TEST_NGINX_SERVER_ROOT/logs/calls.jsonl;
+    }
+_EOC_
+}
+
+# Blocks with a "--- calls" section get three more requests: two that
+# wait for the sender, one that reads the sink, which must match "calls".
+sub use_sink {
+    my ($identity) = @_;
+
+    main::add_block_preprocessor(sub {
+        my $block = shift;
+
+        $block->set_value("http_config",
+                          sink_config($identity) . ($block->http_config // ""));
+        $block->set_value("config", ($block->config // "") . sink_helpers());
+
+        my $calls = $block->can("calls") ? $block->calls : undef;
+        return unless defined $calls;
+
+        my $req = $block->request;
+        my @reqs = ref $req ? @$req : ($req);
+        my $n = @reqs;
+
+        my $spread = sub {
+            my ($name, $default, @tail) = @_;
+            my $v = $block->can($name) ? $block->$name : undef;
+            $v = $default if !defined $v;
+            return if !defined $v;
+            my @v = ref $v eq 'ARRAY' ? @$v : (($v) x $n);
+            $block->set_value($name, [@v, @tail]);
+        };
+
+        $block->set_value("request",
+                          [@reqs, "GET /wait", "GET /wait", "GET /sink"]);
+        $spread->("more_headers", undef, "", "", "");
+        $spread->("error_code", 200, 200, 200, 200);
+        $spread->("response_headers", undef, "", "", "");
+        $spread->("response_headers_like", undef, "", "", "");
+        $spread->("response_body_like", ".*", "^GIF", "^GIF", $calls);
+    });
+}
+
+# the properties every call opens with
+sub head_re {
+    my ($event, $distinct, $device, $user) = @_;
+    return '\{"event":"' . quotemeta($event) . '","properties":\{"token":"tok",'
+           . '"time":\d{13},"distinct_id":"' . $distinct . '",'
+           . '"\$device_id":"' . $device . '"'
+           . (defined $user ? ',"\$user_id":"' . $user . '"' : '')
+           . ',"\$insert_id":"[0-9a-f]{32}","mp_lib":"nginx",'
+           . '"\$lib_version":"[0-9.]+"';
+}
+
+sub identify_re {
+    my ($account, $device) = @_;
+    return head_re('$identify', $account, $device)
+           . ',"\$identified_id":"' . $account . '","\$anon_id":"'
+           . $device . '"\}\}';
+}
+
+# event_re(name, distinct_id, device_id, user_id or undef, more props)
+sub event_re {
+    my ($event, $distinct, $device, $user, $props) = @_;
+    return head_re($event, $distinct, $device, $user)
+           . ',"ip":"127\.0\.0\.1"' . ($props // '') . '\}\}';
+}
+
+# engage_re(distinct_id, op, body of the op)
+sub engage_re {
+    my ($distinct, $op, $body) = @_;
+    my $close = $op eq '$unset' ? '\]' : '\}';
+    my $open = $op eq '$unset' ? '\[' : '\{';
+    return '\{"\$token":"tok","\$distinct_id":"' . $distinct . '",'
+           . '"\$ip":"127\.0\.0\.1","' . quotemeta($op) . '":' . $open
+           . $body . $close . '\}';
+}
+
+# sink_re([endpoint, call, ...], ...): the whole sink, line by line
+sub sink_re {
+    my $re = '^';
+    for my $line (@_) {
+        my ($endpoint, @calls) = @$line;
+        $re .= '\{"endpoint":"' . $endpoint . '","body":\['
+               . join(',', @calls) . '\]\}\n';
+    }
+    return $re . '$';
+}
+
+# the data sections' eval code runs in Test::Base::Filter
+for my $f (qw(tag mapped_device identify_re event_re engage_re sink_re)) {
+    no strict 'refs';
+    *{"Test::Base::Filter::$f"} = \&$f;
+}
+
+1;
