@@ -103,7 +103,8 @@ sub skip_spec ($) {
         }
 
         my ($n, $op, $reason) = ($1, $2, $6);
-        my $ver = sprintf "%d.%03d%03d", $3, $4, $5;
+        my @v = ($3, $4, $5);
+        my $ver = sprintf "%d.%03d%03d", @v;
         my $have = $NginxVersion // 0;
 
         my $skip = $op eq '<'  ? $have < $ver
@@ -111,7 +112,7 @@ sub skip_spec ($) {
                  : $op eq '>'  ? $have > $ver
                  :               $have >= $ver;
 
-        return ($n, $reason || "nginx version $op $3.$4.$5") if $skip;
+        return ($n, $reason || "nginx version $op " . join('.', @v)) if $skip;
     }
 
     if (defined(my $spec = $block->skip_eval)) {
@@ -137,10 +138,30 @@ sub skip_spec ($) {
 our $ServedBlock;
 
 
+# Sections the real harness knows but this one does not implement: fail
+# loudly instead of silently testing something else than the real one.
+our @UnsupportedSections = qw(
+    charset curl_error curl_options curl_protocol http09 http2 http3
+    pipelined_requests post_setup_server_root reload_fails request_eval
+    response_body_eval response_body_json_sort skip_nginx2 skip_openssl
+    skip_slave stap stap_out stap_out_like stap_out_unlike tcp_listen
+    tcp_no_close tcp_query tcp_query_auto_timeout tcp_query_len tcp_reply
+    tcp_reply_delay tcp_shutdown tcp_shutdown_delay todo todo_nginx
+    udp_listen udp_query udp_reply udp_reply_delay write_resp_body_file
+);
+
+
 sub run_block ($$) {
     my ($block, $next) = @_;
 
     my $name = $block->name;
+
+    my @unsupported = grep { defined $block->$_ } @UnsupportedSections;
+
+    if (@unsupported) {
+        bail_out("$name - section(s) not supported by our "
+                 . "Test::Nginx::Socket (t/lib): @unsupported");
+    }
 
     my ($skip_n, $skip_reason) = skip_spec($block);
 
@@ -888,7 +909,7 @@ sub parse_headers ($) {
 
     my (@keys, %headers);
 
-    for my $line (split /\n/, $text) {
+    for my $line (split /\n/, $text // '') {
         $line =~ s/^\s+|\s+$//g;
 
         my $neg = $line =~ s/^!\s*//;
@@ -1124,7 +1145,8 @@ sub check_patterns_found ($$$$$) {
             next if !defined $pat;
 
             if (line_matches($line, $pat)) {
-                pass("$name - pattern \"$pat\" matches a line in $where$suffix");
+                pass("$name - pattern \"$pat\" matches a line in "
+                     . "$where$suffix");
                 undef $pat;
             }
         }
@@ -1305,7 +1327,8 @@ sub check_shutdown_error_log ($$) {
     return if !defined $pats && !defined $no_pats;
 
     if ($dry_run) {
-        my $n = grep { defined } patterns($pats // []), patterns($no_pats // []);
+        my $n = grep { defined } patterns($pats // []),
+                                 patterns($no_pats // []);
 
       SKIP: {
             skip("$name - shutdown_error_log - tests skipped due to dry_run",

@@ -1,0 +1,178 @@
+# Simplified ID Merge: no $identify ever; events carry $device_id and,
+# once known, $user_id; distinct_id is the account or "$device:" + id;
+# logout rotates by default.
+
+use Test::Nginx::Socket 'no_plan';
+use t::Mixpanel;
+
+our ($T1, $T9) = (tag("acc-1"), tag("acc-9"));
+
+use_sink("simplified");
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: track, anonymous: distinct_id is "$device:" + the device id, no $user_id
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1"
+--- request
+GET /t
+--- response_headers
+!Set-Cookie
+--- calls eval
+sink_re(['/import', event_re('API Request', '\$device:' . $::D1, $::D1)])
+
+
+
+=== TEST 2: track, logged in: $user_id and $device_id on the event merge them; no $identify; the device is bound
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1\nX-Account: acc-1"
+--- request
+GET /t
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=$::D1.$::T1; .*"
+--- calls eval
+sink_re(['/import', event_re('API Request', 'acc-1', $::D1, 'acc-1',
+                             ',"account_id":"acc-1"')])
+
+
+
+=== TEST 3: signup: Sign Up with $user_id, then the people updates; no $identify
+--- config
+    location = /signup {
+        mixpanel signup;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1\nX-Account: acc-1\nX-Profile: solo"
+--- request
+POST /signup
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=$::D1.$::T1; .*"
+--- calls eval
+sink_re(['/import', event_re('Sign Up', 'acc-1', $::D1, 'acc-1',
+                             ',"account_id":"acc-1","active_profile_id":"solo"')],
+        ['/engage',
+         engage_re('acc-1', '$set_once', '"\$created":"[0-9T:-]{19}"'),
+         engage_re('acc-1', '$set', '"account_id":"acc-1","active_profile_id":"solo"')])
+
+
+
+=== TEST 4: login of another account on a bound device: rotated first
+--- config
+    location = /login {
+        mixpanel login;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T9\nX-Account: acc-1"
+--- request
+POST /login
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=(?!$::D1)$::UUID\\.$::T1; .*"
+--- calls eval
+sink_re(['/import', event_re('Log In', 'acc-1', "(?!$::D1)$::UUID", 'acc-1',
+                             ',"account_id":"acc-1"')],
+        ['/engage', engage_re('acc-1', '$set', '"account_id":"acc-1"')])
+
+
+
+=== TEST 5: logout rotates by default in simplified mode; the event keeps the old id
+--- config
+    location = /logout {
+        mixpanel logout;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1\nX-Account: acc-1"
+--- request
+POST /logout
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=(?!$::D1)$::UUID; Path=/; .*"
+--- calls eval
+sink_re(['/import', event_re('Log Out', 'acc-1', $::D1, 'acc-1',
+                             ',"account_id":"acc-1"')])
+
+
+
+=== TEST 6: logout with mixpanel_logout_reset off keeps the device
+--- config
+    location = /logout {
+        mixpanel logout;
+        mixpanel_logout_reset off;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1\nX-Account: acc-1"
+--- request
+POST /logout
+--- response_headers
+!Set-Cookie
+--- calls eval
+sink_re(['/import', event_re('Log Out', 'acc-1', $::D1, 'acc-1',
+                             ',"account_id":"acc-1"')])
+
+
+
+=== TEST 7: profile_switch: no rotation, $set active_profile_id
+--- config
+    location = /switch {
+        mixpanel profile_switch;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1; mp_profile=solo\nX-Account: acc-1\nX-Profile: partner"
+--- request
+POST /switch
+--- response_headers_like
+Set-Cookie: mp_profile=partner; .*
+--- calls eval
+sink_re(['/import', event_re('Switch Profile', 'acc-1', $::D1, 'acc-1',
+                             ',"account_id":"acc-1","active_profile_id":"partner","previous_profile_id":"solo"')],
+        ['/engage', engage_re('acc-1', '$set', '"active_profile_id":"partner"')])
+
+
+
+=== TEST 8: reset rotates a bound device, sends nothing
+--- config
+    location = /signup-screen {
+        mixpanel reset;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1"
+--- request
+GET /signup-screen
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=(?!$::D1)$::UUID; Path=/; .*"
+--- calls eval
+'^$'
+
+
+
+=== TEST 9: the distinct id variable of an anonymous request
+--- config
+    location = /t {
+        mixpanel track;
+        add_header X-Distinct $mixpanel_distinct_id;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1"
+--- request
+GET /t
+--- response_headers eval
+"X-Distinct: \$device:$::D1"
+--- calls eval
+'"event":"API Request"'
