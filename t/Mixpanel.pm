@@ -8,9 +8,11 @@ use strict;
 use warnings;
 
 use Digest::MD5 qw(md5 md5_hex);
+use File::Temp ();
 use Exporter 'import';
 
 our @EXPORT = qw(tag mapped_device sink_config sink_helpers use_sink
+                 start_emulator
                  identify_re event_re engage_re sink_re
                  $UUID $HEX32 $TIME $D1 $D2);
 
@@ -152,6 +154,52 @@ sub sink_re {
                . join(',', @calls) . '\]\}\n';
     }
     return $re . '$';
+}
+
+# Starts tools/mixpanel-emulator on a free loopback port for this test
+# file and exports the port as $TEST_NGINX_EMULATOR_PORT; it stops when the
+# file's process ends.
+our $EmulatorPid;
+
+sub start_emulator {
+    my (@args) = @_;
+
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    my $port_file = "$dir/port";
+
+    my $pid = fork();
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        open STDOUT, '>', "$dir/stdout";
+        open STDERR, '>', "$dir/stderr";
+        exec "python3", "tools/mixpanel-emulator", "serve",
+             "--listen", "127.0.0.1:0", "--port-file", $port_file,
+             "--db", "$dir/emulator.db", @args;
+        die "exec: $!";
+    }
+
+    $EmulatorPid = $pid;
+
+    for (1 .. 200) {
+        last if -s $port_file;
+        select(undef, undef, undef, 0.05);
+    }
+
+    open my $fh, '<', $port_file or die "the emulator did not start";
+    my $port = <$fh>;
+    chomp $port;
+    close $fh;
+
+    $ENV{TEST_NGINX_EMULATOR_PORT} = $port;
+    return $port;
+}
+
+END {
+    if ($EmulatorPid) {
+        kill 'TERM', $EmulatorPid;
+        waitpid $EmulatorPid, 0;
+    }
 }
 
 # the data sections' eval code runs in Test::Base::Filter
