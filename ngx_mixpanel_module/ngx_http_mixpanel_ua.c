@@ -194,21 +194,32 @@ static ngx_http_mixpanel_ua_marker_t  ngx_http_mixpanel_ua_markers[] = {
 
 
 /*
- * Chains of markers by first byte, built on first use: 1-based indexes
- * into the markers, 0 ends a chain.
+ * Chains of markers by a hash of their first two bytes: 1-based indexes
+ * into the markers, 0 ends a chain.  Most bytes of a User-Agent start no
+ * marker's pair and cost one lookup.  Built on first use, as the module
+ * has no hook for this file; it is the same in every process.
  */
 
+#define ngx_http_mixpanel_ua_pair(p)    ((((p)[0] << 4) ^ (p)[1]) & 0x7ff)
+
 static ngx_uint_t  ngx_http_mixpanel_ua_ready;
-static u_char      ngx_http_mixpanel_ua_first[256];
+static u_char      ngx_http_mixpanel_ua_head[0x800];
 static u_char      ngx_http_mixpanel_ua_next[NGX_UA_NMARKERS + 1];
 
 
 /*
  * The order is mixpanel-js's, after the clients and app stacks it cannot
- * see: Dalvik says "Android", Expo runs over CFNetwork.  There is no
- * navigator.vendor on the server; "Apple" is taken to mean AppleWebKit
- * without Android, whatever came before having claimed Chrome and the
- * other Chromium browsers.
+ * see: Dalvik says "Android", Expo runs over CFNetwork.  Where the server
+ * cannot do as the browser does:
+ *
+ *   navigator.vendor "Apple" is AppleWebKit without Android, whatever came
+ *   before having claimed Chrome and the other Chromium browsers;
+ *   window.opera is "Opera" in the User-Agent, and "OPR/" needs no space;
+ *   the Konqueror version follows "Konqueror/" (mixpanel-js looks for
+ *   "Konqueror:", which no current browser sends).
+ *
+ * Like mixpanel-js, Opera Mini, Facebook Mobile and Android Mobile have no
+ * version, and Edge on Android and iOS is Chrome and Mobile Safari.
  */
 
 static ngx_http_mixpanel_ua_rule_t  ngx_http_mixpanel_ua_browsers[] = {
@@ -231,8 +242,7 @@ static ngx_http_mixpanel_ua_rule_t  ngx_http_mixpanel_ua_browsers[] = {
     { ngx_string("Java"), NGX_UA(JAVA), 0, 0, NGX_UA(JAVA) },
     { ngx_string("Dart"), NGX_UA(DART), 0, 0, NGX_UA(DART) },
 
-    { ngx_string("Opera Mini"), 0, NGX_UA(OPERA)|NGX_UA(MINI), 0,
-      NGX_UA(OPERA) },
+    { ngx_string("Opera Mini"), 0, NGX_UA(OPERA)|NGX_UA(MINI), 0, 0 },
     { ngx_string("Opera"), NGX_UA(OPERA), 0, 0, NGX_UA(OPERA) },
     { ngx_string("BlackBerry"), NGX_UA(BLACKBERRY), 0, 0,
       NGX_UA(BLACKBERRY) },
@@ -312,7 +322,7 @@ ngx_http_mixpanel_ua_parse(u_char *ua, size_t len, ngx_http_mixpanel_ua_t *out)
 
     ngx_memzero(out, sizeof(ngx_http_mixpanel_ua_t));
 
-    if (ua == NULL || len < 2) {
+    if (ua == NULL || len < 3) {
         return;
     }
 
@@ -325,20 +335,19 @@ ngx_http_mixpanel_ua_parse(u_char *ua, size_t len, ngx_http_mixpanel_ua_t *out)
     found = 0;
     versions = 0;
 
-    /* every needle is at least 2 bytes long */
+    /* every needle is at least 3 bytes long */
 
-    for (p = ua; p < last - 1; p++) {
+    for (p = ua; p < last - 2; p++) {
 
-        for (m = ngx_http_mixpanel_ua_first[*p];
+        for (m = ngx_http_mixpanel_ua_head[ngx_http_mixpanel_ua_pair(p)];
              m;
              m = ngx_http_mixpanel_ua_next[m])
         {
             mk = &ngx_http_mixpanel_ua_markers[m - 1];
 
-            if (p[1] != mk->needle.data[1]
-                || (size_t) (last - p) < mk->needle.len
-                || ngx_memcmp(p + 2, mk->needle.data + 2, mk->needle.len - 2)
-                   != 0)
+            if ((size_t) (last - p) < mk->needle.len
+                || p[2] != mk->needle.data[2]
+                || ngx_memcmp(p, mk->needle.data, mk->needle.len) != 0)
             {
                 continue;
             }
@@ -353,6 +362,7 @@ ngx_http_mixpanel_ua_parse(u_char *ua, size_t len, ngx_http_mixpanel_ua_t *out)
                     continue;
 
                 } else {
+                    /* the marker without a version */
                     q = last;
                 }
             }
@@ -411,16 +421,17 @@ ngx_http_mixpanel_ua_parse(u_char *ua, size_t len, ngx_http_mixpanel_ua_t *out)
 static void
 ngx_http_mixpanel_ua_init(void)
 {
-    u_char      c;
-    ngx_uint_t  i;
+    u_char      *needle;
+    ngx_uint_t   i, h;
 
     /* built backwards, so that each chain keeps the table's order */
 
     for (i = NGX_UA_NMARKERS; i > 0; i--) {
-        c = ngx_http_mixpanel_ua_markers[i - 1].needle.data[0];
+        needle = ngx_http_mixpanel_ua_markers[i - 1].needle.data;
+        h = ngx_http_mixpanel_ua_pair(needle);
 
-        ngx_http_mixpanel_ua_next[i] = ngx_http_mixpanel_ua_first[c];
-        ngx_http_mixpanel_ua_first[c] = (u_char) i;
+        ngx_http_mixpanel_ua_next[i] = ngx_http_mixpanel_ua_head[h];
+        ngx_http_mixpanel_ua_head[h] = (u_char) i;
     }
 
     ngx_http_mixpanel_ua_ready = 1;
