@@ -17,7 +17,7 @@ UPSTREAM       := $(BUILD)/nginx-$(UPSTREAM_VER)
 UPSTREAM_BIN   := $(UPSTREAM)/objs/nginx
 UPSTREAM_MOD   := $(UPSTREAM)/objs/ngx_http_mixpanel_module.so
 NGINX_VERSIONS ?= 1.22 $(UPSTREAM_VER)
-PROVE_ARGS     ?= -r t
+PROVE_ARGS     ?= t
 SOURCES        := config $(wildcard ngx_mixpanel_module/*.[ch])
 
 # Debian packages: building, the test suite (our Test::Nginx needs only
@@ -31,7 +31,8 @@ TEST_DEBS  := perl libtest-base-perl libtext-diff-perl liburi-perl \
               libipc-run-perl python3 valgrind curl openssl dpkg-dev
 BENCH_DEBS := wrk
 
-.PHONY: all deps test-deps module test test-1.22 test-$(UPSTREAM_VER) \
+.PHONY: all deps test-deps module test test-emulator test-1.22 \
+        test-$(UPSTREAM_VER) \
         upstream demo bench clean
 
 all: module
@@ -59,16 +60,24 @@ $(NGX_SRC)/objs/Makefile: config
 
 $(MODULE): $(NGX_SRC)/objs/Makefile $(SOURCES)
 	$(MAKE) -C $(NGX_SRC) -f objs/Makefile modules
-	cp $(NGX_SRC)/objs/ngx_http_mixpanel_module.so $(MODULE)
+	@# a new inode: a running nginx keeps the object it mapped
+	cp $(NGX_SRC)/objs/ngx_http_mixpanel_module.so $(MODULE).tmp
+	mv -f $(MODULE).tmp $(MODULE)
 
 upstream: deps $(UPSTREAM_MOD)
 
 $(UPSTREAM_MOD): $(SOURCES)
 	tools/build-upstream-nginx $(UPSTREAM_VER) $(UPSTREAM)
 
+# the emulator's own suite does not involve nginx: it runs once
 test: test-deps module
-	@rc=0; for v in $(NGINX_VERSIONS); do \
+	@rc=0; $(MAKE) --no-print-directory test-emulator || rc=1; \
+	for v in $(NGINX_VERSIONS); do \
 	    $(MAKE) --no-print-directory test-$$v || rc=1; done; exit $$rc
+
+test-emulator:
+	@echo "=== the Mixpanel emulator ==="
+	tools/prove t/emulator
 
 test-1.22:
 	@echo "=== nginx 1.22 (Debian) ==="
