@@ -1541,10 +1541,11 @@ ngx_http_mixpanel_agent_props(ngx_http_request_t *r,
                                                ua.browser.data,
                                                ua.browser.len)
             != NGX_OK
-            || ngx_http_mixpanel_json_string_prop(b,
+            || ngx_http_mixpanel_json_prop(b,
                                         &ngx_http_mixpanel_key_browser_version,
-                                        ua.browser_version.data,
-                                        ua.browser_version.len)
+                                        NGX_HTTP_MIXPANEL_NUMBER,
+                                        &ua.browser_version,
+                                        r->connection->log)
                != NGX_OK
             || ngx_http_mixpanel_json_string_prop(b,
                                                   &ngx_http_mixpanel_key_os,

@@ -39,6 +39,8 @@ static char *ngx_http_mixpanel_cookie(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mixpanel_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_mixpanel_service_account(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 static ngx_int_t ngx_http_mixpanel_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_mixpanel_init_process(ngx_cycle_t *cycle);
@@ -227,6 +229,20 @@ static ngx_command_t  ngx_http_mixpanel_commands[] = {
     { ngx_string("mixpanel_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_mixpanel_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mixpanel_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mixpanel_status,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("mixpanel_service_account"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE3,
+      ngx_http_mixpanel_service_account,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -516,7 +532,7 @@ ngx_http_mixpanel_init_main_conf(ngx_conf_t *cf, void *conf)
         mmcf->zone_size = 4 * 1024 * 1024;
     }
 
-    if (mmcf->enabled) {
+    if (mmcf->enabled || mmcf->status) {
         ngx_str_set(&name, "mixpanel");
 
         mmcf->shm_zone = ngx_shared_memory_add(cf, &name, mmcf->zone_size,
@@ -1266,6 +1282,66 @@ ngx_http_mixpanel_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     mmcf->zone_size = size;
+
+    return NGX_CONF_OK;
+}
+
+
+/* USER SECRET PROJECT_ID: /import with a service account */
+
+static char *
+ngx_http_mixpanel_service_account(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_mixpanel_main_conf_t *mmcf = conf;
+
+    u_char     *p;
+    ngx_str_t  *value;
+    ngx_uint_t  i;
+
+    if (mmcf->sender.service_user.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < 4; i++) {
+        if (value[i].len == 0) {
+            return "takes an empty value";
+        }
+    }
+
+    if (ngx_strlchr(value[1].data, value[1].data + value[1].len, ':')) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid service account user name \"%V\", "
+                           "it cannot contain \":\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    for (p = value[3].data; p < value[3].data + value[3].len; p++) {
+        if (*p < '0' || *p > '9') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid Mixpanel project id \"%V\", "
+                               "expected digits", &value[3]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    /* libcurl takes C strings; the secret is never logged */
+
+    for (i = 1; i < 4; i++) {
+        p = ngx_pnalloc(cf->pool, value[i].len + 1);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *ngx_cpymem(p, value[i].data, value[i].len) = '\0';
+        value[i].data = p;
+    }
+
+    mmcf->sender.service_user = value[1];
+    mmcf->sender.service_secret = value[2];
+    mmcf->sender.project_id = value[3];
 
     return NGX_CONF_OK;
 }

@@ -89,6 +89,9 @@ typedef struct {
     ngx_atomic_t                  identify_sent;
     ngx_atomic_t                  queue_depth;
     ngx_atomic_t                  last_success_time;
+    ngx_atomic_t                  last_error_time;
+    ngx_atomic_t                  last_error_len;
+    u_char                        last_error[128];
 } ngx_http_mixpanel_counters_t;
 
 
@@ -133,6 +136,9 @@ typedef struct {
     ngx_flag_t                    gzip;
     ngx_flag_t                    ssl_verify;
     ngx_str_t                     ssl_trusted_certificate;
+    ngx_str_t                     service_user;
+    ngx_str_t                     service_secret;
+    ngx_str_t                     project_id;
 } ngx_http_mixpanel_sender_conf_t;
 
 
@@ -147,6 +153,7 @@ typedef struct {
 
     ngx_open_file_t                  *file;
     ngx_flag_t                        enabled;
+    ngx_flag_t                        status;
     ngx_str_t                         const_props;
 
     ngx_shm_zone_t                   *shm_zone;
@@ -252,6 +259,12 @@ ngx_int_t ngx_http_mixpanel_add_variables(ngx_conf_t *cf);
 char *ngx_http_mixpanel_cookie_conf(ngx_conf_t *cf,
     ngx_http_mixpanel_cookie_t **cookie);
 void ngx_http_mixpanel_identity_set_sender(ngx_http_mixpanel_sender_t *s);
+
+
+/* ngx_http_mixpanel_status.c */
+
+char *ngx_http_mixpanel_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 /* ngx_http_mixpanel_zone.c */

@@ -109,6 +109,8 @@ static size_t ngx_http_mixpanel_sender_on_header(char *ptr, size_t size,
     size_t nmemb, void *data);
 static int ngx_http_mixpanel_sender_on_progress(void *data, curl_off_t dt,
     curl_off_t dn, curl_off_t ut, curl_off_t un);
+static void ngx_http_mixpanel_sender_error(ngx_http_mixpanel_sender_t *s,
+    const char *fmt, ...);
 static ngx_msec_t ngx_http_mixpanel_now(void);
 static void ngx_http_mixpanel_abstime(struct timespec *ts, ngx_msec_t at);
 
@@ -164,15 +166,23 @@ ngx_http_mixpanel_sender_start(ngx_http_mixpanel_sender_conf_t *conf,
 
     if (conf->sink == NGX_HTTP_MIXPANEL_SINK_HTTP) {
 
-        s->url_import = malloc(conf->url.len + sizeof("/import?strict=1"));
+        s->url_import = malloc(conf->url.len + sizeof("/import?strict=1")
+                               + sizeof("&project_id=") + conf->project_id.len);
         s->url_engage = malloc(conf->url.len + sizeof("/engage?verbose=1"));
 
         if (s->url_import == NULL || s->url_engage == NULL) {
             goto failed;
         }
 
-        ngx_sprintf((u_char *) s->url_import, "%V/import?strict=1%Z",
-                    &conf->url);
+        if (conf->project_id.len) {
+            ngx_sprintf((u_char *) s->url_import,
+                        "%V/import?strict=1&project_id=%V%Z",
+                        &conf->url, &conf->project_id);
+
+        } else {
+            ngx_sprintf((u_char *) s->url_import, "%V/import?strict=1%Z",
+                        &conf->url);
+        }
         ngx_sprintf((u_char *) s->url_engage, "%V/engage?verbose=1%Z",
                     &conf->url);
 
@@ -661,8 +671,16 @@ ngx_http_mixpanel_sender_post(ngx_http_mixpanel_sender_t *s,
 
     if (!engage) {
         curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
-        curl_easy_setopt(c, CURLOPT_USERNAME, batch->token);
-        curl_easy_setopt(c, CURLOPT_PASSWORD, "");
+
+        if (s->conf.service_user.len) {
+            curl_easy_setopt(c, CURLOPT_USERNAME, s->conf.service_user.data);
+            curl_easy_setopt(c, CURLOPT_PASSWORD,
+                             s->conf.service_secret.data);
+
+        } else {
+            curl_easy_setopt(c, CURLOPT_USERNAME, batch->token);
+            curl_easy_setopt(c, CURLOPT_PASSWORD, "");
+        }
     }
 
     timeout = s->conf.timeout;
@@ -684,6 +702,10 @@ ngx_http_mixpanel_sender_post(ngx_http_mixpanel_sender_t *s,
     curl_slist_free_all(headers);
 
     if (rc != CURLE_OK) {
+        ngx_http_mixpanel_sender_error(s, "%s",
+                                       s->errbuf[0] ? s->errbuf
+                                                    : curl_easy_strerror(rc));
+
         if (ngx_http_mixpanel_sender_log_allowed(s,
                                              ngx_http_mixpanel_log_network))
         {
@@ -712,6 +734,10 @@ ngx_http_mixpanel_sender_post(ngx_http_mixpanel_sender_t *s,
         s->accepted = n;
         return NGX_HTTP_MIXPANEL_DONE;
     }
+
+    ngx_http_mixpanel_sender_error(s, "HTTP %l from %s%s%V", status,
+                                   engage ? "/engage" : "/import",
+                                   error.len ? ": " : "", &error);
 
     if (status == 413) {
         return NGX_HTTP_MIXPANEL_SPLIT;
@@ -1065,6 +1091,25 @@ ngx_http_mixpanel_sender_on_progress(void *data, curl_off_t dt,
     ngx_http_mixpanel_sender_t *s = data;
 
     return s->stop && ngx_http_mixpanel_now() >= s->deadline;
+}
+
+
+/* the status page's last_error; a torn read shows a garbled line at worst */
+
+static void
+ngx_http_mixpanel_sender_error(ngx_http_mixpanel_sender_t *s,
+    const char *fmt, ...)
+{
+    u_char   *p, buf[sizeof(s->counters->last_error)];
+    va_list   args;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
+    va_end(args);
+
+    ngx_memcpy(s->counters->last_error, buf, p - buf);
+    s->counters->last_error_len = p - buf;
+    s->counters->last_error_time = ngx_time();
 }
 
 

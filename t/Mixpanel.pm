@@ -9,10 +9,12 @@ use warnings;
 
 use Digest::MD5 qw(md5 md5_hex);
 use File::Temp ();
+use HTTP::Tiny;
+use JSON::PP ();
 use Exporter 'import';
 
 our @EXPORT = qw(tag mapped_device sink_config sink_helpers use_sink
-                 start_emulator
+                 start_emulator emulator
                  identify_re event_re engage_re sink_re
                  $UUID $HEX32 $TIME $D1 $D2);
 
@@ -159,10 +161,15 @@ sub sink_re {
 # Starts tools/mixpanel-emulator on a free loopback port for this test
 # file and exports the port as $TEST_NGINX_EMULATOR_PORT; it stops when the
 # file's process ends.
-our $EmulatorPid;
+our @EmulatorPids;
 
 sub start_emulator {
     my (@args) = @_;
+    my $var = "TEST_NGINX_EMULATOR_PORT";
+
+    if (@args && $args[0] =~ /^TEST_NGINX_/) {
+        $var = shift @args;
+    }
 
     my $dir = File::Temp::tempdir(CLEANUP => 1);
     my $port_file = "$dir/port";
@@ -179,7 +186,7 @@ sub start_emulator {
         die "exec: $!";
     }
 
-    $EmulatorPid = $pid;
+    push @EmulatorPids, $pid;
 
     for (1 .. 200) {
         last if -s $port_file;
@@ -191,14 +198,30 @@ sub start_emulator {
     chomp $port;
     close $fh;
 
-    $ENV{TEST_NGINX_EMULATOR_PORT} = $port;
+    $ENV{$var} = $port;
     return $port;
 }
 
+# a GET or POST to an emulator's query API, decoded
+sub emulator {
+    my ($path, $body, $var) = @_;
+    my $port = $ENV{$var // "TEST_NGINX_EMULATOR_PORT"};
+    my $http = HTTP::Tiny->new(timeout => 60);
+    my $url = "http://127.0.0.1:$port/_emulator/$path";
+    my $res = defined $body
+              ? $http->post($url, { content => $body,
+                                    headers => { "Content-Type"
+                                                 => "application/json" } })
+              : $http->get($url);
+    die "emulator $path: $res->{status} $res->{content}"
+        unless $res->{success};
+    return JSON::PP::decode_json($res->{content});
+}
+
 END {
-    if ($EmulatorPid) {
-        kill 'TERM', $EmulatorPid;
-        waitpid $EmulatorPid, 0;
+    for my $pid (@EmulatorPids) {
+        kill 'TERM', $pid;
+        waitpid $pid, 0;
     }
 }
 

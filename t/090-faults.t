@@ -1,0 +1,176 @@
+# Delivery against the emulator's faults: 5xx and recovery, 413 split,
+# strict-mode partial rejection, a server that never answers, a full
+# queue, and the status endpoint's counters.  Spacing of retries is
+# checked at the end from the emulator's request log.
+
+use Test::Nginx::Socket 'no_plan';
+use Test::More;
+use t::Mixpanel;
+
+start_emulator("--identity", "original");
+
+our $HttpConfig = <<'_EOC_';
+    mixpanel_api http://127.0.0.1:$TEST_NGINX_EMULATOR_PORT;
+    mixpanel_token tok-faults;
+    mixpanel_flush_interval 200ms;
+    mixpanel_timeout 1s;
+_EOC_
+
+our $Config = <<'_EOC_';
+    location = /t {
+        mixpanel track;
+        mixpanel_event "Event $arg_n";
+        mixpanel_property scenario $arg_s;
+        return 200 "ok\n";
+    }
+
+    location = /status {
+        mixpanel_status;
+    }
+
+    location /emu/ {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_EMULATOR_PORT/_emulator/;
+        proxy_read_timeout 60s;
+    }
+_EOC_
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    $block->set_value("http_config",
+                      $HttpConfig . ($block->http_config // ""));
+    $block->set_value("config", $Config . ($block->config // ""));
+    $block->set_value("timeout", 60);
+});
+
+no_shuffle();
+run_tests();
+
+# the retries' spacing, from the request log: backoff from 2 s (or
+# Retry-After) plus 1 to 5 s of jitter
+my $log = emulator("requests?path=/import");
+my %by_scenario;
+
+for my $req (@{ $log->{requests} }) {
+    my $records = $req->{records} // [];
+    next unless @$records;
+    my $s = $records->[0]{properties}{scenario} // next;
+    push @{ $by_scenario{$s} }, $req;
+}
+
+my @r503 = @{ $by_scenario{"s503"} // [] };
+is(scalar @r503, 3, "503 twice: three attempts");
+if (@r503 == 3) {
+    my $gap1 = $r503[1]{received_ms} - $r503[0]{received_ms};
+    my $gap2 = $r503[2]{received_ms} - $r503[1]{received_ms};
+    cmp_ok($gap1, '>=', 2900, "first retry after 2 s + jitter ($gap1 ms)");
+    cmp_ok($gap2, '>=', 4900, "second retry after 4 s + jitter ($gap2 ms)");
+    cmp_ok($gap1, '<=', 7500, "first retry within 2 + 5 s ($gap1 ms)");
+    is($r503[0]{body_json}[0]{properties}{'$insert_id'},
+       $r503[2]{body_json}[0]{properties}{'$insert_id'},
+       "a retry resends the same \$insert_id");
+}
+
+my @r429 = @{ $by_scenario{"s429"} // [] };
+is(scalar @r429, 2, "429 once: two attempts");
+if (@r429 == 2) {
+    my $gap = $r429[1]{received_ms} - $r429[0]{received_ms};
+    cmp_ok($gap, '>=', 1900, "Retry-After: 1 plus jitter ($gap ms)");
+    cmp_ok($gap, '<=', 6500, "Retry-After honoured, not the 2 s backoff ($gap ms)");
+}
+
+__DATA__
+
+=== TEST 1: 503 twice, then success: delivered once, two retries counted
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"status\":503,\"count\":2,\"path\":\"/import\"}",
+ "GET /t?n=1&s=s503",
+ "GET /emu/events?wait_for=1&timeout=30",
+ "GET /emu/stats",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status"]
+--- response_body_like eval
+[".*", ".*", "^ok",
+ '"count": 1,.*"event": "Event 1"',
+ '"stored": 1,', ".*",
+ '^\{"events_queued":1,"events_sent":1,"events_rejected":0,"events_dropped":\{"queue_full":0,"retry_expired":0,"shutdown":0\},.*"retries":2,.*"queue_depth":0,.*"last_error":"HTTP 503 from /import']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 2: 429 with Retry-After
+--- request eval
+["POST /emu/faults\n{\"status\":429,\"count\":1,\"retry_after\":1,\"path\":\"/import\"}",
+ "GET /t?n=2&s=s429",
+ "GET /emu/events?wait_for=2&timeout=30",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status"]
+--- response_body_like eval
+[".*", "^ok", '"count": 2,', ".*", '"events_sent":1,.*"retries":1,']
+
+
+
+=== TEST 3: 413 splits the batch, every event arrives
+--- http_config
+    mixpanel_batch_size 4;
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"status\":413,\"count\":1,\"path\":\"/import\"}",
+ "GET /t?n=1&s=s413", "GET /t?n=2&s=s413", "GET /t?n=3&s=s413",
+ "GET /t?n=4&s=s413",
+ "GET /emu/events?wait_for=4&timeout=30",
+ "GET /emu/requests?path=/import",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status"]
+--- response_body_like eval
+[".*", ".*", "^ok", "^ok", "^ok", "^ok",
+ '"count": 4,',
+ '"count": 3,.*"status": 413,.*"status": 200,.*"status": 200,', ".*",
+ '"events_sent":4,"events_rejected":0,.*"batches_sent":2,']
+
+
+
+=== TEST 4: strict mode, one bad record: only it is lost, and counted
+--- http_config
+    mixpanel_batch_size 3;
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"status\":400,\"count\":1,\"path\":\"/import\",\"body\":{\"code\":400,\"error\":\"some data points in the request failed validation\",\"num_records_imported\":2,\"failed_records\":[{\"index\":1,\"\$insert_id\":\"x\",\"field\":\"properties.time\",\"message\":\"bad\"}]}}",
+ "GET /t?n=1&s=s400", "GET /t?n=2&s=s400", "GET /t?n=3&s=s400",
+ "GET /emu/requests?path=/import&wait_for=1&timeout=30",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status"]
+--- response_body_like eval
+[".*", ".*", "^ok", "^ok", "^ok", '"count": 1,', ".*",
+ '"events_sent":2,"events_rejected":1,.*"retries":0,']
+
+
+
+=== TEST 5: a server that accepts and never answers: timeout, retry, delivered; requests unaffected
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"hang\":true,\"count\":1,\"path\":\"/import\"}",
+ "GET /t?n=1&s=hang",
+ "GET /emu/events?wait_for=1&timeout=30",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status"]
+--- response_body_like eval
+[".*", ".*", "^ok", '"count": 1,', ".*",
+ '"events_sent":1,.*"retries":1,.*"last_error":"Operation timed out']
+
+
+
+=== TEST 6: a full queue drops the newest events and counts them exactly
+--- http_config
+    mixpanel_queue_size 2;
+    mixpanel_flush_interval 1h;
+--- request eval
+["GET /t?n=1", "GET /t?n=2", "GET /t?n=3", "GET /t?n=4", "GET /t?n=5",
+ "GET /status", "GET /status?format=prometheus"]
+--- response_body_like eval
+["^ok", "^ok", "^ok", "^ok", "^ok",
+ '^\{"events_queued":2,"events_sent":0,"events_rejected":0,"events_dropped":\{"queue_full":3,"retry_expired":0,"shutdown":0\},.*"queue_depth":2,',
+ 'nginx_mixpanel_events_queued_total 2\n.*nginx_mixpanel_events_dropped_total\{reason="queue_full"\} 3\n.*nginx_mixpanel_queue_depth 2\n']
+--- error_log
+queue of 2 events is full, new events are dropped
