@@ -1,0 +1,74 @@
+# TLS to the API: certificate and host name verified by default, a
+# self-signed certificate accepted only when trusted explicitly.
+
+use Test::Nginx::Socket 'no_plan';
+use File::Temp qw(tempdir);
+use t::Mixpanel;
+
+our $Dir = tempdir(CLEANUP => 1);
+
+system("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost"
+       . " -addext subjectAltName=IP:127.0.0.1,DNS:localhost"
+       . " -keyout $Dir/key.pem -out $Dir/cert.pem >/dev/null 2>&1") == 0
+    or die "openssl failed";
+
+$ENV{TEST_NGINX_TLS_CERT} = "$Dir/cert.pem";
+
+start_emulator("TEST_NGINX_TLS_PORT", "--tls-cert", "$Dir/cert.pem",
+               "--tls-key", "$Dir/key.pem");
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    $block->set_value("main_config", "    worker_shutdown_timeout 1s;\n");
+    $block->set_value("config", $block->config . <<'_EOC_');
+
+    location /emu/ {
+        proxy_pass https://127.0.0.1:$TEST_NGINX_TLS_PORT/_emulator/;
+        proxy_ssl_trusted_certificate $TEST_NGINX_TLS_CERT;
+        proxy_ssl_verify on;
+        proxy_ssl_name localhost;
+    }
+_EOC_
+});
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a self-signed certificate is refused by default: nothing sent, a clear error
+--- http_config
+    mixpanel_api https://127.0.0.1:$TEST_NGINX_TLS_PORT;
+    mixpanel_token tok-tls;
+    mixpanel_flush_interval 50ms;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- wait: 1
+--- error_log eval
+qr/mixpanel: sending 1 events to "https:\/\/127\.0\.0\.1:\d+" failed: SSL certificate problem: self[- ]signed certificate/
+--- no_error_log
+[alert]
+
+
+
+=== TEST 2: trusted with mixpanel_ssl_trusted_certificate: delivered (and only this event)
+--- http_config
+    mixpanel_api https://127.0.0.1:$TEST_NGINX_TLS_PORT;
+    mixpanel_ssl_trusted_certificate $TEST_NGINX_TLS_CERT;
+    mixpanel_token tok-tls;
+    mixpanel_flush_interval 50ms;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_event "Over TLS";
+        return 200 "ok\n";
+    }
+--- request eval
+["GET /t", "GET /emu/events?wait_for=1&timeout=20"]
+--- response_body_like eval
+["^ok", '"count": 1,.*"event": "Over TLS"']
