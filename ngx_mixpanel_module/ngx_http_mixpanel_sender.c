@@ -508,7 +508,7 @@ ngx_http_mixpanel_sender_deliver(ngx_http_mixpanel_sender_t *s,
 
             if (n == 1) {
                 (void) ngx_atomic_fetch_add(&s->counters->events_rejected, 1);
-                ngx_http_mixpanel_sender_done(s, batch, n);
+                ngx_http_mixpanel_sender_done(s, batch, 0);
                 return;
             }
 

@@ -12,7 +12,6 @@ start_emulator("--identity", "original");
 our $HttpConfig = <<'_EOC_';
     mixpanel_api http://127.0.0.1:$TEST_NGINX_EMULATOR_PORT;
     mixpanel_token tok-faults;
-    mixpanel_flush_interval 200ms;
     mixpanel_timeout 1s;
 _EOC_
 
@@ -36,8 +35,10 @@ _EOC_
 
 add_block_preprocessor(sub {
     my $block = shift;
-    $block->set_value("http_config",
-                      $HttpConfig . ($block->http_config // ""));
+    my $http = $block->http_config // "";
+    $http .= "    mixpanel_flush_interval 200ms;\n"
+        unless $http =~ /mixpanel_flush_interval/;
+    $block->set_value("http_config", $HttpConfig . $http);
     $block->set_value("config", $Config . ($block->config // ""));
     $block->set_value("timeout", 60);
 });
@@ -115,18 +116,17 @@ __DATA__
 --- http_config
     mixpanel_batch_size 4;
 --- request eval
-["POST /emu/reset",
- "POST /emu/faults\n{\"status\":413,\"count\":1,\"path\":\"/import\"}",
+["POST /emu/faults\n{\"status\":413,\"count\":1,\"path\":\"/import\"}",
  "GET /t?n=1&s=s413", "GET /t?n=2&s=s413", "GET /t?n=3&s=s413",
  "GET /t?n=4&s=s413",
- "GET /emu/events?wait_for=4&timeout=30",
- "GET /emu/requests?path=/import",
+ "GET /emu/events?prop.scenario=s413&wait_for=4&timeout=30",
+ "GET /emu/requests?path=/import&status=413",
  "GET /emu/events?wait_for=1000&timeout=0.5",
  "GET /status"]
 --- response_body_like eval
-[".*", ".*", "^ok", "^ok", "^ok", "^ok",
+[".*", "^ok", "^ok", "^ok", "^ok",
  '"count": 4,',
- '"count": 3,.*"status": 413,.*"status": 200,.*"status": 200,', ".*",
+ '"count": 1,.*"status": 413,', ".*",
  '"events_sent":4,"events_rejected":0,.*"batches_sent":2,']
 
 
@@ -135,28 +135,26 @@ __DATA__
 --- http_config
     mixpanel_batch_size 3;
 --- request eval
-["POST /emu/reset",
- "POST /emu/faults\n{\"status\":400,\"count\":1,\"path\":\"/import\",\"body\":{\"code\":400,\"error\":\"some data points in the request failed validation\",\"num_records_imported\":2,\"failed_records\":[{\"index\":1,\"\$insert_id\":\"x\",\"field\":\"properties.time\",\"message\":\"bad\"}]}}",
+["POST /emu/faults\n{\"status\":400,\"count\":1,\"path\":\"/import\",\"body\":{\"code\":400,\"error\":\"some data points in the request failed validation\",\"num_records_imported\":2,\"failed_records\":[{\"index\":1,\"\$insert_id\":\"x\",\"field\":\"properties.time\",\"message\":\"bad\"}]}}",
  "GET /t?n=1&s=s400", "GET /t?n=2&s=s400", "GET /t?n=3&s=s400",
- "GET /emu/requests?path=/import&wait_for=1&timeout=30",
+ "GET /emu/requests?path=/import&status=400&wait_for=1&timeout=30",
  "GET /emu/events?wait_for=1000&timeout=0.5",
  "GET /status"]
 --- response_body_like eval
-[".*", ".*", "^ok", "^ok", "^ok", '"count": 1,', ".*",
+[".*", "^ok", "^ok", "^ok", '"count": 1,', ".*",
  '"events_sent":2,"events_rejected":1,.*"retries":0,']
 
 
 
 === TEST 5: a server that accepts and never answers: timeout, retry, delivered; requests unaffected
 --- request eval
-["POST /emu/reset",
- "POST /emu/faults\n{\"hang\":true,\"count\":1,\"path\":\"/import\"}",
+["POST /emu/faults\n{\"hang\":true,\"count\":1,\"path\":\"/import\"}",
  "GET /t?n=1&s=hang",
- "GET /emu/events?wait_for=1&timeout=30",
+ "GET /emu/events?prop.scenario=hang&wait_for=1&timeout=30",
  "GET /emu/events?wait_for=1000&timeout=0.5",
  "GET /status"]
 --- response_body_like eval
-[".*", ".*", "^ok", '"count": 1,', ".*",
+[".*", "^ok", '"count": 1,', ".*",
  '"events_sent":1,.*"retries":1,.*"last_error":"Operation timed out']
 
 
@@ -172,5 +170,23 @@ __DATA__
 ["^ok", "^ok", "^ok", "^ok", "^ok",
  '^\{"events_queued":2,"events_sent":0,"events_rejected":0,"events_dropped":\{"queue_full":3,"retry_expired":0,"shutdown":0\},.*"queue_depth":2,',
  'nginx_mixpanel_events_queued_total 2\n.*nginx_mixpanel_events_dropped_total\{reason="queue_full"\} 3\n.*nginx_mixpanel_queue_depth 2\n']
---- error_log
-queue of 2 events is full, new events are dropped
+
+
+
+=== TEST 7: events queued for an hour leave over HTTP when nginx quits
+--- http_config
+    mixpanel_flush_interval 1h;
+--- request eval
+["GET /t?n=1&s=quit", "GET /t?n=2&s=quit", "GET /t?n=3&s=quit"]
+--- response_body_like eval
+["^ok", "^ok", "^ok"]
+--- shutdown_error_log
+mixpanel: sending 3 queued events before exit
+
+
+
+=== TEST 8: what the emulator got from the nginx that quit
+--- request
+GET /emu/events?prop.scenario=quit&wait_for=3&timeout=20
+--- response_body_like eval
+'"count": 3,'
