@@ -209,3 +209,49 @@ $::HttpConfig . "    mixpanel_token tok-off;\n"
 ["GET /t", "GET /plain", "GET /wait", "GET /wait", "GET /sink"]
 --- response_body_like eval
 ["^ok\n\$", "^ok\n\$", "^GIF", "^GIF", "^\$"]
+
+
+
+=== TEST 8: what a client SDK would add: browser, OS, device, UTM and referrer
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-ua;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_request_properties off;
+        return 200 "ok\n";
+    }
+--- more_headers
+User-Agent: Mozilla/5.0 (iPhone; CPU iPhone OS 17_2_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1
+Referer: https://user@www.example.com:8443/promo?x=1
+--- request eval
+["GET /t?utm_source=news%20letter&utm_campaign=spring&x=1", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^GIF", "^GIF",
+qr{"ip":"127\.0\.0\.1","\$browser":"Mobile Safari","\$browser_version":17\.2,"\$os":"iOS","\$device":"iPhone","utm_source":"news letter","utm_campaign":"spring","\$referrer":"https://user\@www\.example\.com:8443/promo\?x=1","\$referring_domain":"www\.example\.com"\}\}\]\}\n$}]
+
+
+
+=== TEST 9: an HTTP client library, and mixpanel_user_agent_properties off
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-ua2;\n"
+--- config
+    mixpanel_request_properties off;
+
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+
+    location = /off {
+        mixpanel track;
+        mixpanel_user_agent_properties off;
+        return 200 "ok\n";
+    }
+--- more_headers
+User-Agent: okhttp/4.12.0
+--- request eval
+["GET /t", "GET /off", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
+qr{"ip":"127\.0\.0\.1","\$browser":"okhttp","\$browser_version":4\.12\}\}$::Next"ip":"127\.0\.0\.1"\}\}\]\}\n$}]
