@@ -144,7 +144,8 @@ static ngx_str_t  ngx_http_mixpanel_key_prev_profile =
     ngx_http_mixpanel_key("previous_profile_id");
 static ngx_str_t  ngx_http_mixpanel_key_identified =
     ngx_http_mixpanel_key("$identified_id");
-static ngx_str_t  ngx_http_mixpanel_key_anon = ngx_http_mixpanel_key("$anon_id");
+static ngx_str_t  ngx_http_mixpanel_key_anon =
+    ngx_http_mixpanel_key("$anon_id");
 static ngx_str_t  ngx_http_mixpanel_key_method =
     ngx_http_mixpanel_key("http_method");
 static ngx_str_t  ngx_http_mixpanel_key_status =
