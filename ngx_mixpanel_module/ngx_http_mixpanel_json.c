@@ -4,28 +4,133 @@
  */
 
 
+/*
+ * JSON body fields as nginx variables:
+ * "mixpanel_json_set $var request|response /json/pointer".
+ *
+ * Request bodies are read only when nginx has already read them into
+ * memory (proxy_pass does).  Response bodies are copied by a body filter
+ * that passes every buffer on untouched; it is installed only when a
+ * response variable is referenced somewhere in the configuration, and it
+ * copies only identity-encoded JSON up to mixpanel_json_max_size.  Values
+ * are extracted when a variable is first read after the body is complete,
+ * all variables of a body at once, and cached for the request.
+ *
+ * This is the only file that parses JSON with jansson on behalf of the
+ * variables; the JWT module uses the two helpers at the end of the runtime
+ * part for token headers, claims and key sets.
+ */
+
+
 #include "ngx_http_mixpanel_module.h"
+
+#include <jansson.h>
+
+
+#define NGX_HTTP_MIXPANEL_JSON_REQUEST   0
+#define NGX_HTTP_MIXPANEL_JSON_RESPONSE  1
+
+#define NGX_HTTP_MIXPANEL_JSON_IDLE      0
+#define NGX_HTTP_MIXPANEL_JSON_READING   1
+#define NGX_HTTP_MIXPANEL_JSON_DONE      2
+#define NGX_HTTP_MIXPANEL_JSON_FAILED    3
+
+#define NGX_HTTP_MIXPANEL_JSON_MIN_BUF   4096
+
+
+typedef struct {
+    ngx_array_t                   paths[2];      /* ngx_array_t of ngx_str_t */
+    ngx_array_t                   response;      /* ngx_str_t */
+} ngx_http_mixpanel_json_main_conf_t;
+
+
+typedef struct {
+    size_t                        max_size;
+} ngx_http_mixpanel_json_loc_conf_t;
+
+
+typedef struct {
+    ngx_str_t                    *values[2];
+    u_char                       *start;
+    u_char                       *pos;
+    u_char                       *end;
+    ngx_uint_t                    state;
+} ngx_http_mixpanel_json_ctx_t;
+
+
+ngx_int_t ngx_http_mixpanel_json_values(ngx_pool_t *pool, u_char *data,
+    size_t len, ngx_array_t *paths, ngx_str_t *values);
+ngx_int_t ngx_http_mixpanel_json_jwks(ngx_pool_t *pool, u_char *data,
+    size_t len, ngx_array_t *keys);
+
+static ngx_int_t ngx_http_mixpanel_json_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_mixpanel_json_request_body(ngx_http_request_t *r,
+    ngx_str_t *body);
+static ngx_http_mixpanel_json_ctx_t *ngx_http_mixpanel_json_get_ctx(
+    ngx_http_request_t *r, ngx_uint_t create);
+static void ngx_http_mixpanel_json_cleanup(void *data);
+static ngx_int_t ngx_http_mixpanel_json_type(ngx_str_t *type);
+static ngx_int_t ngx_http_mixpanel_json_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mixpanel_json_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_int_t ngx_http_mixpanel_json_copy(ngx_http_request_t *r,
+    ngx_http_mixpanel_json_ctx_t *ctx, u_char *data, size_t size);
+static json_t *ngx_http_mixpanel_json_lookup(json_t *json,
+    ngx_array_t *path);
+static ngx_int_t ngx_http_mixpanel_json_text(ngx_pool_t *pool, json_t *json,
+    ngx_uint_t depth, ngx_str_t *text);
+
+static void *ngx_http_mixpanel_json_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_mixpanel_json_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_mixpanel_json_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static char *ngx_http_mixpanel_json_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_mixpanel_json_pointer(ngx_conf_t *cf,
+    ngx_str_t *pointer, ngx_array_t *path);
+static ngx_int_t ngx_http_mixpanel_json_init(ngx_conf_t *cf);
+
+
+static ngx_command_t  ngx_http_mixpanel_json_commands[] = {
+
+    { ngx_string("mixpanel_json_set"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE3,
+      ngx_http_mixpanel_json_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mixpanel_json_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_json_loc_conf_t, max_size),
+      NULL },
+
+      ngx_null_command
+};
 
 
 static ngx_http_module_t  ngx_http_mixpanel_json_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_mixpanel_json_init,           /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_mixpanel_json_create_main_conf, /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
 
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_http_mixpanel_json_create_loc_conf, /* create location configuration */
+    ngx_http_mixpanel_json_merge_loc_conf  /* merge location configuration */
 };
 
 
 ngx_module_t  ngx_http_mixpanel_json_module = {
     NGX_MODULE_V1,
     &ngx_http_mixpanel_json_module_ctx,    /* module context */
-    NULL,                                  /* module directives */
+    ngx_http_mixpanel_json_commands,       /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
@@ -36,3 +141,995 @@ ngx_module_t  ngx_http_mixpanel_json_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+static ngx_int_t
+ngx_http_mixpanel_json_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_int_t                            rc;
+    ngx_str_t                            body, *value, *values;
+    ngx_uint_t                           source, index;
+    ngx_http_mixpanel_json_ctx_t        *ctx;
+    ngx_http_mixpanel_json_main_conf_t  *jmcf;
+
+    source = data & 1;
+    index = data >> 1;
+
+    v->not_found = 1;
+
+    ctx = ngx_http_mixpanel_json_get_ctx(r, 1);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->values[source] == NULL) {
+
+        if (source == NGX_HTTP_MIXPANEL_JSON_REQUEST) {
+            rc = ngx_http_mixpanel_json_request_body(r, &body);
+
+        } else {
+            switch (ctx->state) {
+
+            case NGX_HTTP_MIXPANEL_JSON_DONE:
+                body.data = ctx->start;
+                body.len = ctx->pos - ctx->start;
+                rc = NGX_OK;
+                break;
+
+            case NGX_HTTP_MIXPANEL_JSON_FAILED:
+                rc = NGX_DECLINED;
+                break;
+
+            default:
+                rc = NGX_AGAIN;
+            }
+        }
+
+        /* not there yet: an empty value now, the field later */
+
+        if (rc == NGX_AGAIN) {
+            return NGX_OK;
+        }
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        jmcf = ngx_http_get_module_main_conf(r, ngx_http_mixpanel_json_module);
+
+        values = ngx_pcalloc(r->pool,
+                             jmcf->paths[source].nelts * sizeof(ngx_str_t));
+        if (values == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            rc = ngx_http_mixpanel_json_values(r->pool, body.data, body.len,
+                                               &jmcf->paths[source], values);
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            if (rc == NGX_DECLINED) {
+                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "mixpanel json: %s body is not valid JSON",
+                               source ? "response" : "request");
+            }
+        }
+
+        ctx->values[source] = values;
+    }
+
+    value = &ctx->values[source][index];
+
+    if (value->len == 0) {
+        return NGX_OK;
+    }
+
+    v->len = value->len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = value->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_json_request_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    off_t                               total;
+    u_char                             *p;
+    ngx_buf_t                          *b;
+    ngx_chain_t                        *cl;
+    ngx_http_request_t                 *mr;
+    ngx_http_request_body_t            *rb;
+    ngx_http_mixpanel_json_loc_conf_t  *jlcf;
+
+    mr = r->main;
+    rb = mr->request_body;
+
+    /* never read here: only what nginx has read for a module that wanted it */
+
+    if (rb == NULL || rb->rest != 0) {
+        return NGX_AGAIN;
+    }
+
+    if (rb->temp_file || mr->request_body_no_buffering) {
+        return NGX_DECLINED;
+    }
+
+    if (mr->headers_in.content_type == NULL
+        || ngx_http_mixpanel_json_type(&mr->headers_in.content_type->value)
+           != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_mixpanel_json_module);
+
+    if (mr->headers_in.content_length_n <= 0
+        || mr->headers_in.content_length_n > (off_t) jlcf->max_size)
+    {
+        return NGX_DECLINED;
+    }
+
+    total = 0;
+
+    for (cl = rb->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            total += b->last - b->pos;
+
+        } else if (b->in_file && b->file_last > b->file_pos) {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (total != mr->headers_in.content_length_n) {
+        return NGX_DECLINED;
+    }
+
+    b = rb->bufs->buf;
+
+    if (b->last - b->pos == total) {
+        body->data = b->pos;
+        body->len = (size_t) total;
+        return NGX_OK;
+    }
+
+    body->data = ngx_pnalloc(r->pool, (size_t) total);
+    if (body->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = body->data;
+
+    for (cl = rb->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        }
+    }
+
+    body->len = (size_t) total;
+
+    return NGX_OK;
+}
+
+
+static ngx_http_mixpanel_json_ctx_t *
+ngx_http_mixpanel_json_get_ctx(ngx_http_request_t *r, ngx_uint_t create)
+{
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_mixpanel_json_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_mixpanel_json_module);
+
+    if (ctx != NULL) {
+        return ctx;
+    }
+
+    /*
+     * an internal redirect wipes the module context, not the pool
+     * cleanup the context is anchored to
+     */
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_mixpanel_json_cleanup) {
+            ctx = cln->data;
+            ngx_http_set_ctx(r->main, ctx, ngx_http_mixpanel_json_module);
+            return ctx;
+        }
+    }
+
+    if (!create) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_mixpanel_json_ctx_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    ctx = cln->data;
+    ngx_memzero(ctx, sizeof(ngx_http_mixpanel_json_ctx_t));
+
+    cln->handler = ngx_http_mixpanel_json_cleanup;
+
+    ngx_http_set_ctx(r->main, ctx, ngx_http_mixpanel_json_module);
+
+    return ctx;
+}
+
+
+static void
+ngx_http_mixpanel_json_cleanup(void *data)
+{
+    /* the context lives in the pool; the handler only marks it */
+}
+
+
+/* application/json, text/json and any "+json" type, parameters aside */
+
+static ngx_int_t
+ngx_http_mixpanel_json_type(ngx_str_t *type)
+{
+    u_char  *p, *last, *slash;
+
+    p = type->data;
+    last = p + type->len;
+
+    slash = NULL;
+
+    for ( /* void */ ; p < last; p++) {
+        if (*p == ';' || *p == ' ' || *p == '\t') {
+            break;
+        }
+
+        if (*p == '/' && slash == NULL) {
+            slash = p;
+        }
+    }
+
+    if (slash == NULL) {
+        return NGX_DECLINED;
+    }
+
+    last = p;
+
+    if (last - type->data == 16
+        && ngx_strncasecmp(type->data, (u_char *) "application/json", 16)
+           == 0)
+    {
+        return NGX_OK;
+    }
+
+    if (last - type->data == 9
+        && ngx_strncasecmp(type->data, (u_char *) "text/json", 9) == 0)
+    {
+        return NGX_OK;
+    }
+
+    if (last - slash > 5
+        && ngx_strncasecmp(last - 5, (u_char *) "+json", 5) == 0)
+    {
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_json_header_filter(ngx_http_request_t *r)
+{
+    ngx_table_elt_t                    *ce;
+    ngx_http_mixpanel_json_ctx_t       *ctx;
+    ngx_http_mixpanel_json_loc_conf_t  *jlcf;
+
+    if (r != r->main || r->header_only) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx = ngx_http_mixpanel_json_get_ctx(r, 0);
+
+    if (ngx_http_mixpanel_json_type(&r->headers_out.content_type) != NGX_OK) {
+        if (ctx != NULL) {
+            ctx->state = NGX_HTTP_MIXPANEL_JSON_IDLE;
+            ctx->values[NGX_HTTP_MIXPANEL_JSON_RESPONSE] = NULL;
+        }
+
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (ctx == NULL) {
+        ctx = ngx_http_mixpanel_json_get_ctx(r, 1);
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    ctx->values[NGX_HTTP_MIXPANEL_JSON_RESPONSE] = NULL;
+    ctx->start = NULL;
+    ctx->pos = NULL;
+    ctx->end = NULL;
+    ctx->state = NGX_HTTP_MIXPANEL_JSON_READING;
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_mixpanel_json_module);
+
+    ce = r->headers_out.content_encoding;
+
+    if ((ce != NULL && ce->hash != 0 && ce->value.len
+         && (ce->value.len != 8
+             || ngx_strncasecmp(ce->value.data, (u_char *) "identity", 8)
+                != 0))
+        || r->headers_out.content_length_n > (off_t) jlcf->max_size)
+    {
+        ctx->state = NGX_HTTP_MIXPANEL_JSON_FAILED;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mixpanel json: %s response body",
+                   ctx->state == NGX_HTTP_MIXPANEL_JSON_READING
+                   ? "copying" : "not copying");
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+/* buffers are copied, never changed, held back or reordered */
+
+static ngx_int_t
+ngx_http_mixpanel_json_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_buf_t                     *b;
+    ngx_chain_t                   *cl;
+    ngx_http_mixpanel_json_ctx_t  *ctx;
+
+    if (in == NULL || r != r->main) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    ctx = ngx_http_mixpanel_json_get_ctx(r, 0);
+
+    if (ctx == NULL || ctx->state != NGX_HTTP_MIXPANEL_JSON_READING) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            if (b->last > b->pos
+                && ngx_http_mixpanel_json_copy(r, ctx, b->pos,
+                                               b->last - b->pos)
+                   != NGX_OK)
+            {
+                break;
+            }
+
+        } else if (b->in_file && b->file_last > b->file_pos) {
+
+            /* reading the file back here would block: give up */
+
+            ctx->state = NGX_HTTP_MIXPANEL_JSON_FAILED;
+            break;
+        }
+
+        if (b->last_buf) {
+            ctx->state = NGX_HTTP_MIXPANEL_JSON_DONE;
+            break;
+        }
+    }
+
+    if (ctx->state == NGX_HTTP_MIXPANEL_JSON_FAILED && ctx->start != NULL) {
+        ngx_pfree(r->pool, ctx->start);
+        ctx->start = NULL;
+        ctx->pos = NULL;
+        ctx->end = NULL;
+    }
+
+    return ngx_http_next_body_filter(r, in);
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_json_copy(ngx_http_request_t *r,
+    ngx_http_mixpanel_json_ctx_t *ctx, u_char *data, size_t size)
+{
+    off_t                               length;
+    size_t                              used, need, alloc;
+    u_char                             *p;
+    ngx_http_mixpanel_json_loc_conf_t  *jlcf;
+
+    used = ctx->pos - ctx->start;
+
+    if (size <= (size_t) (ctx->end - ctx->pos)) {
+        ctx->pos = ngx_cpymem(ctx->pos, data, size);
+        return NGX_OK;
+    }
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_mixpanel_json_module);
+
+    need = used + size;
+
+    if (need > jlcf->max_size) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mixpanel json: response body larger than %uz",
+                       jlcf->max_size);
+        ctx->state = NGX_HTTP_MIXPANEL_JSON_FAILED;
+        return NGX_DECLINED;
+    }
+
+    length = r->headers_out.content_length_n;
+
+    if (length >= (off_t) need) {
+        alloc = (size_t) length;
+
+    } else {
+        alloc = ngx_max(need, 2 * (size_t) (ctx->end - ctx->start));
+        alloc = ngx_max(alloc, NGX_HTTP_MIXPANEL_JSON_MIN_BUF);
+        alloc = ngx_min(alloc, jlcf->max_size);
+    }
+
+    p = ngx_palloc(r->pool, alloc);
+    if (p == NULL) {
+        ctx->state = NGX_HTTP_MIXPANEL_JSON_FAILED;
+        return NGX_ERROR;
+    }
+
+    if (used) {
+        ngx_memcpy(p, ctx->start, used);
+    }
+
+    if (ctx->start != NULL) {
+        ngx_pfree(r->pool, ctx->start);
+    }
+
+    ctx->start = p;
+    ctx->pos = ngx_cpymem(p + used, data, size);
+    ctx->end = p + alloc;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The values of the paths (arrays of NUL-terminated names or array
+ * indexes) in a JSON document: strings as they are, numbers as text,
+ * booleans as "true" or "false", arrays as their scalar elements joined
+ * with commas; objects, null and missing fields are empty.  NGX_DECLINED
+ * for invalid JSON, duplicate keys included.
+ */
+
+ngx_int_t
+ngx_http_mixpanel_json_values(ngx_pool_t *pool, u_char *data, size_t len,
+    ngx_array_t *paths, ngx_str_t *values)
+{
+    json_t        *root, *json;
+    ngx_int_t      rc;
+    ngx_uint_t     i;
+    ngx_array_t   *path;
+    json_error_t   err;
+
+    root = json_loadb((const char *) data, len, JSON_REJECT_DUPLICATES, &err);
+    if (root == NULL) {
+        return NGX_DECLINED;
+    }
+
+    rc = NGX_OK;
+    path = paths->elts;
+
+    for (i = 0; i < paths->nelts; i++) {
+
+        json = ngx_http_mixpanel_json_lookup(root, &path[i]);
+
+        if (json == NULL) {
+            ngx_str_null(&values[i]);
+            continue;
+        }
+
+        if (ngx_http_mixpanel_json_text(pool, json, 0, &values[i]) != NGX_OK) {
+            rc = NGX_ERROR;
+            break;
+        }
+    }
+
+    json_decref(root);
+
+    return rc;
+}
+
+
+/*
+ * The keys of a JWKS ({"keys": [...]}) or a single JWK, each as compact
+ * JSON for libcjose.  NGX_DECLINED for anything else.
+ */
+
+ngx_int_t
+ngx_http_mixpanel_json_jwks(ngx_pool_t *pool, u_char *data, size_t len,
+    ngx_array_t *keys)
+{
+    size_t         n;
+    json_t        *root, *set, *key;
+    ngx_int_t      rc;
+    ngx_str_t     *s;
+    ngx_uint_t     i, nkeys;
+    json_error_t   err;
+
+    root = json_loadb((const char *) data, len, JSON_REJECT_DUPLICATES, &err);
+    if (root == NULL) {
+        return NGX_DECLINED;
+    }
+
+    rc = NGX_DECLINED;
+
+    if (!json_is_object(root)) {
+        goto done;
+    }
+
+    set = json_object_get(root, "keys");
+
+    if (set == NULL) {
+        if (json_object_get(root, "kty") == NULL) {
+            goto done;
+        }
+
+        nkeys = 1;
+
+    } else {
+        if (!json_is_array(set) || json_array_size(set) == 0) {
+            goto done;
+        }
+
+        nkeys = json_array_size(set);
+    }
+
+    for (i = 0; i < nkeys; i++) {
+        key = (set == NULL) ? root : json_array_get(set, i);
+
+        if (!json_is_object(key)) {
+            goto done;
+        }
+
+        n = json_dumpb(key, NULL, 0, JSON_COMPACT);
+        if (n == 0) {
+            goto done;
+        }
+
+        s = ngx_array_push(keys);
+        if (s == NULL) {
+            rc = NGX_ERROR;
+            goto done;
+        }
+
+        s->data = ngx_pnalloc(pool, n + 1);
+        if (s->data == NULL) {
+            rc = NGX_ERROR;
+            goto done;
+        }
+
+        s->len = json_dumpb(key, (char *) s->data, n, JSON_COMPACT);
+        s->data[s->len] = '\0';
+    }
+
+    rc = NGX_OK;
+
+done:
+
+    json_decref(root);
+
+    return rc;
+}
+
+
+static json_t *
+ngx_http_mixpanel_json_lookup(json_t *json, ngx_array_t *path)
+{
+    u_char      *p, *last;
+    size_t       index;
+    ngx_str_t   *name;
+    ngx_uint_t   i;
+
+    name = path->elts;
+
+    for (i = 0; i < path->nelts && json != NULL; i++) {
+
+        if (json_is_object(json)) {
+            json = json_object_get(json, (const char *) name[i].data);
+            continue;
+        }
+
+        if (!json_is_array(json)) {
+            return NULL;
+        }
+
+        /* RFC 6901: decimal, no leading zeros; "-" is past the end */
+
+        p = name[i].data;
+        last = p + name[i].len;
+
+        if (p == last || (*p == '0' && name[i].len > 1) || name[i].len > 9) {
+            return NULL;
+        }
+
+        index = 0;
+
+        for ( /* void */ ; p < last; p++) {
+            if (*p < '0' || *p > '9') {
+                return NULL;
+            }
+
+            index = index * 10 + (*p - '0');
+        }
+
+        json = json_array_get(json, index);
+    }
+
+    return json;
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_json_text(ngx_pool_t *pool, json_t *json, ngx_uint_t depth,
+    ngx_str_t *text)
+{
+    u_char      *p;
+    size_t       n, len;
+    ngx_str_t   *part;
+    ngx_uint_t   i;
+
+    ngx_str_null(text);
+
+    switch (json_typeof(json)) {
+
+    case JSON_STRING:
+        len = json_string_length(json);
+
+        text->data = ngx_pnalloc(pool, len);
+        if (text->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(text->data, json_string_value(json), len);
+        text->len = len;
+
+        return NGX_OK;
+
+    case JSON_INTEGER:
+        text->data = ngx_pnalloc(pool, NGX_INT64_LEN);
+        if (text->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        text->len = ngx_sprintf(text->data, "%L",
+                                (int64_t) json_integer_value(json))
+                    - text->data;
+
+        return NGX_OK;
+
+    case JSON_REAL:
+        n = json_dumpb(json, NULL, 0, JSON_ENCODE_ANY|JSON_REAL_PRECISION(15));
+
+        text->data = ngx_pnalloc(pool, n);
+        if (text->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        text->len = json_dumpb(json, (char *) text->data, n,
+                               JSON_ENCODE_ANY|JSON_REAL_PRECISION(15));
+
+        return NGX_OK;
+
+    case JSON_TRUE:
+        ngx_str_set(text, "true");
+        return NGX_OK;
+
+    case JSON_FALSE:
+        ngx_str_set(text, "false");
+        return NGX_OK;
+
+    case JSON_ARRAY:
+        if (depth > 0 || json_array_size(json) == 0) {
+            return NGX_OK;
+        }
+
+        n = json_array_size(json);
+
+        part = ngx_palloc(pool, n * sizeof(ngx_str_t));
+        if (part == NULL) {
+            return NGX_ERROR;
+        }
+
+        len = 0;
+
+        for (i = 0; i < n; i++) {
+            if (ngx_http_mixpanel_json_text(pool, json_array_get(json, i), 1,
+                                            &part[i])
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            len += part[i].len + 1;
+        }
+
+        if (len == n) {
+            return NGX_OK;
+        }
+
+        p = ngx_pnalloc(pool, len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        text->data = p;
+
+        for (i = 0; i < n; i++) {
+            if (part[i].len == 0) {
+                continue;
+            }
+
+            if (p != text->data) {
+                *p++ = ',';
+            }
+
+            p = ngx_cpymem(p, part[i].data, part[i].len);
+        }
+
+        text->len = p - text->data;
+
+        return NGX_OK;
+
+    default:
+        return NGX_OK;
+    }
+}
+
+
+static void *
+ngx_http_mixpanel_json_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_mixpanel_json_main_conf_t  *jmcf;
+
+    jmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mixpanel_json_main_conf_t));
+    if (jmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&jmcf->paths[NGX_HTTP_MIXPANEL_JSON_REQUEST],
+                       cf->pool, 2, sizeof(ngx_array_t))
+        != NGX_OK
+        || ngx_array_init(&jmcf->paths[NGX_HTTP_MIXPANEL_JSON_RESPONSE],
+                          cf->pool, 2, sizeof(ngx_array_t))
+           != NGX_OK
+        || ngx_array_init(&jmcf->response, cf->pool, 2, sizeof(ngx_str_t))
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return jmcf;
+}
+
+
+static void *
+ngx_http_mixpanel_json_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_mixpanel_json_loc_conf_t  *jlcf;
+
+    jlcf = ngx_palloc(cf->pool, sizeof(ngx_http_mixpanel_json_loc_conf_t));
+    if (jlcf == NULL) {
+        return NULL;
+    }
+
+    jlcf->max_size = NGX_CONF_UNSET_SIZE;
+
+    return jlcf;
+}
+
+
+static char *
+ngx_http_mixpanel_json_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child)
+{
+    ngx_http_mixpanel_json_loc_conf_t *prev = parent;
+    ngx_http_mixpanel_json_loc_conf_t *conf = child;
+
+    ngx_conf_merge_size_value(conf->max_size, prev->max_size, 64 * 1024);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mixpanel_json_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mixpanel_json_main_conf_t *jmcf = conf;
+
+    ngx_str_t            *value, name, *s;
+    ngx_uint_t            source;
+    ngx_array_t          *path;
+    ngx_http_variable_t  *v;
+
+    value = cf->args->elts;
+
+    if (value[1].len < 2 || value[1].data[0] != '$') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid variable name \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_strcmp(value[2].data, "request") == 0) {
+        source = NGX_HTTP_MIXPANEL_JSON_REQUEST;
+
+    } else if (ngx_strcmp(value[2].data, "response") == 0) {
+        source = NGX_HTTP_MIXPANEL_JSON_RESPONSE;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid body \"%V\", "
+                           "it must be \"request\" or \"response\"",
+                           &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    path = ngx_array_push(&jmcf->paths[source]);
+    if (path == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_mixpanel_json_pointer(cf, &value[3], path) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    name.len = value[1].len - 1;
+    name.data = value[1].data + 1;
+
+    v = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
+    if (v == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    v->get_handler = ngx_http_mixpanel_json_variable;
+    v->data = ((jmcf->paths[source].nelts - 1) << 1) | source;
+
+    if (source == NGX_HTTP_MIXPANEL_JSON_RESPONSE) {
+        s = ngx_array_push(&jmcf->response);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *s = name;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* an RFC 6901 pointer as its unescaped, NUL-terminated reference tokens */
+
+static ngx_int_t
+ngx_http_mixpanel_json_pointer(ngx_conf_t *cf, ngx_str_t *pointer,
+    ngx_array_t *path)
+{
+    u_char     *p, *last, *q;
+    ngx_str_t  *token;
+
+    if (ngx_array_init(path, cf->pool, 2, sizeof(ngx_str_t)) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (pointer->len == 0) {
+        return NGX_OK;
+    }
+
+    if (pointer->data[0] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid JSON pointer \"%V\", "
+                           "it must be empty or start with \"/\"", pointer);
+        return NGX_ERROR;
+    }
+
+    p = pointer->data + 1;
+    last = pointer->data + pointer->len;
+
+    for ( ;; ) {
+        token = ngx_array_push(path);
+        if (token == NULL) {
+            return NGX_ERROR;
+        }
+
+        token->data = ngx_pnalloc(cf->pool, last - p + 1);
+        if (token->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        q = token->data;
+
+        while (p < last && *p != '/') {
+
+            if (*p != '~') {
+                *q++ = *p++;
+                continue;
+            }
+
+            if (p + 1 < last && (p[1] == '0' || p[1] == '1')) {
+                *q++ = (p[1] == '0') ? '~' : '/';
+                p += 2;
+                continue;
+            }
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid JSON pointer \"%V\", "
+                               "\"~\" must be followed by \"0\" or \"1\"",
+                               pointer);
+            return NGX_ERROR;
+        }
+
+        *q = '\0';
+        token->len = q - token->data;
+
+        if (p == last) {
+            return NGX_OK;
+        }
+
+        p++;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_json_init(ngx_conf_t *cf)
+{
+    ngx_str_t                           *name;
+    ngx_uint_t                           i, j;
+    ngx_http_variable_t                 *v;
+    ngx_http_core_main_conf_t           *cmcf;
+    ngx_http_mixpanel_json_main_conf_t  *jmcf;
+
+    jmcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_mixpanel_json_module);
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    /*
+     * the body filter is installed only when a response variable is
+     * referenced: by then every use has been indexed
+     */
+
+    name = jmcf->response.elts;
+    v = cmcf->variables.elts;
+
+    for (i = 0; i < jmcf->response.nelts; i++) {
+        for (j = 0; j < cmcf->variables.nelts; j++) {
+
+            if (name[i].len == v[j].name.len
+                && ngx_strncasecmp(name[i].data, v[j].name.data, name[i].len)
+                   == 0)
+            {
+                goto used;
+            }
+        }
+    }
+
+    return NGX_OK;
+
+used:
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_mixpanel_json_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_mixpanel_json_body_filter;
+
+    return NGX_OK;
+}

@@ -14,10 +14,14 @@
  * unusable token yields empty variables: this module attributes requests,
  * it does not authenticate them, so a request is never refused here.
  *
- * The only JSON parser here is libcjose's own; claims and headers are read
- * with the helpers of ngx_http_mixpanel_json.c.
+ * This file parses no JSON itself: libcjose reads keys and token headers
+ * for its own use, and claims, headers and key sets are read with the
+ * helpers of ngx_http_mixpanel_json.c.  Signatures and keys are libcjose's;
+ * OpenSSL only reads PEM files.
  */
 
+
+#include "ngx_http_mixpanel_module.h"
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -34,8 +38,6 @@
 
 #include <cjose/cjose.h>
 
-#include "ngx_http_mixpanel_module.h"
-
 
 #define NGX_HTTP_MIXPANEL_JWT_MAX_SIZE      16384
 #define NGX_HTTP_MIXPANEL_JWT_MAX_KEY_FILE  (1024 * 1024)
@@ -43,7 +45,6 @@
 /* the first payload paths, before the claims of mixpanel_jwt_claim_set */
 #define NGX_HTTP_MIXPANEL_JWT_EXP           0
 #define NGX_HTTP_MIXPANEL_JWT_NBF           1
-#define NGX_HTTP_MIXPANEL_JWT_CLAIMS        2
 
 /* header paths */
 #define NGX_HTTP_MIXPANEL_JWT_ALG           0
@@ -56,6 +57,7 @@ typedef struct {
     ngx_str_t                     name;
     cjose_jwk_kty_t               kty;
     ngx_int_t                     curve;
+    size_t                        size;          /* of a signature */
 } ngx_http_mixpanel_jwt_alg_t;
 
 
@@ -63,6 +65,7 @@ typedef struct {
     cjose_jwk_t                  *jwk;
     cjose_jwk_kty_t               kty;
     ngx_int_t                     curve;
+    size_t                        size;          /* of an RSA signature */
     ngx_str_t                     kid;
     ngx_str_t                     alg;
 } ngx_http_mixpanel_jwt_key_t;
@@ -71,12 +74,16 @@ typedef struct {
 typedef struct {
     ngx_array_t                   paths;         /* ngx_array_t of ngx_str_t */
     ngx_array_t                   header_paths;  /* ngx_array_t of ngx_str_t */
+
+    ngx_uint_t                    jwt;           /* unsigned jwt:1; */
+    ngx_uint_t                    keys;          /* unsigned keys:1; */
+    ngx_uint_t                    unverified;    /* unsigned unverified:1; */
 } ngx_http_mixpanel_jwt_main_conf_t;
 
 
 typedef struct {
     ngx_http_complex_value_t     *jwt;
-    ngx_array_t                  *keys;          /* ngx_http_mixpanel_jwt_key_t */
+    ngx_array_t                  *keys;     /* ngx_http_mixpanel_jwt_key_t */
     ngx_flag_t                    verify;
     time_t                        leeway;
 } ngx_http_mixpanel_jwt_loc_conf_t;
@@ -112,13 +119,15 @@ static ngx_int_t ngx_http_mixpanel_jwt_b64(ngx_pool_t *pool, u_char *data,
     size_t len, ngx_str_t *out);
 static ngx_int_t ngx_http_mixpanel_jwt_verify(ngx_http_request_t *r,
     ngx_http_mixpanel_jwt_loc_conf_t *jlcf, ngx_str_t *token,
-    ngx_http_mixpanel_jwt_alg_t *alg, ngx_str_t *kid, ngx_str_t *payload,
-    const char **reason);
+    ngx_http_mixpanel_jwt_alg_t *alg, ngx_str_t *kid, size_t size,
+    ngx_str_t *payload, const char **reason);
 static ngx_int_t ngx_http_mixpanel_jwt_time(ngx_str_t *value, time_t *t);
 static void ngx_http_mixpanel_jwt_invalid(ngx_http_request_t *r,
     const char *reason);
 
 static void *ngx_http_mixpanel_jwt_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_mixpanel_jwt_init_main_conf(ngx_conf_t *cf,
+    void *conf);
 static void *ngx_http_mixpanel_jwt_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_mixpanel_jwt_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
@@ -152,20 +161,25 @@ static ngx_conf_post_t  ngx_http_mixpanel_jwt_verify_p = {
 };
 
 
+/*
+ * Signature sizes are checked before libcjose sees a signature: its HMAC
+ * comparison reads the computed digest's length from the signature.
+ */
+
 static ngx_http_mixpanel_jwt_alg_t  ngx_http_mixpanel_jwt_algs[] = {
-    { ngx_string("HS256"), CJOSE_JWK_KTY_OCT, 0 },
-    { ngx_string("HS384"), CJOSE_JWK_KTY_OCT, 0 },
-    { ngx_string("HS512"), CJOSE_JWK_KTY_OCT, 0 },
-    { ngx_string("RS256"), CJOSE_JWK_KTY_RSA, 0 },
-    { ngx_string("RS384"), CJOSE_JWK_KTY_RSA, 0 },
-    { ngx_string("RS512"), CJOSE_JWK_KTY_RSA, 0 },
-    { ngx_string("PS256"), CJOSE_JWK_KTY_RSA, 0 },
-    { ngx_string("PS384"), CJOSE_JWK_KTY_RSA, 0 },
-    { ngx_string("PS512"), CJOSE_JWK_KTY_RSA, 0 },
-    { ngx_string("ES256"), CJOSE_JWK_KTY_EC, CJOSE_JWK_EC_P_256 },
-    { ngx_string("ES384"), CJOSE_JWK_KTY_EC, CJOSE_JWK_EC_P_384 },
-    { ngx_string("ES512"), CJOSE_JWK_KTY_EC, CJOSE_JWK_EC_P_521 },
-    { ngx_null_string, 0, 0 }
+    { ngx_string("HS256"), CJOSE_JWK_KTY_OCT, 0, 32 },
+    { ngx_string("HS384"), CJOSE_JWK_KTY_OCT, 0, 48 },
+    { ngx_string("HS512"), CJOSE_JWK_KTY_OCT, 0, 64 },
+    { ngx_string("RS256"), CJOSE_JWK_KTY_RSA, 0, 0 },
+    { ngx_string("RS384"), CJOSE_JWK_KTY_RSA, 0, 0 },
+    { ngx_string("RS512"), CJOSE_JWK_KTY_RSA, 0, 0 },
+    { ngx_string("PS256"), CJOSE_JWK_KTY_RSA, 0, 0 },
+    { ngx_string("PS384"), CJOSE_JWK_KTY_RSA, 0, 0 },
+    { ngx_string("PS512"), CJOSE_JWK_KTY_RSA, 0, 0 },
+    { ngx_string("ES256"), CJOSE_JWK_KTY_EC, CJOSE_JWK_EC_P_256, 64 },
+    { ngx_string("ES384"), CJOSE_JWK_KTY_EC, CJOSE_JWK_EC_P_384, 96 },
+    { ngx_string("ES512"), CJOSE_JWK_KTY_EC, CJOSE_JWK_EC_P_521, 132 },
+    { ngx_null_string, 0, 0, 0 }
 };
 
 
@@ -215,7 +229,7 @@ static ngx_http_module_t  ngx_http_mixpanel_jwt_module_ctx = {
     NULL,                                  /* postconfiguration */
 
     ngx_http_mixpanel_jwt_create_main_conf, /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_mixpanel_jwt_init_main_conf,  /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -248,10 +262,10 @@ static ngx_int_t
 ngx_http_mixpanel_jwt_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t                         *value, token;
-    ngx_http_mixpanel_jwt_ctx_t       *ctx;
-    ngx_http_mixpanel_jwt_main_conf_t *jmcf;
-    ngx_http_mixpanel_jwt_loc_conf_t  *jlcf;
+    ngx_str_t                          *value, token;
+    ngx_http_mixpanel_jwt_ctx_t        *ctx;
+    ngx_http_mixpanel_jwt_loc_conf_t   *jlcf;
+    ngx_http_mixpanel_jwt_main_conf_t  *jmcf;
 
     v->not_found = 1;
 
@@ -407,6 +421,7 @@ ngx_http_mixpanel_jwt_decode(ngx_http_request_t *r,
     ngx_http_mixpanel_jwt_loc_conf_t *jlcf, ngx_str_t *token,
     ngx_str_t *values)
 {
+    size_t                              size;
     time_t                              now, exp, nbf;
     u_char                             *p, *dot1, *dot2, *last;
     ngx_int_t                           rc;
@@ -442,7 +457,8 @@ ngx_http_mixpanel_jwt_decode(ngx_http_request_t *r,
 
     jmcf = ngx_http_get_module_main_conf(r, ngx_http_mixpanel_jwt_module);
 
-    hv = ngx_pcalloc(r->pool, NGX_HTTP_MIXPANEL_JWT_HEADERS * sizeof(ngx_str_t));
+    hv = ngx_pcalloc(r->pool,
+                     NGX_HTTP_MIXPANEL_JWT_HEADERS * sizeof(ngx_str_t));
     if (hv == NULL) {
         return NGX_ERROR;
     }
@@ -488,9 +504,19 @@ ngx_http_mixpanel_jwt_decode(ngx_http_request_t *r,
     if (jlcf->verify) {
         reason = NULL;
 
+        /* the decoded size of the signature segment, padding aside */
+
+        p = last;
+
+        while (p[-1] == '=') {
+            p--;
+        }
+
+        size = (p - dot2 - 1) * 3 / 4;
+
         rc = ngx_http_mixpanel_jwt_verify(r, jlcf, token, alg,
                                           &hv[NGX_HTTP_MIXPANEL_JWT_KID],
-                                          &payload, &reason);
+                                          size, &payload, &reason);
 
     } else {
         reason = "malformed payload";
@@ -532,7 +558,7 @@ ngx_http_mixpanel_jwt_decode(ngx_http_request_t *r,
             goto invalid;
         }
 
-        if (now >= exp + jlcf->leeway) {
+        if (now - jlcf->leeway >= exp) {
             reason = "token expired";
             goto invalid;
         }
@@ -578,8 +604,8 @@ invalid:
 static ngx_int_t
 ngx_http_mixpanel_jwt_segment(u_char *p, u_char *last)
 {
-    size_t   n, pad;
-    u_char   c;
+    size_t  n, pad;
+    u_char  c;
 
     n = 0;
 
@@ -651,16 +677,21 @@ ngx_http_mixpanel_jwt_b64(ngx_pool_t *pool, u_char *data, size_t len,
 static ngx_int_t
 ngx_http_mixpanel_jwt_verify(ngx_http_request_t *r,
     ngx_http_mixpanel_jwt_loc_conf_t *jlcf, ngx_str_t *token,
-    ngx_http_mixpanel_jwt_alg_t *alg, ngx_str_t *kid, ngx_str_t *payload,
-    const char **reason)
+    ngx_http_mixpanel_jwt_alg_t *alg, ngx_str_t *kid, size_t size,
+    ngx_str_t *payload, const char **reason)
 {
     size_t                        len;
     uint8_t                      *plain;
     ngx_int_t                     rc;
-    ngx_uint_t                    i, tried;
     cjose_err                     err;
+    ngx_uint_t                    i, tried;
     cjose_jws_t                  *jws;
     ngx_http_mixpanel_jwt_key_t  *key;
+
+    if (jlcf->keys == NULL) {
+        *reason = "no \"mixpanel_jwt_key_file\"";
+        return NGX_DECLINED;
+    }
 
     key = jlcf->keys->elts;
     tried = 0;
@@ -691,6 +722,10 @@ ngx_http_mixpanel_jwt_verify(ngx_http_request_t *r,
         }
 
         tried++;
+
+        if (size != (alg->size ? alg->size : key[i].size)) {
+            continue;
+        }
 
         /* a fresh import per key: a verified JWS is not reused */
 
@@ -840,6 +875,28 @@ ngx_http_mixpanel_jwt_create_main_conf(ngx_conf_t *cf)
 }
 
 
+/*
+ * A server may leave the key file to its locations, so a key file missing
+ * at one level is not an error; no key file at all is.
+ */
+
+static char *
+ngx_http_mixpanel_jwt_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_mixpanel_jwt_main_conf_t *jmcf = conf;
+
+    if (jmcf->jwt && !jmcf->keys && !jmcf->unverified) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mixpanel_jwt\" is set but no "
+                           "\"mixpanel_jwt_key_file\" to verify it with "
+                           "(or \"mixpanel_jwt_verify off\")");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static ngx_int_t
 ngx_http_mixpanel_jwt_add_path(ngx_conf_t *cf, ngx_array_t *paths,
     char *name)
@@ -899,14 +956,6 @@ ngx_http_mixpanel_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_value(conf->verify, prev->verify, 1);
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 0);
 
-    if (conf->jwt != NULL && conf->verify && conf->keys == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"mixpanel_jwt\" is set but no "
-                           "\"mixpanel_jwt_key_file\" to verify it with "
-                           "(or \"mixpanel_jwt_verify off\")");
-        return NGX_CONF_ERROR;
-    }
-
     return NGX_CONF_OK;
 }
 
@@ -916,8 +965,9 @@ ngx_http_mixpanel_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mixpanel_jwt_loc_conf_t *jlcf = conf;
 
-    ngx_str_t                         *value;
-    ngx_http_compile_complex_value_t   ccv;
+    ngx_str_t                          *value;
+    ngx_http_compile_complex_value_t    ccv;
+    ngx_http_mixpanel_jwt_main_conf_t  *jmcf;
 
     if (jlcf->jwt != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -934,6 +984,10 @@ ngx_http_mixpanel_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (jlcf->jwt == NULL) {
         return NGX_CONF_ERROR;
     }
+
+    jmcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_mixpanel_jwt_module);
+    jmcf->jwt = 1;
 
     ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
 
@@ -1017,7 +1071,13 @@ ngx_http_mixpanel_jwt_verify_post(ngx_conf_t *cf, void *post, void *data)
 {
     ngx_flag_t  *fp = data;
 
+    ngx_http_mixpanel_jwt_main_conf_t  *jmcf;
+
     if (*fp == 0) {
+        jmcf = ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_http_mixpanel_jwt_module);
+        jmcf->unverified = 1;
+
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "\"mixpanel_jwt_verify off\": JWT claims are "
                            "used without checking their signature");
@@ -1033,10 +1093,11 @@ ngx_http_mixpanel_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_mixpanel_jwt_loc_conf_t *jlcf = conf;
 
-    u_char              *p, *last;
-    ngx_str_t           *value, name, content;
-    ngx_array_t         *keys;
-    ngx_pool_cleanup_t  *cln;
+    u_char                             *p, *last;
+    ngx_str_t                          *value, name, content;
+    ngx_array_t                        *keys;
+    ngx_pool_cleanup_t                 *cln;
+    ngx_http_mixpanel_jwt_main_conf_t  *jmcf;
 
     if (jlcf->keys != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -1097,6 +1158,10 @@ ngx_http_mixpanel_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     jlcf->keys = keys;
+
+    jmcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_mixpanel_jwt_module);
+    jmcf->keys = 1;
 
     return NGX_CONF_OK;
 }
@@ -1178,8 +1243,8 @@ ngx_http_mixpanel_jwt_load_jwks(ngx_conf_t *cf, ngx_str_t *name,
 {
     ngx_int_t     rc;
     ngx_str_t    *json, kv[2];
-    ngx_uint_t    i;
     cjose_err     err;
+    ngx_uint_t    i;
     ngx_array_t   set, paths;
     cjose_jwk_t  *jwk;
 
@@ -1491,6 +1556,10 @@ ngx_http_mixpanel_jwt_add_key(ngx_conf_t *cf, ngx_array_t *keys,
 
     if (key->kty == CJOSE_JWK_KTY_EC) {
         key->curve = cjose_jwk_EC_get_curve(jwk, &err);
+    }
+
+    if (key->kty == CJOSE_JWK_KTY_RSA) {
+        key->size = cjose_jwk_get_keysize(jwk, &err) / 8;
     }
 
     kid = cjose_jwk_get_kid(jwk, &err);

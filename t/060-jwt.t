@@ -1,0 +1,1016 @@
+# JWT claims as variables: mixpanel_jwt, mixpanel_jwt_key_file,
+# mixpanel_jwt_verify, mixpanel_jwt_leeway, mixpanel_jwt_claim_set.
+# Tokens are signed here with the openssl command line and the keys of
+# t/data (made once by tools/make-test-keys).  A token that cannot be
+# used gives empty variables; the request is always served.
+
+use Test::Nginx::Socket 'no_plan';
+
+use FindBin;
+use lib "$FindBin::Bin/data";
+use TestJWT qw(jwt tamper b64u data_dir);
+
+$ENV{TEST_NGINX_DATA} = data_dir();
+
+our @ALGS = qw(HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512
+               ES256 ES384 ES512);
+
+our %KEY = (HS => 'hs', RS => 'rsa1', PS => 'rsa1',
+            ES256 => 'ec256', ES384 => 'ec384', ES512 => 'ec521');
+
+sub key_of { $KEY{$_[0]} // $KEY{ substr $_[0], 0, 2 } }
+
+our (%T, @GARBAGE);
+
+for my $alg (@ALGS) {
+    my $key = key_of($alg);
+    $T{$alg} = jwt($alg, $key, { sub => "user-$alg" },
+                   kid => $key, exp_in => 3600);
+    $T{"tampered-$alg"} = tamper($T{$alg}, { sub => "admin" });
+}
+
+my $hs = \(do { open my $f, '<', data_dir() . '/rsa1.pub' or die; local $/;
+                <$f> });
+
+%T = (%T,
+    bearer    => jwt('RS256', 'rsa1', { sub => 'bearer-user' }, kid => 'rsa1'),
+    expired   => jwt('ES256', 'ec256', { sub => 'late' }, kid => 'ec256',
+                     exp_in => -60),
+    early     => jwt('RS256', 'rsa1', { sub => 'early' }, kid => 'rsa1',
+                     nbf_in => 1800, exp_in => 7200),
+    wrong_kid => jwt('RS256', 'rsa2', { sub => 'x' }, kid => 'rsa1'),
+    no_kid    => jwt('RS256', 'rsa2', { sub => 'x' }, kid => 'nope'),
+    rsa2      => jwt('RS256', 'rsa2', { sub => 'rsa2-user' }, kid => 'rsa2'),
+    rsa2_ps   => jwt('PS256', 'rsa2', { sub => 'x' }, kid => 'rsa2'),
+    enc_key   => jwt('RS256', 'rsa3', { sub => 'x' }, kid => 'rsa3-enc'),
+    none      => jwt('none', undef, { sub => 'nobody' }),
+    none_sig  => jwt('none', undef, { sub => 'nobody' }) . 'c2ln',
+    none_kid  => jwt('none', undef, { sub => 'nobody' }, kid => 'hs'),
+    confusion => jwt('HS256', $hs, { sub => 'attacker' }, kid => 'rsa1'),
+    confusion_nokid => jwt('HS256', $hs, { sub => 'attacker' }),
+    rsa1_nokid   => jwt('RS256', 'rsa1', { sub => 'one' }),
+    rsa2_nokid   => jwt('RS512', 'rsa2', { sub => 'two' }),
+    ec256_nokid  => jwt('ES256', 'ec256', { sub => 'three' }),
+    ec384_nokid  => jwt('ES384', 'ec384', { sub => 'four' }),
+    ec384_kid    => jwt('ES384', 'ec384', { sub => 'single' }, kid => 'ec384'),
+    padded    => jwt('PS512', 'rsa1', { sub => 'padded-user', x => 'ab' },
+                     kid => 'rsa1', pad => 1),
+    claims    => jwt('HS256', 'hs', {
+                     sub => 'u-1',
+                     org => { id => 'org-9', plan => { tier => 'gold' } },
+                     roles => [ 'admin', 'dev' ],
+                     n => 42, neg => -7, f => 1.5, big => 1e300,
+                     b => JSON::PP::true, nul => undef,
+                     ids => [ 1, 2.5, 'three', JSON::PP::false, undef,
+                              { a => 1 }, [ 9 ] ],
+                     'a.b' => 'dotted',
+                 }, kid => 'hs'),
+    exp_string  => jwt('HS256', 'hs', { sub => 'x', exp => 'tomorrow' }),
+    exp_float   => jwt('HS256', 'hs', { sub => 'float',
+                                        exp => time + 3600.5 }),
+    exp_numstr  => jwt('HS256', 'hs', { sub => 'numstr',
+                                        exp => '' . (time + 3600) }),
+    crit      => jwt('HS256', 'hs', { sub => 'x' },
+                     header => { crit => [ 'exp' ], exp => 1 }),
+    dup_claim => jwt('HS256', 'hs', undef,
+                     payload_json => '{"sub":"a","sub":"b"}'),
+    not_json  => jwt('HS256', 'hs', undef, payload_json => 'sub=a'),
+    array_payload => jwt('HS256', 'hs', undef, payload_json => '["a"]'),
+    cookie    => jwt('ES512', 'ec521', { sub => 'cookie-user' },
+                     kid => 'ec521'),
+    big       => jwt('HS256', 'hs', { sub => 'big', pad => 'x' x 11000 }),
+);
+
+@GARBAGE = (
+    'abc',
+    'a.b',
+    'a.b.c.d',
+    '...',
+    '..',
+    'AAAAA=.AAAA.AAAA',
+    'AAAAAA=.AAAA.AAAA',
+    'AAAA==.AAAA.AAAA',
+    'AA=A.AAAA.AAAA',
+    'A===.AAAA.AAAA',
+    '%ZZ.AAAA.AAAA',
+    b64u('[]') . '.' . b64u('{}') . '.AAAA',
+    b64u('{"alg":"HS256"') . '.' . b64u('{}') . '.AAAA',
+    b64u('{"alg":"HS256","alg":"none"}') . '.' . b64u('{}') . '.AAAA',
+    b64u('{"alg":"HS256"}') . '.' . b64u('{"sub":"x"}') . '.',
+    b64u('{"alg":"HS256"}') . '.' . b64u('{"sub":"x"}') . '.AAAA',
+    b64u('{"alg":"RS256"}') . '.' . b64u('{"sub":"x"}') . '.AAAA',
+    b64u('{"alg":"ES256"}') . '.' . b64u('{"sub":"x"}') . '.AAAA',
+    b64u('{"alg":"PS256"}') . '.' . b64u('{"sub":"x"}') . '.' . 'A' x 400,
+    b64u('{"alg":"ES512"}') . '.' . b64u('{"sub":"x"}') . '.' . 'A' x 600,
+    b64u('{"alg":256}') . '.' . b64u('{"sub":"x"}') . '.AAAA',
+    b64u('{"alg":"HS256"}') . '.' . b64u("\x00\xff") . '.AAAA',
+    (substr $T{HS256}, 0, 40),
+    $T{RS256} . 'A',
+    "eyJ.eyJ.eyJ",
+);
+
+our $HttpConfig = <<'_EOC_';
+    mixpanel_jwt_claim_set $jwt_sub sub;
+    mixpanel_jwt_claim_set $jwt_org org id;
+    mixpanel_jwt_claim_set $jwt_tier org plan tier;
+    mixpanel_jwt_claim_set $jwt_plan org plan;
+    mixpanel_jwt_claim_set $jwt_roles roles;
+    mixpanel_jwt_claim_set $jwt_role0 roles 0;
+    mixpanel_jwt_claim_set $jwt_role9 roles 9;
+    mixpanel_jwt_claim_set $jwt_n n;
+    mixpanel_jwt_claim_set $jwt_neg neg;
+    mixpanel_jwt_claim_set $jwt_f f;
+    mixpanel_jwt_claim_set $jwt_big big;
+    mixpanel_jwt_claim_set $jwt_b b;
+    mixpanel_jwt_claim_set $jwt_nul nul;
+    mixpanel_jwt_claim_set $jwt_ids ids;
+    mixpanel_jwt_claim_set $jwt_dotted a.b;
+    mixpanel_jwt_claim_set $jwt_missing no such claim;
+_EOC_
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value("http_config",
+                      $HttpConfig . ($block->http_config // ""));
+});
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: every algorithm, valid, from a JWKS with kid selection
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ map { "GET /t?t=$::T{$_}" } @::ALGS ]
+--- response_body eval
+[ map { "sub=user-$_\n" } @::ALGS ]
+--- no_error_log
+[error]
+[alert]
+JWT ignored
+
+
+
+=== TEST 2: every algorithm, claims changed under the same signature
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ map { "GET /t?t=$::T{\"tampered-$_\"}" } @::ALGS ]
+--- response_body eval
+[ map { "sub=\n" } @::ALGS ]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 3: a bearer token from the Authorization header
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer $::T{bearer}"
+--- response_body
+sub=bearer-user
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 4: no token at all: empty, and nothing logged
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /t
+--- response_body
+sub=
+--- no_error_log
+JWT ignored
+[error]
+
+
+
+=== TEST 5: an expired token is ignored and logged at info
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer $::T{expired}"
+--- response_body
+sub=
+--- error_log
+[info]
+mixpanel: JWT ignored: token expired
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: an expired token within the leeway is accepted
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+    mixpanel_jwt_leeway 1h;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer $::T{expired}"
+--- response_body
+sub=late
+--- no_error_log
+JWT ignored
+
+
+
+=== TEST 7: a token not yet valid (nbf) is ignored
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer $::T{early}"
+--- response_body
+sub=
+--- error_log
+JWT ignored: token not yet valid
+
+
+
+=== TEST 8: a token not yet valid within the leeway is accepted
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+    mixpanel_jwt_leeway 1h;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer $::T{early}"
+--- response_body
+sub=early
+--- no_error_log
+JWT ignored
+
+
+
+=== TEST 9: the kid selects the key: another key's kid fails
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer $::T{wrong_kid}"
+--- response_body
+sub=
+--- error_log
+JWT ignored: signature verification failed
+
+
+
+=== TEST 10: an unknown kid finds no key
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer $::T{no_kid}"
+--- response_body
+sub=
+--- error_log
+JWT ignored: no key for the token's "alg" and "kid"
+
+
+
+=== TEST 11: a JWK's "alg" binds it; "use":"enc" keys are skipped
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ "GET /t?t=$::T{rsa2}", "GET /t?t=$::T{rsa2_ps}", "GET /t?t=$::T{enc_key}" ]
+--- response_body eval
+[ "sub=rsa2-user\n", "sub=\n", "sub=\n" ]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 12: alg none is rejected
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer $::T{none}"
+--- response_body
+sub=
+--- error_log
+JWT ignored: malformed token
+
+
+
+=== TEST 13: alg none in every form is rejected, even unverified
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+
+    location = /off {
+        mixpanel_jwt_verify off;
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ "GET /t?t=$::T{none_sig}", "GET /t?t=$::T{none_kid}",
+  "GET /off?t=$::T{none_sig}", "GET /off?t=$::T{none_kid}" ]
+--- response_body eval
+[ "sub=\n", "sub=\n", "sub=\n", "sub=\n" ]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 14: algorithm confusion: HS256 with the RSA public key as secret
+--- config
+    mixpanel_jwt $arg_t;
+
+    location = /jwks {
+        mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+        return 200 "sub=$jwt_sub\n";
+    }
+
+    location = /pem {
+        mixpanel_jwt_key_file $TEST_NGINX_DATA/rsa1.pub;
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ "GET /jwks?t=$::T{confusion}", "GET /jwks?t=$::T{confusion_nokid}",
+  "GET /pem?t=$::T{confusion}", "GET /pem?t=$::T{confusion_nokid}",
+  "GET /pem?t=$::T{RS256}" ]
+--- response_body eval
+[ "sub=\n", "sub=\n", "sub=\n", "sub=\n", "sub=user-RS256\n" ]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 15: garbage never crashes a worker and gives empty claims
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ map { "GET /t?t=$_" } @::GARBAGE ]
+--- response_body eval
+[ map { "sub=\n" } @::GARBAGE ]
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 16: an oversized token is not parsed
+--- config
+    large_client_header_buffers 4 64k;
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer " . ("eyJh" x 4200)
+--- response_body
+sub=
+--- error_log
+JWT ignored: token too large
+
+
+
+=== TEST 17: a large token under the limit is fine
+--- config
+    large_client_header_buffers 4 64k;
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer $::T{big}"
+--- response_body
+sub=big
+
+
+
+=== TEST 18: several keys without kid: each fitting key is tried
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks-nokid.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ "GET /t?t=$::T{rsa1_nokid}", "GET /t?t=$::T{rsa2_nokid}",
+  "GET /t?t=$::T{ec256_nokid}", "GET /t?t=$::T{ec384_nokid}",
+  "GET /t?t=$::T{RS256}" ]
+--- response_body eval
+[ "sub=one\n", "sub=two\n", "sub=three\n", "sub=\n", "sub=user-RS256\n" ]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 19: a single JWK instead of a set
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwk-ec384.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ "GET /t?t=$::T{ec384_kid}", "GET /t?t=$::T{ES256}" ]
+--- response_body eval
+[ "sub=single\n", "sub=\n" ]
+
+
+
+=== TEST 20: PEM public keys, RSA and EC of each size
+--- config
+    mixpanel_jwt $arg_t;
+
+    location = /rsa {
+        mixpanel_jwt_key_file $TEST_NGINX_DATA/rsa1.pub;
+        return 200 "sub=$jwt_sub\n";
+    }
+
+    location = /ec256 {
+        mixpanel_jwt_key_file $TEST_NGINX_DATA/ec256.pub;
+        return 200 "sub=$jwt_sub\n";
+    }
+
+    location = /ec384 {
+        mixpanel_jwt_key_file $TEST_NGINX_DATA/ec384.pub;
+        return 200 "sub=$jwt_sub\n";
+    }
+
+    location = /ec521 {
+        mixpanel_jwt_key_file $TEST_NGINX_DATA/ec521.pub;
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ "GET /rsa?t=$::T{RS384}", "GET /rsa?t=$::T{PS256}",
+  "GET /rsa?t=$::T{ES256}", "GET /ec256?t=$::T{ES256}",
+  "GET /ec256?t=$::T{ES384}", "GET /ec384?t=$::T{ES384}",
+  "GET /ec521?t=$::T{ES512}", "GET /ec521?t=$::T{RS512}" ]
+--- response_body eval
+[ "sub=user-RS384\n", "sub=user-PS256\n", "sub=\n", "sub=user-ES256\n",
+  "sub=\n", "sub=user-ES384\n", "sub=user-ES512\n", "sub=\n" ]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 21: nested claims, arrays, numbers, booleans
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub org=$jwt_org tier=$jwt_tier plan=$jwt_plan
+roles=$jwt_roles role0=$jwt_role0 role9=$jwt_role9
+n=$jwt_n neg=$jwt_neg f=$jwt_f big=$jwt_big b=$jwt_b nul=$jwt_nul
+ids=$jwt_ids dotted=$jwt_dotted missing=$jwt_missing
+";
+    }
+--- request eval
+"GET /t?t=$::T{claims}"
+--- response_body
+sub=u-1 org=org-9 tier=gold plan=
+roles=admin,dev role0=admin role9=
+n=42 neg=-7 f=1.5 big=1e300 b=true nul=
+ids=1,2.5,three,false dotted=dotted missing=
+
+
+
+=== TEST 22: base64url with padding
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+"GET /t?t=$::T{padded}"
+--- response_body
+sub=padded-user
+
+
+
+=== TEST 23: verification off: warned about, claims read unchecked
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_verify off;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ "GET /t?t=$::T{'tampered-RS256'}", "GET /t?t=$::T{confusion}",
+  "GET /t?t=$::T{expired}" ]
+--- response_body eval
+[ "sub=admin\n", "sub=attacker\n", "sub=\n" ]
+
+
+
+=== TEST 24: verification off is warned about at start-up
+--- config
+    location = /t {
+        mixpanel_jwt $http_authorization;
+        mixpanel_jwt_verify off;
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer $::T{'tampered-ES256'}"
+--- response_body
+sub=admin
+--- error_log
+[warn]
+"mixpanel_jwt_verify off": JWT claims are used without checking their signature
+
+
+
+=== TEST 25: claims survive internal redirects and are read in any phase
+--- http_config
+    log_format jwt "sub=$jwt_sub org=$jwt_org";
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        set $early $jwt_sub;
+        rewrite ^ /inner last;
+    }
+
+    location = /inner {
+        access_log logs/jwt.log jwt;
+        error_page 418 = @named;
+        return 418;
+    }
+
+    location @named {
+        access_log logs/jwt.log jwt;
+        return 200 "early=$early sub=$jwt_sub org=$jwt_org\n";
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer $::T{claims}"
+--- response_body
+early=u-1 sub=u-1 org=org-9
+--- no_error_log
+[error]
+
+
+
+=== TEST 26: the claims reach the log phase
+--- http_config
+    log_format jwt "sub=$jwt_sub roles=$jwt_roles";
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        access_log logs/jwt.log jwt;
+        return 200 "ok\n";
+    }
+
+    location = /log {
+        access_log off;
+        mixpanel_jwt off;
+        alias logs/jwt.log;
+    }
+--- request eval
+[ "GET /t", "GET /log" ]
+--- more_headers eval
+"Authorization: Bearer $::T{claims}"
+--- response_body eval
+[ "ok\n", "sub=u-1 roles=admin,dev\n" ]
+
+
+
+=== TEST 27: mixpanel_jwt off in a location, or from a cookie in another
+--- config
+    mixpanel_jwt $cookie_session;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+
+    location = /off {
+        mixpanel_jwt off;
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ "GET /t", "GET /off" ]
+--- more_headers eval
+"Cookie: a=b; session=$::T{cookie}; c=d"
+--- response_body eval
+[ "sub=cookie-user\n", "sub=\n" ]
+
+
+
+=== TEST 28: exp must be a NumericDate
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ "GET /t?t=$::T{exp_string}", "GET /t?t=$::T{exp_float}",
+  "GET /t?t=$::T{exp_numstr}" ]
+--- response_body eval
+[ "sub=\n", "sub=float\n", "sub=numstr\n" ]
+--- no_error_log
+[error]
+
+
+
+=== TEST 29: crit headers, duplicate claims and non-JSON payloads
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ "GET /t?t=$::T{crit}", "GET /t?t=$::T{dup_claim}",
+  "GET /t?t=$::T{not_json}", "GET /t?t=$::T{array_payload}" ]
+--- response_body eval
+[ "sub=\n", "sub=\n", "sub=\n", "sub=\n" ]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 30: a changed claim fails the signature, logged at info
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer $::T{'tampered-PS384'}"
+--- response_body
+sub=
+--- error_log
+[info]
+mixpanel: JWT ignored: signature verification failed
+
+
+
+=== TEST 31: the confusion attack finds no HMAC key
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/rsa1.pub;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer $::T{confusion}"
+--- response_body
+sub=
+--- error_log
+JWT ignored: no key for the token's "alg" and "kid"
+
+
+
+=== TEST 32: a malformed exp is logged
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer $::T{exp_string}"
+--- response_body
+sub=
+--- error_log
+JWT ignored: malformed "exp" claim
+
+
+
+=== TEST 33: a crit header is logged
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer $::T{crit}"
+--- response_body
+sub=
+--- error_log
+JWT ignored: unsupported "crit" header
+
+
+
+=== TEST 34: alg none with a signature is an unsupported algorithm
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer $::T{none_sig}"
+--- response_body
+sub=
+--- error_log
+JWT ignored: unsupported algorithm
+
+
+
+=== TEST 35: "mixpanel_jwt $jwt_sub" does not loop
+--- config
+    mixpanel_jwt $jwt_sub;
+    mixpanel_jwt_verify off;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /t
+--- response_body
+sub=
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 36: an unreadable key file stops nginx -t
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/no-such-file.json;
+
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*open\(\) ".*no-such-file\.json" failed/
+
+
+
+=== TEST 37: a token that an auth_request subrequest hands back
+--- config
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /api {
+        auth_request /auth;
+        auth_request_set $auth_token $upstream_http_x_token;
+        mixpanel_jwt $auth_token;
+        proxy_set_header X-Sub $jwt_sub;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/app;
+    }
+
+    location = /backend/app {
+        return 200 "sub=$http_x_sub\n";
+    }
+
+    location = /auth {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/auth;
+        proxy_pass_request_body off;
+    }
+
+    location = /backend/auth {
+        add_header X-Token $http_x_session;
+        return 200;
+    }
+--- request
+GET /api
+--- more_headers eval
+"X-Session: $::T{bearer}"
+--- response_body
+sub=bearer-user
+--- no_error_log
+[error]
+
+
+
+=== TEST 38: malformed JSON in a key file
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks-broken.json;
+
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*malformed JWKS in ".*jwks-broken\.json"/
+
+
+
+=== TEST 39: a key that libcjose refuses
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks-badkey.json;
+
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*malformed JWKS in ".*jwks-badkey\.json": key 1/
+
+
+
+=== TEST 40: an empty key set
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks-empty.json;
+
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*malformed JWKS in ".*jwks-empty\.json"/
+
+
+
+=== TEST 41: a file that is neither JWKS nor PEM public key
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/hs.hex;
+
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*malformed JWKS in ".*hs\.hex"/
+
+
+
+=== TEST 42: a token to verify and no key to verify it with
+--- config
+    mixpanel_jwt $http_authorization;
+
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_jwt" is set but no "mixpanel_jwt_key_file" to verify it with
+
+
+
+=== TEST 43: a claim variable defined twice
+--- http_config
+    mixpanel_jwt_claim_set $jwt_sub2 sub;
+    mixpanel_jwt_claim_set $jwt_sub2 sub;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+the duplicate "jwt_sub2" variable
+
+
+
+=== TEST 44: mixpanel_jwt_claim_set only in the http block
+--- config
+    mixpanel_jwt_claim_set $x sub;
+
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_jwt_claim_set" directive is not allowed here

@@ -1,0 +1,611 @@
+# JSON body fields as variables: mixpanel_json_set, mixpanel_json_max_size.
+# Upstreams are locations of the same server reached with proxy_pass.  A
+# response variable is read at the log phase (what the tracker does), so
+# the blocks log it with access_log and read the log with a second request.
+# Responses must pass through byte for byte.
+
+use Test::Nginx::Socket 'no_plan';
+
+use FindBin;
+use lib "$FindBin::Bin/data";
+use TestJWT qw(jwt data_dir);
+
+$ENV{TEST_NGINX_DATA} = data_dir();
+
+our %T = (
+    login => jwt('HS256', 'hs', { sub => 'user-login' }, kid => 'hs',
+                 exp_in => 3600),
+);
+
+our $LOGIN = qq({"account":{"id":"acc-1"},"token":"$T{login}"});
+
+# about 40 KB, the field last: it spans many proxy buffers
+our $BIG = '{"filler":[' . join(',', map { qq("item-$_-) . 'x' x 20 . '"' }
+                                       1 .. 1400)
+           . '],"account":{"id":"acc-big"}}';
+
+our $HttpConfig = <<'_EOC_';
+    mixpanel_json_set $acct response /account/id;
+    mixpanel_json_set $login_token response /token;
+    mixpanel_json_set $resp_root response "";
+    mixpanel_json_set $resp_list response /list;
+    mixpanel_json_set $resp_item1 response /items/1/id;
+    mixpanel_json_set $resp_item9 response /items/9/id;
+    mixpanel_json_set $resp_escaped response /a~1b/m~0n;
+    mixpanel_json_set $resp_num response /n;
+    mixpanel_json_set $resp_obj response /account;
+    mixpanel_json_set $resp_empty_key response /;
+    mixpanel_json_set $profile request /profile_id;
+    mixpanel_json_set $req_nested request /p/0/x~1y;
+
+    mixpanel_jwt_claim_set $jwt_sub sub;
+
+    log_format ids 'acct=$acct sub=$jwt_sub profile=$profile';
+    log_format ptr 'root=$resp_root list=$resp_list item1=$resp_item1 '
+                   'item9=$resp_item9 escaped=$resp_escaped num=$resp_num '
+                   'obj=$resp_obj empty_key=$resp_empty_key';
+_EOC_
+
+our $Helpers = <<'_EOC_';
+    location = /log {
+        access_log off;
+        default_type text/plain;
+        alias $TEST_NGINX_SERVER_ROOT/logs/ids.log;
+    }
+
+    location = /backend/echo {
+        access_log off;
+        default_type application/json;
+        return 200 "profile=$http_x_profile\n";
+    }
+_EOC_
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    my $http_config = $block->http_config // "";
+
+    # "# alone": this block's http_config only
+    if ($http_config !~ /^\s*# alone/) {
+        $block->set_value("http_config", $HttpConfig . $http_config);
+    }
+
+    if (defined $block->config) {
+        $block->set_value("config", $block->config . $Helpers);
+    }
+});
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a login endpoint: account id and the token's claims at the log phase
+--- config
+    location = /login {
+        mixpanel_jwt $login_token;
+        mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+        access_log logs/ids.log ids;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/login;
+    }
+
+    location = /backend/login {
+        access_log off;
+        default_type application/json;
+        return 200 '{"account":{"id":"acc-1"},"token":"$arg_tok"}';
+    }
+--- request eval
+[ "GET /login?tok=$::T{login}", "GET /log" ]
+--- response_body eval
+[ $::LOGIN, "acct=acc-1 sub=user-login profile=-\n" ]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 2: the copy is made only when a response variable is used
+--- config
+    location = /login {
+        access_log logs/ids.log ids;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/login;
+    }
+
+    location = /backend/login {
+        access_log off;
+        default_type application/json;
+        return 200 '{"account":{"id":"acc-2"}}';
+    }
+--- request
+GET /login
+--- response_body chomp
+{"account":{"id":"acc-2"}}
+--- error_log
+mixpanel json: copying response body
+
+
+
+=== TEST 3: no response variable referenced: no body filter at all
+--- http_config
+    # alone
+    mixpanel_json_set $acct response /account/id;
+    mixpanel_json_set $profile request /profile_id;
+
+    log_format only_request 'profile=$profile';
+--- config
+    location = /t {
+        access_log logs/ids.log only_request;
+        default_type application/json;
+        return 200 '{"account":{"id":"acc-3"}}';
+    }
+--- request
+GET /t
+--- response_body chomp
+{"account":{"id":"acc-3"}}
+--- no_error_log
+mixpanel json: copying response body
+mixpanel json: not copying response body
+
+
+
+=== TEST 4: a large body spanning many buffers passes unchanged
+--- config
+    location = /big {
+        access_log logs/ids.log ids;
+        proxy_max_temp_file_size 0;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/big.json;
+    }
+
+    location = /backend/big.json {
+        access_log off;
+        default_type application/json;
+        root $TEST_NGINX_SERVER_ROOT/html;
+        rewrite ^ /big.json break;
+    }
+--- user_files eval
+">>> big.json\n$::BIG"
+--- request eval
+[ "GET /big", "GET /log" ]
+--- response_body eval
+[ $::BIG, "acct=acc-big sub=- profile=-\n" ]
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: a body over mixpanel_json_max_size is not parsed, and passes
+--- config
+    location = /big {
+        mixpanel_json_max_size 16k;
+        access_log logs/ids.log ids;
+        proxy_max_temp_file_size 0;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/big.json;
+    }
+
+    location = /backend/big.json {
+        access_log off;
+        default_type application/json;
+        root $TEST_NGINX_SERVER_ROOT/html;
+        rewrite ^ /big.json break;
+    }
+--- user_files eval
+">>> big.json\n$::BIG"
+--- request eval
+[ "GET /big", "GET /log" ]
+--- response_body eval
+[ $::BIG, "acct=- sub=- profile=-\n" ]
+
+
+
+=== TEST 6: a body of unknown length (no Content-Length) is copied too
+--- config
+    location = /stream {
+        access_log logs/ids.log ids;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/stream.json;
+    }
+
+    location = /backend/stream.json {
+        access_log off;
+        default_type application/json;
+        ssi on;
+        ssi_types application/json;
+        root $TEST_NGINX_SERVER_ROOT/html;
+        rewrite ^ /stream.json break;
+    }
+--- user_files
+>>> stream.json
+{"account":{"id":"<!--# echo var="arg_id" -->"},"more":[1,2,3]}
+--- request eval
+[ "GET /stream?id=acc-ssi", "GET /log" ]
+--- response_body eval
+[ qq({"account":{"id":"acc-ssi"},"more":[1,2,3]}\n),
+  "acct=acc-ssi sub=- profile=-\n" ]
+
+
+
+=== TEST 7: an unknown-length body over the limit is dropped, not cut
+--- config
+    location = /stream {
+        mixpanel_json_max_size 20;
+        access_log logs/ids.log ids;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/stream.json;
+    }
+
+    location = /backend/stream.json {
+        access_log off;
+        default_type application/json;
+        ssi on;
+        ssi_types application/json;
+        root $TEST_NGINX_SERVER_ROOT/html;
+        rewrite ^ /stream.json break;
+    }
+--- user_files
+>>> stream.json
+{"account":{"id":"<!--# echo var="arg_id" -->"},"more":[1,2,3]}
+--- request eval
+[ "GET /stream?id=acc-ssi", "GET /log" ]
+--- response_body eval
+[ qq({"account":{"id":"acc-ssi"},"more":[1,2,3]}\n),
+  "acct=- sub=- profile=-\n" ]
+
+
+
+=== TEST 8: not JSON, compressed, truncated or duplicate keys: empty
+--- config
+    location = /r {
+        access_log logs/ids.log ids;
+        proxy_set_header Accept-Encoding gzip;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/$arg_kind;
+    }
+
+    location = /backend/text {
+        access_log off;
+        default_type text/plain;
+        return 200 '{"account":{"id":"text"}}';
+    }
+
+    location = /backend/gzip {
+        access_log off;
+        default_type application/json;
+        gzip on;
+        gzip_types application/json;
+        gzip_min_length 1;
+        gzip_http_version 1.0;
+        return 200 '{"account":{"id":"gzip"}}';
+    }
+
+    location = /backend/cut {
+        access_log off;
+        default_type application/json;
+        return 200 '{"account":{"id":"cut"}';
+    }
+
+    location = /backend/dup {
+        access_log off;
+        default_type application/json;
+        return 200 '{"account":{"id":"a"},"account":{"id":"b"}}';
+    }
+
+    location = /backend/problem {
+        access_log off;
+        default_type "application/problem+json; charset=utf-8";
+        return 400 '{"account":{"id":"problem"}}';
+    }
+--- request eval
+[ "GET /r?kind=text", "GET /r?kind=gzip", "GET /r?kind=cut",
+  "GET /r?kind=dup", "GET /r?kind=problem", "GET /log" ]
+--- error_code eval
+[ 200, 200, 200, 200, 400, 200 ]
+--- response_body_like eval
+[ qr/^\{"account":\{"id":"text"\}\}$/, qr/^\x1f\x8b/,
+  qr/^\{"account":\{"id":"cut"\}$/, qr/^\{"account":\{"id":"a"\}/,
+  qr/problem/,
+  qr/^acct=- sub=- profile=-\nacct=- sub=- profile=-\nacct=- sub=- profile=-\nacct=- sub=- profile=-\nacct=problem sub=- profile=-\n$/ ]
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: nginx's own gzip compresses after the copy
+--- config
+    location = /login {
+        gzip on;
+        gzip_types application/json;
+        gzip_min_length 1;
+        access_log logs/ids.log ids;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/login;
+    }
+
+    location = /backend/login {
+        access_log off;
+        default_type application/json;
+        return 200 '{"account":{"id":"acc-gz"}}';
+    }
+--- request eval
+[ "GET /login", "GET /log" ]
+--- more_headers
+Accept-Encoding: gzip
+--- response_body_like eval
+[ qr/^\x1f\x8b/, qr/^acct=acc-gz sub=- profile=-\n$/ ]
+
+
+
+=== TEST 10: RFC 6901 pointers: escapes, array indexes, value types
+--- config
+    location = /p {
+        access_log logs/ids.log ptr;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/p;
+    }
+
+    location = /backend/p {
+        access_log off;
+        default_type application/json;
+        return 200 '{"a/b":{"m~n":"esc"},"items":[{"id":"i0"},{"id":"i1"}],"n":12.5,"list":["x","y",3,true,null,{"z":1}],"account":{"id":"acc-p"},"":"empty key"}';
+    }
+--- request eval
+[ "GET /p", "GET /log" ]
+--- response_body_like eval
+[ qr/^\{"a\/b"/,
+  qr/^root=- list=x,y,3,true item1=i1 item9=- escaped=esc num=12.5 obj=- empty_key=empty key\n$/ ]
+
+
+
+=== TEST 11: a pointer into a top-level array
+--- http_config
+    mixpanel_json_set $first response /0/id;
+    mixpanel_json_set $all response "";
+    log_format arr 'first=$first all=$all';
+--- config
+    location = /p {
+        access_log logs/ids.log arr;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/p;
+    }
+
+    location = /backend/p {
+        access_log off;
+        default_type application/json;
+        return 200 '[{"id":"first"},{"id":"second"}]';
+    }
+--- request eval
+[ "GET /p", "GET /log" ]
+--- response_body eval
+[ '[{"id":"first"},{"id":"second"}]', "first=first all=-\n" ]
+
+
+
+=== TEST 12: a JSON request body read by proxy_pass feeds a variable
+--- config
+    location = /switch {
+        access_log logs/ids.log ids;
+        proxy_set_header X-Profile $profile;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/echo;
+    }
+--- request eval
+[ qq(POST /switch\n{"profile_id":"p2","other":[1,2]}), "GET /log" ]
+--- more_headers
+Content-Type: application/json
+--- response_body eval
+[ "profile=p2\n", "acct=- sub=- profile=p2\n" ]
+--- no_error_log
+[error]
+
+
+
+=== TEST 13: nested request pointers with escapes
+--- config
+    location = /switch {
+        proxy_set_header X-Profile $req_nested;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/echo;
+    }
+--- request
+POST /switch
+{"p":[{"x/y":"nested"}]}
+--- more_headers
+Content-Type: application/json; charset=utf-8
+--- response_body
+profile=nested
+
+
+
+=== TEST 14: a request body nobody read is not read for the variable
+--- config
+    location = /switch {
+        return 200 "profile=$profile\n";
+    }
+--- request
+POST /switch
+{"profile_id":"p2"}
+--- more_headers
+Content-Type: application/json
+--- response_body
+profile=
+
+
+
+=== TEST 15: request bodies too large, on disk or with duplicate keys: empty
+--- config
+    location = /form {
+        proxy_set_header X-Profile $profile;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/echo;
+    }
+
+    location = /small {
+        mixpanel_json_max_size 8;
+        proxy_set_header X-Profile $profile;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/echo;
+    }
+
+    location = /disk {
+        client_body_in_file_only on;
+        proxy_set_header X-Profile $profile;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/echo;
+    }
+
+    location = /ok {
+        proxy_set_header X-Profile $profile;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/echo;
+    }
+--- request eval
+[ qq(POST /small\n{"profile_id":"p2"}), qq(POST /disk\n{"profile_id":"p2"}),
+  qq(POST /ok\n{"profile_id":"p2","profile_id":"p3"}),
+  qq(POST /ok\n{"profile_id":"p2"}) ]
+--- more_headers
+Content-Type: application/json
+--- response_body eval
+[ "profile=\n", "profile=\n", "profile=\n", "profile=p2\n" ]
+
+
+
+=== TEST 16: a request body sent as a form is not JSON
+--- config
+    location = /form {
+        proxy_set_header X-Profile $profile;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/echo;
+    }
+--- request
+POST /form
+{"profile_id":"p2"}
+--- more_headers
+Content-Type: application/x-www-form-urlencoded
+--- response_body
+profile=
+
+
+
+=== TEST 17: a HEAD request has no body to copy
+--- config
+    location = /login {
+        access_log logs/ids.log ids;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/login;
+    }
+
+    location = /backend/login {
+        access_log off;
+        default_type application/json;
+        return 200 '{"account":{"id":"acc-head"}}';
+    }
+--- request eval
+[ "HEAD /login", "GET /log" ]
+--- response_body eval
+[ "", "acct=- sub=- profile=-\n" ]
+
+
+
+=== TEST 18: a pointer must start with "/"
+--- http_config
+    mixpanel_json_set $bad response account/id;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid JSON pointer "account/id", it must be empty or start with "/"
+
+
+
+=== TEST 19: "~" must be followed by 0 or 1
+--- http_config
+    mixpanel_json_set $bad request /a~2b;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid JSON pointer "/a~2b", "~" must be followed by "0" or "1"
+
+
+
+=== TEST 20: the body is "request" or "response"
+--- http_config
+    mixpanel_json_set $bad upstream /a;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid body "upstream", it must be "request" or "response"
+
+
+
+=== TEST 21: mixpanel_json_set only in the http block
+--- config
+    mixpanel_json_set $bad request /a;
+
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_json_set" directive is not allowed here
+
+
+
+=== TEST 22: the tracker: login, signup and profile_switch fed by JSON bodies and a token in a body
+--- http_config
+    mixpanel_api file:$TEST_NGINX_SERVER_ROOT/logs/calls.jsonl;
+    mixpanel_token tok;
+    mixpanel_flush_interval 300ms;
+    mixpanel_request_properties off;
+    mixpanel_user_agent_properties off;
+    limit_req_zone $server_name zone=wait:1m rate=1r/s;
+--- config
+    location = /api/login {
+        mixpanel login;
+        mixpanel_account_id $acct;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/login;
+    }
+
+    location = /api/signup {
+        mixpanel signup;
+        mixpanel_jwt $login_token;
+        mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+        mixpanel_account_id $jwt_sub;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/login;
+    }
+
+    location = /api/switch {
+        mixpanel profile_switch;
+        mixpanel_account_id $http_x_account;
+        mixpanel_profile_id $profile;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/echo;
+    }
+
+    location = /backend/login {
+        access_log off;
+        default_type application/json;
+        return 200 '{"account":{"id":"acc-1"},"token":"$arg_tok"}';
+    }
+
+    location = /wait {
+        limit_req zone=wait burst=5;
+        empty_gif;
+    }
+
+    location = /sink {
+        default_type text/plain;
+        alias $TEST_NGINX_SERVER_ROOT/logs/calls.jsonl;
+    }
+--- request eval
+[ "GET /api/login", "GET /api/signup?tok=$::T{login}",
+  qq(POST /api/switch\n{"profile_id":"p2"}), "GET /wait", "GET /wait",
+  "GET /sink" ]
+--- more_headers
+Content-Type: application/json
+X-Account: acc-7
+--- response_body_like eval
+[ qr/acc-1/, qr/acc-1/, qr/^profile=/, qr/^GIF/, qr/^GIF/,
+  qr/"event":"Log In","properties":\{[^\n]*"distinct_id":"acc-1"[^\n]*"account_id":"acc-1"[^\n]*"event":"Sign Up","properties":\{[^\n]*"distinct_id":"user-login"[^\n]*"account_id":"user-login"[^\n]*"event":"Switch Profile","properties":\{[^\n]*"distinct_id":"acc-7"[^\n]*"active_profile_id":"p2"/s ]
+--- no_error_log
+[error]
+[alert]
