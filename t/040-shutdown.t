@@ -66,3 +66,35 @@ mixpanel: sending 1 queued events before exit
 mixpanel: 1 events dropped on exit, Mixpanel could not be reached in time
 --- no_shutdown_error_log
 [alert]
+
+
+
+=== TEST 4: an HTTP/0.9 request is tracked (its event leaves on exit)
+--- http_config
+    mixpanel_api file:$TEST_NGINX_SPOOL_DIR/http09.jsonl;
+    mixpanel_token tok-09;
+    mixpanel_flush_interval 1h;
+    mixpanel_request_properties on;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- raw_request eval
+"GET /t\r\n"
+--- ignore_response
+--- no_error_log
+[alert]
+[error]
+
+
+
+=== TEST 5: the HTTP/0.9 request's event
+--- config
+    location = /sink {
+        alias $TEST_NGINX_SPOOL_DIR/http09.jsonl;
+    }
+--- request
+GET /sink
+--- response_body_like
+^\{"endpoint":"/import","body":\[\{"event":"API Request","properties":\{"token":"tok-09",[^\n]*"http_method":"GET","http_status":200,"http_route":"/t","http_path":"/t",[^\n]*\}\]\}$
