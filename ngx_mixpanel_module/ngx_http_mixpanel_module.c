@@ -41,6 +41,8 @@ static char *ngx_http_mixpanel_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mixpanel_service_account(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_mixpanel_spool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 static ngx_int_t ngx_http_mixpanel_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_mixpanel_init_process(ngx_cycle_t *cycle);
@@ -237,6 +239,13 @@ static ngx_command_t  ngx_http_mixpanel_commands[] = {
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_mixpanel_status,
       0,
+      0,
+      NULL },
+
+    { ngx_string("mixpanel_spool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_mixpanel_spool,
+      NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
@@ -1282,6 +1291,89 @@ ngx_http_mixpanel_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     mmcf->zone_size = size;
+
+    return NGX_CONF_OK;
+}
+
+
+/* DIR [max_size=SIZE]; nginx creates DIR for the workers' user */
+
+static char *
+ngx_http_mixpanel_spool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mixpanel_main_conf_t *mmcf = conf;
+
+    off_t        max;
+    u_char      *p;
+    ngx_str_t   *value, s;
+    ngx_path_t  *path;
+
+    if (mmcf->sender.spool_dir.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        return NGX_CONF_OK;
+    }
+
+    max = 256 * 1024 * 1024;
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "max_size=", 9) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        s.data = value[2].data + 9;
+        s.len = value[2].len - 9;
+
+        max = ngx_parse_offset(&s);
+        if (max == NGX_ERROR || max == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid spool size \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+    if (path == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    path->name = value[1];
+
+    while (path->name.len > 1
+           && path->name.data[path->name.len - 1] == '/')
+    {
+        path->name.len--;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &path->name, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    path->conf_file = cf->conf_file->file.name.data;
+    path->line = cf->conf_file->line;
+
+    if (ngx_add_path(cf, &path) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the sender thread uses it as a C string */
+
+    p = ngx_pnalloc(cf->pool, path->name.len + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *ngx_cpymem(p, path->name.data, path->name.len) = '\0';
+
+    mmcf->sender.spool_dir.data = p;
+    mmcf->sender.spool_dir.len = path->name.len;
+    mmcf->sender.spool_max = max;
 
     return NGX_CONF_OK;
 }

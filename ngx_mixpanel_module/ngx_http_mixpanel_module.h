@@ -136,6 +136,8 @@ typedef struct {
     ngx_flag_t                    gzip;
     ngx_flag_t                    ssl_verify;
     ngx_str_t                     ssl_trusted_certificate;
+    ngx_str_t                     spool_dir;
+    off_t                         spool_max;
     ngx_str_t                     service_user;
     ngx_str_t                     service_secret;
     ngx_str_t                     project_id;
@@ -259,6 +261,30 @@ ngx_int_t ngx_http_mixpanel_add_variables(ngx_conf_t *cf);
 char *ngx_http_mixpanel_cookie_conf(ngx_conf_t *cf,
     ngx_http_mixpanel_cookie_t **cookie);
 void ngx_http_mixpanel_identity_set_sender(ngx_http_mixpanel_sender_t *s);
+
+
+/* ngx_http_mixpanel_spool.c */
+
+typedef struct {
+    u_char                        path[NGX_MAX_PATH];
+    u_char                        claimed[NGX_MAX_PATH];
+    u_char                       *data;
+    u_char                       *token;
+    size_t                        token_len;
+    u_char                       *body;
+    size_t                        len;
+    ngx_uint_t                    kind;
+    ngx_uint_t                    count;
+} ngx_http_mixpanel_spooled_t;
+
+ngx_int_t ngx_http_mixpanel_spool_write(ngx_str_t *dir, off_t max_size,
+    ngx_uint_t kind, u_char *token, size_t token_len, u_char *body,
+    size_t len, ngx_uint_t count, ngx_log_t *log);
+ngx_int_t ngx_http_mixpanel_spool_next(ngx_str_t *dir,
+    ngx_http_mixpanel_spooled_t *sp, ngx_log_t *log);
+void ngx_http_mixpanel_spool_done(ngx_http_mixpanel_spooled_t *sp,
+    ngx_uint_t sent);
+void ngx_http_mixpanel_spool_recover(ngx_str_t *dir);
 
 
 /* ngx_http_mixpanel_status.c */

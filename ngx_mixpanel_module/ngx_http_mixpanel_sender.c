@@ -79,6 +79,9 @@ struct ngx_http_mixpanel_sender_s {
     u_char                           *gzbuf;
     size_t                            gzsize;
 
+    ngx_uint_t                        spool_pending;
+    ngx_msec_t                        replay_at;
+
     ngx_msec_t                        logged[ngx_http_mixpanel_log_last];
 };
 
@@ -96,6 +99,10 @@ static ngx_http_mixpanel_result_e ngx_http_mixpanel_sender_write(
     ngx_uint_t n);
 static ngx_int_t ngx_http_mixpanel_sender_body(ngx_http_mixpanel_sender_t *s,
     ngx_http_mixpanel_record_t *batch, ngx_uint_t n);
+static ngx_int_t ngx_http_mixpanel_sender_spool(
+    ngx_http_mixpanel_sender_t *s, ngx_http_mixpanel_record_t *batch,
+    ngx_uint_t n);
+static void ngx_http_mixpanel_sender_replay(ngx_http_mixpanel_sender_t *s);
 static void ngx_http_mixpanel_sender_done(ngx_http_mixpanel_sender_t *s,
     ngx_http_mixpanel_record_t *batch, ngx_uint_t n);
 static ngx_int_t ngx_http_mixpanel_sender_sleep(
@@ -353,10 +360,16 @@ ngx_http_mixpanel_sender_thread(void *data)
 {
     ngx_http_mixpanel_sender_t  *s = data;
 
+    int                          rc;
     ngx_msec_t                   first;
     ngx_uint_t                   stop;
     struct timespec              ts;
     ngx_http_mixpanel_record_t  *list;
+
+    if (s->conf.spool_dir.len) {
+        ngx_http_mixpanel_spool_recover(&s->conf.spool_dir);
+        ngx_http_mixpanel_sender_replay(s);
+    }
 
     for ( ;; ) {
 
@@ -370,8 +383,21 @@ ngx_http_mixpanel_sender_thread(void *data)
 
             if (s->nqueued == 0) {
                 s->idle = 1;
-                pthread_cond_wait(&s->cond, &s->mutex);
+
+                if (s->spool_pending) {
+                    ngx_http_mixpanel_abstime(&ts, s->replay_at);
+                    rc = pthread_cond_timedwait(&s->cond, &s->mutex, &ts);
+
+                } else {
+                    rc = pthread_cond_wait(&s->cond, &s->mutex);
+                }
+
                 s->idle = 0;
+
+                if (rc == ETIMEDOUT) {
+                    break;
+                }
+
                 continue;
             }
 
@@ -405,6 +431,12 @@ ngx_http_mixpanel_sender_thread(void *data)
 
         if (list) {
             ngx_http_mixpanel_sender_process(s, list);
+        }
+
+        if (s->spool_pending && !stop
+            && ngx_http_mixpanel_now() >= s->replay_at)
+        {
+            ngx_http_mixpanel_sender_replay(s);
         }
 
         if (stop) {
@@ -549,6 +581,20 @@ ngx_http_mixpanel_sender_deliver(ngx_http_mixpanel_sender_t *s,
         if (!expired && ngx_http_mixpanel_sender_sleep(s, wait) == NGX_OK) {
             (void) ngx_atomic_fetch_add(&s->counters->retries, 1);
             continue;
+        }
+
+        if (s->conf.spool_dir.len
+            && ngx_http_mixpanel_sender_spool(s, batch, n) == NGX_OK)
+        {
+            (void) ngx_atomic_fetch_add(&s->counters->events_spooled, n);
+
+            ngx_log_error(NGX_LOG_WARN, s->log, 0,
+                          "mixpanel: %ui events spooled to \"%V\"%s", n,
+                          &s->conf.spool_dir,
+                          s->stop ? " on exit" : ", retry time spent");
+
+            ngx_http_mixpanel_sender_done(s, batch, 0);
+            return;
         }
 
         if (s->stop) {
@@ -896,6 +942,101 @@ ngx_http_mixpanel_sender_body(ngx_http_mixpanel_sender_t *s,
 }
 
 
+static ngx_int_t
+ngx_http_mixpanel_sender_spool(ngx_http_mixpanel_sender_t *s,
+    ngx_http_mixpanel_record_t *batch, ngx_uint_t n)
+{
+    ngx_int_t  rc;
+
+    s->body.pos = s->body.start;
+
+    if (ngx_http_mixpanel_sender_body(s, batch, n) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_mixpanel_spool_write(&s->conf.spool_dir,
+                                       s->conf.spool_max, batch->kind,
+                                       batch->token, batch->token_len,
+                                       s->body.start,
+                                       s->body.pos - s->body.start, n,
+                                       s->log);
+    if (rc == NGX_OK) {
+        s->spool_pending = 1;
+        s->replay_at = ngx_http_mixpanel_now() + 10000;
+    }
+
+    return rc;
+}
+
+
+/* sends spooled batches again, until one fails or none is left */
+
+static void
+ngx_http_mixpanel_sender_replay(ngx_http_mixpanel_sender_t *s)
+{
+    ngx_http_mixpanel_record_t   *rec;
+    ngx_http_mixpanel_result_e    rc;
+    ngx_http_mixpanel_spooled_t   sp;
+
+    s->spool_pending = 0;
+
+    while (!s->stop
+           && ngx_http_mixpanel_spool_next(&s->conf.spool_dir, &sp, s->log)
+              == NGX_OK)
+    {
+        rec = malloc(offsetof(ngx_http_mixpanel_record_t, data) + sp.len
+                     + sp.token_len + 1);
+        if (rec == NULL) {
+            ngx_http_mixpanel_spool_done(&sp, 0);
+            break;
+        }
+
+        rec->next = NULL;
+        rec->kind = sp.kind;
+        rec->len = sp.len;
+        rec->identify = 0;
+        rec->token = ngx_cpymem(rec->data, sp.body, sp.len);
+        rec->token_len = sp.token_len;
+        *ngx_cpymem(rec->token, sp.token, sp.token_len) = '\0';
+
+        /* one record holding the whole array, standing for sp.count */
+
+        if (s->conf.sink == NGX_HTTP_MIXPANEL_SINK_FILE) {
+            rc = ngx_http_mixpanel_sender_write(s, rec, sp.count);
+
+        } else {
+            rc = ngx_http_mixpanel_sender_post(s, rec, sp.count);
+        }
+
+        free(rec);
+
+        if (rc == NGX_HTTP_MIXPANEL_DONE) {
+            (void) ngx_atomic_fetch_add(&s->counters->events_replayed,
+                                        s->accepted);
+            ngx_http_mixpanel_spool_done(&sp, 1);
+
+            ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
+                          "mixpanel: %ui spooled events sent from \"%s\"",
+                          s->accepted, sp.path);
+            continue;
+        }
+
+        if (rc == NGX_HTTP_MIXPANEL_SPLIT) {
+            (void) ngx_atomic_fetch_add(&s->counters->events_rejected,
+                                        sp.count);
+            ngx_http_mixpanel_spool_done(&sp, 1);
+            continue;
+        }
+
+        ngx_http_mixpanel_spool_done(&sp, 0);
+
+        s->spool_pending = 1;
+        s->replay_at = ngx_http_mixpanel_now() + 30000;
+        break;
+    }
+}
+
+
 /* frees a finished batch, of which "sent" records were accepted */
 
 static void
@@ -916,6 +1057,7 @@ ngx_http_mixpanel_sender_done(ngx_http_mixpanel_sender_t *s,
     }
 
     if (sent) {
+        s->replay_at = 0;
         (void) ngx_atomic_fetch_add(&s->counters->events_sent, sent);
         (void) ngx_atomic_fetch_add(&s->counters->batches_sent, 1);
         s->counters->last_success_time = ngx_time();
