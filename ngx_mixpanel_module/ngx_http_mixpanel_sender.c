@@ -79,8 +79,8 @@ struct ngx_http_mixpanel_sender_s {
     u_char                           *gzbuf;
     size_t                            gzsize;
 
-    ngx_uint_t                        spool_pending;
     ngx_msec_t                        replay_at;
+    ngx_msec_t                        replayed_at;
 
     ngx_msec_t                        logged[ngx_http_mixpanel_log_last];
 };
@@ -384,7 +384,7 @@ ngx_http_mixpanel_sender_thread(void *data)
             if (s->nqueued == 0) {
                 s->idle = 1;
 
-                if (s->spool_pending) {
+                if (s->conf.spool_dir.len) {
                     ngx_http_mixpanel_abstime(&ts, s->replay_at);
                     rc = pthread_cond_timedwait(&s->cond, &s->mutex, &ts);
 
@@ -433,7 +433,7 @@ ngx_http_mixpanel_sender_thread(void *data)
             ngx_http_mixpanel_sender_process(s, list);
         }
 
-        if (s->spool_pending && !stop
+        if (s->conf.spool_dir.len && !stop
             && ngx_http_mixpanel_now() >= s->replay_at)
         {
             ngx_http_mixpanel_sender_replay(s);
@@ -961,7 +961,6 @@ ngx_http_mixpanel_sender_spool(ngx_http_mixpanel_sender_t *s,
                                        s->body.pos - s->body.start, n,
                                        s->log);
     if (rc == NGX_OK) {
-        s->spool_pending = 1;
         s->replay_at = ngx_http_mixpanel_now() + 10000;
     }
 
@@ -978,7 +977,14 @@ ngx_http_mixpanel_sender_replay(ngx_http_mixpanel_sender_t *s)
     ngx_http_mixpanel_result_e    rc;
     ngx_http_mixpanel_spooled_t   sp;
 
-    s->spool_pending = 0;
+    /*
+     * The spool is looked at when the worker starts, every 30 s, and
+     * soon after a live batch succeeds: another worker may have put
+     * files there, so none of them can know it is empty.
+     */
+
+    s->replayed_at = ngx_http_mixpanel_now();
+    s->replay_at = s->replayed_at + 30000;
 
     while (!s->stop
            && ngx_http_mixpanel_spool_next(&s->conf.spool_dir, &sp, s->log)
@@ -1029,9 +1035,6 @@ ngx_http_mixpanel_sender_replay(ngx_http_mixpanel_sender_t *s)
         }
 
         ngx_http_mixpanel_spool_done(&sp, 0);
-
-        s->spool_pending = 1;
-        s->replay_at = ngx_http_mixpanel_now() + 30000;
         break;
     }
 }
@@ -1057,7 +1060,7 @@ ngx_http_mixpanel_sender_done(ngx_http_mixpanel_sender_t *s,
     }
 
     if (sent) {
-        s->replay_at = 0;
+        s->replay_at = ngx_min(s->replay_at, s->replayed_at + 5000);
         (void) ngx_atomic_fetch_add(&s->counters->events_sent, sent);
         (void) ngx_atomic_fetch_add(&s->counters->batches_sent, 1);
         s->counters->last_success_time = ngx_time();
