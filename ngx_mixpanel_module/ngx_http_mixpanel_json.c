@@ -58,11 +58,6 @@ typedef struct {
 } ngx_http_mixpanel_json_ctx_t;
 
 
-ngx_int_t ngx_http_mixpanel_json_values(ngx_pool_t *pool, u_char *data,
-    size_t len, ngx_array_t *paths, ngx_str_t *values);
-ngx_int_t ngx_http_mixpanel_json_jwks(ngx_pool_t *pool, u_char *data,
-    size_t len, ngx_array_t *keys);
-
 static ngx_int_t ngx_http_mixpanel_json_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_mixpanel_json_request_body(ngx_http_request_t *r,

@@ -97,13 +97,6 @@ typedef struct {
 } ngx_http_mixpanel_jwt_ctx_t;
 
 
-/* ngx_http_mixpanel_json.c */
-
-ngx_int_t ngx_http_mixpanel_json_values(ngx_pool_t *pool, u_char *data,
-    size_t len, ngx_array_t *paths, ngx_str_t *values);
-ngx_int_t ngx_http_mixpanel_json_jwks(ngx_pool_t *pool, u_char *data,
-    size_t len, ngx_array_t *keys);
-
 
 static ngx_int_t ngx_http_mixpanel_jwt_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);

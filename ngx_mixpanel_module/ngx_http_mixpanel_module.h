@@ -302,6 +302,14 @@ void ngx_http_mixpanel_zone_bind(ngx_http_request_t *r, u_char *device,
     u_char *tag);
 
 
+/* ngx_http_mixpanel_json.c, for the JWT module: the only jansson parser */
+
+ngx_int_t ngx_http_mixpanel_json_values(ngx_pool_t *pool, u_char *data,
+    size_t len, ngx_array_t *paths, ngx_str_t *values);
+ngx_int_t ngx_http_mixpanel_json_jwks(ngx_pool_t *pool, u_char *data,
+    size_t len, ngx_array_t *keys);
+
+
 /* ngx_http_mixpanel_sender.c */
 
 ngx_int_t ngx_http_mixpanel_sender_init(ngx_log_t *log);

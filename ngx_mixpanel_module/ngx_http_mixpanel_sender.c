@@ -18,6 +18,10 @@
 #include <curl/curl.h>
 #include <libdeflate.h>
 
+#if (__GLIBC__)
+#include <malloc.h>
+#endif
+
 
 #define NGX_HTTP_MIXPANEL_ANSWER_MAX    (64 * 1024)
 #define NGX_HTTP_MIXPANEL_LOG_EVERY     60000
@@ -81,6 +85,7 @@ struct ngx_http_mixpanel_sender_s {
 
     ngx_msec_t                        replay_at;
     ngx_msec_t                        replayed_at;
+    ngx_uint_t                        peak;
 
     ngx_msec_t                        logged[ngx_http_mixpanel_log_last];
 };
@@ -1046,7 +1051,7 @@ static void
 ngx_http_mixpanel_sender_done(ngx_http_mixpanel_sender_t *s,
     ngx_http_mixpanel_record_t *batch, ngx_uint_t sent)
 {
-    ngx_uint_t                   n, identify;
+    ngx_uint_t                   n, identify, held;
     ngx_http_mixpanel_record_t  *rec, *next;
 
     n = 0;
@@ -1075,8 +1080,30 @@ ngx_http_mixpanel_sender_done(ngx_http_mixpanel_sender_t *s,
                                 -(ngx_atomic_int_t) n);
 
     pthread_mutex_lock(&s->mutex);
+
+    if (s->held > s->peak) {
+        s->peak = s->held;
+    }
+
     s->held -= n;
+    held = s->held;
+
     pthread_mutex_unlock(&s->mutex);
+
+#if (__GLIBC__)
+
+    /* after an outage, give the queue's memory back to the system */
+
+    if (held == 0 && s->peak >= 1000) {
+        s->peak = 0;
+        (void) malloc_trim(0);
+    }
+
+#else
+
+    (void) held;
+
+#endif
 }
 
 

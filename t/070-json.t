@@ -605,7 +605,7 @@ Content-Type: application/json
 X-Account: acc-7
 --- response_body_like eval
 [ qr/acc-1/, qr/acc-1/, qr/^profile=/, qr/^GIF/, qr/^GIF/,
-  qr/"event":"Log In","properties":\{[^\n]*"distinct_id":"acc-1"[^\n]*"account_id":"acc-1"[^\n]*"event":"Sign Up","properties":\{[^\n]*"distinct_id":"user-login"[^\n]*"account_id":"user-login"[^\n]*"event":"Switch Profile","properties":\{[^\n]*"distinct_id":"acc-7"[^\n]*"active_profile_id":"p2"/s ]
+  qr/(?=.*"event":"Log In","properties":\{[^}]*"distinct_id":"acc-1"[^}]*"account_id":"acc-1")(?=.*"event":"Sign Up","properties":\{[^}]*"distinct_id":"user-login"[^}]*"account_id":"user-login")(?=.*"event":"Switch Profile","properties":\{[^}]*"distinct_id":"acc-7"[^}]*"active_profile_id":"p2")/s ]
 --- no_error_log
 [error]
 [alert]

@@ -1,0 +1,167 @@
+# Memory during an outage: bounded by the queue, about what an event
+# takes, and given back once the queue drains.  A plain Test::More file:
+# it reads the worker's resident size from /proc.
+
+use strict;
+use warnings;
+
+use Test::More;
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use IO::Socket::INET;
+use POSIX ":sys_wait_h";
+use Time::HiRes qw(sleep time);
+use t::Mixpanel;
+
+my $binary = $ENV{TEST_NGINX_BINARY} || "nginx";
+my @modules = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // "");
+my $N = 20000;
+
+if ($ENV{TEST_NGINX_USE_VALGRIND}) {
+    plan skip_all => "resident sizes mean nothing under valgrind";
+}
+
+start_emulator("--identity", "original");
+my $emu = $ENV{TEST_NGINX_EMULATOR_PORT};
+
+my $prefix = tempdir(CLEANUP => 1);
+mkdir "$prefix/$_" for qw(conf logs);
+chmod 0755, $prefix;
+
+my $probe = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
+                                  LocalPort => 0, ReuseAddr => 1) or die;
+my $port = $probe->sockport;
+close $probe;
+
+my $load = join "", map { "load_module $_;\n" } @modules;
+
+open my $fh, '>', "$prefix/conf/nginx.conf" or die $!;
+print $fh <<"_EOC_";
+$load
+daemon off;
+master_process on;
+worker_processes 1;
+error_log logs/error.log notice;
+pid logs/nginx.pid;
+
+events {
+    worker_connections 64;
+}
+
+http {
+    access_log off;
+    keepalive_requests 100000;
+
+    mixpanel_api http://127.0.0.1:$emu;
+    mixpanel_token tok-memory;
+    mixpanel_flush_interval 100ms;
+    mixpanel_queue_size 100000;
+    mixpanel_timeout 1s;
+
+    server {
+        listen 127.0.0.1:$port;
+
+        location = /t {
+            mixpanel track;
+            mixpanel_property plan pro;
+            mixpanel_property seats \$arg_n type=number;
+            return 204;
+        }
+
+        location = /status {
+            mixpanel_status;
+        }
+    }
+}
+_EOC_
+close $fh;
+
+my $pid = fork();
+die "fork: $!" unless defined $pid;
+
+if ($pid == 0) {
+    open STDERR, '>', "$prefix/logs/stderr.log";
+    exec $binary, "-p", "$prefix/", "-c", "conf/nginx.conf";
+    die "exec: $!";
+}
+
+my $http = HTTP::Tiny->new(timeout => 10, keep_alive => 1);
+my $base = "http://127.0.0.1:$port";
+
+sub wait_until {
+    my ($timeout, $cond) = @_;
+    my $end = time + $timeout;
+    while (time < $end) {
+        return 1 if $cond->();
+        sleep 0.1;
+    }
+    return 0;
+}
+
+sub worker_rss {
+    my $master = $pid;
+    opendir my $d, "/proc" or die;
+    for my $p (grep { /^\d+$/ } readdir $d) {
+        open my $s, '<', "/proc/$p/status" or next;
+        my %f = map { /^(\w+):\s*(.*)$/ ? ($1, $2) : () } <$s>;
+        next unless ($f{PPid} // 0) == $master;
+        return $1 if ($f{VmRSS} // "") =~ /(\d+) kB/;
+    }
+    return undef;
+}
+
+sub status {
+    my $r = $http->get("$base/status");
+    return JSON::PP::decode_json($r->{content});
+}
+
+ok(wait_until(10, sub { $http->get("$base/status")->{success} }),
+   "nginx answers");
+
+# warm up: the first events, delivered
+$http->get("$base/t?n=$_") for 1 .. 200;
+ok(wait_until(20, sub { status()->{queue_depth} == 0 }), "warmed up");
+
+my $base_rss = worker_rss();
+ok($base_rss, "worker resident size: $base_rss kB");
+
+emulator("faults", '{"status":503,"count":-1,"path":"/import"}');
+
+my $failed = 0;
+for my $i (1 .. $N) {
+    my $r = $http->get("$base/t?n=$i");
+    $failed++ unless $r->{status} == 204;
+}
+
+is($failed, 0, "$N requests answered while Mixpanel fails");
+
+my $st = status();
+cmp_ok($st->{queue_depth}, '>=', $N - 2000, "the events are held");
+
+my $peak_rss = worker_rss();
+my $per_event = ($peak_rss - $base_rss) * 1024 / $N;
+diag(sprintf "resident %d kB -> %d kB: %.0f bytes per queued event",
+     $base_rss, $peak_rss, $per_event);
+cmp_ok($per_event, '<=', 2048, "at most 2 KiB per queued event");
+
+emulator("faults/clear", "{}");
+
+ok(wait_until(90, sub { status()->{queue_depth} == 0 }),
+   "the queue drains once Mixpanel recovers");
+
+$st = status();
+is($st->{events_sent}, $N + 200, "every event delivered");
+is($st->{events_dropped}{queue_full}, 0, "nothing dropped");
+
+sleep 0.5;
+my $after_rss = worker_rss();
+diag("resident after the drain: $after_rss kB");
+cmp_ok($after_rss - $base_rss, '<=', 0.25 * ($peak_rss - $base_rss) + 2048,
+       "memory returns to its baseline");
+
+kill 'QUIT', $pid;
+my $gone = wait_until(10, sub { waitpid($pid, WNOHANG) == $pid });
+ok($gone, "nginx quits");
+kill 'KILL', $pid unless $gone;
+
+done_testing();
