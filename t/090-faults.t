@@ -23,6 +23,13 @@ our $Config = <<'_EOC_';
         return 200 "ok\n";
     }
 
+    location = /signup {
+        mixpanel signup;
+        mixpanel_account_id $arg_account;
+        mixpanel_event off;
+        return 200 "ok\n";
+    }
+
     location = /status {
         mixpanel_status;
     }
@@ -190,3 +197,39 @@ mixpanel: sending 3 queued events before exit
 GET /emu/events?prop.scenario=quit&wait_for=3&timeout=20
 --- response_body_like eval
 '"count": 3,'
+
+
+
+=== TEST 9: 401: an error naming the directives, kept for a slow retry, never lost silently
+--- main_config
+    worker_shutdown_timeout 1s;
+--- request eval
+["POST /emu/faults\n{\"status\":401,\"count\":1,\"path\":\"/import\"}",
+ "GET /t?n=1&s=auth",
+ "GET /emu/requests?path=/import&status=401&wait_for=1&timeout=20",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status"]
+--- response_body_like eval
+[".*", "^ok", '"count": 1,', ".*",
+ '"events_sent":0,.*"retries":0,.*"queue_depth":1,.*"last_error":"HTTP 401 from /import']
+
+
+
+=== TEST 10: the 401'd event was retried when that nginx quit, and delivered
+--- request
+GET /emu/events?prop.scenario=auth&wait_for=1&timeout=20
+--- response_body_like eval
+'"count": 1,'
+
+
+
+=== TEST 11: /engage answers 200 with an error body: read, and the updates counted as rejected
+--- request eval
+["POST /emu/faults\n{\"status\":200,\"count\":1,\"path\":\"/engage\",\"body\":{\"status\":0,\"error\":\"bad update\"}}",
+ "GET /signup?account=acc-engage",
+ "GET /emu/requests?path=/engage&wait_for=1&timeout=20",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status"]
+--- response_body_like eval
+[".*", "^ok", '"count": 1,', ".*",
+ '"events_sent":1,"events_rejected":2,.*"last_error":"HTTP 200 from /engage: bad update"']
