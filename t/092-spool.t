@@ -105,3 +105,24 @@ ok
 qr/mixpanel: spool file "[^"]+\/mp-1-1-1\.json\.claimed" is corrupt, moved aside as "[^"]+\.corrupt"/
 --- no_error_log
 [alert]
+
+
+
+=== TEST 4: past max_size nothing more is spooled: dropped, counted, logged
+--- http_config
+    mixpanel_spool $TEST_NGINX_SPOOL max_size=100;
+--- request eval
+["POST /emu/faults\n{\"status\":503,\"count\":-1,\"path\":\"/import\"}",
+ "GET /t?s=full"]
+--- response_body_like eval
+[".*", "^ok"]
+--- shutdown_error_log eval
+[qr/mixpanel: spool "[^"]+" is full \(max_size=100\), 1 events not spooled/,
+ qr/mixpanel: 1 events dropped on exit/]
+
+
+
+=== TEST 5: clean up the faults
+--- request
+POST /emu/faults/clear
+--- response_body_like: .
