@@ -394,7 +394,9 @@ ngx_http_mixpanel_resolve(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx)
             return NGX_ERROR;
         }
 
-        if (ngx_http_mixpanel_is_banned(&ctx->profile)) {
+        if (ngx_http_mixpanel_is_banned(&ctx->profile)
+            || ctx->profile.len > NGX_HTTP_MIXPANEL_MAX_STRING)
+        {
             ctx->profile.len = 0;
         }
     }
@@ -427,6 +429,16 @@ ngx_http_mixpanel_eval_account(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mixpanel: account id \"%V\" is one Mixpanel bans, "
                       "treated as unknown", &ctx->account);
+        ctx->account.len = 0;
+    }
+
+    /* a cut id would be another account's: too long means unknown */
+
+    if (ctx->account.len > NGX_HTTP_MIXPANEL_MAX_STRING) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mixpanel: account id of %uz bytes ignored, "
+                      "Mixpanel keeps at most %d", ctx->account.len,
+                      NGX_HTTP_MIXPANEL_MAX_STRING);
         ctx->account.len = 0;
     }
 
