@@ -98,5 +98,87 @@ bench: test-deps module
 	@tools/ensure-debs $(BENCH_DEBS)
 	tools/bench
 
+# The Debian package libnginx-mod-http-mixpanel (docs/install.md).  The
+# version's one source is NGX_HTTP_MIXPANEL_VERSION in the header (it is
+# also $lib_version); packaging/debian/changelog and CHANGELOG.md must
+# have an entry for it.  packaging/debian/ is copied with the sources into
+# build/deb/src and built there with dh_nginx: the tree stays clean.
+MODULE_VERSION := $(shell sed -n \
+    's/^.define NGX_HTTP_MIXPANEL_VERSION *"\([^"]*\)".*/\1/p' \
+    ngx_mixpanel_module/ngx_http_mixpanel_module.h)
+DEB_ARCH   := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB_DIR    := $(BUILD)/deb
+DEB        := $(BUILD)/libnginx-mod-http-mixpanel_$(MODULE_VERSION)_$(DEB_ARCH).deb
+DEB_DEBS   := debhelper dpkg-dev fakeroot
+DEB_INPUTS := $(SOURCES) $(shell find packaging/debian -type f) \
+              README.md CHANGELOG.md $(wildcard docs/*.md)
+
+.PHONY: deb deb-deps
+
+deb: $(DEB)
+	@echo "$(DEB)"
+
+deb-deps: deps
+	@tools/ensure-debs $(DEB_DEBS)
+
+$(DEB): $(DEB_INPUTS) | deb-deps
+	@v=$$(dpkg-parsechangelog -l packaging/debian/changelog -S Version); \
+	if [ "$$v" != "$(MODULE_VERSION)" ]; then \
+	    echo "packaging/debian/changelog is at $$v," \
+	         "ngx_http_mixpanel_module.h at $(MODULE_VERSION)" >&2; exit 1; fi
+	@grep -q '^## \[$(MODULE_VERSION)\]' CHANGELOG.md \
+	    || { echo "CHANGELOG.md has no [$(MODULE_VERSION)] section" >&2; exit 1; }
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	cp -a config ngx_mixpanel_module README.md CHANGELOG.md docs \
+	    $(DEB_DIR)/src/
+	cp -a packaging/debian $(DEB_DIR)/src/debian
+	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc \
+	    > $(DEB_DIR)/build.log 2>&1 \
+	    || { tail -30 $(DEB_DIR)/build.log; exit 1; }
+	cp $(DEB_DIR)/$(notdir $(DEB)) $(DEB).tmp
+	mv -f $(DEB).tmp $(DEB)
+
+# Memory safety (docs/testing.md).  test-valgrind: the suite on Debian's
+# nginx under memcheck, valgrind.suppress silencing nginx's own reports.
+# test-asan: nginx 1.26.3 and the module built with ASan and UBSan; a
+# report from any process (they go to files, not to the logs the tests
+# read) fails the run.  fuzz: the libFuzzer targets of fuzz/, each run
+# for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_DIR     := $(BUILD)/fuzz
+ASAN_DIR     := $(BUILD)/asan
+ASAN_NGINX   := $(ASAN_DIR)/nginx/objs
+FUZZ_DEBS    := clang libclang-rt-14-dev llvm
+
+.PHONY: test-valgrind test-asan fuzz
+
+test-valgrind: test-deps module
+	@echo "=== nginx 1.22 (Debian) under valgrind ==="
+	TEST_NGINX_USE_VALGRIND=1 \
+	TEST_NGINX_BINARY=/usr/sbin/nginx \
+	TEST_NGINX_LOAD_MODULES=$(MODULE) \
+	tools/prove $(PROVE_ARGS)
+
+test-asan: test-deps
+	tools/build-sanitized-nginx asan $(UPSTREAM_VER) $(ASAN_DIR)/nginx
+	@echo "=== nginx $(UPSTREAM_VER) with ASan and UBSan ==="
+	@rm -rf $(ASAN_DIR)/reports && mkdir -p $(ASAN_DIR)/reports
+	@rc=0; \
+	ASAN_OPTIONS=detect_leaks=0:log_path=$(ASAN_DIR)/reports/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(ASAN_DIR)/reports/ubsan:suppressions=$(REPO)/ubsan.suppress \
+	TEST_NGINX_BINARY=$(ASAN_NGINX)/nginx \
+	TEST_NGINX_LOAD_MODULES=$(ASAN_NGINX)/ngx_http_mixpanel_module.so \
+	tools/prove $(PROVE_ARGS) || rc=1; \
+	if grep -l -E 'AddressSanitizer|runtime error' \
+	       $(ASAN_DIR)/reports/* 2>/dev/null; then \
+	    cat $(ASAN_DIR)/reports/* | head -100; \
+	    echo "sanitizer reports in $(ASAN_DIR)/reports"; rc=1; fi; \
+	exit $$rc
+
+fuzz: deps
+	@tools/ensure-debs $(FUZZ_DEBS)
+	tools/build-sanitized-nginx fuzz $(UPSTREAM_VER) $(FUZZ_DIR)/nginx
+	fuzz/run $(FUZZ_DIR) $(FUZZ_SECONDS)
+
 clean:
 	rm -rf $(BUILD) t/servroot*

@@ -7,6 +7,7 @@
 #include "ngx_http_mixpanel_module.h"
 
 #include <jansson.h>
+#include <math.h>
 
 
 static size_t ngx_http_mixpanel_utf8_next(u_char *p, u_char *last,
@@ -385,7 +386,7 @@ ngx_http_mixpanel_json_prop(ngx_http_mixpanel_buf_t *b, ngx_str_t *key,
 static ngx_int_t
 ngx_http_mixpanel_json_is_number(u_char *p, size_t len)
 {
-    u_char  *last;
+    u_char  *last, buf[65];
 
     last = p + len;
 
@@ -441,7 +442,16 @@ ngx_http_mixpanel_json_is_number(u_char *p, size_t len)
         }
     }
 
-    return p == last;
+    if (p != last) {
+        return 0;
+    }
+
+    /* "1e400" is JSON, but beyond a double: parsers reject the event */
+
+    ngx_memcpy(buf, last - len, len);
+    buf[len] = '\0';
+
+    return !isinf(strtod((char *) buf, NULL));
 }
 
 

@@ -159,6 +159,7 @@ typedef struct {
     ngx_str_t                         const_props;
 
     ngx_shm_zone_t                   *shm_zone;
+    void                             *shctx;
     ssize_t                           zone_size;
 } ngx_http_mixpanel_main_conf_t;
 

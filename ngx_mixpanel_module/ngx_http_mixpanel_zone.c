@@ -46,22 +46,28 @@ ngx_http_mixpanel_zone_init(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_slab_pool_t                *shpool;
     ngx_http_mixpanel_shctx_t      *sh;
+    ngx_http_mixpanel_main_conf_t  *omcf;
 
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
     if (data) {
 
-        /* a reload keeps the counters and the bindings */
+        /*
+         * A reload keeps the counters and the bindings: "data" is the
+         * old cycle's configuration, still alive while this one starts.
+         */
 
-        sh = data;
-        shm_zone->data = mmcf;
-        mmcf->counters = &sh->counters;
+        omcf = data;
+        mmcf->shctx = omcf->shctx;
+        mmcf->counters = &((ngx_http_mixpanel_shctx_t *)
+                               mmcf->shctx)->counters;
 
         return NGX_OK;
     }
 
     if (shm_zone->shm.exists) {
         sh = shpool->data;
+        mmcf->shctx = sh;
         mmcf->counters = &sh->counters;
         return NGX_OK;
     }
@@ -89,6 +95,7 @@ ngx_http_mixpanel_zone_init(ngx_shm_zone_t *shm_zone, void *data)
 
     shpool->log_nomem = 0;
 
+    mmcf->shctx = sh;
     mmcf->counters = &sh->counters;
 
     return NGX_OK;
