@@ -44,6 +44,8 @@ static char *ngx_http_mixpanel_service_account(ngx_conf_t *cf,
 static char *ngx_http_mixpanel_spool(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
+static ngx_http_complex_value_t *ngx_http_mixpanel_compile(ngx_conf_t *cf,
+    ngx_str_t *value);
 static ngx_int_t ngx_http_mixpanel_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_mixpanel_init_process(ngx_cycle_t *cycle);
 static void ngx_http_mixpanel_exit_process(ngx_cycle_t *cycle);
@@ -622,9 +624,8 @@ ngx_http_mixpanel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_mixpanel_loc_conf_t *prev = parent;
     ngx_http_mixpanel_loc_conf_t *conf = child;
 
-    ngx_str_t                          remote_addr;
-    ngx_http_core_loc_conf_t          *clcf;
-    ngx_http_compile_complex_value_t   ccv;
+    ngx_str_t                  remote_addr;
+    ngx_http_core_loc_conf_t  *clcf;
 
     if (conf->action == NGX_CONF_UNSET_UINT) {
         conf->action = (prev->action == NGX_CONF_UNSET_UINT)
@@ -646,19 +647,10 @@ ngx_http_mixpanel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (conf->ip == NULL) {
-        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-        conf->ip = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
-        if (conf->ip == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ccv.cf = cf;
         ngx_str_set(&remote_addr, "$remote_addr");
-        ccv.value = &remote_addr;
-        ccv.complex_value = conf->ip;
 
-        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        conf->ip = ngx_http_mixpanel_compile(cf, &remote_addr);
+        if (conf->ip == NULL) {
             return NGX_CONF_ERROR;
         }
 
@@ -819,10 +811,9 @@ ngx_http_mixpanel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mixpanel_loc_conf_t *mlcf = conf;
 
-    ngx_str_t                         *value, s;
-    ngx_uint_t                         i;
-    ngx_http_mixpanel_main_conf_t     *mmcf;
-    ngx_http_compile_complex_value_t   ccv;
+    ngx_str_t                      *value, s;
+    ngx_uint_t                      i;
+    ngx_http_mixpanel_main_conf_t  *mmcf;
 
     if (mlcf->action != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
@@ -865,21 +856,10 @@ ngx_http_mixpanel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     s.len = value[2].len - 3;
     s.data = value[2].data + 3;
 
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = &s;
-    ccv.complex_value = ngx_palloc(cf->pool,
-                                   sizeof(ngx_http_complex_value_t));
-    if (ccv.complex_value == NULL) {
+    mlcf->action_if = ngx_http_mixpanel_compile(cf, &s);
+    if (mlcf->action_if == NULL) {
         return NGX_CONF_ERROR;
     }
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    mlcf->action_if = ccv.complex_value;
 
 done:
 
@@ -979,8 +959,7 @@ ngx_http_mixpanel_event(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mixpanel_loc_conf_t *mlcf = conf;
 
-    ngx_str_t                         *value;
-    ngx_http_compile_complex_value_t   ccv;
+    ngx_str_t  *value;
 
     if (mlcf->event || mlcf->event_off) {
         return "is duplicate";
@@ -997,21 +976,10 @@ ngx_http_mixpanel_event(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "takes an empty event name";
     }
 
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = &value[1];
-    ccv.complex_value = ngx_palloc(cf->pool,
-                                   sizeof(ngx_http_complex_value_t));
-    if (ccv.complex_value == NULL) {
+    mlcf->event = ngx_http_mixpanel_compile(cf, &value[1]);
+    if (mlcf->event == NULL) {
         return NGX_CONF_ERROR;
     }
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    mlcf->event = ccv.complex_value;
 
     return NGX_CONF_OK;
 }
@@ -1022,8 +990,7 @@ ngx_http_mixpanel_ip(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mixpanel_loc_conf_t *mlcf = conf;
 
-    ngx_str_t                         *value;
-    ngx_http_compile_complex_value_t   ccv;
+    ngx_str_t  *value;
 
     if (mlcf->ip || mlcf->ip_off != NGX_CONF_UNSET) {
         return "is duplicate";
@@ -1038,21 +1005,10 @@ ngx_http_mixpanel_ip(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     mlcf->ip_off = 0;
 
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = &value[1];
-    ccv.complex_value = ngx_palloc(cf->pool,
-                                   sizeof(ngx_http_complex_value_t));
-    if (ccv.complex_value == NULL) {
+    mlcf->ip = ngx_http_mixpanel_compile(cf, &value[1]);
+    if (mlcf->ip == NULL) {
         return NGX_CONF_ERROR;
     }
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    mlcf->ip = ccv.complex_value;
 
     return NGX_CONF_OK;
 }
@@ -1065,11 +1021,10 @@ ngx_http_mixpanel_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    ngx_str_t                         *value, type;
-    ngx_uint_t                         i;
-    ngx_array_t                      **props;
-    ngx_http_mixpanel_prop_t          *prop;
-    ngx_http_compile_complex_value_t   ccv;
+    ngx_str_t                  *value, type;
+    ngx_uint_t                  i;
+    ngx_array_t               **props;
+    ngx_http_mixpanel_prop_t   *prop;
 
     props = (ngx_array_t **) (p + cmd->offset);
     value = cf->args->elts;
@@ -1154,23 +1109,35 @@ ngx_http_mixpanel_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         prop->type = i;
     }
 
+    prop->value = ngx_http_mixpanel_compile(cf, &value[2]);
+    if (prop->value == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_http_complex_value_t *
+ngx_http_mixpanel_compile(ngx_conf_t *cf, ngx_str_t *value)
+{
+    ngx_http_compile_complex_value_t  ccv;
+
     ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
 
     ccv.cf = cf;
-    ccv.value = &value[2];
+    ccv.value = value;
     ccv.complex_value = ngx_palloc(cf->pool,
                                    sizeof(ngx_http_complex_value_t));
     if (ccv.complex_value == NULL) {
-        return NGX_CONF_ERROR;
+        return NULL;
     }
 
     if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-        return NGX_CONF_ERROR;
+        return NULL;
     }
 
-    prop->value = ccv.complex_value;
-
-    return NGX_CONF_OK;
+    return ccv.complex_value;
 }
 
 
