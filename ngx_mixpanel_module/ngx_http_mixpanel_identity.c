@@ -37,6 +37,8 @@ static ngx_int_t ngx_http_mixpanel_resolve(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx);
 static ngx_int_t ngx_http_mixpanel_eval_account(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx);
+static ngx_int_t ngx_http_mixpanel_eval_profile(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx);
 static ngx_int_t ngx_http_mixpanel_decide(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx);
 static ngx_int_t ngx_http_mixpanel_active(ngx_http_request_t *r,
@@ -387,23 +389,39 @@ ngx_http_mixpanel_resolve(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx)
         ctx->prev_profile = v;
     }
 
-    if (conf->profile_id) {
-        if (ngx_http_complex_value(r, conf->profile_id, &ctx->profile)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
+    return ngx_http_mixpanel_eval_profile(r, ctx);
+}
+
+
+/* mixpanel_profile_id, else the profile cookie; again later if empty */
+
+static ngx_int_t
+ngx_http_mixpanel_eval_profile(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx)
+{
+    ngx_str_t  v;
+
+    if (ctx->conf->profile_id == NULL || ctx->profile_set) {
+        if (ctx->profile.len == 0) {
+            ctx->profile = ctx->prev_profile;
         }
 
-        if (ngx_http_mixpanel_is_banned(&ctx->profile)
-            || ctx->profile.len > NGX_HTTP_MIXPANEL_MAX_STRING)
-        {
-            ctx->profile.len = 0;
-        }
+        return NGX_OK;
     }
 
-    if (ctx->profile.len == 0) {
-        ctx->profile = ctx->prev_profile;
+    if (ngx_http_complex_value(r, ctx->conf->profile_id, &v) != NGX_OK) {
+        return NGX_ERROR;
     }
+
+    if (v.len && !ngx_http_mixpanel_is_banned(&v)
+        && v.len <= NGX_HTTP_MIXPANEL_MAX_STRING)
+    {
+        ctx->profile = v;
+        ctx->profile_set = 1;
+        return NGX_OK;
+    }
+
+    ctx->profile = ctx->prev_profile;
 
     return NGX_OK;
 }
@@ -535,9 +553,17 @@ ngx_http_mixpanel_decide(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx)
 
     if (ctx->decided) {
 
-        /* the account may come from a response body, known only now */
+        if (!ctx->active || ctx->opted_out) {
+            return NGX_OK;
+        }
 
-        if (ctx->account.len || !ctx->active || ctx->opted_out) {
+        /* ids may come from a response body, known only now */
+
+        if (ngx_http_mixpanel_eval_profile(r, ctx) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (ctx->account.len) {
             return NGX_OK;
         }
 

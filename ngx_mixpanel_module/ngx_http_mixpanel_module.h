@@ -225,6 +225,7 @@ typedef struct {
     unsigned                      active:1;
     unsigned                      identify:1;
     unsigned                      opted_out:1;
+    unsigned                      profile_set:1;
     unsigned                      done:1;
 } ngx_http_mixpanel_ctx_t;
 

@@ -609,3 +609,46 @@ X-Account: acc-7
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 23: a profile id known only from the response body reaches the event
+--- http_config
+    mixpanel_json_set $resp_profile response /profile/id;
+    mixpanel_api file:$TEST_NGINX_SERVER_ROOT/logs/calls.jsonl;
+    mixpanel_token tok;
+    mixpanel_flush_interval 300ms;
+    mixpanel_request_properties off;
+    mixpanel_user_agent_properties off;
+    limit_req_zone $server_name zone=wait:1m rate=1r/s;
+--- config
+    location = /api/signup {
+        mixpanel signup;
+        mixpanel_account_id $acct;
+        mixpanel_profile_id $resp_profile;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/signup;
+    }
+
+    location = /backend/signup {
+        access_log off;
+        default_type application/json;
+        return 200 '{"account":{"id":"acc-3"},"profile":{"id":"solo-3"}}';
+    }
+
+    location = /wait {
+        limit_req zone=wait burst=5;
+        empty_gif;
+    }
+
+    location = /sink {
+        default_type text/plain;
+        alias $TEST_NGINX_SERVER_ROOT/logs/calls.jsonl;
+    }
+--- request eval
+[ "POST /api/signup", "GET /wait", "GET /wait", "GET /sink" ]
+--- response_body_like eval
+[ qr/solo-3/, qr/^GIF/, qr/^GIF/,
+  qr/"event":"Sign Up","properties":\{[^}]*"distinct_id":"acc-3"[^}]*"account_id":"acc-3","active_profile_id":"solo-3"\}\}.*"\$set":\{"account_id":"acc-3","active_profile_id":"solo-3"\}/s ]
+--- no_error_log
+[error]
+[alert]
