@@ -141,8 +141,8 @@ $(DEB): $(DEB_INPUTS) | deb-deps
 # Memory safety (docs/testing.md).  test-valgrind: the suite on Debian's
 # nginx under memcheck, valgrind.suppress silencing nginx's own reports.
 # test-asan: nginx 1.26.3 and the module built with ASan and UBSan; a
-# report from any process (they go to files, not to the logs the tests
-# read) fails the run.  fuzz: the libFuzzer targets of fuzz/, each run
+# report from any process (in build/asan/reports: log_path files and all
+# nginx stderr, kept by tools/nginx-tee-stderr) fails the run.  fuzz: the libFuzzer targets of fuzz/, each run
 # for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
 FUZZ_DIR     := $(BUILD)/fuzz
@@ -166,7 +166,9 @@ test-asan: test-deps
 	@rc=0; \
 	ASAN_OPTIONS=detect_leaks=0:log_path=$(ASAN_DIR)/reports/asan \
 	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(ASAN_DIR)/reports/ubsan:suppressions=$(REPO)/ubsan.suppress \
-	TEST_NGINX_BINARY=$(ASAN_NGINX)/nginx \
+	NGINX_TEE_BINARY=$(ASAN_NGINX)/nginx \
+	NGINX_TEE_LOG=$(ASAN_DIR)/reports/stderr.log \
+	TEST_NGINX_BINARY=$(REPO)/tools/nginx-tee-stderr \
 	TEST_NGINX_LOAD_MODULES=$(ASAN_NGINX)/ngx_http_mixpanel_module.so \
 	tools/prove $(PROVE_ARGS) || rc=1; \
 	if grep -l -E 'AddressSanitizer|runtime error' \

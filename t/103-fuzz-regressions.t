@@ -1,0 +1,63 @@
+# Inputs the fuzz targets of fuzz/ found, replayed through nginx: each
+# block pins the fix of one finding (the input itself is also kept in
+# fuzz/corpus/<target>/regress-*).
+#
+# The sender writes asynchronously, so each block waits for it with a
+# request that limit_req delays by a second before reading the sink.
+
+use Test::Nginx::Socket 'no_plan';
+
+our $HttpConfig = <<'_EOC_';
+    mixpanel_api file:$TEST_NGINX_SERVER_ROOT/logs/events.jsonl;
+    mixpanel_flush_interval 500ms;
+    limit_req_zone $server_name zone=wait:1m rate=1r/s;
+_EOC_
+
+our $Helpers = <<'_EOC_';
+    location = /wait {
+        limit_req zone=wait burst=5;
+        empty_gif;
+    }
+
+    location = /sink {
+        default_type application/json;
+        alias $TEST_NGINX_SERVER_ROOT/logs/events.jsonl;
+    }
+_EOC_
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (!defined $block->http_config) {
+        $block->set_value("http_config", $HttpConfig);
+    }
+
+    $block->set_value("config", $block->config . $Helpers);
+});
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: fuzz_event: a number beyond a double ("1e400") is left out
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-fuzz;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_request_properties off;
+        mixpanel_property n1 $arg_n1 type=number;
+        mixpanel_property n2 $arg_n2 type=number;
+        mixpanel_property n3 $arg_n3 type=number;
+        mixpanel_property n4 $arg_n4 type=number;
+        return 200 "ok\n";
+    }
+--- request eval
+["GET /t?n1=1e400&n2=-1E+309&n3=1e-400&n4=1.7e308", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^GIF", "^GIF",
+qr{"ip":"127\.0\.0\.1","n3":1e-400,"n4":1\.7e308\}\}\]\}\n$}]
+--- no_error_log
+[error]
+[alert]
