@@ -88,9 +88,9 @@ qr{^POST /import\?strict=1 auth=Basic dG9rLWUyZTo= ct=application/json ce= ua=ng
         return 200 "ok\n";
     }
 --- request eval
-["GET /t?n=1", "GET /t?n=2", "GET /t?n=3", "GET /wait", "GET /wait", "GET /ingested"]
+["GET /t?n=1", "GET /t?n=2", "GET /t?n=3", "GET /wait", "GET /wait", "GET /wait", "GET /ingested"]
 --- response_body_like eval
-["^ok\n\$", "^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
+["^ok\n\$", "^ok\n\$", "^ok\n\$", "^GIF", "^GIF", "^GIF",
 qr{^POST /import\?strict=1 [^\n]* body=\[\{"event":"Event 1",[^\n]*\},\{"event":"Event 2",[^\n]*\},\{"event":"Event 3",[^\n]*\}\]\n$}]
 --- no_error_log
 [error]
@@ -110,9 +110,9 @@ qr{^POST /import\?strict=1 [^\n]* body=\[\{"event":"Event 1",[^\n]*\},\{"event":
         return 200 "ok\n";
     }
 --- request eval
-["GET /t?n=1", "GET /t?n=2", "GET /t?n=3", "GET /wait", "GET /wait", "GET /ingested"]
+["GET /t?n=1", "GET /t?n=2", "GET /t?n=3", "GET /wait", "GET /wait", "GET /wait", "GET /ingested"]
 --- response_body_like eval
-["^ok\n\$", "^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
+["^ok\n\$", "^ok\n\$", "^ok\n\$", "^GIF", "^GIF", "^GIF",
 qr{^POST [^\n]* body=\[\{"event":"Event 1",[^\n]*\},\{"event":"Event 2",[^\n]*\}\]\nPOST [^\n]* body=\[\{"event":"Event 3",[^\n]*\}\]\n$}]
 --- no_error_log
 [error]
