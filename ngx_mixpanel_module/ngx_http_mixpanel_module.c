@@ -33,8 +33,6 @@ static char *ngx_http_mixpanel_ip(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mixpanel_property(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_mixpanel_people_unset(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
 static char *ngx_http_mixpanel_cookie(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mixpanel_zone(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -218,7 +216,7 @@ static ngx_command_t  ngx_http_mixpanel_commands[] = {
 
     { ngx_string("mixpanel_people_unset"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_mixpanel_people_unset,
+      ngx_http_mixpanel_property,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_mixpanel_loc_conf_t, people_unset),
       NULL },
@@ -1014,7 +1012,10 @@ ngx_http_mixpanel_ip(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* NAME VALUE [type=...], used by mixpanel_property and the people ops */
+/*
+ * NAME VALUE [type=...], for mixpanel_property and the people operations;
+ * NAME alone for mixpanel_people_unset
+ */
 
 static char *
 ngx_http_mixpanel_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -1071,6 +1072,12 @@ ngx_http_mixpanel_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (cmd->offset == offsetof(ngx_http_mixpanel_loc_conf_t, people_add)) {
         prop->type = NGX_HTTP_MIXPANEL_NUMBER;
+    }
+
+    if (cf->args->nelts == 2) {
+        ngx_str_null(&prop->key);
+        prop->value = NULL;
+        return NGX_CONF_OK;
     }
 
     if (ngx_http_mixpanel_json_key(&prop->key, cf->pool, &value[1])
@@ -1163,57 +1170,6 @@ ngx_http_mixpanel_check_queue_size(ngx_conf_t *cf, void *post, void *data)
     if (*np < 1) {
         return "must be at least 1";
     }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_mixpanel_people_unset(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    char  *p = conf;
-
-    ngx_str_t                  *value;
-    ngx_uint_t                  i;
-    ngx_array_t               **props;
-    ngx_http_mixpanel_prop_t   *prop;
-
-    props = (ngx_array_t **) (p + cmd->offset);
-    value = cf->args->elts;
-
-    if (value[1].len == 0) {
-        return "takes an empty property name";
-    }
-
-    if (*props == NGX_CONF_UNSET_PTR) {
-        *props = ngx_array_create(cf->pool, 2,
-                                  sizeof(ngx_http_mixpanel_prop_t));
-        if (*props == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    prop = (*props)->elts;
-
-    for (i = 0; i < (*props)->nelts; i++) {
-        if (prop[i].name.len == value[1].len
-            && ngx_strncmp(prop[i].name.data, value[1].data,
-                           value[1].len) == 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "duplicate property \"%V\"", &value[1]);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    prop = ngx_array_push(*props);
-    if (prop == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(prop, sizeof(ngx_http_mixpanel_prop_t));
-    prop->name = value[1];
 
     return NGX_CONF_OK;
 }
