@@ -6,15 +6,11 @@ use strict;
 use warnings;
 
 use Test::More;
-use File::Temp qw(tempdir);
 use HTTP::Tiny;
-use IO::Socket::INET;
 use POSIX ":sys_wait_h";
 use Time::HiRes qw(sleep time);
 use t::Mixpanel;
 
-my $binary = $ENV{TEST_NGINX_BINARY} || "nginx";
-my @modules = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // "");
 my $N = 20000;
 
 if ($ENV{TEST_NGINX_USE_VALGRIND}) {
@@ -22,27 +18,10 @@ if ($ENV{TEST_NGINX_USE_VALGRIND}) {
 }
 
 start_emulator("--identity", "original");
-my $emu = $ENV{TEST_NGINX_EMULATOR_PORT};
 
-my $prefix = tempdir(CLEANUP => 1);
-mkdir "$prefix/$_" for qw(conf logs);
-chmod 0755, $prefix;
-
-my $probe = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
-                                  LocalPort => 0, ReuseAddr => 1) or die;
-my $port = $probe->sockport;
-close $probe;
-
-my $load = join "", map { "load_module $_;\n" } @modules;
-
-open my $fh, '>', "$prefix/conf/nginx.conf" or die $!;
-print $fh <<"_EOC_";
-$load
-daemon off;
-master_process on;
+my $nginx = start_nginx(conf => <<"_EOC_");
 worker_processes 1;
 error_log logs/error.log notice;
-pid logs/nginx.pid;
 
 events {
     worker_connections 64;
@@ -52,14 +31,14 @@ http {
     access_log off;
     keepalive_requests 100000;
 
-    mixpanel_api http://127.0.0.1:$emu;
+    mixpanel_api http://127.0.0.1:$ENV{TEST_NGINX_EMULATOR_PORT};
     mixpanel_token tok-memory;
     mixpanel_flush_interval 100ms;
     mixpanel_queue_size 100000;
     mixpanel_timeout 1s;
 
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:%PORT%;
 
         location = /t {
             mixpanel track;
@@ -74,29 +53,12 @@ http {
     }
 }
 _EOC_
-close $fh;
 
-my $pid = fork();
-die "fork: $!" unless defined $pid;
-
-if ($pid == 0) {
-    open STDERR, '>', "$prefix/logs/stderr.log";
-    exec $binary, "-p", "$prefix/", "-c", "conf/nginx.conf";
-    die "exec: $!";
-}
+my ($pid, $prefix) = ($nginx->{pid}, $nginx->{prefix});
 
 my $http = HTTP::Tiny->new(timeout => 10, keep_alive => 1);
-my $base = "http://127.0.0.1:$port";
+my $base = $nginx->{base};
 
-sub wait_until {
-    my ($timeout, $cond) = @_;
-    my $end = time + $timeout;
-    while (time < $end) {
-        return 1 if $cond->();
-        sleep 0.1;
-    }
-    return 0;
-}
 
 sub worker_rss {
     my $master = $pid;
@@ -159,9 +121,6 @@ diag("resident after the drain: $after_rss kB");
 cmp_ok($after_rss - $base_rss, '<=', 0.25 * ($peak_rss - $base_rss) + 2048,
        "memory returns to its baseline");
 
-kill 'QUIT', $pid;
-my $gone = wait_until(10, sub { waitpid($pid, WNOHANG) == $pid });
-ok($gone, "nginx quits");
-kill 'KILL', $pid unless $gone;
+ok(stop_nginx($nginx), "nginx quits");
 
 done_testing();

@@ -10,11 +10,14 @@ use warnings;
 use Digest::MD5 qw(md5 md5_hex);
 use File::Temp ();
 use HTTP::Tiny;
+use IO::Socket::INET;
+use POSIX ":sys_wait_h";
+use Time::HiRes ();
 use JSON::PP ();
 use Exporter 'import';
 
 our @EXPORT = qw(tag mapped_device sink_config sink_helpers use_sink
-                 start_emulator emulator
+                 start_emulator emulator start_nginx stop_nginx wait_until
                  identify_re event_re engage_re sink_re
                  $UUID $HEX32 $TIME $D1 $D2);
 
@@ -223,6 +226,78 @@ END {
         kill 'TERM', $pid;
         waitpid $pid, 0;
     }
+}
+
+# For the plain Test::More files that drive nginx with signals: a temp
+# prefix with conf/, logs/ and any extra directories, a free port, and
+# nginx (TEST_NGINX_BINARY, TEST_NGINX_LOAD_MODULES) as a direct child.
+# In the text given, %PREFIX% and %PORT% are replaced.
+sub start_nginx {
+    my (%o) = @_;
+
+    my $binary = $ENV{TEST_NGINX_BINARY} || "nginx";
+    my $prefix = File::Temp::tempdir(CLEANUP => !$ENV{KEEP});
+
+    mkdir "$prefix/$_" for "conf", "logs", @{ $o{dirs} // [] };
+
+    # the workers run as nobody: they must reach what nginx creates here
+    chmod 0755, $prefix;
+
+    my $probe = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
+                                      LocalPort => 0, ReuseAddr => 1)
+        or die "no free port: $!";
+    my $port = $probe->sockport;
+    close $probe;
+
+    my $conf = join("", map { "load_module $_;\n" }
+                        split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // ""))
+               . "daemon off;\nmaster_process on;\npid logs/nginx.pid;\n"
+               . $o{conf};
+    $conf =~ s/%PREFIX%/$prefix/g;
+    $conf =~ s/%PORT%/$port/g;
+
+    open my $fh, '>', "$prefix/conf/nginx.conf" or die $!;
+    print $fh $conf;
+    close $fh;
+
+    my $pid = fork();
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        open STDERR, '>', "$prefix/logs/stderr.log";
+        exec $binary, "-p", "$prefix/", "-c", "conf/nginx.conf";
+        die "exec: $!";
+    }
+
+    return { pid => $pid, prefix => $prefix, port => $port,
+             base => "http://127.0.0.1:$port" };
+}
+
+sub wait_until {
+    my ($timeout, $cond) = @_;
+    my $end = Time::HiRes::time() + $timeout;
+
+    while (Time::HiRes::time() < $end) {
+        return 1 if $cond->();
+        Time::HiRes::sleep(0.1);
+    }
+
+    return 0;
+}
+
+# quits nginx; true when it exited in time (it is killed otherwise)
+sub stop_nginx {
+    my ($nginx, $timeout) = @_;
+
+    kill 'QUIT', $nginx->{pid};
+
+    my $gone = wait_until($timeout // 15, sub {
+        waitpid($nginx->{pid}, WNOHANG) == $nginx->{pid}
+    });
+
+    kill 'KILL', $nginx->{pid} unless $gone;
+
+    return $gone;
 }
 
 # the data sections' eval code runs in Test::Base::Filter
