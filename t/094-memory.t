@@ -13,8 +13,8 @@ use t::Mixpanel;
 
 my $N = 20000;
 
-if ($ENV{TEST_NGINX_USE_VALGRIND}) {
-    plan skip_all => "resident sizes mean nothing under valgrind";
+if ($ENV{TEST_NGINX_USE_VALGRIND} || $ENV{ASAN_OPTIONS}) {
+    plan skip_all => "resident sizes mean nothing under valgrind or ASan";
 }
 
 start_emulator("--identity", "original");
