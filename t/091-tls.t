@@ -48,7 +48,7 @@ __DATA__
     }
 --- request
 GET /t
---- wait: 1
+--- wait: 3
 --- error_log eval
 qr/mixpanel: sending 1 events to "https:\/\/127\.0\.0\.1:\d+" failed: SSL certificate problem: self[- ]signed certificate/
 --- no_error_log
