@@ -192,9 +192,12 @@ class Handler(BaseHTTPRequestHandler):
         return self.server.store.accounts.get(claims.get("sub"))
 
     def issue(self, account):
+        # a jti of its own: two logins in the same second must not give
+        # the same token, or a logout would revoke both
         now = int(time.time())
         return self.server.keys.sign({"sub": account["id"], "iat": now,
-                                      "exp": now + TOKEN_LIFETIME})
+                                      "exp": now + TOKEN_LIFETIME,
+                                      "jti": os.urandom(8).hex()})
 
     def active_profile(self, account):
         return profile_of(account, self.headers.get("X-Profile-Id", ""))
