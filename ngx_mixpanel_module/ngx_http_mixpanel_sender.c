@@ -641,7 +641,7 @@ ngx_http_mixpanel_sender_post(ngx_http_mixpanel_sender_t *s,
     ngx_str_t               error;
     ngx_msec_t              timeout, now;
     ngx_uint_t              engage;
-    struct curl_slist      *headers;
+    struct curl_slist      *headers, *more;
 
     engage = (batch->kind == NGX_HTTP_MIXPANEL_RECORD_ENGAGE);
 
@@ -656,10 +656,20 @@ ngx_http_mixpanel_sender_post(ngx_http_mixpanel_sender_t *s,
     c = s->curl;
     curl_easy_reset(c);
 
+    /* no "Expect: 100-continue": a round trip per large batch */
+
     headers = curl_slist_append(NULL, "Content-Type: application/json");
     if (headers == NULL) {
         return NGX_HTTP_MIXPANEL_RETRY;
     }
+
+    more = curl_slist_append(headers, "Expect:");
+    if (more == NULL) {
+        curl_slist_free_all(headers);
+        return NGX_HTTP_MIXPANEL_RETRY;
+    }
+
+    headers = more;
 
     len = s->body.pos - s->body.start;
 
@@ -684,10 +694,13 @@ ngx_http_mixpanel_sender_post(ngx_http_mixpanel_sender_t *s,
             return NGX_HTTP_MIXPANEL_RETRY;
         }
 
-        headers = curl_slist_append(headers, "Content-Encoding: gzip");
-        if (headers == NULL) {
+        more = curl_slist_append(headers, "Content-Encoding: gzip");
+        if (more == NULL) {
+            curl_slist_free_all(headers);
             return NGX_HTTP_MIXPANEL_RETRY;
         }
+
+        headers = more;
 
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, s->gzbuf);
 
