@@ -42,6 +42,11 @@
 #define NGX_HTTP_MIXPANEL_JWT_MAX_SIZE      16384
 #define NGX_HTTP_MIXPANEL_JWT_MAX_KEY_FILE  (1024 * 1024)
 
+/* the per-worker cache of decoded tokens: at most 4096 * 8 KB */
+#define NGX_HTTP_MIXPANEL_JWT_CACHE_SLOTS   4096
+#define NGX_HTTP_MIXPANEL_JWT_CACHE_TOKEN   4096
+#define NGX_HTTP_MIXPANEL_JWT_CACHE_VALUES  4096
+
 /* the first payload paths, before the claims of mixpanel_jwt_claim_set */
 #define NGX_HTTP_MIXPANEL_JWT_EXP           0
 #define NGX_HTTP_MIXPANEL_JWT_NBF           1
@@ -74,6 +79,8 @@ typedef struct {
 typedef struct {
     ngx_array_t                   paths;         /* ngx_array_t of ngx_str_t */
     ngx_array_t                   header_paths;  /* ngx_array_t of ngx_str_t */
+
+    ngx_uint_t                    generation;    /* of the configuration */
 
     ngx_uint_t                    jwt;           /* unsigned jwt:1; */
     ngx_uint_t                    keys;          /* unsigned keys:1; */
@@ -147,6 +154,7 @@ static cjose_jwk_t *ngx_http_mixpanel_jwt_pkey(EVP_PKEY *pkey,
 static ngx_int_t ngx_http_mixpanel_jwt_add_key(ngx_conf_t *cf,
     ngx_array_t *keys, cjose_jwk_t *jwk, ngx_str_t *alg);
 static void ngx_http_mixpanel_jwt_keys_cleanup(void *data);
+static void ngx_http_mixpanel_jwt_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_post_t  ngx_http_mixpanel_jwt_verify_p = {
@@ -242,13 +250,24 @@ ngx_module_t  ngx_http_mixpanel_jwt_module = {
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_mixpanel_jwt_exit_process,    /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
 
-static time_t  ngx_http_mixpanel_jwt_logged;
+static time_t                      ngx_http_mixpanel_jwt_logged;
+
+/*
+ * Decoded tokens, keyed by the token and by what decoded it: the key set
+ * (or none, unverified) of the current configuration.  A hit skips the
+ * signature and the JSON; "exp" and "nbf" are checked every time.
+ */
+
+static ngx_http_mixpanel_cache_t  *ngx_http_mixpanel_jwt_cache;
+static ngx_uint_t                  ngx_http_mixpanel_jwt_generation;
+static ngx_uint_t                  ngx_http_mixpanel_jwt_cache_generation;
+static ngx_uint_t                  ngx_http_mixpanel_jwt_cache_failed;
 
 
 static ngx_int_t
@@ -418,6 +437,7 @@ ngx_http_mixpanel_jwt_decode(ngx_http_request_t *r,
     time_t                              now, exp, nbf;
     u_char                             *p, *dot1, *dot2, *last;
     ngx_int_t                           rc;
+    uintptr_t                           tag;
     ngx_str_t                           header, payload, *hv;
     const char                         *reason;
     ngx_http_mixpanel_jwt_alg_t        *alg;
@@ -430,6 +450,37 @@ ngx_http_mixpanel_jwt_decode(ngx_http_request_t *r,
     if (token->len > NGX_HTTP_MIXPANEL_JWT_MAX_SIZE) {
         ngx_http_mixpanel_jwt_invalid(r, "token too large");
         return NGX_OK;
+    }
+
+    jmcf = ngx_http_get_module_main_conf(r, ngx_http_mixpanel_jwt_module);
+
+    /*
+     * the tag: what decoded the token; a verified key set is never NULL.
+     * Key sets are told apart by address, so a new configuration in the
+     * same process (master_process off) starts a new cache.
+     */
+
+    if (ngx_http_mixpanel_jwt_cache_generation != jmcf->generation) {
+        ngx_http_mixpanel_cache_destroy(ngx_http_mixpanel_jwt_cache);
+        ngx_http_mixpanel_jwt_cache = NULL;
+        ngx_http_mixpanel_jwt_cache_failed = 0;
+        ngx_http_mixpanel_jwt_cache_generation = jmcf->generation;
+    }
+
+    tag = jlcf->verify ? (uintptr_t) jlcf->keys : 0;
+
+    rc = ngx_http_mixpanel_cache_get(ngx_http_mixpanel_jwt_cache, tag,
+                                     token->data, token->len, values,
+                                     jmcf->paths.nelts, r->pool);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_OK) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mixpanel jwt: token found in the cache");
+        goto times;
     }
 
     p = token->data;
@@ -447,8 +498,6 @@ ngx_http_mixpanel_jwt_decode(ngx_http_request_t *r,
         ngx_http_mixpanel_jwt_invalid(r, "malformed token");
         return NGX_OK;
     }
-
-    jmcf = ngx_http_get_module_main_conf(r, ngx_http_mixpanel_jwt_module);
 
     hv = ngx_pcalloc(r->pool,
                      NGX_HTTP_MIXPANEL_JWT_HEADERS * sizeof(ngx_str_t));
@@ -539,6 +588,25 @@ ngx_http_mixpanel_jwt_decode(ngx_http_request_t *r,
         goto invalid;
     }
 
+    if (ngx_http_mixpanel_jwt_cache == NULL
+        && !ngx_http_mixpanel_jwt_cache_failed)
+    {
+        ngx_http_mixpanel_jwt_cache = ngx_http_mixpanel_cache_create(
+                                           NGX_HTTP_MIXPANEL_JWT_CACHE_SLOTS,
+                                           NGX_HTTP_MIXPANEL_JWT_CACHE_TOKEN,
+                                           NGX_HTTP_MIXPANEL_JWT_CACHE_VALUES,
+                                           r->connection->log);
+
+        ngx_http_mixpanel_jwt_cache_failed =
+                                        (ngx_http_mixpanel_jwt_cache == NULL);
+    }
+
+    ngx_http_mixpanel_cache_put(ngx_http_mixpanel_jwt_cache, tag,
+                                token->data, token->len, values,
+                                jmcf->paths.nelts);
+
+times:
+
     now = ngx_time();
 
     if (values[NGX_HTTP_MIXPANEL_JWT_EXP].len) {
@@ -573,8 +641,8 @@ ngx_http_mixpanel_jwt_decode(ngx_http_request_t *r,
         }
     }
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "mixpanel jwt: %V token accepted", &alg->name);
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mixpanel jwt: token accepted");
 
     return NGX_OK;
 
@@ -836,6 +904,8 @@ ngx_http_mixpanel_jwt_create_main_conf(ngx_conf_t *cf)
     if (jmcf == NULL) {
         return NULL;
     }
+
+    jmcf->generation = ++ngx_http_mixpanel_jwt_generation;
 
     if (ngx_array_init(&jmcf->paths, cf->pool, 4, sizeof(ngx_array_t))
         != NGX_OK)
@@ -1599,4 +1669,12 @@ ngx_http_mixpanel_jwt_keys_cleanup(void *data)
     }
 
     keys->nelts = 0;
+}
+
+
+static void
+ngx_http_mixpanel_jwt_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_mixpanel_cache_destroy(ngx_http_mixpanel_jwt_cache);
+    ngx_http_mixpanel_jwt_cache = NULL;
 }

@@ -338,6 +338,20 @@ void ngx_http_mixpanel_ua_parse(u_char *ua, size_t len,
     ngx_http_mixpanel_ua_t *out);
 
 
+/* ngx_http_mixpanel_cache.c */
+
+typedef struct ngx_http_mixpanel_cache_s  ngx_http_mixpanel_cache_t;
+
+ngx_http_mixpanel_cache_t *ngx_http_mixpanel_cache_create(ngx_uint_t slots,
+    size_t max_key, size_t max_values, ngx_log_t *log);
+void ngx_http_mixpanel_cache_destroy(ngx_http_mixpanel_cache_t *cache);
+ngx_int_t ngx_http_mixpanel_cache_get(ngx_http_mixpanel_cache_t *cache,
+    uintptr_t tag, u_char *key, size_t len, ngx_str_t *values, ngx_uint_t n,
+    ngx_pool_t *pool);
+void ngx_http_mixpanel_cache_put(ngx_http_mixpanel_cache_t *cache,
+    uintptr_t tag, u_char *key, size_t len, ngx_str_t *values, ngx_uint_t n);
+
+
 /* ngx_http_mixpanel_util.c */
 
 ngx_int_t ngx_http_mixpanel_random(u_char *buf, size_t len);

@@ -1014,3 +1014,68 @@ GET /t
 --- must_die
 --- error_log
 "mixpanel_jwt_claim_set" directive is not allowed here
+
+
+
+=== TEST 45: the worker's cache of decoded tokens never crosses key sets
+A token decoded once is remembered by the worker; it is found again only
+for the same token decoded the same way: unverified claims never make a
+token valid where it is verified, nor does one key set's verdict serve
+another's.
+--- config
+    mixpanel_jwt $arg_t;
+
+    location = /off {
+        mixpanel_jwt_verify off;
+        return 200 "sub=$jwt_sub\n";
+    }
+
+    location = /rsa1 {
+        mixpanel_jwt_key_file $TEST_NGINX_DATA/rsa1.pub;
+        return 200 "sub=$jwt_sub\n";
+    }
+
+    location = /rsa2 {
+        mixpanel_jwt_key_file $TEST_NGINX_DATA/rsa2.pub;
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ "GET /off?t=$::T{'tampered-RS256'}", "GET /rsa1?t=$::T{'tampered-RS256'}",
+  "GET /off?t=$::T{'tampered-RS256'}", "GET /rsa1?t=$::T{rsa1_nokid}",
+  "GET /rsa1?t=$::T{rsa1_nokid}", "GET /rsa2?t=$::T{rsa1_nokid}",
+  "GET /rsa1?t=$::T{rsa1_nokid}", "GET /rsa2?t=$::T{rsa2_nokid}",
+  "GET /rsa1?t=$::T{rsa2_nokid}", "GET /rsa2?t=$::T{rsa2_nokid}" ]
+--- response_body eval
+[ "sub=admin\n", "sub=\n", "sub=admin\n", "sub=one\n", "sub=one\n",
+  "sub=\n", "sub=one\n", "sub=two\n", "sub=\n", "sub=two\n" ]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 46: a remembered token's exp and nbf are checked at every use
+The same key set serves both locations, so the second request of each
+pair is answered from the cache, with the strict location's leeway.
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /lenient {
+        mixpanel_jwt_leeway 1h;
+        return 200 "sub=$jwt_sub\n";
+    }
+
+    location = /strict {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ "GET /lenient?t=$::T{expired}", "GET /strict?t=$::T{expired}",
+  "GET /lenient?t=$::T{expired}", "GET /lenient?t=$::T{early}",
+  "GET /strict?t=$::T{early}", "GET /lenient?t=$::T{early}" ]
+--- response_body eval
+[ "sub=late\n", "sub=\n", "sub=late\n", "sub=early\n", "sub=\n",
+  "sub=early\n" ]
+--- no_error_log
+[error]
+[alert]

@@ -1,0 +1,217 @@
+
+/*
+ * Copyright (C) The ngx_http_mixpanel_module authors
+ */
+
+
+/*
+ * A per-worker memo of results that are costly to compute and repeat
+ * from request to request: verified JWT claims (a returning user sends
+ * the same token for its whole lifetime) and parsed User-Agent strings.
+ *
+ * Direct-mapped: a key's slot is its hash modulo the number of slots, and
+ * a new entry replaces whatever was there.  A hit compares the whole key,
+ * byte for byte, and a tag (what the result was computed with, such as a
+ * key set), so a different input can never be answered from the cache.
+ * Each entry is one malloc() block: the key, then the values.  The memory
+ * is bounded: slots * (max_key + max_values) bytes at most.  Workers are
+ * single-threaded; nothing here is shared or locked.
+ */
+
+
+#include "ngx_http_mixpanel_module.h"
+
+
+typedef struct {
+    u_char                       *block;    /* key, ngx_str_t[n], bytes */
+    size_t                        len;      /* of the key */
+    uintptr_t                     tag;
+    uint32_t                      hash;
+    ngx_uint_t                    n;
+} ngx_http_mixpanel_cache_slot_t;
+
+
+struct ngx_http_mixpanel_cache_s {
+    ngx_http_mixpanel_cache_slot_t  *slots;
+    ngx_uint_t                       mask;
+    size_t                           max_key;
+    size_t                           max_values;
+};
+
+
+ngx_http_mixpanel_cache_t *
+ngx_http_mixpanel_cache_create(ngx_uint_t slots, size_t max_key,
+    size_t max_values, ngx_log_t *log)
+{
+    ngx_http_mixpanel_cache_t  *cache;
+
+    /* slots is a power of two */
+
+    cache = ngx_calloc(sizeof(ngx_http_mixpanel_cache_t), log);
+    if (cache == NULL) {
+        return NULL;
+    }
+
+    cache->slots = ngx_calloc(slots * sizeof(ngx_http_mixpanel_cache_slot_t),
+                              log);
+    if (cache->slots == NULL) {
+        ngx_free(cache);
+        return NULL;
+    }
+
+    cache->mask = slots - 1;
+    cache->max_key = max_key;
+    cache->max_values = max_values;
+
+    return cache;
+}
+
+
+void
+ngx_http_mixpanel_cache_destroy(ngx_http_mixpanel_cache_t *cache)
+{
+    ngx_uint_t  i;
+
+    if (cache == NULL) {
+        return;
+    }
+
+    for (i = 0; i <= cache->mask; i++) {
+        if (cache->slots[i].block) {
+            ngx_free(cache->slots[i].block);
+        }
+    }
+
+    ngx_free(cache->slots);
+    ngx_free(cache);
+}
+
+
+static ngx_inline uint32_t
+ngx_http_mixpanel_cache_hash(uintptr_t tag, u_char *key, size_t len)
+{
+    return ngx_murmur_hash2(key, len) ^ (uint32_t) (tag >> 4);
+}
+
+
+/*
+ * NGX_OK and the values on a hit, NGX_DECLINED on a miss.  With a pool
+ * the values are copied into it; without one they point into the cache
+ * and are good until the next ngx_http_mixpanel_cache_put().
+ */
+
+ngx_int_t
+ngx_http_mixpanel_cache_get(ngx_http_mixpanel_cache_t *cache, uintptr_t tag,
+    u_char *key, size_t len, ngx_str_t *values, ngx_uint_t n,
+    ngx_pool_t *pool)
+{
+    u_char                          *p;
+    size_t                           size;
+    uint32_t                         hash;
+    ngx_str_t                       *v;
+    ngx_uint_t                       i;
+    ngx_http_mixpanel_cache_slot_t  *slot;
+
+    if (cache == NULL || len > cache->max_key) {
+        return NGX_DECLINED;
+    }
+
+    hash = ngx_http_mixpanel_cache_hash(tag, key, len);
+    slot = &cache->slots[hash & cache->mask];
+
+    if (slot->block == NULL
+        || slot->hash != hash
+        || slot->tag != tag
+        || slot->len != len
+        || slot->n != n
+        || ngx_memcmp(slot->block, key, len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    v = (ngx_str_t *) (slot->block + ngx_align(len, sizeof(void *)));
+
+    if (pool == NULL) {
+        ngx_memcpy(values, v, n * sizeof(ngx_str_t));
+        return NGX_OK;
+    }
+
+    size = 0;
+
+    for (i = 0; i < n; i++) {
+        size += v[i].len;
+    }
+
+    p = ngx_pnalloc(pool, size ? size : 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        values[i].len = v[i].len;
+        values[i].data = v[i].len ? p : NULL;
+        p = ngx_cpymem(p, v[i].data, v[i].len);
+    }
+
+    return NGX_OK;
+}
+
+
+/* a failure to allocate only means that the result is not remembered */
+
+void
+ngx_http_mixpanel_cache_put(ngx_http_mixpanel_cache_t *cache, uintptr_t tag,
+    u_char *key, size_t len, ngx_str_t *values, ngx_uint_t n)
+{
+    u_char                          *block, *p;
+    size_t                           size, head;
+    uint32_t                         hash;
+    ngx_str_t                       *v;
+    ngx_uint_t                       i;
+    ngx_http_mixpanel_cache_slot_t  *slot;
+
+    if (cache == NULL || len > cache->max_key) {
+        return;
+    }
+
+    size = 0;
+
+    for (i = 0; i < n; i++) {
+        size += values[i].len;
+    }
+
+    if (size > cache->max_values) {
+        return;
+    }
+
+    head = ngx_align(len, sizeof(void *)) + n * sizeof(ngx_str_t);
+
+    block = ngx_alloc(head + size, ngx_cycle->log);
+    if (block == NULL) {
+        return;
+    }
+
+    hash = ngx_http_mixpanel_cache_hash(tag, key, len);
+    slot = &cache->slots[hash & cache->mask];
+
+    if (slot->block) {
+        ngx_free(slot->block);
+    }
+
+    ngx_memcpy(block, key, len);
+
+    v = (ngx_str_t *) (block + ngx_align(len, sizeof(void *)));
+    p = block + head;
+
+    for (i = 0; i < n; i++) {
+        v[i].len = values[i].len;
+        v[i].data = p;
+        p = ngx_cpymem(p, values[i].data, values[i].len);
+    }
+
+    slot->block = block;
+    slot->len = len;
+    slot->tag = tag;
+    slot->hash = hash;
+    slot->n = n;
+}
