@@ -20,6 +20,28 @@ static ngx_int_t ngx_http_mixpanel_json_raw(ngx_http_mixpanel_buf_t *b,
     u_char *p, size_t len, ngx_log_t *log);
 
 
+/* the bytes a JSON string takes as they are: printable ASCII but " and \ */
+
+static const u_char  ngx_http_mixpanel_json_plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,    /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,    /* 0x10 */
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,    /* 0x20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,    /* 0x30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,    /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,    /* 0x50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,    /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,    /* 0x70 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,    /* 0x80 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+};
+
+
 ngx_int_t
 ngx_http_mixpanel_buf_reserve(ngx_http_mixpanel_buf_t *b, size_t size)
 {
@@ -78,7 +100,7 @@ ngx_int_t
 ngx_http_mixpanel_json_string(ngx_http_mixpanel_buf_t *b, u_char *data,
     size_t len)
 {
-    u_char         *p, *last, *o;
+    u_char         *p, *last, *o, *run, *stop;
     size_t          n, out;
     uint32_t        cp;
     static u_char   hex[] = "0123456789abcdef";
@@ -99,6 +121,25 @@ ngx_http_mixpanel_json_string(ngx_http_mixpanel_buf_t *b, u_char *data,
     out = 0;
 
     while (p < last) {
+
+        /* the common case: a run of bytes copied as they are */
+
+        run = p;
+        stop = p + ngx_min((size_t) (last - p),
+                           NGX_HTTP_MIXPANEL_MAX_STRING - out);
+
+        while (p < stop && ngx_http_mixpanel_json_plain[*p]) {
+            p++;
+        }
+
+        if (p != run) {
+            o = ngx_cpymem(o, run, p - run);
+            out += p - run;
+
+            if (p == last) {
+                break;
+            }
+        }
 
         if (*p < 0x80) {
             if (out + 1 > NGX_HTTP_MIXPANEL_MAX_STRING) {

@@ -72,6 +72,8 @@ static ngx_int_t ngx_http_mixpanel_request_props(ngx_http_request_t *r,
     ngx_http_mixpanel_loc_conf_t *conf, ngx_http_mixpanel_buf_t *b);
 static ngx_int_t ngx_http_mixpanel_agent_props(ngx_http_request_t *r,
     ngx_http_mixpanel_buf_t *b);
+static void ngx_http_mixpanel_user_agent(u_char *data, size_t len,
+    ngx_http_mixpanel_ua_t *ua);
 static ngx_int_t ngx_http_mixpanel_conf_props(ngx_http_request_t *r,
     ngx_array_t *props, ngx_http_mixpanel_buf_t *b);
 static ngx_int_t ngx_http_mixpanel_push(ngx_http_mixpanel_emit_t *e,
@@ -199,8 +201,16 @@ static ngx_http_variable_t  ngx_http_mixpanel_vars[] = {
 };
 
 
+/* parsed User-Agents: at most 1024 * 1 KB a worker */
+#define NGX_HTTP_MIXPANEL_UA_CACHE_SLOTS   1024
+#define NGX_HTTP_MIXPANEL_UA_CACHE_UA      768
+#define NGX_HTTP_MIXPANEL_UA_CACHE_VALUES  128
+
+
 static ngx_http_mixpanel_sender_t  *ngx_http_mixpanel_sender;
 static ngx_http_mixpanel_buf_t      ngx_http_mixpanel_scratch;
+static ngx_http_mixpanel_cache_t   *ngx_http_mixpanel_ua_cache;
+static ngx_uint_t                   ngx_http_mixpanel_ua_cache_failed;
 
 
 void
@@ -212,6 +222,9 @@ ngx_http_mixpanel_identity_set_sender(ngx_http_mixpanel_sender_t *s)
         free(ngx_http_mixpanel_scratch.start);
         ngx_memzero(&ngx_http_mixpanel_scratch,
                     sizeof(ngx_http_mixpanel_buf_t));
+
+        ngx_http_mixpanel_cache_destroy(ngx_http_mixpanel_ua_cache);
+        ngx_http_mixpanel_ua_cache = NULL;
     }
 }
 
@@ -1573,7 +1586,7 @@ ngx_http_mixpanel_agent_props(ngx_http_request_t *r,
     h = r->headers_in.user_agent;
 
     if (h) {
-        ngx_http_mixpanel_ua_parse(h->value.data, h->value.len, &ua);
+        ngx_http_mixpanel_user_agent(h->value.data, h->value.len, &ua);
 
         if (ngx_http_mixpanel_json_string_prop(b,
                                                &ngx_http_mixpanel_key_browser,
@@ -1684,6 +1697,54 @@ ngx_http_mixpanel_agent_props(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A worker sees the same few User-Agent strings over and over: results
+ * are remembered (ngx_http_mixpanel_cache.c); the values are good until
+ * the next call.
+ */
+
+static void
+ngx_http_mixpanel_user_agent(u_char *data, size_t len,
+    ngx_http_mixpanel_ua_t *ua)
+{
+    ngx_str_t  v[4];
+
+    if (ngx_http_mixpanel_ua_cache == NULL
+        && !ngx_http_mixpanel_ua_cache_failed)
+    {
+        ngx_http_mixpanel_ua_cache = ngx_http_mixpanel_cache_create(
+                                            NGX_HTTP_MIXPANEL_UA_CACHE_SLOTS,
+                                            NGX_HTTP_MIXPANEL_UA_CACHE_UA,
+                                            NGX_HTTP_MIXPANEL_UA_CACHE_VALUES,
+                                            ngx_cycle->log);
+
+        ngx_http_mixpanel_ua_cache_failed = (ngx_http_mixpanel_ua_cache
+                                             == NULL);
+    }
+
+    if (ngx_http_mixpanel_cache_get(ngx_http_mixpanel_ua_cache, 0, data, len,
+                                    v, 4, NULL)
+        == NGX_OK)
+    {
+        ua->browser = v[0];
+        ua->browser_version = v[1];
+        ua->os = v[2];
+        ua->device = v[3];
+        return;
+    }
+
+    ngx_http_mixpanel_ua_parse(data, len, ua);
+
+    v[0] = ua->browser;
+    v[1] = ua->browser_version;
+    v[2] = ua->os;
+    v[3] = ua->device;
+
+    ngx_http_mixpanel_cache_put(ngx_http_mixpanel_ua_cache, 0, data, len,
+                                v, 4);
 }
 
 

@@ -232,7 +232,36 @@ qr{"ip":"127\.0\.0\.1","\$browser":"Mobile Safari","\$browser_version":17\.2,"\$
 
 
 
-=== TEST 9: an HTTP client library, and mixpanel_user_agent_properties off
+=== TEST 9: User-Agents that alternate are each read right (the worker remembers them)
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-ua3;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_request_properties off;
+        mixpanel_ip off;
+        return 200 "ok\n";
+    }
+
+    location = /chrome {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/t;
+        proxy_set_header User-Agent "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+    }
+
+    location = /firefox {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/t;
+        proxy_set_header User-Agent "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
+    }
+--- request eval
+["GET /chrome", "GET /firefox", "GET /chrome", "GET /firefox", "GET /wait",
+ "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^ok\n\$", "^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
+qr{"\$browser":"Chrome","\$browser_version":120,"\$os":"Windows"\}\}$::Next"\$browser":"Firefox","\$browser_version":121,"\$os":"Linux"\}\}$::Next"\$browser":"Chrome","\$browser_version":120,"\$os":"Windows"\}\}$::Next"\$browser":"Firefox","\$browser_version":121,"\$os":"Linux"\}\}\]\}\n$}]
+
+
+
+=== TEST 10: an HTTP client library, and mixpanel_user_agent_properties off
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-ua2;\n"
 --- config
