@@ -9,8 +9,10 @@
  * from request to request: verified JWT claims (a returning user sends
  * the same token for its whole lifetime) and parsed User-Agent strings.
  *
- * Direct-mapped: a key's slot is its hash modulo the number of slots, and
- * a new entry replaces whatever was there.  A hit compares the whole key,
+ * Four-way set-associative: a key's hash picks a set of four slots, and
+ * a new entry takes a free slot of the set or the one used least recently
+ * (two hot keys of one set would evict each other in a direct-mapped
+ * cache, request after request).  A hit compares the whole key,
  * byte for byte, and a tag (what the result was computed with, such as a
  * key set), so a different input can never be answered from the cache.
  * Each entry is one malloc() block: the key, then the values.  The memory
@@ -28,12 +30,17 @@ typedef struct {
     uintptr_t                     tag;
     uint32_t                      hash;
     ngx_uint_t                    n;
+    ngx_uint_t                    used;     /* when last hit or stored */
 } ngx_http_mixpanel_cache_slot_t;
+
+
+#define NGX_HTTP_MIXPANEL_CACHE_WAYS  4
 
 
 struct ngx_http_mixpanel_cache_s {
     ngx_http_mixpanel_cache_slot_t  *slots;
-    ngx_uint_t                       mask;
+    ngx_uint_t                       mask;      /* of sets */
+    ngx_uint_t                       clock;
     size_t                           max_key;
     size_t                           max_values;
 };
@@ -45,7 +52,7 @@ ngx_http_mixpanel_cache_create(ngx_uint_t slots, size_t max_key,
 {
     ngx_http_mixpanel_cache_t  *cache;
 
-    /* slots is a power of two */
+    /* slots is a power of two, at least NGX_HTTP_MIXPANEL_CACHE_WAYS */
 
     cache = ngx_calloc(sizeof(ngx_http_mixpanel_cache_t), log);
     if (cache == NULL) {
@@ -59,7 +66,7 @@ ngx_http_mixpanel_cache_create(ngx_uint_t slots, size_t max_key,
         return NULL;
     }
 
-    cache->mask = slots - 1;
+    cache->mask = slots / NGX_HTTP_MIXPANEL_CACHE_WAYS - 1;
     cache->max_key = max_key;
     cache->max_values = max_values;
 
@@ -76,7 +83,7 @@ ngx_http_mixpanel_cache_destroy(ngx_http_mixpanel_cache_t *cache)
         return;
     }
 
-    for (i = 0; i <= cache->mask; i++) {
+    for (i = 0; i < (cache->mask + 1) * NGX_HTTP_MIXPANEL_CACHE_WAYS; i++) {
         if (cache->slots[i].block) {
             ngx_free(cache->slots[i].block);
         }
@@ -117,17 +124,26 @@ ngx_http_mixpanel_cache_get(ngx_http_mixpanel_cache_t *cache, uintptr_t tag,
     }
 
     hash = ngx_http_mixpanel_cache_hash(tag, key, len);
-    slot = &cache->slots[hash & cache->mask];
+    slot = &cache->slots[(hash & cache->mask) * NGX_HTTP_MIXPANEL_CACHE_WAYS];
 
-    if (slot->block == NULL
-        || slot->hash != hash
-        || slot->tag != tag
-        || slot->len != len
-        || slot->n != n
-        || ngx_memcmp(slot->block, key, len) != 0)
-    {
-        return NGX_DECLINED;
+    for (i = 0; /* void */ ; i++, slot++) {
+
+        if (i == NGX_HTTP_MIXPANEL_CACHE_WAYS) {
+            return NGX_DECLINED;
+        }
+
+        if (slot->block != NULL
+            && slot->hash == hash
+            && slot->tag == tag
+            && slot->len == len
+            && slot->n == n
+            && ngx_memcmp(slot->block, key, len) == 0)
+        {
+            break;
+        }
     }
+
+    slot->used = ++cache->clock;
 
     v = (ngx_str_t *) (slot->block + ngx_align(len, sizeof(void *)));
 
@@ -168,7 +184,7 @@ ngx_http_mixpanel_cache_put(ngx_http_mixpanel_cache_t *cache, uintptr_t tag,
     uint32_t                         hash;
     ngx_str_t                       *v;
     ngx_uint_t                       i;
-    ngx_http_mixpanel_cache_slot_t  *slot;
+    ngx_http_mixpanel_cache_slot_t  *slot, *set;
 
     if (cache == NULL || len > cache->max_key) {
         return;
@@ -192,7 +208,19 @@ ngx_http_mixpanel_cache_put(ngx_http_mixpanel_cache_t *cache, uintptr_t tag,
     }
 
     hash = ngx_http_mixpanel_cache_hash(tag, key, len);
-    slot = &cache->slots[hash & cache->mask];
+    set = &cache->slots[(hash & cache->mask) * NGX_HTTP_MIXPANEL_CACHE_WAYS];
+    slot = set;
+
+    for (i = 0; i < NGX_HTTP_MIXPANEL_CACHE_WAYS; i++) {
+        if (set[i].block == NULL) {
+            slot = &set[i];
+            break;
+        }
+
+        if (set[i].used < slot->used) {
+            slot = &set[i];
+        }
+    }
 
     if (slot->block) {
         ngx_free(slot->block);
@@ -214,4 +242,5 @@ ngx_http_mixpanel_cache_put(ngx_http_mixpanel_cache_t *cache, uintptr_t tag,
     slot->tag = tag;
     slot->hash = hash;
     slot->n = n;
+    slot->used = ++cache->clock;
 }
