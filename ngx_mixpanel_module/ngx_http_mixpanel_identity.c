@@ -74,6 +74,8 @@ static ngx_int_t ngx_http_mixpanel_agent_props(ngx_http_request_t *r,
     ngx_http_mixpanel_buf_t *b);
 static void ngx_http_mixpanel_user_agent(u_char *data, size_t len,
     ngx_http_mixpanel_ua_t *ua);
+static void ngx_http_mixpanel_utm_args(ngx_http_request_t *r,
+    ngx_str_t *values);
 static ngx_int_t ngx_http_mixpanel_conf_props(ngx_http_request_t *r,
     ngx_array_t *props, ngx_http_mixpanel_buf_t *b);
 static ngx_int_t ngx_http_mixpanel_push(ngx_http_mixpanel_emit_t *e,
@@ -117,17 +119,24 @@ static ngx_str_t  ngx_http_mixpanel_event_names[] = {
 };
 
 
-static ngx_str_t  ngx_http_mixpanel_utm[] = {
-    ngx_string("utm_source"),
-    ngx_string("utm_medium"),
-    ngx_string("utm_campaign"),
-    ngx_string("utm_term"),
-    ngx_string("utm_content"),
-    ngx_null_string
-};
-
-
 #define ngx_http_mixpanel_key(name)  ngx_string(",\"" name "\":")
+
+
+typedef struct {
+    ngx_str_t                     name;
+    ngx_str_t                     key;
+} ngx_http_mixpanel_utm_t;
+
+
+#define NGX_HTTP_MIXPANEL_UTM  5
+
+static ngx_http_mixpanel_utm_t  ngx_http_mixpanel_utm[] = {
+    { ngx_string("utm_source"), ngx_http_mixpanel_key("utm_source") },
+    { ngx_string("utm_medium"), ngx_http_mixpanel_key("utm_medium") },
+    { ngx_string("utm_campaign"), ngx_http_mixpanel_key("utm_campaign") },
+    { ngx_string("utm_term"), ngx_http_mixpanel_key("utm_term") },
+    { ngx_string("utm_content"), ngx_http_mixpanel_key("utm_content") }
+};
 
 static ngx_str_t  ngx_http_mixpanel_key_token = ngx_http_mixpanel_key("token");
 static ngx_str_t  ngx_http_mixpanel_key_time = ngx_http_mixpanel_key("time");
@@ -1578,7 +1587,7 @@ ngx_http_mixpanel_agent_props(ngx_http_request_t *r,
 {
     u_char                  *p, *last, *dst, *src;
     size_t                   len;
-    ngx_str_t                value, key;
+    ngx_str_t                utm[NGX_HTTP_MIXPANEL_UTM];
     ngx_uint_t               i;
     ngx_table_elt_t         *h;
     ngx_http_mixpanel_ua_t   ua;
@@ -1618,16 +1627,14 @@ ngx_http_mixpanel_agent_props(ngx_http_request_t *r,
                             (u_char *) "utm_", sizeof("utm_") - 2)
            != NULL)
     {
-        for (i = 0; ngx_http_mixpanel_utm[i].len; i++) {
-            if (ngx_http_arg(r, ngx_http_mixpanel_utm[i].data,
-                             ngx_http_mixpanel_utm[i].len, &value)
-                != NGX_OK
-                || value.len == 0)
-            {
+        ngx_http_mixpanel_utm_args(r, utm);
+
+        for (i = 0; i < NGX_HTTP_MIXPANEL_UTM; i++) {
+            if (utm[i].len == 0) {
                 continue;
             }
 
-            len = ngx_min(value.len, 1024);
+            len = ngx_min(utm[i].len, 1024);
 
             dst = ngx_pnalloc(r->pool, len);
             if (dst == NULL) {
@@ -1635,18 +1642,12 @@ ngx_http_mixpanel_agent_props(ngx_http_request_t *r,
             }
 
             p = dst;
-            src = value.data;
+            src = utm[i].data;
             ngx_unescape_uri(&dst, &src, len, NGX_UNESCAPE_URI);
 
-            key.len = ngx_http_mixpanel_utm[i].len + 4;
-            key.data = ngx_pnalloc(r->pool, key.len);
-            if (key.data == NULL) {
-                return NGX_ERROR;
-            }
-
-            ngx_sprintf(key.data, ",\"%V\":", &ngx_http_mixpanel_utm[i]);
-
-            if (ngx_http_mixpanel_json_string_prop(b, &key, p, dst - p)
+            if (ngx_http_mixpanel_json_string_prop(b,
+                                                  &ngx_http_mixpanel_utm[i].key,
+                                                  p, dst - p)
                 != NGX_OK)
             {
                 return NGX_ERROR;
@@ -1697,6 +1698,66 @@ ngx_http_mixpanel_agent_props(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The utm_* arguments in one pass over the query string, as ngx_http_arg()
+ * would find them: the first "name=value" of each name, names compared
+ * without case.
+ */
+
+static void
+ngx_http_mixpanel_utm_args(ngx_http_request_t *r, ngx_str_t *values)
+{
+    u_char      *p, *last, *name, *eq, *amp;
+    size_t       len;
+    ngx_uint_t   i, found;
+
+    ngx_memzero(values, NGX_HTTP_MIXPANEL_UTM * sizeof(ngx_str_t));
+
+    found = 0;
+    p = r->args.data;
+    last = p + r->args.len;
+
+    while (p < last) {
+        name = p;
+
+        amp = ngx_strlchr(p, last, '&');
+        if (amp == NULL) {
+            amp = last;
+        }
+
+        p = amp + 1;
+
+        eq = ngx_strlchr(name, amp, '=');
+
+        if (eq == NULL
+            || eq - name < (ssize_t) (sizeof("utm_") - 1)
+            || ngx_strncasecmp(name, (u_char *) "utm_", sizeof("utm_") - 1)
+               != 0)
+        {
+            continue;
+        }
+
+        len = eq - name;
+
+        for (i = 0; i < NGX_HTTP_MIXPANEL_UTM; i++) {
+            if (found & (1 << i)
+                || ngx_http_mixpanel_utm[i].name.len != len
+                || ngx_strncasecmp(name, ngx_http_mixpanel_utm[i].name.data,
+                                   len)
+                   != 0)
+            {
+                continue;
+            }
+
+            found |= 1 << i;
+            values[i].data = eq + 1;
+            values[i].len = amp - eq - 1;
+            break;
+        }
+    }
 }
 
 

@@ -232,7 +232,26 @@ qr{"ip":"127\.0\.0\.1","\$browser":"Mobile Safari","\$browser_version":17\.2,"\$
 
 
 
-=== TEST 9: User-Agents that alternate are each read right (the worker remembers them)
+=== TEST 9: utm_* arguments as nginx's $arg_ finds them: the first of a name, any case
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-utm;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_request_properties off;
+        mixpanel_user_agent_properties on;
+        mixpanel_ip off;
+        return 200 "ok\n";
+    }
+--- request eval
+["GET /t?xutm_source=no&UTM_Medium=Mail&utm_source=first&utm_source=second&utm_term&utm_content=&utm_content=late&utm_campaign=a=b", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^GIF", "^GIF",
+qr{lib_version":"[^"]+","ip":"0","utm_source":"first","utm_medium":"Mail","utm_campaign":"a=b"\}\}\]\}\n$}]
+
+
+
+=== TEST 10: User-Agents that alternate are each read right (the worker remembers them)
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-ua3;\n"
 --- config
@@ -261,7 +280,7 @@ qr{"\$browser":"Chrome","\$browser_version":120,"\$os":"Windows"\}\}$::Next"\$br
 
 
 
-=== TEST 10: an HTTP client library, and mixpanel_user_agent_properties off
+=== TEST 11: an HTTP client library, and mixpanel_user_agent_properties off
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-ua2;\n"
 --- config
