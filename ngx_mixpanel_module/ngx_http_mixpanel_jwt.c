@@ -42,10 +42,10 @@
 #define NGX_HTTP_MIXPANEL_JWT_MAX_SIZE      16384
 #define NGX_HTTP_MIXPANEL_JWT_MAX_KEY_FILE  (1024 * 1024)
 
-/* the per-worker cache of decoded tokens: at most 4096 * 8 KB */
+/* the per-worker cache of decoded tokens: at most 4096 * 3 KB */
 #define NGX_HTTP_MIXPANEL_JWT_CACHE_SLOTS   4096
-#define NGX_HTTP_MIXPANEL_JWT_CACHE_TOKEN   4096
-#define NGX_HTTP_MIXPANEL_JWT_CACHE_VALUES  4096
+#define NGX_HTTP_MIXPANEL_JWT_CACHE_TOKEN   2048
+#define NGX_HTTP_MIXPANEL_JWT_CACHE_VALUES  1024
 
 /* the first payload paths, before the claims of mixpanel_jwt_claim_set */
 #define NGX_HTTP_MIXPANEL_JWT_EXP           0
