@@ -24,8 +24,8 @@ SOURCES        := config $(wildcard ngx_mixpanel_module/*.[ch])
 # Test::Base; the rest serves the real Test::Nginx when it is present),
 # the emulator's conformance test and the benchmark.
 BUILD_DEBS := nginx-core nginx-dev build-essential libcurl4-openssl-dev \
-              libjansson-dev libssl-dev libdeflate-dev libcjose-dev \
-              libpcre2-dev zlib1g-dev
+              libjansson-dev libssl-dev libisal-dev libdeflate-dev \
+              libcjose-dev libpcre2-dev zlib1g-dev
 TEST_DEBS  := perl libtest-base-perl libtext-diff-perl liburi-perl \
               libwww-perl libtest-longstring-perl liblist-moreutils-perl \
               libipc-run-perl python3 valgrind curl openssl dpkg-dev
@@ -66,7 +66,9 @@ $(MODULE): $(NGX_SRC)/objs/Makefile $(SOURCES)
 
 upstream: deps $(UPSTREAM_MOD)
 
+# built with libdeflate, not ISA-L: the suite runs once on each gzip
 $(UPSTREAM_MOD): $(SOURCES)
+	NGX_MIXPANEL_GZIP=libdeflate \
 	tools/build-upstream-nginx $(UPSTREAM_VER) $(UPSTREAM)
 
 # the emulator's own suite does not involve nginx: it runs once

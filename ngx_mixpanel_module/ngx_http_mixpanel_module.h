@@ -338,6 +338,18 @@ void ngx_http_mixpanel_ua_parse(u_char *ua, size_t len,
     ngx_http_mixpanel_ua_t *out);
 
 
+/* ngx_http_mixpanel_gzip.c */
+
+typedef struct ngx_http_mixpanel_gzip_s  ngx_http_mixpanel_gzip_t;
+
+ngx_http_mixpanel_gzip_t *ngx_http_mixpanel_gzip_create(void);
+void ngx_http_mixpanel_gzip_destroy(ngx_http_mixpanel_gzip_t *gz);
+size_t ngx_http_mixpanel_gzip_bound(ngx_http_mixpanel_gzip_t *gz,
+    size_t len);
+size_t ngx_http_mixpanel_gzip(ngx_http_mixpanel_gzip_t *gz, u_char *in,
+    size_t len, u_char *out, size_t size);
+
+
 /* ngx_http_mixpanel_cache.c */
 
 typedef struct ngx_http_mixpanel_cache_s  ngx_http_mixpanel_cache_t;

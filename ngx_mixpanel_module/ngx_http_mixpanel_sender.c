@@ -16,7 +16,6 @@
 
 #include <pthread.h>
 #include <curl/curl.h>
-#include <libdeflate.h>
 
 #if (__GLIBC__)
 #include <malloc.h>
@@ -79,7 +78,7 @@ struct ngx_http_mixpanel_sender_s {
     ngx_http_mixpanel_buf_t           answer;
     ngx_msec_t                        retry_after;
     ngx_uint_t                        accepted;
-    struct libdeflate_compressor     *gz;
+    ngx_http_mixpanel_gzip_t         *gz;
     u_char                           *gzbuf;
     size_t                            gzsize;
 
@@ -204,7 +203,7 @@ ngx_http_mixpanel_sender_start(ngx_http_mixpanel_sender_conf_t *conf,
         }
 
         if (conf->gzip) {
-            s->gz = libdeflate_alloc_compressor(1);
+            s->gz = ngx_http_mixpanel_gzip_create();
             if (s->gz == NULL) {
                 goto failed;
             }
@@ -676,7 +675,7 @@ ngx_http_mixpanel_sender_post(ngx_http_mixpanel_sender_t *s,
     if (!engage && s->gz) {
         size_t  bound;
 
-        bound = libdeflate_gzip_compress_bound(s->gz, len);
+        bound = ngx_http_mixpanel_gzip_bound(s->gz, len);
 
         if (bound > s->gzsize) {
             free(s->gzbuf);
@@ -685,8 +684,8 @@ ngx_http_mixpanel_sender_post(ngx_http_mixpanel_sender_t *s,
         }
 
         if (s->gzbuf) {
-            len = libdeflate_gzip_compress(s->gz, s->body.start, len,
-                                           s->gzbuf, s->gzsize);
+            len = ngx_http_mixpanel_gzip(s->gz, s->body.start, len,
+                                         s->gzbuf, s->gzsize);
         }
 
         if (s->gzbuf == NULL || len == 0) {
@@ -1169,9 +1168,7 @@ ngx_http_mixpanel_sender_free(ngx_http_mixpanel_sender_t *s)
         curl_easy_cleanup(s->curl);
     }
 
-    if (s->gz) {
-        libdeflate_free_compressor(s->gz);
-    }
+    ngx_http_mixpanel_gzip_destroy(s->gz);
 
     free(s->gzbuf);
     free(s->body.start);

@@ -99,11 +99,14 @@ like($info, qr/^Package: \Q$PKG\E$/m, 'Package');
 like($info, qr/^Version: \Q$version\E$/m, 'Version is the header\'s');
 my ($depends) = $info =~ /^Depends: (.*)$/m;
 $depends //= '';
-for my $dep (qw(nginx-abi-1.22.1-7 libcurl4 libjansson4 libdeflate0
-                libcjose0 libssl3))
+for my $dep (qw(nginx-abi-1.22.1-7 libcurl4 libjansson4 libcjose0 libssl3))
 {
     like($depends, qr/(?:^|, )\Q$dep\E(?: \(|,|$)/, "Depends on $dep");
 }
+
+# gzip: ISA-L where it was built with it, else libdeflate
+like($depends, qr/(?:^|, )(?:libisal2|libdeflate0)(?: \(|,|$)/,
+     'Depends on the gzip library (libisal2 or libdeflate0)');
 
 my $contents = `dpkg-deb -c '$deb'`;
 like($contents, qr{ \./usr/lib/nginx/modules/ngx_http_mixpanel_module\.so$}m,

@@ -1,0 +1,149 @@
+
+/*
+ * Copyright (C) The ngx_http_mixpanel_module authors
+ */
+
+
+/*
+ * gzip for the sender's /import bodies, in one shot.  ISA-L's igzip
+ * (level 1) when the module was built with it: on batches of realistic
+ * events it takes 0.45 us an event against libdeflate's 1.25 us (level 1)
+ * for a ratio of 0.124 against 0.118.  libdeflate otherwise.  Only the
+ * sender thread calls these; each sender has its own compressor.
+ */
+
+
+#include "ngx_http_mixpanel_module.h"
+
+#if (NGX_HTTP_MIXPANEL_ISAL)
+#include <isa-l/igzip_lib.h>
+#else
+#include <libdeflate.h>
+#endif
+
+
+struct ngx_http_mixpanel_gzip_s {
+#if (NGX_HTTP_MIXPANEL_ISAL)
+    struct isal_zstream           stream;
+    u_char                       *level_buf;
+#else
+    struct libdeflate_compressor *compressor;
+#endif
+};
+
+
+ngx_http_mixpanel_gzip_t *
+ngx_http_mixpanel_gzip_create(void)
+{
+    ngx_http_mixpanel_gzip_t  *gz;
+
+    gz = calloc(1, sizeof(ngx_http_mixpanel_gzip_t));
+    if (gz == NULL) {
+        return NULL;
+    }
+
+#if (NGX_HTTP_MIXPANEL_ISAL)
+
+    /*
+     * zeroed: igzip reads its hash tables before it writes them, which
+     * is harmless but makes memory checkers report it
+     */
+
+    gz->level_buf = calloc(1, ISAL_DEF_LVL1_DEFAULT);
+    if (gz->level_buf == NULL) {
+        free(gz);
+        return NULL;
+    }
+
+#else
+
+    gz->compressor = libdeflate_alloc_compressor(1);
+    if (gz->compressor == NULL) {
+        free(gz);
+        return NULL;
+    }
+
+#endif
+
+    return gz;
+}
+
+
+void
+ngx_http_mixpanel_gzip_destroy(ngx_http_mixpanel_gzip_t *gz)
+{
+    if (gz == NULL) {
+        return;
+    }
+
+#if (NGX_HTTP_MIXPANEL_ISAL)
+    free(gz->level_buf);
+#else
+    libdeflate_free_compressor(gz->compressor);
+#endif
+
+    free(gz);
+}
+
+
+/* the largest output of len bytes of input */
+
+size_t
+ngx_http_mixpanel_gzip_bound(ngx_http_mixpanel_gzip_t *gz, size_t len)
+{
+#if (NGX_HTTP_MIXPANEL_ISAL)
+
+    /* stored blocks at worst: 5 bytes per 64 KB, headers and the trailer */
+
+    return len + 5 * (len / 65535 + 1) + ISAL_DEF_MAX_HDR_SIZE + 64;
+
+#else
+
+    return libdeflate_gzip_compress_bound(gz->compressor, len);
+
+#endif
+}
+
+
+/* the size of the gzip data written to out, or 0 */
+
+size_t
+ngx_http_mixpanel_gzip(ngx_http_mixpanel_gzip_t *gz, u_char *in, size_t len,
+    u_char *out, size_t size)
+{
+#if (NGX_HTTP_MIXPANEL_ISAL)
+
+    struct isal_zstream  *s;
+
+    if (len > 0xffffffff || size > 0xffffffff) {
+        return 0;
+    }
+
+    s = &gz->stream;
+
+    ngx_memzero(s, sizeof(struct isal_zstream));
+    isal_deflate_stateless_init(s);
+
+    s->level = 1;
+    s->level_buf = gz->level_buf;
+    s->level_buf_size = ISAL_DEF_LVL1_DEFAULT;
+    s->gzip_flag = IGZIP_GZIP;
+    s->flush = NO_FLUSH;
+    s->end_of_stream = 1;
+    s->next_in = in;
+    s->avail_in = len;
+    s->next_out = out;
+    s->avail_out = size;
+
+    if (isal_deflate_stateless(s) != COMP_OK) {
+        return 0;
+    }
+
+    return s->total_out;
+
+#else
+
+    return libdeflate_gzip_compress(gz->compressor, in, len, out, size);
+
+#endif
+}
