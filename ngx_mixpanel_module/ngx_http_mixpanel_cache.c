@@ -94,10 +94,27 @@ ngx_http_mixpanel_cache_destroy(ngx_http_mixpanel_cache_t *cache)
 }
 
 
+/*
+ * The hash of a long key takes its first and last 32 bytes and its length:
+ * where keys differ (a JWT's signature; a User-Agent's platform and its
+ * browser's version), at a fixed cost.  Hits compare the whole key.
+ */
+
 static ngx_inline uint32_t
 ngx_http_mixpanel_cache_hash(uintptr_t tag, u_char *key, size_t len)
 {
-    return ngx_murmur_hash2(key, len) ^ (uint32_t) (tag >> 4);
+    uint32_t  h;
+
+    if (len <= 64) {
+        h = ngx_murmur_hash2(key, len);
+
+    } else {
+        h = ngx_murmur_hash2(key, 32)
+            ^ (ngx_murmur_hash2(key + len - 32, 32) * 31)
+            ^ (uint32_t) len * 0x9e3779b1;
+    }
+
+    return h ^ (uint32_t) (tag >> 4);
 }
 
 

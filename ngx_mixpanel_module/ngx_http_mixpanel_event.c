@@ -42,15 +42,13 @@ static const u_char  ngx_http_mixpanel_json_plain[256] = {
 };
 
 
+/* the slow path of ngx_http_mixpanel_buf_reserve(): a bigger buffer */
+
 ngx_int_t
-ngx_http_mixpanel_buf_reserve(ngx_http_mixpanel_buf_t *b, size_t size)
+ngx_http_mixpanel_buf_grow(ngx_http_mixpanel_buf_t *b, size_t size)
 {
     size_t   used, cap;
     u_char  *p;
-
-    if ((size_t) (b->end - b->pos) >= size) {
-        return NGX_OK;
-    }
 
     used = b->pos - b->start;
     cap = b->end - b->start;
@@ -76,25 +74,35 @@ ngx_http_mixpanel_buf_reserve(ngx_http_mixpanel_buf_t *b, size_t size)
 }
 
 
-ngx_int_t
-ngx_http_mixpanel_buf_append(ngx_http_mixpanel_buf_t *b, u_char *data,
-    size_t len)
-{
-    if (ngx_http_mixpanel_buf_reserve(b, len) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    b->pos = ngx_cpymem(b->pos, data, len);
-
-    return NGX_OK;
-}
-
-
 /*
  * Writes a JSON string: invalid UTF-8 becomes U+FFFD, control characters
  * are escaped, and the text is cut to Mixpanel's 255 bytes on a character
  * boundary.
  */
+
+/*
+ * Whether any of eight bytes needs escaping or a look at UTF-8: below 0x20,
+ * '"', '\\', 0x7f and above.  The tests tell whether such a byte exists,
+ * exactly; which one, the byte loop finds.
+ */
+
+#define NGX_HTTP_MIXPANEL_ONES   0x0101010101010101ULL
+#define NGX_HTTP_MIXPANEL_HIGHS  0x8080808080808080ULL
+
+#define ngx_http_mixpanel_has_zero(w)                                        \
+    (((w) - NGX_HTTP_MIXPANEL_ONES) & ~(w) & NGX_HTTP_MIXPANEL_HIGHS)
+
+static ngx_inline uint64_t
+ngx_http_mixpanel_json_special(uint64_t w)
+{
+    return ((w - NGX_HTTP_MIXPANEL_ONES * 0x20) & ~w
+            & NGX_HTTP_MIXPANEL_HIGHS)
+           | ngx_http_mixpanel_has_zero(w ^ (NGX_HTTP_MIXPANEL_ONES * '"'))
+           | ngx_http_mixpanel_has_zero(w ^ (NGX_HTTP_MIXPANEL_ONES * '\\'))
+           | ((w | ((w & ~NGX_HTTP_MIXPANEL_HIGHS) + NGX_HTTP_MIXPANEL_ONES))
+              & NGX_HTTP_MIXPANEL_HIGHS);
+}
+
 
 ngx_int_t
 ngx_http_mixpanel_json_string(ngx_http_mixpanel_buf_t *b, u_char *data,
@@ -103,6 +111,7 @@ ngx_http_mixpanel_json_string(ngx_http_mixpanel_buf_t *b, u_char *data,
     u_char         *p, *last, *o, *run, *stop;
     size_t          n, out;
     uint32_t        cp;
+    uint64_t        w;
     static u_char   hex[] = "0123456789abcdef";
 
     /* the worst case: every byte becomes a 6-byte escape */
@@ -127,6 +136,16 @@ ngx_http_mixpanel_json_string(ngx_http_mixpanel_buf_t *b, u_char *data,
         run = p;
         stop = p + ngx_min((size_t) (last - p),
                            NGX_HTTP_MIXPANEL_MAX_STRING - out);
+
+        while (stop - p >= 8) {
+            ngx_memcpy(&w, p, 8);
+
+            if (ngx_http_mixpanel_json_special(w)) {
+                break;
+            }
+
+            p += 8;
+        }
 
         while (p < stop && ngx_http_mixpanel_json_plain[*p]) {
             p++;

@@ -232,10 +232,35 @@ typedef struct {
 
 /* ngx_http_mixpanel_event.c */
 
-ngx_int_t ngx_http_mixpanel_buf_reserve(ngx_http_mixpanel_buf_t *b,
+ngx_int_t ngx_http_mixpanel_buf_grow(ngx_http_mixpanel_buf_t *b,
     size_t size);
-ngx_int_t ngx_http_mixpanel_buf_append(ngx_http_mixpanel_buf_t *b,
-    u_char *data, size_t len);
+
+
+static ngx_inline ngx_int_t
+ngx_http_mixpanel_buf_reserve(ngx_http_mixpanel_buf_t *b, size_t size)
+{
+    if ((size_t) (b->end - b->pos) >= size) {
+        return NGX_OK;
+    }
+
+    return ngx_http_mixpanel_buf_grow(b, size);
+}
+
+
+static ngx_inline ngx_int_t
+ngx_http_mixpanel_buf_append(ngx_http_mixpanel_buf_t *b, u_char *data,
+    size_t len)
+{
+    if (ngx_http_mixpanel_buf_reserve(b, len) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    b->pos = ngx_cpymem(b->pos, data, len);
+
+    return NGX_OK;
+}
+
+
 ngx_int_t ngx_http_mixpanel_json_string(ngx_http_mixpanel_buf_t *b,
     u_char *data, size_t len);
 ngx_int_t ngx_http_mixpanel_json_key(ngx_str_t *key, ngx_pool_t *pool,
