@@ -13,6 +13,7 @@
 static size_t ngx_http_mixpanel_utf8_next(u_char *p, u_char *last,
     uint32_t *cp);
 static ngx_int_t ngx_http_mixpanel_json_is_number(u_char *p, size_t len);
+static u_char *ngx_http_mixpanel_int64(u_char *p, int64_t n);
 static ngx_int_t ngx_http_mixpanel_json_boolean(u_char *p, size_t len);
 static ngx_int_t ngx_http_mixpanel_json_list(ngx_http_mixpanel_buf_t *b,
     u_char *p, size_t len);
@@ -292,6 +293,33 @@ ngx_http_mixpanel_utf8_next(u_char *p, u_char *last, uint32_t *cp)
 }
 
 
+/* what ngx_sprintf("%L") writes, without parsing a format */
+
+static u_char *
+ngx_http_mixpanel_int64(u_char *p, int64_t n)
+{
+    u_char    digits[NGX_INT64_LEN], *d;
+    uint64_t  u;
+
+    if (n < 0) {
+        *p++ = '-';
+        u = (uint64_t) 0 - (uint64_t) n;
+
+    } else {
+        u = (uint64_t) n;
+    }
+
+    d = digits + NGX_INT64_LEN;
+
+    do {
+        *--d = (u_char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+
+    return ngx_cpymem(p, d, digits + NGX_INT64_LEN - d);
+}
+
+
 /* renders ,"name": once at configuration time */
 
 ngx_int_t
@@ -359,7 +387,7 @@ ngx_http_mixpanel_json_number_prop(ngx_http_mixpanel_buf_t *b,
     }
 
     b->pos = ngx_cpymem(b->pos, key->data, key->len);
-    b->pos = ngx_sprintf(b->pos, "%L", n);
+    b->pos = ngx_http_mixpanel_int64(b->pos, n);
     b->nprops++;
 
     return NGX_OK;
@@ -506,7 +534,16 @@ ngx_http_mixpanel_json_is_number(u_char *p, size_t len)
         return 0;
     }
 
-    /* "1e400" is JSON, but beyond a double: parsers reject the event */
+    /*
+     * "1e400" is JSON, but beyond a double: parsers reject the event.
+     * Without an exponent, 64 characters stay far below 1.8e308.
+     */
+
+    if (ngx_strlchr(last - len, last, 'e') == NULL
+        && ngx_strlchr(last - len, last, 'E') == NULL)
+    {
+        return 1;
+    }
 
     ngx_memcpy(buf, last - len, len);
     buf[len] = '\0';
