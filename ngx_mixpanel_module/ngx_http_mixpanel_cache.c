@@ -219,7 +219,7 @@ ngx_http_mixpanel_cache_put(ngx_http_mixpanel_cache_t *cache, uintptr_t tag,
 
     head = ngx_align(len, sizeof(void *)) + n * sizeof(ngx_str_t);
 
-    block = ngx_alloc(head + size, ngx_cycle->log);
+    block = malloc(head + size);
     if (block == NULL) {
         return;
     }
