@@ -24,73 +24,38 @@
 #include "ngx_http_mixpanel_module.h"
 
 
-typedef struct {
+struct ngx_http_mixpanel_cache_slot_s {
     u_char                       *block;    /* key, ngx_str_t[n], bytes */
     size_t                        len;      /* of the key */
     uintptr_t                     tag;
     uint32_t                      hash;
     ngx_uint_t                    n;
     ngx_uint_t                    used;     /* when last hit or stored */
-} ngx_http_mixpanel_cache_slot_t;
+};
 
 
 #define NGX_HTTP_MIXPANEL_CACHE_WAYS  4
 
 
-struct ngx_http_mixpanel_cache_s {
-    ngx_http_mixpanel_cache_slot_t  *slots;
-    ngx_uint_t                       mask;      /* of sets */
-    ngx_uint_t                       clock;
-    size_t                           max_key;
-    size_t                           max_values;
-};
-
-
-ngx_http_mixpanel_cache_t *
-ngx_http_mixpanel_cache_create(ngx_uint_t slots, size_t max_key,
-    size_t max_values, ngx_log_t *log)
-{
-    ngx_http_mixpanel_cache_t  *cache;
-
-    /* slots is a power of two, at least NGX_HTTP_MIXPANEL_CACHE_WAYS */
-
-    cache = ngx_calloc(sizeof(ngx_http_mixpanel_cache_t), log);
-    if (cache == NULL) {
-        return NULL;
-    }
-
-    cache->slots = ngx_calloc(slots * sizeof(ngx_http_mixpanel_cache_slot_t),
-                              log);
-    if (cache->slots == NULL) {
-        ngx_free(cache);
-        return NULL;
-    }
-
-    cache->mask = slots / NGX_HTTP_MIXPANEL_CACHE_WAYS - 1;
-    cache->max_key = max_key;
-    cache->max_values = max_values;
-
-    return cache;
-}
-
+/* the entries and the slots go; the cache can be used again */
 
 void
-ngx_http_mixpanel_cache_destroy(ngx_http_mixpanel_cache_t *cache)
+ngx_http_mixpanel_cache_empty(ngx_http_mixpanel_cache_t *cache)
 {
     ngx_uint_t  i;
 
-    if (cache == NULL) {
+    if (cache->slots == NULL) {
         return;
     }
 
-    for (i = 0; i < (cache->mask + 1) * NGX_HTTP_MIXPANEL_CACHE_WAYS; i++) {
+    for (i = 0; i < cache->size; i++) {
         if (cache->slots[i].block) {
             ngx_free(cache->slots[i].block);
         }
     }
 
     ngx_free(cache->slots);
-    ngx_free(cache);
+    cache->slots = NULL;
 }
 
 
@@ -136,12 +101,14 @@ ngx_http_mixpanel_cache_get(ngx_http_mixpanel_cache_t *cache, uintptr_t tag,
     ngx_uint_t                       i;
     ngx_http_mixpanel_cache_slot_t  *slot;
 
-    if (cache == NULL || len > cache->max_key) {
+    if (cache->slots == NULL || len > cache->max_key) {
         return NGX_DECLINED;
     }
 
     hash = ngx_http_mixpanel_cache_hash(tag, key, len);
-    slot = &cache->slots[(hash & cache->mask) * NGX_HTTP_MIXPANEL_CACHE_WAYS];
+    slot = &cache->slots[(hash & (cache->size / NGX_HTTP_MIXPANEL_CACHE_WAYS
+                                  - 1))
+                         * NGX_HTTP_MIXPANEL_CACHE_WAYS];
 
     for (i = 0; /* void */ ; i++, slot++) {
 
@@ -190,7 +157,10 @@ ngx_http_mixpanel_cache_get(ngx_http_mixpanel_cache_t *cache, uintptr_t tag,
 }
 
 
-/* a failure to allocate only means that the result is not remembered */
+/*
+ * The slots are allocated by the first store; a failure to allocate only
+ * means that the result is not remembered.
+ */
 
 void
 ngx_http_mixpanel_cache_put(ngx_http_mixpanel_cache_t *cache, uintptr_t tag,
@@ -203,8 +173,16 @@ ngx_http_mixpanel_cache_put(ngx_http_mixpanel_cache_t *cache, uintptr_t tag,
     ngx_uint_t                       i;
     ngx_http_mixpanel_cache_slot_t  *slot, *set;
 
-    if (cache == NULL || len > cache->max_key) {
+    if (len > cache->max_key) {
         return;
+    }
+
+    if (cache->slots == NULL) {
+        cache->slots = calloc(cache->size,
+                              sizeof(ngx_http_mixpanel_cache_slot_t));
+        if (cache->slots == NULL) {
+            return;
+        }
     }
 
     size = 0;
@@ -225,7 +203,9 @@ ngx_http_mixpanel_cache_put(ngx_http_mixpanel_cache_t *cache, uintptr_t tag,
     }
 
     hash = ngx_http_mixpanel_cache_hash(tag, key, len);
-    set = &cache->slots[(hash & cache->mask) * NGX_HTTP_MIXPANEL_CACHE_WAYS];
+    set = &cache->slots[(hash & (cache->size / NGX_HTTP_MIXPANEL_CACHE_WAYS
+                                 - 1))
+                        * NGX_HTTP_MIXPANEL_CACHE_WAYS];
     slot = set;
 
     for (i = 0; i < NGX_HTTP_MIXPANEL_CACHE_WAYS; i++) {

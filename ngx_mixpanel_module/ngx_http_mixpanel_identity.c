@@ -210,16 +210,13 @@ static ngx_http_variable_t  ngx_http_mixpanel_vars[] = {
 };
 
 
-/* parsed User-Agents: at most 1024 * 1 KB a worker */
-#define NGX_HTTP_MIXPANEL_UA_CACHE_SLOTS   1024
-#define NGX_HTTP_MIXPANEL_UA_CACHE_UA      768
-#define NGX_HTTP_MIXPANEL_UA_CACHE_VALUES  128
-
-
 static ngx_http_mixpanel_sender_t  *ngx_http_mixpanel_sender;
 static ngx_http_mixpanel_buf_t      ngx_http_mixpanel_scratch;
-static ngx_http_mixpanel_cache_t   *ngx_http_mixpanel_ua_cache;
-static ngx_uint_t                   ngx_http_mixpanel_ua_cache_failed;
+
+/* parsed User-Agents: 1024 of up to 768 bytes, at most 1 MB */
+
+static ngx_http_mixpanel_cache_t    ngx_http_mixpanel_ua_cache =
+    ngx_http_mixpanel_cache(1024, 768, 128);
 
 
 void
@@ -232,8 +229,7 @@ ngx_http_mixpanel_identity_set_sender(ngx_http_mixpanel_sender_t *s)
         ngx_memzero(&ngx_http_mixpanel_scratch,
                     sizeof(ngx_http_mixpanel_buf_t));
 
-        ngx_http_mixpanel_cache_destroy(ngx_http_mixpanel_ua_cache);
-        ngx_http_mixpanel_ua_cache = NULL;
+        ngx_http_mixpanel_cache_empty(&ngx_http_mixpanel_ua_cache);
     }
 }
 
@@ -1587,7 +1583,7 @@ ngx_http_mixpanel_agent_props(ngx_http_request_t *r,
 {
     u_char                  *p, *last, *dst, *src;
     size_t                   len;
-    ngx_str_t                utm[NGX_HTTP_MIXPANEL_UTM];
+    ngx_str_t                utm[NGX_HTTP_MIXPANEL_UTM], *key;
     ngx_uint_t               i;
     ngx_table_elt_t         *h;
     ngx_http_mixpanel_ua_t   ua;
@@ -1645,9 +1641,9 @@ ngx_http_mixpanel_agent_props(ngx_http_request_t *r,
             src = utm[i].data;
             ngx_unescape_uri(&dst, &src, len, NGX_UNESCAPE_URI);
 
-            if (ngx_http_mixpanel_json_string_prop(b,
-                                                  &ngx_http_mixpanel_utm[i].key,
-                                                  p, dst - p)
+            key = &ngx_http_mixpanel_utm[i].key;
+
+            if (ngx_http_mixpanel_json_string_prop(b, key, p, dst - p)
                 != NGX_OK)
             {
                 return NGX_ERROR;
@@ -1773,20 +1769,7 @@ ngx_http_mixpanel_user_agent(u_char *data, size_t len,
 {
     ngx_str_t  v[4];
 
-    if (ngx_http_mixpanel_ua_cache == NULL
-        && !ngx_http_mixpanel_ua_cache_failed)
-    {
-        ngx_http_mixpanel_ua_cache = ngx_http_mixpanel_cache_create(
-                                            NGX_HTTP_MIXPANEL_UA_CACHE_SLOTS,
-                                            NGX_HTTP_MIXPANEL_UA_CACHE_UA,
-                                            NGX_HTTP_MIXPANEL_UA_CACHE_VALUES,
-                                            ngx_cycle->log);
-
-        ngx_http_mixpanel_ua_cache_failed = (ngx_http_mixpanel_ua_cache
-                                             == NULL);
-    }
-
-    if (ngx_http_mixpanel_cache_get(ngx_http_mixpanel_ua_cache, 0, data, len,
+    if (ngx_http_mixpanel_cache_get(&ngx_http_mixpanel_ua_cache, 0, data, len,
                                     v, 4, NULL)
         == NGX_OK)
     {
@@ -1804,7 +1787,7 @@ ngx_http_mixpanel_user_agent(u_char *data, size_t len,
     v[2] = ua->os;
     v[3] = ua->device;
 
-    ngx_http_mixpanel_cache_put(ngx_http_mixpanel_ua_cache, 0, data, len,
+    ngx_http_mixpanel_cache_put(&ngx_http_mixpanel_ua_cache, 0, data, len,
                                 v, 4);
 }
 

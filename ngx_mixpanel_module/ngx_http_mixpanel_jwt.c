@@ -42,10 +42,6 @@
 #define NGX_HTTP_MIXPANEL_JWT_MAX_SIZE      16384
 #define NGX_HTTP_MIXPANEL_JWT_MAX_KEY_FILE  (1024 * 1024)
 
-/* the per-worker cache of decoded tokens: at most 4096 * 3 KB */
-#define NGX_HTTP_MIXPANEL_JWT_CACHE_SLOTS   4096
-#define NGX_HTTP_MIXPANEL_JWT_CACHE_TOKEN   2048
-#define NGX_HTTP_MIXPANEL_JWT_CACHE_VALUES  1024
 
 /* the first payload paths, before the claims of mixpanel_jwt_claim_set */
 #define NGX_HTTP_MIXPANEL_JWT_EXP           0
@@ -264,10 +260,13 @@ static time_t                      ngx_http_mixpanel_jwt_logged;
  * signature and the JSON; "exp" and "nbf" are checked every time.
  */
 
-static ngx_http_mixpanel_cache_t  *ngx_http_mixpanel_jwt_cache;
-static ngx_uint_t                  ngx_http_mixpanel_jwt_generation;
-static ngx_uint_t                  ngx_http_mixpanel_jwt_cache_generation;
-static ngx_uint_t                  ngx_http_mixpanel_jwt_cache_failed;
+/* 4096 tokens of up to 2 KB with claims of up to 1 KB: at most 12 MB */
+
+static ngx_http_mixpanel_cache_t  ngx_http_mixpanel_jwt_cache =
+    ngx_http_mixpanel_cache(4096, 2048, 1024);
+
+static ngx_uint_t                 ngx_http_mixpanel_jwt_generation;
+static ngx_uint_t                 ngx_http_mixpanel_jwt_cache_generation;
 
 
 static ngx_int_t
@@ -461,15 +460,13 @@ ngx_http_mixpanel_jwt_decode(ngx_http_request_t *r,
      */
 
     if (ngx_http_mixpanel_jwt_cache_generation != jmcf->generation) {
-        ngx_http_mixpanel_cache_destroy(ngx_http_mixpanel_jwt_cache);
-        ngx_http_mixpanel_jwt_cache = NULL;
-        ngx_http_mixpanel_jwt_cache_failed = 0;
+        ngx_http_mixpanel_cache_empty(&ngx_http_mixpanel_jwt_cache);
         ngx_http_mixpanel_jwt_cache_generation = jmcf->generation;
     }
 
     tag = jlcf->verify ? (uintptr_t) jlcf->keys : 0;
 
-    rc = ngx_http_mixpanel_cache_get(ngx_http_mixpanel_jwt_cache, tag,
+    rc = ngx_http_mixpanel_cache_get(&ngx_http_mixpanel_jwt_cache, tag,
                                      token->data, token->len, values,
                                      jmcf->paths.nelts, r->pool);
 
@@ -588,20 +585,7 @@ ngx_http_mixpanel_jwt_decode(ngx_http_request_t *r,
         goto invalid;
     }
 
-    if (ngx_http_mixpanel_jwt_cache == NULL
-        && !ngx_http_mixpanel_jwt_cache_failed)
-    {
-        ngx_http_mixpanel_jwt_cache = ngx_http_mixpanel_cache_create(
-                                           NGX_HTTP_MIXPANEL_JWT_CACHE_SLOTS,
-                                           NGX_HTTP_MIXPANEL_JWT_CACHE_TOKEN,
-                                           NGX_HTTP_MIXPANEL_JWT_CACHE_VALUES,
-                                           r->connection->log);
-
-        ngx_http_mixpanel_jwt_cache_failed =
-                                        (ngx_http_mixpanel_jwt_cache == NULL);
-    }
-
-    ngx_http_mixpanel_cache_put(ngx_http_mixpanel_jwt_cache, tag,
+    ngx_http_mixpanel_cache_put(&ngx_http_mixpanel_jwt_cache, tag,
                                 token->data, token->len, values,
                                 jmcf->paths.nelts);
 
@@ -1675,6 +1659,5 @@ ngx_http_mixpanel_jwt_keys_cleanup(void *data)
 static void
 ngx_http_mixpanel_jwt_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_http_mixpanel_cache_destroy(ngx_http_mixpanel_jwt_cache);
-    ngx_http_mixpanel_jwt_cache = NULL;
+    ngx_http_mixpanel_cache_empty(&ngx_http_mixpanel_jwt_cache);
 }

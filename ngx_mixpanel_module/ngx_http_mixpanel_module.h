@@ -377,11 +377,21 @@ size_t ngx_http_mixpanel_gzip(ngx_http_mixpanel_gzip_t *gz, u_char *in,
 
 /* ngx_http_mixpanel_cache.c */
 
-typedef struct ngx_http_mixpanel_cache_s  ngx_http_mixpanel_cache_t;
+typedef struct ngx_http_mixpanel_cache_slot_s  ngx_http_mixpanel_cache_slot_t;
 
-ngx_http_mixpanel_cache_t *ngx_http_mixpanel_cache_create(ngx_uint_t slots,
-    size_t max_key, size_t max_values, ngx_log_t *log);
-void ngx_http_mixpanel_cache_destroy(ngx_http_mixpanel_cache_t *cache);
+typedef struct {
+    ngx_http_mixpanel_cache_slot_t  *slots;
+    ngx_uint_t                       size;      /* a power of 2, >= 4 */
+    size_t                           max_key;
+    size_t                           max_values;
+    ngx_uint_t                       clock;
+} ngx_http_mixpanel_cache_t;
+
+/* a static cache: ngx_http_mixpanel_cache(slots, longest key, values) */
+#define ngx_http_mixpanel_cache(size, max_key, max_values)                   \
+    { NULL, size, max_key, max_values, 0 }
+
+void ngx_http_mixpanel_cache_empty(ngx_http_mixpanel_cache_t *cache);
 ngx_int_t ngx_http_mixpanel_cache_get(ngx_http_mixpanel_cache_t *cache,
     uintptr_t tag, u_char *key, size_t len, ngx_str_t *values, ngx_uint_t n,
     ngx_pool_t *pool);
