@@ -348,6 +348,7 @@ ngx_int_t ngx_http_mixpanel_sender_push(ngx_http_mixpanel_sender_t *sender,
     ngx_http_mixpanel_record_t *rec);
 void ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *sender,
     ngx_msec_t budget);
+void ngx_http_mixpanel_sender_yield(void);
 
 
 /* ngx_http_mixpanel_ua.c */

@@ -15,6 +15,7 @@
 #include "ngx_http_mixpanel_module.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <curl/curl.h>
 
 #if (__GLIBC__)
@@ -28,6 +29,9 @@
 #define NGX_HTTP_MIXPANEL_BACKOFF_MIN   2000
 #define NGX_HTTP_MIXPANEL_BACKOFF_MAX   60000
 #define NGX_HTTP_MIXPANEL_AUTH_BACKOFF  60000
+
+/* records between two yields: about 50 us of copying or freeing */
+#define NGX_HTTP_MIXPANEL_YIELD_EVERY   256
 
 
 typedef enum {
@@ -356,6 +360,21 @@ ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *s,
     ngx_http_mixpanel_sender_free(s);
 
     curl_global_cleanup();
+}
+
+
+/*
+ * The sender shares a core with its worker when worker_cpu_affinity (or
+ * taskset) pins the process: it gives the core back between slices of a
+ * batch's work, so that requests wait for at most one slice (about 50 us)
+ * instead of the whole batch (about 1.5 ms for 2000 events).  When the
+ * worker is idle, the call returns at once.
+ */
+
+void
+ngx_http_mixpanel_sender_yield(void)
+{
+    (void) sched_yield();
 }
 
 
@@ -931,6 +950,7 @@ ngx_http_mixpanel_sender_body(ngx_http_mixpanel_sender_t *s,
     ngx_http_mixpanel_record_t *batch, ngx_uint_t n)
 {
     size_t                       size;
+    ngx_uint_t                   i;
     ngx_http_mixpanel_record_t  *rec;
 
     size = 2;
@@ -945,12 +965,16 @@ ngx_http_mixpanel_sender_body(ngx_http_mixpanel_sender_t *s,
 
     *s->body.pos++ = '[';
 
-    for (rec = batch; rec; rec = rec->next) {
+    for (rec = batch, i = 1; rec; rec = rec->next, i++) {
         if (rec != batch) {
             *s->body.pos++ = ',';
         }
 
         s->body.pos = ngx_cpymem(s->body.pos, rec->data, rec->len);
+
+        if (i % NGX_HTTP_MIXPANEL_YIELD_EVERY == 0) {
+            ngx_http_mixpanel_sender_yield();
+        }
     }
 
     *s->body.pos++ = ']';
@@ -1074,6 +1098,10 @@ ngx_http_mixpanel_sender_done(ngx_http_mixpanel_sender_t *s,
         identify += rec->identify;
         n++;
         free(rec);
+
+        if (n % NGX_HTTP_MIXPANEL_YIELD_EVERY == 0) {
+            ngx_http_mixpanel_sender_yield();
+        }
     }
 
     if (sent) {

@@ -86,6 +86,12 @@ if (@r429 == 2) {
     cmp_ok($gap, '<=', 6500, "Retry-After honoured, not the 2 s backoff ($gap ms)");
 }
 
+# the 100-event batch of TEST 12, about 120 KB of JSON: compressed in
+# slices of 64 KB, one request all the same
+my @big = @{ $by_scenario{"big"} // [] };
+is(scalar @big, 1, "a batch of more than 64 KB went as one request");
+is(scalar @{ $big[0]{records} // [] }, 100, "with its 100 events") if @big;
+
 __DATA__
 
 === TEST 1: 503 twice, then success: delivered once, two retries counted
@@ -233,3 +239,29 @@ GET /emu/events?prop.scenario=auth&wait_for=1&timeout=20
 --- response_body_like eval
 [".*", "^ok", '"count": 1,', ".*",
  '"events_sent":1,"events_rejected":2,.*"last_error":"HTTP 200 from /engage: bad update"']
+
+
+
+=== TEST 12: a batch of more than 64 KB, gzipped in slices, arrives whole
+--- http_config
+    mixpanel_batch_size 100;
+    mixpanel_flush_interval 1h;
+--- config
+    location = /big {
+        mixpanel track;
+        mixpanel_event "Big $arg_n";
+        mixpanel_property scenario big;
+        mixpanel_property pad $arg_pad;
+        mixpanel_property pad2 $arg_pad;
+        mixpanel_property pad3 $arg_pad;
+        return 200 "ok\n";
+    }
+--- request eval
+[ (map { my $n = $_;
+         "GET /big?n=$n&pad="
+         . join("", map { sprintf "%08x", ($n * 40503 + $_ * 2654435761)
+                                          % 4294967296 } 1 .. 28) }
+       1 .. 100),
+  "GET /emu/events?prop.scenario=big&wait_for=100&timeout=30" ]
+--- response_body_like eval
+[ (map { "^ok" } 1 .. 100), '"count": 100,' ]
