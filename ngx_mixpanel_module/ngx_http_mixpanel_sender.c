@@ -86,6 +86,10 @@ struct ngx_http_mixpanel_sender_s {
     u_char                           *gzbuf;
     size_t                            gzsize;
 
+    u_char                           *upload;     /* the body being sent */
+    size_t                            upload_len;
+    size_t                            upload_pos;
+
     ngx_msec_t                        replay_at;
     ngx_msec_t                        replayed_at;
     ngx_uint_t                        peak;
@@ -118,6 +122,10 @@ static ngx_int_t ngx_http_mixpanel_sender_sleep(
 static void ngx_http_mixpanel_sender_free(ngx_http_mixpanel_sender_t *s);
 static ngx_uint_t ngx_http_mixpanel_sender_log_allowed(
     ngx_http_mixpanel_sender_t *s, ngx_http_mixpanel_log_reason_e reason);
+static size_t ngx_http_mixpanel_sender_on_read(char *ptr, size_t size,
+    size_t nmemb, void *data);
+static int ngx_http_mixpanel_sender_on_seek(void *data, curl_off_t offset,
+    int origin);
 static size_t ngx_http_mixpanel_sender_on_data(char *ptr, size_t size,
     size_t nmemb, void *data);
 static size_t ngx_http_mixpanel_sender_on_header(char *ptr, size_t size,
@@ -720,12 +728,27 @@ ngx_http_mixpanel_sender_post(ngx_http_mixpanel_sender_t *s,
 
         headers = more;
 
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, s->gzbuf);
+        s->upload = s->gzbuf;
 
     } else {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, s->body.start);
+        s->upload = s->body.start;
     }
 
+    /*
+     * the body through a read callback, not CURLOPT_POSTFIELDS: libcurl
+     * asks for it 64 KB at a time, and the thread yields in between
+     */
+
+    s->upload_len = len;
+    s->upload_pos = 0;
+
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION,
+                     ngx_http_mixpanel_sender_on_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, s);
+    curl_easy_setopt(c, CURLOPT_SEEKFUNCTION,
+                     ngx_http_mixpanel_sender_on_seek);
+    curl_easy_setopt(c, CURLOPT_SEEKDATA, s);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) len);
     curl_easy_setopt(c, CURLOPT_URL, engage ? s->url_engage : s->url_import);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
@@ -1224,6 +1247,46 @@ ngx_http_mixpanel_sender_log_allowed(ngx_http_mixpanel_sender_t *s,
     s->logged[reason] = now ? now : 1;
 
     return 1;
+}
+
+
+static size_t
+ngx_http_mixpanel_sender_on_read(char *ptr, size_t size, size_t nmemb,
+    void *data)
+{
+    ngx_http_mixpanel_sender_t *s = data;
+
+    size_t  n;
+
+    if (s->upload_pos) {
+        ngx_http_mixpanel_sender_yield();
+    }
+
+    n = ngx_min(size * nmemb, s->upload_len - s->upload_pos);
+
+    ngx_memcpy(ptr, s->upload + s->upload_pos, n);
+    s->upload_pos += n;
+
+    return n;
+}
+
+
+/* libcurl rewinds the body to send it again on a fresh connection */
+
+static int
+ngx_http_mixpanel_sender_on_seek(void *data, curl_off_t offset, int origin)
+{
+    ngx_http_mixpanel_sender_t *s = data;
+
+    if (origin != SEEK_SET || offset < 0
+        || (size_t) offset > s->upload_len)
+    {
+        return CURL_SEEKFUNC_CANTSEEK;
+    }
+
+    s->upload_pos = (size_t) offset;
+
+    return CURL_SEEKFUNC_OK;
 }
 
 
