@@ -16,10 +16,6 @@ answers 200 {"code":200,"status":"OK"} as soon as a batch is read and
 counts it afterwards on another thread, so that its own work overlaps the
 sender's next batch instead of adding to it.
 
-A listener may also hold ("hold", the runs' null sink): answer at once and
-count only on POST /settle, so that the sink does no work on wrk's core
-while wrk measures latency.
-
 A listener may start paused: the socket listens (the kernel completes
 connections and buffers what the client sends) but nothing is read until
 POST /unpause?port=N on the control port, so a client's first request
@@ -30,7 +26,7 @@ insert ids, batches, wire and inflated bytes, the time of the first
 request and of the last answer (monotonic seconds), the time spent in the
 sink itself, and the Expect: 100-continue count.  POST /unpause?port=N.
 
-Usage: sink.py --listen PORT:MODE[:paused][:defer|:hold] ... --control PORT
+Usage: sink.py --listen PORT:MODE[:paused][:defer] ... --control PORT
 """
 
 import argparse
@@ -137,7 +133,6 @@ class Sink:
         self.pending = queue.Queue()
         self.backlog = 0
         self.last_arrival = 0.0
-        self.held = []
         threading.Thread(target=self.counter, daemon=True).start()
 
     def stats_for(self, token):
@@ -148,7 +143,7 @@ class Sink:
 
     # -- HTTP plumbing ---------------------------------------------------
 
-    def listen(self, port, mode, paused, defer=False, hold=False):
+    def listen(self, port, mode, paused, defer=False):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # a whole batch fits in the socket buffer: fewer wake-ups
@@ -161,8 +156,6 @@ class Sink:
         self.listeners[port] = {"mode": mode, "gate": gate}
         if defer:
             mode = "defer"
-        if hold:
-            mode = "hold"
         t = threading.Thread(target=self.accept_loop,
                              args=(s, port, mode, gate), daemon=True)
         t.start()
@@ -249,11 +242,6 @@ class Sink:
                         self.backlog += 1
                     self.pending.put((key, hdrs, body, expect, t0,
                                       time.monotonic()))
-                elif mode == "hold" and status == 200 and \
-                        target.startswith("/import"):
-                    with self.lock:
-                        self.held.append((key, hdrs, body, expect, t0,
-                                          time.monotonic()))
                 elif mode == "ok" and target.startswith("/import"):
                     t1 = time.monotonic()
                     with self.lock:
@@ -299,7 +287,7 @@ class Sink:
             return 200, b'{"error":null,"status":1}'
         if path != "/import":
             return 404, b'{"error":"not found","status":0}'
-        if mode in ("defer", "hold"):
+        if mode == "defer":
             return 200, b'{"code":200,"status":"OK"}'
         n = self.count(key, hdrs, body, expect, t0, None)
         return 200, (b'{"code":200,"num_records_imported":%d,"status":"OK"}'
@@ -315,16 +303,6 @@ class Sink:
             self.count(*item)
             with self.lock:
                 self.backlog -= 1
-
-    def settle(self):
-        """count what "hold" listeners kept"""
-        while True:
-            with self.lock:
-                if not self.held:
-                    return
-                items, self.held = self.held, []
-            for item in items:
-                self.count(*item)
 
     def count(self, key, hdrs, body, expect, t0, t_end):
         gz = hdrs.get("content-encoding", "").lower() == "gzip"
@@ -370,9 +348,6 @@ class Sink:
                 return 404, b'{"error":"no such listener"}'
             lst["gate"].set()
             return 200, b'{"ok":true}'
-        if path == "/settle" and method == "POST":
-            self.settle()
-            return 200, b'{"ok":true}'
         if path == "/forget" and method == "POST":
             with self.lock:
                 st = self.tokens.get(q.get("token", ""))
@@ -399,10 +374,9 @@ def main():
     for spec in args.listen:
         f = spec.split(":")
         if len(f) < 2 or f[1] not in ("ok", "503") \
-                or not set(f[2:]) <= {"paused", "defer", "hold"}:
+                or not set(f[2:]) <= {"paused", "defer"}:
             ap.error("bad --listen %r" % spec)
-        sink.listen(int(f[0]), f[1], "paused" in f[2:], "defer" in f[2:],
-                    "hold" in f[2:])
+        sink.listen(int(f[0]), f[1], "paused" in f[2:], "defer" in f[2:])
     sink.listen(args.control, "control", False)
     print("sink ready (%s)" % sink.inflater.name, flush=True)
     try:
