@@ -1424,7 +1424,7 @@ ngx_http_mixpanel_init_process(ngx_cycle_t *cycle)
                       "events will not be sent");
     }
 
-    ngx_http_mixpanel_identity_set_sender(ngx_http_mixpanel_sender);
+    ngx_http_mixpanel_record_set_sender(ngx_http_mixpanel_sender);
 
     return NGX_OK;
 }
@@ -1451,7 +1451,8 @@ ngx_http_mixpanel_exit_process(ngx_cycle_t *cycle)
         budget = ngx_min(budget, ccf->shutdown_timeout * 3 / 4);
     }
 
-    ngx_http_mixpanel_identity_set_sender(NULL);
+    ngx_http_mixpanel_record_set_sender(NULL);
+    ngx_http_mixpanel_props_exit();
     ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender, budget);
     ngx_http_mixpanel_sender = NULL;
 }

@@ -287,7 +287,22 @@ ngx_int_t ngx_http_mixpanel_identity_log(ngx_http_request_t *r,
 ngx_int_t ngx_http_mixpanel_add_variables(ngx_conf_t *cf);
 char *ngx_http_mixpanel_cookie_conf(ngx_conf_t *cf,
     ngx_http_mixpanel_cookie_t **cookie);
-void ngx_http_mixpanel_identity_set_sender(ngx_http_mixpanel_sender_t *s);
+
+
+/* ngx_http_mixpanel_record.c */
+
+void ngx_http_mixpanel_record_set_sender(ngx_http_mixpanel_sender_t *s);
+ngx_int_t ngx_http_mixpanel_record_emit(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx);
+
+
+/* ngx_http_mixpanel_props.c */
+
+ngx_int_t ngx_http_mixpanel_request_props(ngx_http_request_t *r,
+    ngx_http_mixpanel_loc_conf_t *conf, ngx_http_mixpanel_buf_t *b);
+ngx_int_t ngx_http_mixpanel_client_props(ngx_http_request_t *r,
+    ngx_http_mixpanel_buf_t *b);
+void ngx_http_mixpanel_props_exit(void);
 
 
 /* ngx_http_mixpanel_spool.c */
