@@ -403,7 +403,7 @@ ngx_int_t
 ngx_http_mixpanel_json_prop(ngx_http_mixpanel_buf_t *b, ngx_str_t *key,
     ngx_uint_t type, ngx_str_t *value, ngx_log_t *log)
 {
-    u_char     *mark;
+    size_t      mark;
     ngx_int_t   rc;
 
     if (value->len == 0 || b->nprops >= NGX_HTTP_MIXPANEL_MAX_PROPS) {
@@ -419,7 +419,9 @@ ngx_http_mixpanel_json_prop(ngx_http_mixpanel_buf_t *b, ngx_str_t *key,
         return NGX_ERROR;
     }
 
-    mark = b->pos - key->len;
+    /* an offset: writing the value may move the buffer (realloc) */
+
+    mark = b->pos - key->len - b->start;
 
     switch (type) {
 
@@ -461,7 +463,7 @@ ngx_http_mixpanel_json_prop(ngx_http_mixpanel_buf_t *b, ngx_str_t *key,
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
                        "mixpanel: property %V left out, value is not "
                        "of its type %ui", key, type);
-        b->pos = mark;
+        b->pos = b->start + mark;
         return NGX_OK;
     }
 

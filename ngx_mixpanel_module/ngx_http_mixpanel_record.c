@@ -423,7 +423,8 @@ static ngx_int_t
 ngx_http_mixpanel_people_op(ngx_http_mixpanel_emit_t *e, ngx_uint_t op,
     ngx_array_t *props, ngx_uint_t builtin)
 {
-    u_char                    *mark, *body, created[32];
+    u_char                     created[32];
+    size_t                     body;
     ngx_tm_t                   tm;
     ngx_str_t                  value;
     ngx_uint_t                 i;
@@ -463,7 +464,12 @@ ngx_http_mixpanel_people_op(ngx_http_mixpanel_emit_t *e, ngx_uint_t op,
         return NGX_ERROR;
     }
 
-    body = b->pos;
+    /*
+     * an offset, not a pointer: writing the properties may move the
+     * buffer (realloc)
+     */
+
+    body = b->pos - b->start;
 
     /* the properties of the update open with a comma each; drop it below */
 
@@ -557,8 +563,8 @@ ngx_http_mixpanel_people_op(ngx_http_mixpanel_emit_t *e, ngx_uint_t op,
 
     /* "$set":{,"a":1} becomes "$set":{"a":1} */
 
-    mark = body;
-    ngx_memmove(mark, mark + 1, b->pos - mark - 1);
+    ngx_memmove(b->start + body, b->start + body + 1,
+                b->pos - (b->start + body) - 1);
     b->pos--;
 
     if (ngx_http_mixpanel_buf_append(b,
