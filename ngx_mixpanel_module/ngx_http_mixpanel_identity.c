@@ -1173,3 +1173,10 @@ invalid:
 
     return NGX_CONF_ERROR;
 }
+
+
+void
+ngx_http_mixpanel_identity_unbind(ngx_cycle_t *cycle, u_char *device)
+{
+    /* TODO(identity): forget the zone binding of the device */
+}

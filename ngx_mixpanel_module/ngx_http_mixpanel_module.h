@@ -109,6 +109,8 @@ struct ngx_http_mixpanel_record_s {
     uint32_t                      token_len;
     uint32_t                      identify;
     u_char                       *token;
+    u_char                       *device;   /* $identify: the device id it
+                                               binds, UUID_LEN bytes in data */
     u_char                        data[1];
 };
 
@@ -288,6 +290,14 @@ ngx_int_t ngx_http_mixpanel_add_variables(ngx_conf_t *cf);
 char *ngx_http_mixpanel_cookie_conf(ngx_conf_t *cf,
     ngx_http_mixpanel_cookie_t **cookie);
 
+/*
+ * Called on the worker (never on the sender thread) when an $identify
+ * handed to the sender was dropped after all (retry time spent, exit
+ * without spool): the device's binding must not count, so that the next
+ * request of the device sends it again.
+ */
+void ngx_http_mixpanel_identity_unbind(ngx_cycle_t *cycle, u_char *device);
+
 
 /* ngx_http_mixpanel_record.c */
 
@@ -377,6 +387,8 @@ typedef struct {
 
 void ngx_http_mixpanel_ua_parse(u_char *ua, size_t len,
     ngx_http_mixpanel_ua_t *out);
+/* a crawler of the JavaScript SDK's blocked list (mixpanel_track_bots) */
+ngx_int_t ngx_http_mixpanel_ua_is_bot(u_char *ua, size_t len);
 
 
 /* ngx_http_mixpanel_gzip.c */

@@ -624,7 +624,8 @@ ngx_http_mixpanel_push(ngx_http_mixpanel_emit_t *e,
     len = b->pos - b->start;
 
     rec = malloc(offsetof(ngx_http_mixpanel_record_t, data) + len
-                 + token->len + 1);
+                 + token->len + 1
+                 + (identify ? NGX_HTTP_MIXPANEL_UUID_LEN : 0));
     if (rec == NULL) {
         ngx_log_error(NGX_LOG_ALERT, e->r->connection->log, 0,
                       "mixpanel: could not allocate an event");
@@ -637,6 +638,12 @@ ngx_http_mixpanel_push(ngx_http_mixpanel_emit_t *e,
     rec->token = ngx_cpymem(rec->data, b->start, len);
     rec->token_len = token->len;
     *ngx_cpymem(rec->token, token->data, token->len) = '\0';
+    rec->device = NULL;
+
+    if (identify) {
+        rec->device = rec->token + token->len + 1;
+        ngx_memcpy(rec->device, e->ctx->device, NGX_HTTP_MIXPANEL_UUID_LEN);
+    }
 
     (void) ngx_http_mixpanel_sender_push(ngx_http_mixpanel_sender, rec);
 

@@ -1065,6 +1065,7 @@ ngx_http_mixpanel_sender_replay(ngx_http_mixpanel_sender_t *s)
         rec->kind = sp.kind;
         rec->len = sp.len;
         rec->identify = 0;
+        rec->device = NULL;
         rec->token = ngx_cpymem(rec->data, sp.body, sp.len);
         rec->token_len = sp.token_len;
         *ngx_cpymem(rec->token, sp.token, sp.token_len) = '\0';

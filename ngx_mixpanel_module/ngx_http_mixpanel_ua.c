@@ -505,3 +505,12 @@ ngx_http_mixpanel_ua_version(u_char *p, u_char *last, ngx_str_t *v)
     v->data = start;
     v->len = end - start;
 }
+
+
+ngx_int_t
+ngx_http_mixpanel_ua_is_bot(u_char *ua, size_t len)
+{
+    /* TODO(ua): the JavaScript SDK's blocked list */
+
+    return 0;
+}
