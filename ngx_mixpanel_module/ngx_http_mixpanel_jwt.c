@@ -89,6 +89,9 @@ typedef struct {
     ngx_array_t                  *keys;     /* ngx_http_mixpanel_jwt_key_t */
     ngx_flag_t                    verify;
     time_t                        leeway;
+
+    u_char                       *file;     /* where the block starts */
+    ngx_uint_t                    line;
 } ngx_http_mixpanel_jwt_loc_conf_t;
 
 
@@ -451,12 +454,26 @@ ngx_http_mixpanel_jwt_decode(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    /*
+     * nginx -t refuses this in a location; a server's own scope (its
+     * rewrite phase, a request no location matches) may still have it.
+     * Nothing can be verified, so the cache is not even asked: its
+     * unverified entries are tagged 0, like a verifying scope without
+     * keys would be.
+     */
+
+    if (jlcf->verify && jlcf->keys == NULL) {
+        ngx_http_mixpanel_jwt_invalid(r, "no \"mixpanel_jwt_key_file\"");
+        return NGX_OK;
+    }
+
     jmcf = ngx_http_get_module_main_conf(r, ngx_http_mixpanel_jwt_module);
 
     /*
-     * the tag: what decoded the token; a verified key set is never NULL.
-     * Key sets are told apart by address, so a new configuration in the
-     * same process (master_process off) starts a new cache.
+     * the tag: what decoded the token, the key set that verified it (never
+     * NULL) or 0, unverified.  Key sets are told apart by address, so a
+     * new configuration in the same process (master_process off) starts a
+     * new cache.
      */
 
     if (ngx_http_mixpanel_jwt_cache_generation != jmcf->generation) {
@@ -922,10 +939,7 @@ ngx_http_mixpanel_jwt_create_main_conf(ngx_conf_t *cf)
 }
 
 
-/*
- * A server may leave the key file to its locations, so a key file missing
- * at one level is not an error; no key file at all is.
- */
+/* no key file at all is an error here; a location without one, at its merge */
 
 static char *
 ngx_http_mixpanel_jwt_init_main_conf(ngx_conf_t *cf, void *conf)
@@ -987,6 +1001,9 @@ ngx_http_mixpanel_jwt_create_loc_conf(ngx_conf_t *cf)
     jlcf->verify = NGX_CONF_UNSET;
     jlcf->leeway = NGX_CONF_UNSET;
 
+    jlcf->file = cf->conf_file->file.name.data;
+    jlcf->line = cf->conf_file->line;
+
     return jlcf;
 }
 
@@ -998,12 +1015,39 @@ ngx_http_mixpanel_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_http_mixpanel_jwt_loc_conf_t *prev = parent;
     ngx_http_mixpanel_jwt_loc_conf_t *conf = child;
 
+    ngx_http_core_loc_conf_t  *clcf;
+
     ngx_conf_merge_ptr_value(conf->jwt, prev->jwt, NULL);
     ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
     ngx_conf_merge_value(conf->verify, prev->verify, 1);
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 0);
 
-    return NGX_CONF_OK;
+    if (conf->jwt == NULL || !conf->verify || conf->keys != NULL) {
+        return NGX_CONF_OK;
+    }
+
+    /*
+     * Claims would be read here and nothing can verify them.  A server
+     * may leave the key file to its locations (a server's own scope, its
+     * rewrite phase and requests no location matches, gets no claims);
+     * every location must have one.
+     */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->name.len == 0) {
+        return NGX_CONF_OK;
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "\"mixpanel_jwt\" applies in location \"%V\" with "
+                  "\"mixpanel_jwt_verify on\" but no "
+                  "\"mixpanel_jwt_key_file\" is in scope: set a key file "
+                  "there or above, \"mixpanel_jwt_verify off\" (a gateway "
+                  "verified the token) or \"mixpanel_jwt off\" in %s:%ui",
+                  &clcf->name, conf->file, conf->line);
+
+    return NGX_CONF_ERROR;
 }
 
 

@@ -79,6 +79,7 @@ my $hs = \(do { open my $f, '<', data_dir() . '/rsa1.pub' or die; local $/;
     cookie    => jwt('ES512', 'ec521', { sub => 'cookie-user' },
                      kid => 'ec521'),
     big       => jwt('HS256', 'hs', { sub => 'big', pad => 'x' x 11000 }),
+    forged    => jwt('HS256', \'not-the-secret', { sub => 'forged' }),
 );
 
 @GARBAGE = (
@@ -397,14 +398,14 @@ JWT ignored: malformed token
 
 === TEST 14: algorithm confusion: HS256 with the RSA public key as secret
 --- config
-    mixpanel_jwt $arg_t;
-
     location = /jwks {
+        mixpanel_jwt $arg_t;
         mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
         return 200 "sub=$jwt_sub\n";
     }
 
     location = /pem {
+        mixpanel_jwt $arg_t;
         mixpanel_jwt_key_file $TEST_NGINX_DATA/rsa1.pub;
         return 200 "sub=$jwt_sub\n";
     }
@@ -515,24 +516,26 @@ sub=big
 
 === TEST 20: PEM public keys, RSA and EC of each size
 --- config
-    mixpanel_jwt $arg_t;
-
     location = /rsa {
+        mixpanel_jwt $arg_t;
         mixpanel_jwt_key_file $TEST_NGINX_DATA/rsa1.pub;
         return 200 "sub=$jwt_sub\n";
     }
 
     location = /ec256 {
+        mixpanel_jwt $arg_t;
         mixpanel_jwt_key_file $TEST_NGINX_DATA/ec256.pub;
         return 200 "sub=$jwt_sub\n";
     }
 
     location = /ec384 {
+        mixpanel_jwt $arg_t;
         mixpanel_jwt_key_file $TEST_NGINX_DATA/ec384.pub;
         return 200 "sub=$jwt_sub\n";
     }
 
     location = /ec521 {
+        mixpanel_jwt $arg_t;
         mixpanel_jwt_key_file $TEST_NGINX_DATA/ec521.pub;
         return 200 "sub=$jwt_sub\n";
     }
@@ -1023,19 +1026,20 @@ for the same token decoded the same way: unverified claims never make a
 token valid where it is verified, nor does one key set's verdict serve
 another's.
 --- config
-    mixpanel_jwt $arg_t;
-
     location = /off {
+        mixpanel_jwt $arg_t;
         mixpanel_jwt_verify off;
         return 200 "sub=$jwt_sub\n";
     }
 
     location = /rsa1 {
+        mixpanel_jwt $arg_t;
         mixpanel_jwt_key_file $TEST_NGINX_DATA/rsa1.pub;
         return 200 "sub=$jwt_sub\n";
     }
 
     location = /rsa2 {
+        mixpanel_jwt $arg_t;
         mixpanel_jwt_key_file $TEST_NGINX_DATA/rsa2.pub;
         return 200 "sub=$jwt_sub\n";
     }
@@ -1076,6 +1080,156 @@ pair is answered from the cache, with the strict location's leeway.
 --- response_body eval
 [ "sub=late\n", "sub=\n", "sub=late\n", "sub=early\n", "sub=\n",
   "sub=early\n" ]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 47: no key in scope is never answered from unverified claims
+A server's own scope verifies and has no key (its rewrite phase, and a
+request that matches no location, are served there; nginx -t allows it,
+as a server may leave keys to its locations): a token that an unverified
+location decoded first stays unusable there.  The server has no catch-all
+location, so it is a virtual server of its own.
+--- http_config
+    server {
+        listen $TEST_NGINX_SERVER_PORT;
+        server_name srv.test;
+
+        mixpanel_jwt $arg_t;
+
+        if ($uri = /srv) {
+            return 200 "sub=$jwt_sub\n";
+        }
+
+        location = /gw {
+            mixpanel_jwt_verify off;
+            return 200 "sub=$jwt_sub\n";
+        }
+    }
+--- config
+    location = /t {
+        return 200;
+    }
+--- more_headers
+Host: srv.test
+--- request eval
+[ "GET /srv?t=$::T{forged}", "GET /gw?t=$::T{forged}",
+  "GET /srv?t=$::T{forged}", "GET /gw?t=$::T{forged}",
+  "GET /srv?t=$::T{HS256}", "GET /gw?t=$::T{HS256}" ]
+--- response_body eval
+[ "sub=\n", "sub=forged\n", "sub=\n", "sub=forged\n", "sub=\n",
+  "sub=user-HS256\n" ]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 48: no key in scope: a valid token is ignored, and logged
+--- http_config
+    server {
+        listen $TEST_NGINX_SERVER_PORT;
+        server_name srv.test;
+
+        mixpanel_jwt $arg_t;
+        return 200 "sub=$jwt_sub\n";
+    }
+--- config
+    location = /t {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+        return 200 "sub=$jwt_sub\n";
+    }
+--- more_headers
+Host: srv.test
+--- request eval
+"GET /t?t=$::T{HS256}"
+--- response_body
+sub=
+--- error_log
+[info]
+mixpanel: JWT ignored: no "mixpanel_jwt_key_file"
+
+
+
+=== TEST 49: a location that verifies with no key in scope stops nginx -t
+The repro of issue 13: "/other/" verifies (the default) and has no key,
+"/gw/" does not verify.
+--- config
+    mixpanel_jwt $arg_t;
+
+    location /gw/ {
+        mixpanel_jwt_verify off;
+        return 200 "sub=$jwt_sub\n";
+    }
+
+    location /other/ {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /other/
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"mixpanel_jwt" applies in location "\/other\/" with "mixpanel_jwt_verify on" but no "mixpanel_jwt_key_file"/
+
+
+
+=== TEST 66: claims of one request never cross trust levels either
+The request's own memo of its claims is per location: an unverified read
+before an internal redirect, a named location or in a subrequest does not
+answer a verifying location after it, nor does a key set answer another.
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /gw {
+        mixpanel_jwt_verify off;
+        set $before $jwt_sub;
+        rewrite ^ /verified last;
+    }
+
+    location = /gw-named {
+        mixpanel_jwt_verify off;
+        set $before $jwt_sub;
+        error_page 418 = @verified;
+        return 418;
+    }
+
+    location = /gw-sub {
+        auth_request /unverified;
+        return 200 "sub=$jwt_sub\n";
+    }
+
+    location = /unverified {
+        internal;
+        mixpanel_jwt_verify off;
+        set $before $jwt_sub;
+        return 204;
+    }
+
+    location = /rsa2 {
+        mixpanel_jwt_key_file $TEST_NGINX_DATA/rsa2.pub;
+        set $before $jwt_sub;
+        rewrite ^ /verified last;
+    }
+
+    location = /verified {
+        return 200 "before=$before sub=$jwt_sub\n";
+    }
+
+    location @verified {
+        return 200 "before=$before sub=$jwt_sub\n";
+    }
+--- request eval
+[ "GET /gw?t=$::T{forged}", "GET /gw-named?t=$::T{forged}",
+  "GET /gw-sub?t=$::T{forged}", "GET /gw?t=$::T{HS256}",
+  "GET /rsa2?t=$::T{rsa1_nokid}", "GET /rsa2?t=$::T{rsa2_nokid}" ]
+--- response_body eval
+[ "before=forged sub=\n", "before=forged sub=\n", "sub=\n",
+  "before=user-HS256 sub=user-HS256\n", "before= sub=one\n",
+  "before=two sub=\n" ]
 --- no_error_log
 [error]
 [alert]
