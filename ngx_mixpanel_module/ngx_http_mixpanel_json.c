@@ -647,26 +647,46 @@ ngx_http_mixpanel_json_values(ngx_pool_t *pool, u_char *data, size_t len,
 
 /*
  * The keys of a JWKS ({"keys": [...]}) or a single JWK, each as compact
- * JSON for libcjose.  NGX_DECLINED for anything else.
+ * JSON for libcjose.  NGX_DECLINED for anything else, with what is wrong
+ * in "error": where the JSON is invalid, as jansson says, but never the
+ * text near it, which may be a secret.
  */
 
 ngx_int_t
 ngx_http_mixpanel_json_jwks(ngx_pool_t *pool, u_char *data, size_t len,
-    ngx_array_t *keys)
+    ngx_array_t *keys, ngx_str_t *error)
 {
+    char          *near;
     size_t         n;
+    u_char        *p;
     json_t        *root, *set, *key;
     ngx_int_t      rc;
     ngx_str_t     *s;
     ngx_uint_t     i, nkeys;
     json_error_t   err;
 
+    p = ngx_pnalloc(pool, NGX_MAX_CONF_ERRSTR);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    error->data = p;
+
     root = json_loadb((const char *) data, len, JSON_REJECT_DUPLICATES, &err);
+
     if (root == NULL) {
+        near = ngx_strstr(err.text, " near '");
+        n = (near == NULL) ? ngx_strlen(err.text) : (size_t) (near - err.text);
+
+        error->len = ngx_snprintf(p, NGX_MAX_CONF_ERRSTR,
+                                  "invalid JSON at line %d, column %d: %*s",
+                                  err.line, err.column, n, err.text)
+                     - p;
         return NGX_DECLINED;
     }
 
     rc = NGX_DECLINED;
+    ngx_str_set(error, "not a JSON object");
 
     if (!json_is_object(root)) {
         goto done;
@@ -676,13 +696,20 @@ ngx_http_mixpanel_json_jwks(ngx_pool_t *pool, u_char *data, size_t len,
 
     if (set == NULL) {
         if (json_object_get(root, "kty") == NULL) {
+            ngx_str_set(error, "neither a \"keys\" array nor a \"kty\"");
             goto done;
         }
 
         nkeys = 1;
 
     } else {
-        if (!json_is_array(set) || json_array_size(set) == 0) {
+        if (!json_is_array(set)) {
+            ngx_str_set(error, "\"keys\" is not an array");
+            goto done;
+        }
+
+        if (json_array_size(set) == 0) {
+            ngx_str_set(error, "\"keys\" is an empty array");
             goto done;
         }
 
@@ -693,11 +720,16 @@ ngx_http_mixpanel_json_jwks(ngx_pool_t *pool, u_char *data, size_t len,
         key = (set == NULL) ? root : json_array_get(set, i);
 
         if (!json_is_object(key)) {
+            error->data = p;
+            error->len = ngx_snprintf(p, NGX_MAX_CONF_ERRSTR,
+                                      "key %ui is not a JSON object", i + 1)
+                         - p;
             goto done;
         }
 
         n = json_dumpb(key, NULL, 0, JSON_COMPACT);
         if (n == 0) {
+            rc = NGX_ERROR;
             goto done;
         }
 

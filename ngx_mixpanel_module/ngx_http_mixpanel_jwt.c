@@ -47,6 +47,18 @@
 #define NGX_HTTP_MIXPANEL_JWT_EXP           0
 #define NGX_HTTP_MIXPANEL_JWT_NBF           1
 
+/* the members of a JWK read before libcjose imports it */
+#define NGX_HTTP_MIXPANEL_JWT_JWK_USE       0
+#define NGX_HTTP_MIXPANEL_JWT_JWK_ALG       1
+#define NGX_HTTP_MIXPANEL_JWT_JWK_KTY       2
+#define NGX_HTTP_MIXPANEL_JWT_JWK_KID       3
+#define NGX_HTTP_MIXPANEL_JWT_JWK_K         4
+#define NGX_HTTP_MIXPANEL_JWT_JWK_N         5
+#define NGX_HTTP_MIXPANEL_JWT_JWK_E         6
+#define NGX_HTTP_MIXPANEL_JWT_JWK_CRV       7
+#define NGX_HTTP_MIXPANEL_JWT_JWK_X         8
+#define NGX_HTTP_MIXPANEL_JWT_JWK_Y         9
+
 /* header paths */
 #define NGX_HTTP_MIXPANEL_JWT_ALG           0
 #define NGX_HTTP_MIXPANEL_JWT_KID           1
@@ -74,9 +86,13 @@ typedef struct {
 
 typedef struct {
     ngx_array_t                   paths;         /* ngx_array_t of ngx_str_t */
+    ngx_array_t                   names;         /* ngx_str_t, as paths */
     ngx_array_t                   header_paths;  /* ngx_array_t of ngx_str_t */
 
     ngx_uint_t                    generation;    /* of the configuration */
+
+    u_char                       *claim_file;    /* of the first claim */
+    ngx_uint_t                    claim_line;
 
     ngx_uint_t                    jwt;           /* unsigned jwt:1; */
     ngx_uint_t                    keys;          /* unsigned keys:1; */
@@ -88,6 +104,7 @@ typedef struct {
     ngx_http_complex_value_t     *jwt;
     ngx_array_t                  *keys;     /* ngx_http_mixpanel_jwt_key_t */
     ngx_flag_t                    verify;
+    ngx_flag_t                    off;      /* "mixpanel_jwt off" */
     time_t                        leeway;
 
     u_char                       *file;     /* where the block starts */
@@ -123,6 +140,8 @@ static ngx_int_t ngx_http_mixpanel_jwt_verify(ngx_http_request_t *r,
 static ngx_int_t ngx_http_mixpanel_jwt_time(ngx_str_t *value, time_t *t);
 static void ngx_http_mixpanel_jwt_invalid(ngx_http_request_t *r,
     const char *reason);
+static void ngx_http_mixpanel_jwt_unset(ngx_http_request_t *r,
+    uintptr_t data);
 
 static void *ngx_http_mixpanel_jwt_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_mixpanel_jwt_init_main_conf(ngx_conf_t *cf,
@@ -180,6 +199,13 @@ static ngx_http_mixpanel_jwt_alg_t  ngx_http_mixpanel_jwt_algs[] = {
     { ngx_string("ES384"), CJOSE_JWK_KTY_EC, CJOSE_JWK_EC_P_384, 96 },
     { ngx_string("ES512"), CJOSE_JWK_KTY_EC, CJOSE_JWK_EC_P_521, 132 },
     { ngx_null_string, 0, 0, 0 }
+};
+
+
+/* in the order of NGX_HTTP_MIXPANEL_JWT_JWK_... */
+
+static char  *ngx_http_mixpanel_jwt_members[] = {
+    "use", "alg", "kty", "kid", "k", "n", "e", "crv", "x", "y", NULL
 };
 
 
@@ -256,6 +282,7 @@ ngx_module_t  ngx_http_mixpanel_jwt_module = {
 
 
 static time_t                      ngx_http_mixpanel_jwt_logged;
+static time_t                      ngx_http_mixpanel_jwt_unset_logged;
 
 /*
  * Decoded tokens, keyed by the token and by what decoded it: the key set
@@ -286,6 +313,10 @@ ngx_http_mixpanel_jwt_variable(ngx_http_request_t *r,
     jlcf = ngx_http_get_module_loc_conf(r, ngx_http_mixpanel_jwt_module);
 
     if (jlcf->jwt == NULL) {
+        if (!jlcf->off) {
+            ngx_http_mixpanel_jwt_unset(r, data);
+        }
+
         return NGX_OK;
     }
 
@@ -506,8 +537,7 @@ ngx_http_mixpanel_jwt_decode(ngx_http_request_t *r,
     if (dot2 == NULL
         || ngx_strlchr(dot2 + 1, last, '.') != NULL
         || ngx_http_mixpanel_jwt_segment(p, dot1) != NGX_OK
-        || ngx_http_mixpanel_jwt_segment(dot1 + 1, dot2) != NGX_OK
-        || ngx_http_mixpanel_jwt_segment(dot2 + 1, last) != NGX_OK)
+        || ngx_http_mixpanel_jwt_segment(dot1 + 1, dot2) != NGX_OK)
     {
         ngx_http_mixpanel_jwt_invalid(r, "malformed token");
         return NGX_OK;
@@ -554,6 +584,13 @@ ngx_http_mixpanel_jwt_decode(ngx_http_request_t *r,
 
     if (alg->name.len == 0) {
         ngx_http_mixpanel_jwt_invalid(r, "unsupported algorithm");
+        return NGX_OK;
+    }
+
+    /* after "alg": "none" has an empty signature */
+
+    if (ngx_http_mixpanel_jwt_segment(dot2 + 1, last) != NGX_OK) {
+        ngx_http_mixpanel_jwt_invalid(r, "malformed token");
         return NGX_OK;
     }
 
@@ -896,9 +933,50 @@ ngx_http_mixpanel_jwt_invalid(ngx_http_request_t *r, const char *reason)
 }
 
 
+/*
+ * A claim variable read where no "mixpanel_jwt" applies: nginx cannot say
+ * at configuration time where a variable is read (any module's directive
+ * may read it), so this is said here, once a minute per worker.
+ * "mixpanel_jwt off" is a choice, not a mistake, and is not logged.
+ */
+
+static void
+ngx_http_mixpanel_jwt_unset(ngx_http_request_t *r, uintptr_t data)
+{
+    ngx_str_t                          *name;
+    ngx_http_core_loc_conf_t           *clcf;
+    ngx_http_mixpanel_jwt_main_conf_t  *jmcf;
+
+    if (ngx_time() - ngx_http_mixpanel_jwt_unset_logged < 60) {
+        return;
+    }
+
+    ngx_http_mixpanel_jwt_unset_logged = ngx_time();
+
+    jmcf = ngx_http_get_module_main_conf(r, ngx_http_mixpanel_jwt_module);
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    name = jmcf->names.elts;
+
+    if (clcf->name.len) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mixpanel: claim variable \"$%V\" read in location "
+                      "\"%V\", where no \"mixpanel_jwt\" applies: it is "
+                      "empty", &name[data], &clcf->name);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "mixpanel: claim variable \"$%V\" read at the server "
+                  "level, where no \"mixpanel_jwt\" applies: it is "
+                  "empty", &name[data]);
+}
+
+
 static void *
 ngx_http_mixpanel_jwt_create_main_conf(ngx_conf_t *cf)
 {
+    ngx_str_t                          *name;
     ngx_http_mixpanel_jwt_main_conf_t  *jmcf;
 
     jmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mixpanel_jwt_main_conf_t));
@@ -909,7 +987,9 @@ ngx_http_mixpanel_jwt_create_main_conf(ngx_conf_t *cf)
     jmcf->generation = ++ngx_http_mixpanel_jwt_generation;
 
     if (ngx_array_init(&jmcf->paths, cf->pool, 4, sizeof(ngx_array_t))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&jmcf->names, cf->pool, 4, sizeof(ngx_str_t))
+           != NGX_OK)
     {
         return NULL;
     }
@@ -935,16 +1015,33 @@ ngx_http_mixpanel_jwt_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    /* "exp" and "nbf" are no variables */
+
+    name = ngx_array_push_n(&jmcf->names, 2);
+    if (name == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(name, 2 * sizeof(ngx_str_t));
+
     return jmcf;
 }
 
 
-/* no key file at all is an error here; a location without one, at its merge */
+/*
+ * No key file at all is an error here; a location without one is an
+ * error at its merge.  Where claim variables are read cannot be known
+ * (any module's directive may read a variable), so claims defined with no
+ * "mixpanel_jwt" anywhere are warned about here, and a claim read where
+ * none applies is logged at run time.
+ */
 
 static char *
 ngx_http_mixpanel_jwt_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_mixpanel_jwt_main_conf_t *jmcf = conf;
+
+    ngx_str_t  *name;
 
     if (jmcf->jwt && !jmcf->keys && !jmcf->unverified) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -952,6 +1049,17 @@ ngx_http_mixpanel_jwt_init_main_conf(ngx_conf_t *cf, void *conf)
                            "\"mixpanel_jwt_key_file\" to verify it with "
                            "(or \"mixpanel_jwt_verify off\")");
         return NGX_CONF_ERROR;
+    }
+
+    if (!jmcf->jwt && jmcf->names.nelts > 2) {
+        name = jmcf->names.elts;
+
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "\"mixpanel_jwt_claim_set\" defines \"$%V\"%s but "
+                      "no \"mixpanel_jwt\" is set anywhere, so claim "
+                      "variables are always empty in %s:%ui",
+                      &name[2], jmcf->names.nelts > 3 ? " and others" : "",
+                      jmcf->claim_file, jmcf->claim_line);
     }
 
     return NGX_CONF_OK;
@@ -999,6 +1107,7 @@ ngx_http_mixpanel_jwt_create_loc_conf(ngx_conf_t *cf)
     jlcf->jwt = NGX_CONF_UNSET_PTR;
     jlcf->keys = NGX_CONF_UNSET_PTR;
     jlcf->verify = NGX_CONF_UNSET;
+    jlcf->off = NGX_CONF_UNSET;
     jlcf->leeway = NGX_CONF_UNSET;
 
     jlcf->file = cf->conf_file->file.name.data;
@@ -1020,6 +1129,7 @@ ngx_http_mixpanel_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_ptr_value(conf->jwt, prev->jwt, NULL);
     ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
     ngx_conf_merge_value(conf->verify, prev->verify, 1);
+    ngx_conf_merge_value(conf->off, prev->off, 0);
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 0);
 
     if (conf->jwt == NULL || !conf->verify || conf->keys != NULL) {
@@ -1068,8 +1178,11 @@ ngx_http_mixpanel_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (ngx_strcmp(value[1].data, "off") == 0) {
         jlcf->jwt = NULL;
+        jlcf->off = 1;
         return NGX_CONF_OK;
     }
+
+    jlcf->off = 0;
 
     jlcf->jwt = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
     if (jlcf->jwt == NULL) {
@@ -1109,7 +1222,9 @@ ngx_http_mixpanel_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (value[1].len < 2 || value[1].data[0] != '$') {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid variable name \"%V\"", &value[1]);
+                           "invalid variable name \"%V\" in "
+                           "\"mixpanel_jwt_claim_set\", it takes "
+                           "\"$name\" and then the claim", &value[1]);
         return NGX_CONF_ERROR;
     }
 
@@ -1138,7 +1253,9 @@ ngx_http_mixpanel_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd,
 
         if (value[i].len == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "empty claim name in \"%V\"", &value[1]);
+                               "empty claim name in \"mixpanel_jwt_claim_set "
+                               "%V\", it takes names of JSON members or "
+                               "array indexes", &value[1]);
             return NGX_CONF_ERROR;
         }
 
@@ -1148,6 +1265,18 @@ ngx_http_mixpanel_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd,
         }
 
         *s = value[i];
+    }
+
+    s = ngx_array_push(&jmcf->names);
+    if (s == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *s = name;
+
+    if (jmcf->claim_file == NULL) {
+        jmcf->claim_file = cf->conf_file->file.name.data;
+        jmcf->claim_line = cf->conf_file->line;
     }
 
     v->get_handler = ngx_http_mixpanel_jwt_variable;
@@ -1244,7 +1373,9 @@ ngx_http_mixpanel_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (keys->nelts == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "no signature verification key in \"%V\"", &name);
+                           "\"mixpanel_jwt_key_file\" \"%V\": no signature "
+                           "verification key, every key is \"use\":\"enc\"",
+                           &name);
         return NGX_CONF_ERROR;
     }
 
@@ -1288,7 +1419,9 @@ ngx_http_mixpanel_jwt_read_file(ngx_conf_t *cf, ngx_str_t *name,
 
     if (size > NGX_HTTP_MIXPANEL_JWT_MAX_KEY_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "key file \"%V\" is too large", name);
+                           "\"mixpanel_jwt_key_file\" \"%V\" is too large "
+                           "(%O bytes), it may have at most %d bytes",
+                           name, size, NGX_HTTP_MIXPANEL_JWT_MAX_KEY_FILE);
         goto done;
     }
 
@@ -1332,28 +1465,37 @@ static char *
 ngx_http_mixpanel_jwt_load_jwks(ngx_conf_t *cf, ngx_str_t *name,
     ngx_str_t *content, ngx_array_t *keys)
 {
-    ngx_int_t     rc;
-    ngx_str_t    *json, kv[2];
-    cjose_err     err;
-    ngx_uint_t    i;
-    ngx_array_t   set, paths;
-    cjose_jwk_t  *jwk;
+    char          *need;
+    ngx_int_t      rc;
+    ngx_str_t     *json, *kv, *kid, *member, error;
+    cjose_err      err;
+    ngx_uint_t     i;
+    ngx_array_t    set, paths;
+    cjose_jwk_t   *jwk;
 
     if (ngx_array_init(&set, cf->temp_pool, 4, sizeof(ngx_str_t)) != NGX_OK
-        || ngx_array_init(&paths, cf->temp_pool, 2, sizeof(ngx_array_t))
+        || ngx_array_init(&paths, cf->temp_pool, 10, sizeof(ngx_array_t))
            != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_mixpanel_jwt_add_path(cf, &paths, "use") != NGX_OK
-        || ngx_http_mixpanel_jwt_add_path(cf, &paths, "alg") != NGX_OK)
-    {
+    for (i = 0; ngx_http_mixpanel_jwt_members[i]; i++) {
+        if (ngx_http_mixpanel_jwt_add_path(cf, &paths,
+                                           ngx_http_mixpanel_jwt_members[i])
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    kv = ngx_palloc(cf->temp_pool, paths.nelts * sizeof(ngx_str_t));
+    if (kv == NULL) {
         return NGX_CONF_ERROR;
     }
 
     rc = ngx_http_mixpanel_json_jwks(cf->temp_pool, content->data,
-                                     content->len, &set);
+                                     content->len, &set, &error);
 
     if (rc == NGX_ERROR) {
         return NGX_CONF_ERROR;
@@ -1361,16 +1503,18 @@ ngx_http_mixpanel_jwt_load_jwks(ngx_conf_t *cf, ngx_str_t *name,
 
     if (rc != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "malformed JWKS in \"%V\": neither a JSON "
-                           "\"keys\" array nor a JWK", name);
+                           "\"mixpanel_jwt_key_file\" \"%V\": %V; it takes "
+                           "a JWKS ({\"keys\":[...]}), a single JWK, or a "
+                           "PEM public key or certificate", name, &error);
         return NGX_CONF_ERROR;
     }
 
     json = set.elts;
+    kid = &kv[NGX_HTTP_MIXPANEL_JWT_JWK_KID];
 
     for (i = 0; i < set.nelts; i++) {
 
-        ngx_memzero(kv, sizeof(kv));
+        ngx_memzero(kv, paths.nelts * sizeof(ngx_str_t));
 
         if (ngx_http_mixpanel_json_values(cf->temp_pool, json[i].data,
                                           json[i].len, &paths, kv)
@@ -1381,22 +1525,88 @@ ngx_http_mixpanel_jwt_load_jwks(ngx_conf_t *cf, ngx_str_t *name,
 
         /* encryption keys may share a set with signing keys */
 
-        if (kv[0].len && (kv[0].len != 3
-                          || ngx_strncmp(kv[0].data, "sig", 3) != 0))
+        member = &kv[NGX_HTTP_MIXPANEL_JWT_JWK_USE];
+
+        if (member->len && (member->len != 3
+                            || ngx_strncmp(member->data, "sig", 3) != 0))
         {
             continue;
+        }
+
+        /* what libcjose would only call "invalid argument" */
+
+        member = &kv[NGX_HTTP_MIXPANEL_JWT_JWK_KTY];
+        need = NULL;
+
+        if (member->len == 3 && ngx_strncmp(member->data, "oct", 3) == 0) {
+
+            if (kv[NGX_HTTP_MIXPANEL_JWT_JWK_K].len == 0) {
+                need = "\"k\"; an \"oct\" key needs \"k\", its secret "
+                       "in base64url";
+            }
+
+        } else if (member->len == 3
+                   && ngx_strncmp(member->data, "RSA", 3) == 0)
+        {
+            if (kv[NGX_HTTP_MIXPANEL_JWT_JWK_N].len == 0) {
+                need = "\"n\"; an \"RSA\" key needs \"n\" and \"e\"";
+
+            } else if (kv[NGX_HTTP_MIXPANEL_JWT_JWK_E].len == 0) {
+                need = "\"e\"; an \"RSA\" key needs \"n\" and \"e\"";
+            }
+
+        } else if (member->len == 2
+                   && ngx_strncmp(member->data, "EC", 2) == 0)
+        {
+            if (kv[NGX_HTTP_MIXPANEL_JWT_JWK_CRV].len == 0) {
+                need = "\"crv\"; an \"EC\" key needs \"crv\", \"x\" and "
+                       "\"y\"";
+
+            } else if (kv[NGX_HTTP_MIXPANEL_JWT_JWK_X].len == 0) {
+                need = "\"x\"; an \"EC\" key needs \"crv\", \"x\" and \"y\"";
+
+            } else if (kv[NGX_HTTP_MIXPANEL_JWT_JWK_Y].len == 0) {
+                need = "\"y\"; an \"EC\" key needs \"crv\", \"x\" and \"y\"";
+            }
+
+        } else if (member->len == 0) {
+            need = "\"kty\"; the key types are \"oct\", \"RSA\" and \"EC\"";
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"mixpanel_jwt_key_file\" \"%V\": key %ui%s"
+                               "%V%s has the unsupported \"kty\" \"%V\"; the "
+                               "key types are \"oct\", \"RSA\" and \"EC\"",
+                               name, i + 1, kid->len ? " (kid \"" : "", kid,
+                               kid->len ? "\")" : "", member);
+            return NGX_CONF_ERROR;
+        }
+
+        if (need != NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"mixpanel_jwt_key_file\" \"%V\": key %ui%s"
+                               "%V%s has no %s",
+                               name, i + 1, kid->len ? " (kid \"" : "", kid,
+                               kid->len ? "\")" : "", need);
+            return NGX_CONF_ERROR;
         }
 
         jwk = cjose_jwk_import((const char *) json[i].data, json[i].len,
                                &err);
         if (jwk == NULL) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "malformed JWKS in \"%V\": key %ui: %s",
-                               name, i + 1, err.message);
+                               "\"mixpanel_jwt_key_file\" \"%V\": key %ui%s"
+                               "%V%s is invalid (libcjose: %s); see RFC 7518 "
+                               "section 6 for the members of each key type",
+                               name, i + 1, kid->len ? " (kid \"" : "", kid,
+                               kid->len ? "\")" : "", err.message);
             return NGX_CONF_ERROR;
         }
 
-        if (ngx_http_mixpanel_jwt_add_key(cf, keys, jwk, &kv[1]) != NGX_OK) {
+        if (ngx_http_mixpanel_jwt_add_key(cf, keys, jwk,
+                                          &kv[NGX_HTTP_MIXPANEL_JWT_JWK_ALG])
+            != NGX_OK)
+        {
             cjose_jwk_release(jwk);
             return NGX_CONF_ERROR;
         }
@@ -1439,7 +1649,9 @@ ngx_http_mixpanel_jwt_load_pem(ngx_conf_t *cf, ngx_str_t *name,
 
     if (pkey == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "no PEM public key or certificate in \"%V\"",
+                           "\"mixpanel_jwt_key_file\" \"%V\": no PEM public "
+                           "key or certificate; it takes \"BEGIN PUBLIC KEY\" "
+                           "or \"BEGIN CERTIFICATE\", never a private key",
                            name);
         return NGX_CONF_ERROR;
     }
@@ -1452,7 +1664,8 @@ ngx_http_mixpanel_jwt_load_pem(ngx_conf_t *cf, ngx_str_t *name,
 
     if (jwk == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid public key in \"%V\": %s",
+                           "\"mixpanel_jwt_key_file\" \"%V\": %s; it takes "
+                           "RSA keys and EC keys on P-256, P-384 or P-521",
                            name, err.message);
         return NGX_CONF_ERROR;
     }

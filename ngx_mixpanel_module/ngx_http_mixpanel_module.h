@@ -359,7 +359,7 @@ void ngx_http_mixpanel_zone_bind(ngx_http_request_t *r, u_char *device,
 ngx_int_t ngx_http_mixpanel_json_values(ngx_pool_t *pool, u_char *data,
     size_t len, ngx_array_t *paths, ngx_str_t *values);
 ngx_int_t ngx_http_mixpanel_json_jwks(ngx_pool_t *pool, u_char *data,
-    size_t len, ngx_array_t *keys);
+    size_t len, ngx_array_t *keys, ngx_str_t *error);
 
 
 /* ngx_http_mixpanel_sender.c */

@@ -110,6 +110,19 @@ my $hs = \(do { open my $f, '<', data_dir() . '/rsa1.pub' or die; local $/;
     "eyJ.eyJ.eyJ",
 );
 
+my $HsSecret = do {
+    open my $f, '<', data_dir() . '/hs.hex' or die;
+    pack 'H*', (split /\s+/, scalar <$f>)[0];
+};
+
+# the "hs" key of t/data/jwks.json alone, padded with spaces to $size bytes
+sub hs_jwks_of_size {
+    my ($size) = @_;
+    my $json = '{"keys":[{"kty":"oct","kid":"hs","k":"' . b64u($HsSecret)
+               . '"}]}';
+    return $json . (' ' x ($size - length $json));
+}
+
 our $HttpConfig = <<'_EOC_';
     mixpanel_jwt_claim_set $jwt_sub sub;
     mixpanel_jwt_claim_set $jwt_org org id;
@@ -157,6 +170,7 @@ __DATA__
 [error]
 [alert]
 JWT ignored
+no "mixpanel_jwt" is set anywhere
 
 
 
@@ -368,7 +382,7 @@ GET /t
 --- response_body
 sub=
 --- error_log
-JWT ignored: malformed token
+JWT ignored: unsupported algorithm
 
 
 
@@ -910,7 +924,7 @@ sub=bearer-user
 
 
 
-=== TEST 38: malformed JSON in a key file
+=== TEST 38: malformed JSON in a key file: the file, the position
 --- config
     mixpanel_jwt $http_authorization;
     mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks-broken.json;
@@ -922,11 +936,11 @@ sub=bearer-user
 GET /t
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*malformed JWKS in ".*jwks-broken\.json"/
+qr/\[emerg\] .*"mixpanel_jwt_key_file" ".*\/jwks-broken\.json": invalid JSON at line 2, column 0: '\]' expected near end of file; it takes a JWKS \(\{"keys":\[\.\.\.\]\}\), a single JWK, or a PEM public key or certificate in /
 
 
 
-=== TEST 39: a key that libcjose refuses
+=== TEST 39: an RSA key without "n"
 --- config
     mixpanel_jwt $http_authorization;
     mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks-badkey.json;
@@ -938,7 +952,7 @@ qr/\[emerg\] .*malformed JWKS in ".*jwks-broken\.json"/
 GET /t
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*malformed JWKS in ".*jwks-badkey\.json": key 1/
+qr/\[emerg\] .*"mixpanel_jwt_key_file" ".*\/jwks-badkey\.json": key 1 has no "n"; an "RSA" key needs "n" and "e" in /
 
 
 
@@ -954,11 +968,12 @@ qr/\[emerg\] .*malformed JWKS in ".*jwks-badkey\.json": key 1/
 GET /t
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*malformed JWKS in ".*jwks-empty\.json"/
+qr/\[emerg\] .*"mixpanel_jwt_key_file" ".*\/jwks-empty\.json": "keys" is an empty array; it takes a JWKS/
 
 
 
-=== TEST 41: a file that is neither JWKS nor PEM public key
+=== TEST 41: a file that is neither JWKS nor PEM: the secret is not quoted
+jansson quotes the text near an error; the file is an HMAC secret.
 --- config
     mixpanel_jwt $http_authorization;
     mixpanel_jwt_key_file $TEST_NGINX_DATA/hs.hex;
@@ -970,7 +985,9 @@ qr/\[emerg\] .*malformed JWKS in ".*jwks-empty\.json"/
 GET /t
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*malformed JWKS in ".*hs\.hex"/
+qr/\[emerg\] .*"mixpanel_jwt_key_file" ".*\/hs\.hex": invalid JSON at line 1, column 1: '\[' or '\{' expected; it takes a JWKS/
+--- no_error_log
+2a9bffcf
 
 
 
@@ -1176,6 +1193,277 @@ qr/\[emerg\] .*"mixpanel_jwt" applies in location "\/other\/" with "mixpanel_jwt
 
 
 
+=== TEST 50: an "oct" key without "k": the file, the key, its kid
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file ../html/nok.json;
+
+    location = /t {
+        return 200;
+    }
+--- user_files
+>>> nok.json
+{"keys": [{"kty": "RSA", "kid": "r", "n": "AQAB", "e": "AQAB"},
+          {"kty": "oct", "kid": "hs-secret"}]}
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"mixpanel_jwt_key_file" ".*\/html\/nok\.json": key 2 \(kid "hs-secret"\) has no "k"; an "oct" key needs "k", its secret in base64url in /
+
+
+
+=== TEST 51: a key that libcjose refuses: the key, its kid, the reason
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file ../html/bad-ec.json;
+
+    location = /t {
+        return 200;
+    }
+--- user_files
+>>> bad-ec.json
+{"keys": [{"kty": "EC", "crv": "P-256", "x": "AQAB", "y": "AQAB",
+           "kid": "bad-ec"}]}
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"mixpanel_jwt_key_file" ".*\/html\/bad-ec\.json": key 1 \(kid "bad-ec"\) is invalid \(libcjose: invalid argument\); see RFC 7518 section 6 for the members of each key type in /
+
+
+
+=== TEST 52: a key type libcjose does not take
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file ../html/okp.json;
+
+    location = /t {
+        return 200;
+    }
+--- user_files
+>>> okp.json
+{"kty": "OKP", "crv": "Ed25519", "x": "AQAB"}
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"mixpanel_jwt_key_file" ".*\/html\/okp\.json": key 1 has the unsupported "kty" "OKP"; the key types are "oct", "RSA" and "EC" in /
+
+
+
+=== TEST 53: only encryption keys: no signature verification key
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file ../html/enc.json;
+
+    location = /t {
+        return 200;
+    }
+--- user_files
+>>> enc.json
+{"keys": [{"kty": "RSA", "use": "enc", "n": "AQAB", "e": "AQAB"}]}
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"mixpanel_jwt_key_file" ".*\/html\/enc\.json": no signature verification key, every key is "use":"enc" in /
+
+
+
+=== TEST 54: a private key is no public key
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/rsa1.key;
+
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"mixpanel_jwt_key_file" ".*\/rsa1\.key": no PEM public key or certificate; it takes "BEGIN PUBLIC KEY" or "BEGIN CERTIFICATE", never a private key in /
+
+
+
+=== TEST 55: invalid JSON around a secret: the position, never the text
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file ../html/leak.json;
+
+    location = /t {
+        return 200;
+    }
+--- user_files
+>>> leak.json
+{"keys": [{"kty": "oct",
+           "k": AAAsecretBBB}]}
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"mixpanel_jwt_key_file" ".*\/html\/leak\.json": invalid JSON at line 2, column 28: invalid token; it takes a JWKS /
+--- no_error_log
+secret
+
+
+
+=== TEST 56: JSON that is not an object
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file ../html/array.json;
+
+    location = /t {
+        return 200;
+    }
+--- user_files
+>>> array.json
+[{"kty": "oct", "k": "AQAB"}]
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"mixpanel_jwt_key_file" ".*\/html\/array\.json": not a JSON object; it takes a JWKS \(\{"keys":\[\.\.\.\]\}\), a single JWK, or a PEM public key or certificate in /
+
+
+
+=== TEST 57: a key file of exactly 1 MB is read
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file ../html/big.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- user_files eval
+[ [ 'big.json' => ::hs_jwks_of_size(1048576) ] ]
+--- request eval
+"GET /t?t=$::T{HS256}"
+--- response_body
+sub=user-HS256
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 58: a key file of 1 MB and one byte is not
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file ../html/big.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- user_files eval
+[ [ 'big.json' => ::hs_jwks_of_size(1048577) ] ]
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"mixpanel_jwt_key_file" ".*\/html\/big\.json" is too large \(1048577 bytes\), it may have at most 1048576 bytes in /
+
+
+
+=== TEST 59: an "oct" key made with the command of troubleshooting.md
+The command prints the base64url of 32 random bytes; the same bytes sign
+the token.
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file ../html/oct.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- user_files eval
+my $k = `openssl rand 32 | basenc --base64url | tr -d '=\\n'`;
+die "the command failed\n" if $? || $k !~ /^[A-Za-z0-9_-]{43}$/;
+(my $b64 = $k) =~ tr/-_/+\//;
+$::OctSecret = MIME::Base64::decode_base64($b64);
+[ [ 'oct.json' => qq({"keys": [{"kty": "oct", "kid": "mine", "k": "$k"}]}) ] ]
+--- request eval
+[ "GET /t?t=" . ::jwt('HS256', \$::OctSecret, { sub => 'made' }, kid => 'mine'),
+  "GET /t?t=" . ::jwt('HS256', \"another secret", { sub => 'x' }, kid => 'mine') ]
+--- response_body eval
+[ "sub=made\n", "sub=\n" ]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 63: claim variables with no mixpanel_jwt anywhere: warned at start
+TEST 1 is the control: with a mixpanel_jwt, no warning.
+--- config
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+"GET /t?t=$::T{HS256}"
+--- response_body
+sub=
+--- error_log eval
+qr/\[warn\] .*"mixpanel_jwt_claim_set" defines "\$jwt_sub" and others but no "mixpanel_jwt" is set anywhere, so claim variables are always empty in .*nginx\.conf:\d+/
+
+
+
+=== TEST 64: a claim read where no mixpanel_jwt applies is logged, once
+Read first where "mixpanel_jwt off" says so (not logged: the one line a
+minute would have named "/off"), then where nothing applies.
+--- config
+    location = /t {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+        return 200 "sub=$jwt_sub\n";
+    }
+
+    location = /off {
+        mixpanel_jwt off;
+        set $x $jwt_sub;
+        rewrite ^ /plain last;
+    }
+
+    location = /plain {
+        return 200 "x=$x sub=$jwt_sub org=$jwt_org\n";
+    }
+--- request eval
+"GET /off?t=$::T{HS256}"
+--- response_body
+x= sub= org=
+--- grep_error_log eval
+qr/\[info\] .*claim variable "\$\w+" read .*?: it is empty/
+--- grep_error_log_out eval
+qr/^\[info\] .*mixpanel: claim variable "\$jwt_sub" read in location "\/plain", where no "mixpanel_jwt" applies: it is empty\n$/
+
+
+
+=== TEST 65: a claim read at a server's level where none applies
+--- http_config
+    server {
+        listen $TEST_NGINX_SERVER_PORT;
+        server_name srv.test;
+
+        return 200 "sub=$jwt_sub\n";
+    }
+--- config
+    location = /t {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+        return 200 "sub=$jwt_sub\n";
+    }
+--- more_headers
+Host: srv.test
+--- request eval
+"GET /x?t=$::T{HS256}"
+--- response_body
+sub=
+--- error_log
+[info]
+mixpanel: claim variable "$jwt_sub" read at the server level, where no "mixpanel_jwt" applies: it is empty
+
+
+
 === TEST 66: claims of one request never cross trust levels either
 The request's own memo of its claims is per location: an unverified read
 before an internal redirect, a named location or in a subrequest does not
@@ -1233,3 +1521,33 @@ answer a verifying location after it, nor does a key set answer another.
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 67: mixpanel_jwt_claim_set takes $name first
+--- http_config
+    mixpanel_jwt_claim_set jwt_x sub;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid variable name "jwt_x" in "mixpanel_jwt_claim_set", it takes "\$name" and then the claim in .*nginx\.conf:\d+/
+
+
+
+=== TEST 68: mixpanel_jwt_claim_set takes no empty claim name
+--- http_config
+    mixpanel_jwt_claim_set $jwt_x org "";
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*empty claim name in "mixpanel_jwt_claim_set \$jwt_x", it takes names of JSON members or array indexes in /
