@@ -123,6 +123,81 @@ sub hs_jwks_of_size {
     return $json . (' ' x ($size - length $json));
 }
 
+# a valid HS256 token of exactly $size bytes: a padding claim and, since a
+# base64url segment cannot have every length, an extra header field
+sub jwt_of_size {
+    my ($size) = @_;
+    for my $h ('', 'x', 'xy') {
+        for my $n (($size - 400) * 3 / 4 .. $size * 3 / 4) {
+            my $t = jwt('HS256', 'hs', { sub => "size-$size", p => 'x' x $n },
+                        kid => 'hs', $h ? (header => { h => $h }) : ());
+            return $t if length $t == $size;
+            last if length $t > $size;
+        }
+    }
+    die "no token of $size bytes\n";
+}
+
+# Tokens a second apart around the edge of "exp" or "nbf", minted just
+# before the request (from --- init), all read in one request.
+our $Span = 6;
+
+sub boundary_requests {
+    my @r;
+    my $mint = time;
+    for my $c ([ '/t', 'exp', 0 ], [ '/t', 'nbf', 0 ],
+               [ '/leeway', 'exp', 3 ], [ '/leeway', 'nbf', 3 ])
+    {
+        my ($loc, $claim, $leeway) = @$c;
+        my @t = map {
+            my $v = $mint + $_;
+            jwt('HS256', 'hs', { sub => "$v", $claim => $v }, kid => 'hs')
+        } -$Span .. $Span;
+        push @r, "GET $loc?claim=$claim&leeway=$leeway&mint=$mint&"
+                 . join('&', map { "t$_=$t[$_]" } 0 .. $#t);
+    }
+    return \@r;
+}
+
+sub boundary_location {
+    my ($name, $leeway) = @_;
+    my $c = "    location = $name {\n"
+            . ($leeway ? "        mixpanel_jwt_leeway ${leeway}s;\n" : "")
+            . "        set \$now \$msec;\n";
+    for my $i (0 .. 2 * $Span) {
+        $c .= "        set \$tok \$arg_t$i;\n        set \$s$i \$jwt_sub;\n";
+    }
+    return $c . '        return 200 "$arg_claim $arg_leeway $arg_mint $now'
+           . ' $msec' . join('', map { " \$s$_" } 0 .. 2 * $Span)
+           . "\\n\";\n    }\n";
+}
+
+# The verdict on each token against nginx's own clock (read before and
+# after the tokens): the three around the edge ("now - leeway" for exp,
+# "now + leeway" for nbf) and any token on the wrong side.
+sub verdicts {
+    my ($body) = @_;
+    chomp $body;
+    my ($claim, $leeway, $mint, $t1, $t2, @sub) = split / /, $body, -1;
+    return "the clock moved: $t1 $t2\n" if int $t1 != int $t2;
+    my $edge = $claim eq 'exp' ? int($t1) - $leeway : int($t1) + $leeway;
+    my %got = map { $_ => 1 } grep { length } @sub;
+    my $out = '';
+    for my $v ($mint - $Span .. $mint + $Span) {
+        my $ok = $claim eq 'exp' ? $v > $edge : $v <= $edge;
+        $out .= "$claim at edge" . sprintf('%+d', $v - $edge)
+                . " is wrongly " . ($got{$v} ? 'accepted' : 'rejected') . "\n"
+            if !$ok != !$got{$v};
+    }
+    for my $d (-1 .. 1) {
+        my $v = $edge + $d;
+        $out .= sprintf "%s at edge%+d: %s\n", $claim, $d,
+            $v < $mint - $Span || $v > $mint + $Span ? 'not minted'
+            : $got{$v} ? 'accepted' : 'rejected';
+    }
+    return $out;
+}
+
 our $HttpConfig = <<'_EOC_';
     mixpanel_jwt_claim_set $jwt_sub sub;
     mixpanel_jwt_claim_set $jwt_org org id;
@@ -1390,6 +1465,74 @@ $::OctSecret = MIME::Base64::decode_base64($b64);
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 60: exp == now is expired, nbf == now is valid, leeway on both
+RFC 7519 4.1.4 (exp: accepted while now < exp) and 4.1.5 (nbf: from now
+>= nbf), shifted by the leeway.  Thirteen tokens a second apart, minted
+just before the request, are read in one request at one instant; the
+filter gives each token's verdict against nginx's own clock.
+--- config eval
+"    mixpanel_jwt \$tok;\n"
+. "    mixpanel_jwt_key_file \$TEST_NGINX_DATA/jwks.json;\n\n"
+. ::boundary_location('/t', 0) . "\n" . ::boundary_location('/leeway', 3)
+--- init
+$block->set_value(request => ::boundary_requests());
+--- request eval
+[ "GET /t", "GET /t", "GET /t", "GET /t" ]
+--- response_body_filters eval
+\&::verdicts
+--- response_body eval
+[ "exp at edge-1: rejected\nexp at edge+0: rejected\nexp at edge+1: accepted\n",
+  "nbf at edge-1: accepted\nnbf at edge+0: accepted\nnbf at edge+1: rejected\n",
+  "exp at edge-1: rejected\nexp at edge+0: rejected\nexp at edge+1: accepted\n",
+  "nbf at edge-1: accepted\nnbf at edge+0: accepted\nnbf at edge+1: rejected\n" ]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 61: a token of exactly 16384 bytes is read
+--- config
+    large_client_header_buffers 4 64k;
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer " . ::jwt_of_size(16384)
+--- response_body
+sub=size-16384
+--- no_error_log
+JWT ignored
+[error]
+
+
+
+=== TEST 62: a token of 16385 bytes is not
+--- config
+    large_client_header_buffers 4 64k;
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request
+GET /t
+--- more_headers eval
+"Authorization: Bearer " . ::jwt_of_size(16385)
+--- response_body
+sub=
+--- error_log
+[info]
+mixpanel: JWT ignored: token too large
 
 
 
