@@ -69,6 +69,38 @@ class Encodings(EmulatorTestCase):
         self.assertEqual(answer.status, 413)
         self.assertEqual(self.emu.items("events"), [])
 
+    def test_empty_batch(self):
+        """no event at all: 0 (the emulator answered 500 before)"""
+        for encoding in ("base64", "json"):
+            answer = self.emu.track([], encoding=encoding)
+            self.assertEqual(answer.status, 200)
+            self.assertEqual(answer.json(), {
+                "status": 0, "error": "no data: the request holds no event"})
+        answer = self.emu.track([], verbose=False)
+        self.assertEqual((answer.status, answer.text), (200, "0"))
+
+
+class Geolocation(EmulatorTestCase):
+    """/track: an event without ip is located by the request's address;
+    ip=0 on the request skips that (php.mdx, the Python and Node SDKs);
+    ip=1 is mixpanel-browser's: locate me by my address."""
+
+    def geo(self, events, **params):
+        answer = self.emu.track(events, params=params)
+        self.assertEqual(answer.json()["status"], 1)
+        return [e["geo"] for e in self.emu.items("events")[-len(events):]]
+
+    def test_request_parameter(self):
+        batch = [event("NoIp", "u1"), event("Ip", "u1", ip="203.0.113.9"),
+                 event("Zero", "u1", ip="0")]
+        self.assertEqual(self.geo(batch), ["sender", "ip", "skipped"])
+        self.emu.reset()
+        self.assertEqual(self.geo(batch, ip="0"), ["skipped", "ip",
+                                                   "skipped"])
+        self.emu.reset()
+        self.assertEqual(self.geo(batch, ip="1"), ["request", "ip",
+                                                   "skipped"])
+
 
 class Validation(EmulatorTestCase):
 

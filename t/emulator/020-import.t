@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import tap  # noqa: E402
 from emutest import (TOKEN, EmulatorTestCase, basic, event,  # noqa: E402
-                     now_ms)
+                     now_ms, update)
 
 DAY_MS = 86400 * 1000
 
@@ -164,6 +164,185 @@ class Limits(EmulatorTestCase):
         answer = self.emu.import_([big])
         self.assertEqual(answer.status, 400)
         self.assertIn("1MB", answer.json()["failed_records"][0]["message"])
+
+
+class PropertyLimits(EmulatorTestCase):
+    """import-events.mdx: fewer than 255 properties; nested objects fewer
+    than 255 keys, nesting depth at most 3; arrays fewer than 255
+    elements; each event smaller than 1MB.  Strict /import refuses each
+    offending event in failed_records and keeps the others."""
+
+    def test_at_the_limit_and_one_past_it(self):
+        def props(count):
+            # event() adds token, time and $insert_id; distinct_id is one
+            return {"p%d" % i: i for i in range(count - 4)}
+        keys = {"k%d" % i: i for i in range(254)}
+        batch = [
+            event("Props254", "u1", **props(254)),
+            event("Props255", "u1", **props(255)),
+            event("List254", "u1", items=list(range(254))),
+            event("List255", "u1", items=list(range(255))),
+            event("Keys254", "u1", obj=keys),
+            event("Keys255", "u1", obj=dict(keys, k254=1)),
+            event("InnerKeys255", "u1", obj={"inner": dict(keys, k254=1)}),
+            event("InnerList255", "u1", obj={"inner": list(range(255))}),
+            event("Depth3", "u1", obj={"a": {"b": {"c": 1}}},
+                  lists=[[[1]]], mixed=[{"a": [1]}]),
+            event("Depth4", "u1", obj={"a": {"b": {"c": {"d": 1}}}}),
+            event("ListDepth4", "u1", lists=[[[[1]]]]),
+        ]
+        self.assertEqual(len(batch[0]["properties"]), 254)
+        self.assertEqual(len(batch[1]["properties"]), 255)
+        answer = self.emu.import_(batch)
+        self.assertEqual(answer.status, 400)
+        body = answer.json()
+        self.assertEqual(body["num_records_imported"], 4)
+        self.assertEqual([(f["index"], f["field"], f["message"])
+                          for f in body["failed_records"]], [
+            (1, "properties", "'properties' is invalid: an event must have "
+             "fewer than 255 properties (it has 255)"),
+            (3, "properties.items", "'properties.items' is invalid: lists "
+             "must have fewer than 255 items (it has 255)"),
+            (5, "properties.obj", "'properties.obj' is invalid: objects "
+             "must have fewer than 255 keys (it has 255)"),
+            (6, "properties.obj.inner", "'properties.obj.inner' is invalid: "
+             "objects must have fewer than 255 keys (it has 255)"),
+            (7, "properties.obj.inner", "'properties.obj.inner' is invalid: "
+             "lists must have fewer than 255 items (it has 255)"),
+            (9, "properties.obj.a.b.c", "'properties.obj.a.b.c' is invalid: "
+             "nesting deeper than 3 levels"),
+            (10, "properties.lists.0.0.0", "'properties.lists.0.0.0' is "
+             "invalid: nesting deeper than 3 levels"),
+        ])
+        for failed, sent in zip(body["failed_records"], (1, 3, 5, 6, 7, 9,
+                                                         10)):
+            self.assertEqual(failed["$insert_id"],
+                             batch[sent]["properties"]["$insert_id"])
+        self.assertEqual(sorted(e["event"] for e in self.emu.items("events")),
+                         ["Depth3", "Keys254", "List254", "Props254"])
+
+    def test_event_smaller_than_1mb(self):
+        """measured as compact JSON; strings are cut to 255 bytes only
+        after the check"""
+        compact = (",", ":")
+
+        def sized(total):
+            record = event("Sized", "u1", pad="")
+            base = len(json.dumps(record, separators=compact).encode())
+            record["properties"]["pad"] = "x" * (total - base)
+            self.assertEqual(len(json.dumps(record, separators=compact)
+                                 .encode()), total)
+            return record
+        self.assertEqual(self.emu.import_([sized(1024 * 1024 - 1)]).status,
+                         200)
+        answer = self.emu.import_([sized(1024 * 1024)])
+        self.assertEqual(answer.status, 400)
+        self.assertEqual(answer.json()["failed_records"][0]["message"],
+                         "event is invalid: must be smaller than 1MB of "
+                         "uncompressed JSON (it is 1048576 bytes)")
+
+
+class Geolocation(EmulatorTestCase):
+    """import-events.mdx: without ip, "the IP address of the request will
+    be used"; ip "0" skips geolocation; geolocation.mdx: $latitude and
+    $longitude, or $city/$region/mp_country_code, override it."""
+
+    def geo(self, *events, **params):
+        answer = self.emu.import_(list(events), params=params)
+        self.assertEqual(answer.status, 200, answer)
+        return [e["geo"] for e in self.emu.items("events")[-len(events):]]
+
+    def test_ip_forms(self):
+        self.assertEqual(self.geo(
+            event("None", "u1"),
+            event("V4", "u1", ip="203.0.113.9"),
+            event("V6", "u1", ip="2001:db8::1"),
+            event("ZeroText", "u1", ip="0"),
+            event("Zero", "u1", ip=0),
+            event("Empty", "u1", ip=""),
+            event("List", "u1", ip="203.0.113.9, 10.0.0.2"),
+            event("Word", "u1", ip="unknown"),
+            event("LatLong", "u1", **{"$latitude": 37.77,
+                                      "$longitude": -122.42}),
+            event("LatOnly", "u1", **{"$latitude": 37.77}),
+            event("Place", "u1", **{"$city": "Paris", "$region": "IDF",
+                                    "mp_country_code": "FR"}),
+            event("Country", "u1", mp_country_code="FR"),
+        ), ["sender", "ip", "ip", "skipped", "skipped", "sender", "sender",
+            "sender", "manual", "sender", "manual", "sender"])
+        located = self.emu.items("events", geo="sender")
+        self.assertEqual([e["event"] for e in located],
+                         ["None", "Empty", "List", "Word", "LatOnly",
+                          "Country"])
+
+    def test_ip_0_on_the_request(self):
+        """the SDKs' ip=0 (Python, Node): no geolocation by the request"""
+        self.assertEqual(self.geo(event("A", "u1"),
+                                  event("B", "u1", ip="203.0.113.9"),
+                                  ip="0"), ["skipped", "ip"])
+        self.assertEqual(self.geo(event("C", "u1"), ip="1"), ["sender"])
+
+
+class ServiceAccountProjects(EmulatorTestCase):
+    """A service account's /import goes to the project its project_id
+    names, whatever token each event carries; /engage goes by $token."""
+
+    serve_args = ("--project", "4242=tok-a", "--project", "7=tok-b")
+
+    def sa_import(self, events, project_id):
+        return self.emu.import_(events, auth=("sa", "pw"),
+                                params={"project_id": project_id})
+
+    def test_events_land_in_the_project_of_project_id(self):
+        untokened = event("NoToken", "u3")
+        del untokened["properties"]["token"]
+        answer = self.sa_import([event("A", "u1", token="tok-a"),
+                                 event("B", "u2", token="tok-b"),
+                                 untokened], "4242")
+        self.assertEqual(answer.status, 200)
+        stored = self.emu.items("events")
+        self.assertEqual([(e["event"], e["token"], e["project_id"],
+                           e["properties"].get("token")) for e in stored],
+                         [("A", "tok-a", "4242", "tok-a"),
+                          ("B", "tok-a", "4242", "tok-b"),
+                          ("NoToken", "tok-a", "4242", None)])
+        self.assertEqual(len(self.emu.items("events", project_id="4242")), 3)
+        self.assertEqual(self.emu.items("events", project_id="7"), [])
+        # the profile update of u2 goes to tok-b's project
+        self.emu.engage([update("u2", "$set", {"a": 1}, token="tok-b")])
+        self.assertEqual([(p["token"], p["distinct_id"])
+                          for p in self.emu.items("profiles")],
+                         [("tok-b", "u2")])
+        projects = {p["token"]: p for p in self.emu.items("projects")}
+        self.assertEqual((projects["tok-a"]["project_id"],
+                          projects["tok-a"]["events"],
+                          projects["tok-a"]["profiles"]), ("4242", 3, 0))
+        self.assertEqual((projects["tok-b"]["project_id"],
+                          projects["tok-b"]["events"],
+                          projects["tok-b"]["profiles"]), ("7", 0, 1))
+        # u2's events and profile are in two projects: two users
+        self.assertEqual(sorted((u["token"], u["canonical"]) for u in
+                                self.emu.items("users", id="u2")),
+                         [("tok-a", "u2"), ("tok-b", "u2")])
+
+    def test_undeclared_project_learns_its_token(self):
+        self.sa_import([event("X", "u1", token="tok-x")], "99")
+        self.sa_import([event("Y", "u1", token="tok-y")], "99")
+        self.sa_import([event("A", "u1", token="tok-a")], "55")
+        untokened = event("Z", "u1")
+        del untokened["properties"]["token"]
+        self.sa_import([untokened], "56")
+        self.assertEqual([(e["event"], e["token"], e["project_id"])
+                          for e in self.emu.items("events")],
+                         [("X", "tok-x", "99"), ("Y", "tok-x", "99"),
+                          ("A", "project:55", "55"),
+                          ("Z", "project:56", "56")])
+
+    def test_token_auth_goes_by_the_token(self):
+        self.emu.import_([event("A", "u1", token="tok-b")], token="tok-b")
+        stored = self.emu.items("events")
+        self.assertEqual((stored[0]["token"], stored[0]["project_id"]),
+                         ("tok-b", "7"))
 
 
 class Dedup(EmulatorTestCase):

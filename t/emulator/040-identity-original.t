@@ -102,8 +102,89 @@ class Identify(Base):
         rejected = self.log(outcome="rejected")
         self.assertEqual(len(rejected), 1)
         self.assertEqual(rejected[0]["count"], 2)
-        self.assertIn("already merged", rejected[0]["reason"])
-        self.assertIn("u1", rejected[0]["reason"])
+        self.assertEqual(rejected[0]["reason"], (
+            "$anon_id %s already belongs to another user (u1), not to u2 "
+            "(errAnonDistinctIdAssignedAlready)" % anon))
+
+    def test_anon_id_forms(self):
+        """a UUIDv4 in any letter case, optionally prefixed $device:"""
+        lower = device()
+        upper = device().upper()            # the iOS SDK's ids
+        prefixed = "$device:" + device()    # the SDKs' anonymous distinct_id
+        prefixed_upper = "$device:" + device().upper()
+        self.emu.import_([identify("u1", lower), identify("u2", upper),
+                          identify("u3", prefixed),
+                          identify("u4", prefixed_upper)])
+        self.assertEqual(self.users(), {"u1": {"u1", lower},
+                                        "u2": {"u2", upper},
+                                        "u3": {"u3", prefixed},
+                                        "u4": {"u4", prefixed_upper}})
+        self.assertEqual(self.log(outcome="rejected"), [])
+
+    def test_anon_ids_that_are_not_merged(self):
+        v4 = device()
+        refused = {
+            "uuid1": "6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+            "bad_variant": v4[:19] + "c" + v4[20:],
+            "prefix_case": "$DEVICE:" + device(),
+            "prefix_v1": "$device:6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+            # mixpanel-js before 2.62: five hex groups, not a UUID
+            "old_js": "$device:18f1f2a3b4c-0a1b2c3d4e5f6-4c0d2f1a-1fa400-"
+                      "18f1f2a3b4d",
+            "braces": "{%s}" % device(),
+            "no_dashes": device().replace("-", ""),
+        }
+        self.emu.import_([identify("u-" + name, anon)
+                          for name, anon in refused.items()])
+        rejected = self.log(outcome="rejected")
+        self.assertEqual(len(rejected), len(refused))
+        for entry, anon in zip(rejected, refused.values()):
+            self.assertEqual(entry["ids"]["$anon_id"], anon)
+            self.assertEqual(entry["reason"], (
+                "$anon_id %s is not a UUIDv4 (optionally prefixed $device:), "
+                "so Original ID Merge does not merge it "
+                "(errAnonDistinctIdNonGUIDForm)" % anon))
+        self.assertEqual(self.log(outcome="merged"), [])
+
+    def test_mixpanel_js_identify(self):
+        """mixpanel-js 2.46+: distinct_id = new id, $anon_distinct_id =
+        the previous one ($device:<uuid>); no $identified_id / $anon_id"""
+        uuid = device()
+        anon = "$device:" + uuid
+        self.emu.track([event("Page View", anon, **{"$device_id": uuid})])
+        self.emu.track([event("$identify", "u1", **{
+            "$anon_distinct_id": anon, "$device_id": uuid,
+            "$user_id": "u1"})])
+        self.emu.track([event("Page View", "u1", **{"$device_id": uuid,
+                                                     "$user_id": "u1"})])
+        self.assertEqual(self.users(), {"u1": {"u1", anon}})
+        merged = self.log(outcome="merged")
+        self.assertEqual([m["ids"] for m in merged],
+                         [{"$identified_id": "u1", "$anon_id": anon}])
+        self.assertEqual({e["user"] for e in self.emu.items("events")},
+                         {"u1"})
+        # a second person on the same browser: refused like $anon_id
+        self.emu.track([event("$identify", "u2", **{
+            "$anon_distinct_id": anon, "$device_id": uuid})])
+        rejected = self.log(outcome="rejected")
+        self.assertEqual(rejected[0]["reason"], (
+            "$anon_id %s already belongs to another user (u1), not to u2 "
+            "(errAnonDistinctIdAssignedAlready)" % anon))
+
+    def test_same_ids(self):
+        anon = device()
+        self.emu.import_([identify(anon, anon)])
+        rejected = self.log(outcome="rejected")
+        self.assertEqual(rejected[0]["reason"], (
+            "$anon_id equals $identified_id: nothing to merge "
+            "(errSameIDs)"))
+
+    def test_missing_ids(self):
+        record = event("$identify", "u1")
+        self.emu.import_([record])
+        self.assertEqual(self.log(outcome="rejected")[0]["reason"], (
+            "$identify needs $identified_id (or distinct_id) and $anon_id "
+            "(or $anon_distinct_id)"))
 
     def test_repeated_identify_is_harmless(self):
         anon = device()
@@ -125,7 +206,8 @@ class Identify(Base):
         self.assertEqual(sizes["u1"], 500)
         rejected = self.log(outcome="rejected")
         self.assertEqual(len(rejected), 1)
-        self.assertIn("500", rejected[0]["reason"])
+        self.assertEqual(rejected[0]["reason"],
+                         "the cluster would exceed 500 ids (errManyIDs)")
 
 
 class AliasAndMerge(Base):

@@ -162,6 +162,52 @@ class Edges(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("Nothing received yet.", result.stdout)
 
+    def test_database_of_an_older_emulator(self):
+        """a file without the columns added since: report reads it,
+        serve adds them"""
+        import sqlite3
+        from emutest import TOKEN, event
+        with tempfile.TemporaryDirectory() as tmp:
+            db = os.path.join(tmp, "old.db")
+            emu = EmulatorProcess("--db", db)
+            emu.import_([event("Old", "u1", ip="203.0.113.7")])
+            emu.engage([{"$token": "t", "$distinct_id": "u1",
+                         "$set": {"a": 1}}])
+            emu.stop()
+            conn = sqlite3.connect(db)
+            for table, column in (("projects", "project_id"),
+                                  ("events", "geo"),
+                                  ("profiles", "last_seen_ms"),
+                                  ("profiles", "max_time_ms"),
+                                  ("profile_updates", "time_ms"),
+                                  ("profile_updates", "geo"),
+                                  ("profile_updates", "out_of_order")):
+                conn.execute("ALTER TABLE %s DROP COLUMN %s"
+                             % (table, column))
+            conn.execute("DROP TABLE profile_ops")
+            conn.commit()
+            conn.close()
+            result = report("--db", db, "--json")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            projects = {p["token"]: p for p in
+                        json.loads(result.stdout)["projects"]}
+            self.assertEqual(projects[TOKEN]["users"][0]["events"][0]["geo"],
+                             None)
+            self.assertEqual(projects["t"]["users"][0]["profile"], {"a": 1})
+            emu = EmulatorProcess("--db", db)
+            try:
+                emu.import_([event("New", "u1")])
+                emu.engage([{"$token": "t", "$distinct_id": "u1",
+                             "$set": {"b": 1}},
+                            {"$token": "t", "$distinct_id": "u1",
+                             "$set": {"b": 0, "c": 1}, "$time": 1000}])
+                self.assertEqual([e["geo"] for e in emu.items("events")],
+                                 [None, "sender"])
+                self.assertEqual(emu.items("profiles")[0]["properties"],
+                                 {"a": 1, "b": 1, "c": 1})
+            finally:
+                emu.stop()
+
     def test_missing_database(self):
         result = report("--db", "/nonexistent/emulator.db")
         self.assertNotEqual(result.returncode, 0)

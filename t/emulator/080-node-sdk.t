@@ -85,7 +85,7 @@ class NodeSdk(unittest.TestCase):
 
     def test_driver_ran_every_step(self):
         self.assertEqual(self.driver.returncode, 0, self.driver.stderr)
-        self.assertEqual(len(self.steps), 30, self.driver.stdout)
+        self.assertEqual(len(self.steps), 33, self.driver.stdout)
 
     def test_every_call_was_accepted(self):
         refused = {step: error for step, error in self.steps.items()
@@ -138,7 +138,10 @@ class NodeSdk(unittest.TestCase):
 
     def test_import_with_token_and_service_account(self):
         self.assertEqual(self.event("Node Import Token")["token"], TOKEN)
-        self.event("Node Import Account")
+        # project 4242 is not declared: it takes the token of its events
+        stored = self.event("Node Import Account")
+        self.assertEqual((stored["token"], stored["project_id"]),
+                         (TOKEN, "4242"))
         with_account = [r for r in self.emu.items("requests", path="/import")
                         if r["query"].get("project_id") == "4242"]
         self.assertEqual(len(with_account), 1)
@@ -152,9 +155,42 @@ class NodeSdk(unittest.TestCase):
         self.assertEqual(profile[0]["properties"], {
             "name": "Ada", "plan": "pro", "first_seen": "2026-01-01",
             "logins": 1, "credits": 3, "pages": ["home", "pricing"],
-            "tags": ["b"], "ip_set": True})
+            "tags": ["b"], "ip_set": True, "status": "new", "quiet": True})
         self.assertEqual(profile[0]["last_ip"], "198.51.100.4")
         self.assertEqual(self.emu.stats()["engage"]["errors"], 0)
+
+    def test_people_time_and_ignore_time(self):
+        """the SDK's $time modifier orders updates; $ignore_time keeps
+        "Updated at" where it was"""
+        updates = self.emu.items("updates", distinct_id="node-user")
+        late = [u for u in updates if u["update"].get("$time")]
+        self.assertEqual(len(late), 1)
+        self.assertEqual(late[0]["update"]["$set"], {"status": "old"})
+        self.assertTrue(late[0]["out_of_order"])
+        self.assertLess(late[0]["time_ms"], now_ms() - DAY_MS + 600000)
+        quiet = [u for u in updates if u["update"].get("$ignore_time")]
+        self.assertEqual(len(quiet), 1)
+        profile = self.emu.items("profiles", distinct_id="node-user",
+                                 state="live")[0]
+        self.assertEqual(profile["last_seen_ms"], max(
+            u["time_ms"] for u in updates
+            if not u["update"].get("$ignore_time") and u["error"] is None))
+        self.assertLess(profile["last_seen_ms"], quiet[0]["time_ms"] + 1)
+
+    def test_ip_0_means_no_geolocation(self):
+        """the SDK sends ip=0 (geolocate: false): nothing is located at
+        the sender"""
+        self.assertEqual({e["geo"] for e in self.emu.items("events")},
+                         {"skipped"})
+        located = [u["update"]["$set"] for u in self.emu.items("updates")
+                   if u["geo"] != "skipped"]
+        self.assertEqual(located, [{"ip_set": True}])
+        self.assertEqual(self.emu.items("updates", geo="ip")[0]["update"][
+            "$ip"], "198.51.100.4")
+        report = self.emu.query("report")
+        kinds = {p["kind"] for project in report["projects"]
+                 for p in project["problems"]}
+        self.assertNotIn("located_at_sender", kinds)
 
     def test_delete_user(self):
         self.assertEqual(self.emu.items("profiles", owner="doomed-user",

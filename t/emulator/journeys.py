@@ -61,7 +61,8 @@ class Sender:
             "token": self.token, "time": self.tick(),
             "$insert_id": insert_id(), "distinct_id": account,
             "$identified_id": account, "$anon_id": device_id,
-            "$device_id": device_id, "mp_lib": "nginx"}}
+            "$device_id": device_id, "mp_lib": "nginx",
+            "ip": "203.0.113.7"}}
 
     def send(self, events):
         answer = self.emu.import_(events, token=self.token)

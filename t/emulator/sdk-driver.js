@@ -87,6 +87,12 @@ const steps = [
   ["people_unset", (cb) => mp.people.unset("node-user", "city", cb)],
   ["people_set_ip", (cb) => mp.people.set("node-user", "ip_set", true,
                                           { $ip: "198.51.100.4" }, cb)],
+  ["people_set_status", (cb) => mp.people.set("node-user", "status", "new",
+                                              cb)],
+  ["people_set_time_old", (cb) => mp.people.set(
+    "node-user", "status", "old", { $time: new Date(now - DAY) }, cb)],
+  ["people_ignore_time", (cb) => mp.people.set(
+    "node-user", "quiet", true, { $ignore_time: true }, cb)],
   ["people_doomed", (cb) => mp.people.set("doomed-user", { x: 1 }, cb)],
   ["people_delete_user", (cb) => mp.people.delete_user("doomed-user", cb)],
   ["alias", (cb) => mp.alias("node-user", "node-alias", cb)],

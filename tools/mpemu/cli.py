@@ -14,7 +14,7 @@ import urllib.request
 from . import __version__, payload
 from .faults import FaultError, Faults
 from .ingest import Emulator, Settings
-from .report import build_report, render_text
+from .report import LOGIN_EVENTS, build_report, render_text
 from .server import Application, Server, tls_context
 from .store import Store
 
@@ -51,6 +51,15 @@ def parse_service_account(value):
         raise argparse.ArgumentTypeError(
             "expected USER:SECRET:PROJECT_ID for --service-account")
     return tuple(parts)
+
+
+def parse_project(value):
+    """PROJECT_ID=TOKEN: the token of a project (one token a project)."""
+    project_id, sep, token = value.partition("=")
+    if not sep or not project_id or not token:
+        raise argparse.ArgumentTypeError(
+            "expected PROJECT_ID=TOKEN for --project")
+    return project_id, token
 
 
 def is_loopback(host):
@@ -98,6 +107,11 @@ def build_parser():
                        metavar="USER:SECRET:PROJECT_ID",
                        help="a service account /import accepts "
                             "(repeatable)")
+    serve.add_argument("--project", action="append", default=[],
+                       type=parse_project, metavar="PROJECT_ID=TOKEN",
+                       help="the token of a project: a service account's "
+                            "/import with ?project_id= files its events "
+                            "there, whatever their token (repeatable)")
     serve.add_argument("--tls-cert", metavar="FILE",
                        help="serve HTTPS with this certificate (PEM)")
     serve.add_argument("--tls-key", metavar="FILE",
@@ -140,8 +154,13 @@ def build_parser():
                         metavar="NAME",
                         help="the property that names the account "
                              "(default account_id)")
+    report.add_argument("--login-event", action="append", metavar="NAME",
+                        help="an event that marks a sign-up or login "
+                             "(repeatable; default: %s)"
+                             % ", ".join(LOGIN_EVENTS))
     report.add_argument("--check", action="store_true",
-                        help="exit 1 when an error-level problem is found")
+                        help="exit 1 when an error-level problem is found "
+                             "(warnings do not count)")
     report.set_defaults(run=report_command)
     return parser
 
@@ -150,12 +169,22 @@ def serve_command(args):
     if bool(args.tls_cert) != bool(args.tls_key):
         raise SystemExit("--tls-cert and --tls-key go together")
     default, by_token = parse_identity(args.identity)
+    projects = {}
+    for project_id, token in args.project:
+        owner = [known for known, value in projects.items()
+                 if value == token]
+        if projects.get(project_id, token) != token or \
+                owner not in ([], [project_id]):
+            raise SystemExit("--project: a project has one token, and a "
+                             "token one project (%s=%s)"
+                             % (project_id, token))
+        projects[project_id] = token
     settings = Settings(identity=default, identity_by_token=by_token,
                         tokens=args.token, secrets=args.secret,
                         service_accounts=args.service_account,
                         max_body_bytes=args.max_body_bytes,
                         failed_insert_id_key=args.failed_records_key,
-                        max_requests=args.max_requests)
+                        max_requests=args.max_requests, projects=projects)
     faults = Faults()
     try:
         for spec in args.fault:
@@ -204,14 +233,17 @@ def run_until_signal(server, app, host, port):
 
 
 def report_command(args):
+    login_events = tuple(args.login_event or LOGIN_EVENTS)
     if args.url:
-        report = fetch_report(args.url, args.token, args.account_property)
+        report = fetch_report(args.url, args.token, args.account_property,
+                              login_events)
     else:
         if not os.path.exists(args.db):
             raise SystemExit("no such database: %s" % args.db)
         store = Store(args.db, readonly=True)
         with store.read() as db:
-            report = build_report(db, args.token, args.account_property)
+            report = build_report(db, args.token, args.account_property,
+                                  login_events)
     if args.json:
         json.dump(report, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -224,12 +256,14 @@ def report_command(args):
     return 0
 
 
-def fetch_report(url, token, account_property):
-    params = {"account_property": account_property}
+def fetch_report(url, token, account_property, login_events=LOGIN_EVENTS):
+    params = {"account_property": account_property,
+              "login_event": list(login_events)}
     if token is not None:
         params["token"] = token
     address = "%s/_emulator/report?%s" % (url.rstrip("/"),
-                                          urllib.parse.urlencode(params))
+                                          urllib.parse.urlencode(params,
+                                                                 doseq=True))
     try:
         with urllib.request.urlopen(address, timeout=30) as answer:
             return json.load(answer)

@@ -9,9 +9,14 @@ that is anything but anonymous is an anonymous cluster; the others are
 users.
 
 Original ID Merge (``$identify``, ``$create_alias``, ``$merge``):
-  * ``$identify`` merges ``$anon_id`` into ``$identified_id``'s cluster only
-    when ``$anon_id`` is a UUIDv4 and is not already merged with an
-    identified id;
+  * ``$identify`` merges ``$anon_id`` into ``$identified_id``'s cluster
+    following Mixpanel's "Identify Criteria" (create-identity.mdx): the two
+    ids differ (errSameIDs), ``$anon_id`` is a UUIDv4 in any letter case,
+    optionally prefixed ``$device:`` (errAnonDistinctIdNonGUIDForm), it is
+    not merged with another identified id
+    (errAnonDistinctIdAssignedAlready), the cluster stays within 500 ids
+    (errManyIDs).  mixpanel-js's shape (``distinct_id`` = the new id,
+    ``$anon_distinct_id`` = the previous one) is read the same way;
   * ``$create_alias`` merges the alias into distinct_id's cluster unless the
     alias already belongs to another cluster of more than one id;
   * ``$merge`` merges any two clusters, and only arrives through /import
@@ -30,7 +35,7 @@ anonymous id, and what the report flags.
 
 import json
 
-from .payload import IDENTITY_EVENTS, is_uuid4
+from .payload import IDENTITY_EVENTS, is_anon_id
 from .store import dumps
 
 CLUSTER_LIMIT = 500
@@ -169,8 +174,8 @@ class Identity:
             else:
                 return
         elif name == "$identify":
-            outcome = self.identify(token, props.get("$identified_id"),
-                                    props.get("$anon_id"), now)
+            identified, anon = identify_ids(props, distinct_id)
+            outcome = self.identify(token, identified, anon, now)
         elif name == "$create_alias":
             outcome = self.alias(token, props.get("distinct_id"),
                                  props.get("alias"), now)
@@ -184,24 +189,37 @@ class Identity:
                      outcome[1], endpoint, event_id, now)
 
     def identify(self, token, identified, anon, now):
-        """Original ``$identify``; returns (outcome, reason)."""
+        """Original ``$identify``; returns (outcome, reason).
+
+        The checks and their order are Mixpanel's Identify Criteria; the
+        reason names the ``$failure_reason`` Mixpanel gives.  An
+        ``$identify`` whose ids are already one cluster is "ignored" (the
+        criteria would call a repeat errAnonDistinctIdAssignedAlready, but
+        nothing is lost by it).
+        """
         if not identified or not anon:
-            return "rejected", "$identify needs $identified_id and $anon_id"
+            return "rejected", ("$identify needs $identified_id (or "
+                                "distinct_id) and $anon_id (or "
+                                "$anon_distinct_id)")
         identified, anon = str(identified), str(anon)
         if identified == anon:
-            return "ignored", "$identified_id equals $anon_id"
-        if not is_uuid4(anon):
-            return "rejected", ("$anon_id is not a UUIDv4, so Original ID "
-                                "Merge does not merge it "
-                                "(errAnonDistinctIdNonGUIDForm)")
+            return "rejected", ("$anon_id equals $identified_id: nothing to "
+                                "merge (errSameIDs)")
+        if not is_anon_id(anon):
+            return "rejected", ("$anon_id %s is not a UUIDv4 (optionally "
+                                "prefixed $device:), so Original ID Merge "
+                                "does not merge it "
+                                "(errAnonDistinctIdNonGUIDForm)" % anon)
         user_cluster = self.touch(token, identified, now, user=True)
         anon_cluster = self.touch(token, anon, now, anon=True)
         if user_cluster == anon_cluster:
             return "ignored", "already merged"
         other = self.identified_member(anon_cluster)
         if other is not None:
-            return "rejected", ("$anon_id is already merged with another "
-                                "identified id (%s)" % other)
+            return "rejected", ("$anon_id %s already belongs to another "
+                                "user (%s), not to %s "
+                                "(errAnonDistinctIdAssignedAlready)"
+                                % (anon, other, identified))
         return self.merge_checked(user_cluster, anon_cluster, now,
                                   "anonymous")
 
@@ -261,8 +279,8 @@ class Identity:
     def merge_checked(self, keep, gone, now, reason):
         """Merge unless the cluster would pass Original's 500-id cap."""
         if self.size(keep) + self.size(gone) > CLUSTER_LIMIT:
-            return "rejected", "the cluster would exceed %d ids" % (
-                CLUSTER_LIMIT)
+            return "rejected", ("the cluster would exceed %d ids "
+                                "(errManyIDs)" % CLUSTER_LIMIT)
         self.merge(keep, gone, now, reason)
         return "merged", None
 
@@ -271,10 +289,25 @@ class Identity:
         return "anonymous" if self.is_anonymous_cluster(cluster) else "merge"
 
 
+def identify_ids(props, distinct_id):
+    """(identified, anon) of an ``$identify``: ``$identified_id`` and
+    ``$anon_id`` as Mixpanel documents them, else mixpanel-js's (and the
+    mobile SDKs') ``distinct_id`` and ``$anon_distinct_id``."""
+    identified = props.get("$identified_id")
+    if identified in (None, ""):
+        identified = distinct_id
+    anon = props.get("$anon_id")
+    if anon in (None, ""):
+        anon = props.get("$anon_distinct_id")
+    return identified, anon
+
+
 def identity_ids(name, props):
     """The ids an identity operation names, for the log."""
-    keys = {"$identify": ("$identified_id", "$anon_id"),
-            "$create_alias": ("distinct_id", "alias"),
+    if name == "$identify":
+        identified, anon = identify_ids(props, props.get("distinct_id"))
+        return {"$identified_id": identified, "$anon_id": anon}
+    keys = {"$create_alias": ("distinct_id", "alias"),
             "$merge": ("$distinct_ids",),
             "link": ("$user_id", "$device_id")}[name]
     return {key: props.get(key) for key in keys}

@@ -25,7 +25,8 @@ class Settings:
     def __init__(self, identity="original", identity_by_token=None,
                  tokens=(), secrets=(), service_accounts=(),
                  max_body_bytes=payload.MAX_BODY_BYTES,
-                 failed_insert_id_key="$insert_id", max_requests=100000):
+                 failed_insert_id_key="$insert_id", max_requests=100000,
+                 projects=None):
         self.identity = identity
         self.identity_by_token = dict(identity_by_token or {})
         self.tokens = frozenset(tokens)
@@ -34,6 +35,9 @@ class Settings:
         self.max_body_bytes = max_body_bytes
         self.failed_insert_id_key = failed_insert_id_key
         self.max_requests = max_requests
+        # project_id -> its token (--project); other projects are learned
+        # from the first events a service account files under them
+        self.projects = dict(projects or {})
 
     def mode_for(self, token):
         return self.identity_by_token.get(token, self.identity)
@@ -81,11 +85,15 @@ def strict_error(status, message):
                                 "status": names.get(status, "Error")})
 
 
-def legacy_answer(params, ok, error=None):
-    """/track and /engage answers: ``1``/``0`` or the verbose JSON."""
+def legacy_answer(params, ok, error=None, partial=False):
+    """/track and /engage answers: ``1``/``0`` or the verbose JSON.
+
+    ``partial``: a success whose verbose answer still says what failed
+    (/engage with some invalid updates).
+    """
     if flag(params, "verbose"):
         body = json.dumps({"status": 1 if ok else 0,
-                           "error": None if ok else error})
+                           "error": error if not ok or partial else None})
         content_type = "application/json"
     else:
         body = "1" if ok else "0"
@@ -104,6 +112,7 @@ class Auth:
         self.kind = kind        # token, secret, service_account, api_key
         self.token = token      # the project, when the credentials name it
         self.hint = hint        # the project for events that carry no token
+        self.project_id = None  # a service account's project_id
 
 
 def basic_credentials(headers):
@@ -230,11 +239,16 @@ class Emulator:
                 return strict_error(413, exc.message)
             self.reject(request_id, "/track", None, None, "", exc.message)
             return legacy_answer(params, False, exc.message)
+        if not records:
+            message = "no data: the request holds no event"
+            self.reject(request_id, "/track", None, None, "", message)
+            return legacy_answer(params, False, message)
         ctx = payload.EventContext(
             "/track", request.received_ms, self.settings.mode_for,
             client_ip=request.client_ip,
             use_request_ip=flag(params, "ip"),
-            allowed_tokens=self.settings.tokens)
+            allowed_tokens=self.settings.tokens,
+            ip_param=params.get("ip"))
         _, failures = self.ingest_events(records, ctx, request_id, None)
         # Mixpanel answers 1 when at least one event is well-formed, even
         # one it then drops for being older than five days.
@@ -258,12 +272,19 @@ class Emulator:
             self.reject(request_id, "/import", None, None, "", exc.message)
             return strict_error(exc.status, exc.message)
         strict = flag(params, "strict")
+        token = auth.token
+        if auth.kind == "service_account":
+            # Mixpanel files a service account's events under the project
+            # its project_id names, whatever token each event carries.
+            auth.project_id = params["project_id"]
+            token = self.project_token(auth.project_id, records)
         ctx = payload.EventContext(
             "/import", request.received_ms, self.settings.mode_for,
-            strict=strict, token=auth.token,
-            default_token=auth.hint or self.settings.sole_token)
+            strict=strict, token=token,
+            default_token=auth.hint or self.settings.sole_token,
+            ip_param=params.get("ip"))
         stored, failures = self.ingest_events(records, ctx, request_id,
-                                              auth.kind)
+                                              auth.kind, auth.project_id)
         imported = len(records) - len(failures)
         if not strict:
             return legacy_answer(params, imported > 0 or not records,
@@ -311,9 +332,34 @@ class Emulator:
         # the credentials only when an event has none.
         return Auth(bool(user), "token", hint=user)
 
+    def project_token(self, project_id, records):
+        """The token of project ``project_id`` (the key the emulator files
+        a project's data under): declared with --project, else learned,
+        else the first token of these events that belongs to no other
+        project (so one project, one token), else ``project:<id>``."""
+        declared = self.settings.projects.get(project_id)
+        if declared:
+            return declared
+        db = self.store.db
+        row = db.execute("SELECT token FROM projects WHERE project_id = ? "
+                         "ORDER BY first_ms LIMIT 1", (project_id,)).fetchone()
+        if row is not None:
+            return row["token"]
+        taken = set(self.settings.projects.values())
+        taken.update(row["token"] for row in db.execute(
+            "SELECT token FROM projects WHERE project_id IS NOT NULL"))
+        for record in records:
+            props = record.get("properties") if isinstance(record,
+                                                           dict) else None
+            token = props.get("token") if isinstance(props, dict) else None
+            if isinstance(token, str) and token and token not in taken:
+                return token
+        return "project:%s" % project_id
+
     # -- events -------------------------------------------------------------
 
-    def ingest_events(self, records, ctx, request_id, auth_kind):
+    def ingest_events(self, records, ctx, request_id, auth_kind,
+                      project_id=None):
         """Validate and store events; returns (stored, [(index, Failure)])."""
         stored, failures = 0, []
         endpoint = ctx.endpoint
@@ -327,14 +373,15 @@ class Emulator:
                                    failure)
                 continue
             if self.store_event(event, endpoint, request_id, auth_kind,
-                                ctx.now):
+                                ctx.now, project_id):
                 stored += 1
         return stored, failures
 
-    def store_event(self, event, endpoint, request_id, auth_kind, now):
+    def store_event(self, event, endpoint, request_id, auth_kind, now,
+                    project_id=None):
         """Keep an event unless it duplicates one; True when it is new."""
         db = self.store.db
-        self.register_project(event["token"], now)
+        self.register_project(event["token"], now, project_id)
         key = (event["token"], event["event"], event["distinct_id"],
                event["time_ms"], event["insert_id"])
         if event["truncated"]:
@@ -347,32 +394,38 @@ class Emulator:
             # Mixpanel shows the most recent version of a duplicate.
             db.execute(
                 "UPDATE events SET receipts = receipts + 1, last_ms = ?, "
-                "properties = ? WHERE id = ?",
-                (now, dumps(event["properties"]), row["id"]))
+                "properties = ?, geo = ? WHERE id = ?",
+                (now, dumps(event["properties"]), event["geo"], row["id"]))
             self.store.bump("events:duplicate:%s" % endpoint)
             return False
         event_id = db.execute(
             "INSERT INTO events (token, event, distinct_id, time_ms, "
             "insert_id, generated_insert_id, properties, endpoint, "
-            "request_id, received_ms, last_ms, truncated) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "request_id, received_ms, last_ms, truncated, geo) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             key + (int(event["generated_insert_id"]),
                    dumps(event["properties"]), endpoint, request_id, now,
                    now, dumps(event["truncated"]) if event["truncated"]
-                   else None)).lastrowid
+                   else None, event["geo"])).lastrowid
         self.store.bump("events:stored:%s" % endpoint)
         self.identity.apply_event(event, self.settings.mode_for(
             event["token"]), endpoint, auth_kind, event_id, now)
         return True
 
-    def register_project(self, token, now):
-        if token in self.known_projects:
+    def register_project(self, token, now, project_id=None):
+        if project_id is None:
+            for declared, owner in self.settings.projects.items():
+                if owner == token:
+                    project_id = declared
+        if (token, project_id) in self.known_projects:
             return
-        self.known_projects.add(token)
+        self.known_projects.add((token, project_id))
         self.store.db.execute(
-            "INSERT INTO projects (token, identity, first_ms) VALUES (?,?,?) "
-            "ON CONFLICT (token) DO UPDATE SET identity = excluded.identity",
-            (token, self.settings.mode_for(token), now))
+            "INSERT INTO projects (token, identity, first_ms, project_id) "
+            "VALUES (?,?,?,?) ON CONFLICT (token) DO UPDATE SET "
+            "identity = excluded.identity, "
+            "project_id = COALESCE(project_id, excluded.project_id)",
+            (token, self.settings.mode_for(token), now, project_id))
 
     def reject_record(self, request_id, endpoint, index, record, failure):
         props = record.get("properties") if isinstance(record, dict) else None
@@ -416,6 +469,15 @@ class Emulator:
     def profile_updates(self, request, request_id, groups):
         endpoint = request.path
         params = payload.parse_params(request.query)
+        encoding = (request.headers.get("Content-Encoding") or "").strip()
+        if not groups and encoding.lower() in ("gzip", "x-gzip"):
+            # profile-set.mdx: "This API does not support gzip encoding."
+            # What Mixpanel answers is undocumented; /engage answers 200
+            # with the error in the body for everything else it refuses.
+            message = "This API does not support gzip encoding"
+            self.reject(request_id, endpoint, None, None,
+                        "Content-Encoding", message)
+            return legacy_answer(params, False, message)
         try:
             records, params = self.read_records(request)
         except PayloadError as exc:
@@ -423,17 +485,26 @@ class Emulator:
                 return strict_error(413, exc.message)
             self.reject(request_id, endpoint, None, None, "", exc.message)
             return legacy_answer(params, False, exc.message)
+        if not records:
+            message = "no data: the request holds no update"
+            self.reject(request_id, endpoint, None, None, "", message)
+            return legacy_answer(params, False, message)
         errors = []
         for index, record in enumerate(records):
             error = self.profile_update(record, index, groups, request_id,
-                                        request.received_ms)
+                                        request.received_ms,
+                                        params.get("ip"))
             if error:
                 errors.append("update %d: %s" % (index, error))
-        if errors:
+        # "1 - One or more objects provided are valid", "0 - No data
+        # objects in the body are valid" (the ingestion API's Received).
+        if len(errors) == len(records):
             return legacy_answer(params, False, "; ".join(errors))
-        return legacy_answer(params, True)
+        return legacy_answer(params, True, "; ".join(errors) or None,
+                             partial=True)
 
-    def profile_update(self, record, index, groups, request_id, now):
+    def profile_update(self, record, index, groups, request_id, now,
+                       ip_param=None):
         """Validate and apply one update; returns an error text or None."""
         endpoint = "/groups" if groups else "/engage"
         name = endpoint.strip("/")
@@ -441,7 +512,8 @@ class Emulator:
         update = None
         try:
             update = payload.normalize_update(record, groups,
-                                              self.settings.tokens)
+                                              self.settings.tokens, now,
+                                              ip_param)
             self.register_project(update["token"], now)
             if groups:
                 profile_id = None
@@ -455,6 +527,8 @@ class Emulator:
                                 failure.message, now)
             return failure.message
         self.store.bump("%s:applied" % name)
+        if update.get("out_of_order"):
+            self.store.bump("%s:out_of_order" % name)
         if not groups:
             self.log_update(request_id, update, record, profile_id, None, now)
         return None
@@ -463,10 +537,12 @@ class Emulator:
         update = update or {}
         self.store.db.execute(
             "INSERT INTO profile_updates (received_ms, request_id, token, "
-            "distinct_id, profile_id, operation, payload, error) "
-            "VALUES (?,?,?,?,?,?,?,?)",
+            "distinct_id, profile_id, operation, payload, error, time_ms, "
+            "geo, out_of_order) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (now, request_id, update.get("token"), update.get("distinct_id"),
-             profile_id, update.get("operation"), dumps(record), error))
+             profile_id, update.get("operation"), dumps(record), error,
+             update.get("time_ms"), update.get("geo"),
+             int(bool(update.get("out_of_order")))))
 
 
 def as_text(value):

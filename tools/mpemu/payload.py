@@ -8,6 +8,7 @@ track-event, the ingestion OpenAPI description); see ../shared/MIXPANEL.md.
 import base64
 import binascii
 import hashlib
+import ipaddress
 import json
 import re
 import urllib.parse
@@ -23,6 +24,7 @@ BANNED_IDS = frozenset((
 MAX_RECORDS = 2000                  # events or updates per request
 MAX_BODY_BYTES = 2 * 1024 * 1024    # uncompressed request body
 MAX_EVENT_BYTES = 1024 * 1024       # one event, as JSON
+MAX_UPDATE_BYTES = 1024 * 1024      # one profile update: at most 1 MB
 MAX_PROPERTIES = 255                # an event has *fewer* than this
 MAX_COLLECTION = 255                # nested keys / array items: fewer than
 MAX_DEPTH = 3                       # nesting of objects and arrays
@@ -35,6 +37,38 @@ SECONDS_BELOW = 10 ** 11            # a smaller time is in seconds
 INSERT_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,36}$")
 UUID4_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-"
                       r"[89ab][0-9a-f]{3}-[0-9a-f]{12}$", re.IGNORECASE)
+# An Original-mode $anon_id: a UUIDv4 in any letter case (the iOS SDK's
+# are upper case), optionally with the "$device:" prefix the SDKs give
+# their anonymous distinct_id since 2023 (mixpanel-php: "UUID v4 format
+# (optionally with the prefix '$device:')").
+ANON_ID_RE = re.compile(r"^(?:\$device:)?"
+                        r"(?i:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-"
+                        r"[89ab][0-9a-f]{3}-[0-9a-f]{12})$")
+
+# mixpanel-browser 2.83's BLOCKED_UA_STRS: it never tracks a User-Agent
+# that contains one of these (lower-cased) substrings.
+BLOCKED_UA_STRS = (
+    "ahrefsbot", "ahrefssiteaudit", "amazonbot", "baiduspider", "bingbot",
+    "bingpreview", "chrome-lighthouse", "facebookexternal", "petalbot",
+    "pinterest", "screaming frog", "yahoo! slurp", "yandex",
+    "adsbot-google", "apis-google", "duplexweb-google", "feedfetcher-google",
+    "google favicon", "google web preview", "google-read-aloud", "googlebot",
+    "googleweblight", "mediapartners-google", "storebot-google",
+)
+# Event properties that may carry the client's User-Agent (compared with
+# "$", "_" and "-" removed, lower case); the module sends none by default.
+UA_PROPERTY_NAMES = ("useragent", "httpuseragent", "ua")
+
+# How Mixpanel would place a record on the map (the "geo" of events and
+# profile updates):
+#   ip       located by the record's own ip / $ip address
+#   skipped  ip / $ip "0", or the request's ip=0: no geolocation
+#   manual   $latitude and $longitude, or city, region and country given
+#   request  /track?ip=1: the client asked to be located by its address
+#   sender   none of these: located at the address of whoever sent the
+#            request (a server, when the sender is a proxy like nginx)
+GEO_IP, GEO_SKIPPED, GEO_MANUAL, GEO_REQUEST, GEO_SENDER = (
+    "ip", "skipped", "manual", "request", "sender")
 
 PEOPLE_OPERATIONS = ("$set", "$set_once", "$add", "$append", "$union",
                      "$remove", "$unset", "$delete")
@@ -72,6 +106,89 @@ def is_banned(value):
 
 def is_uuid4(value):
     return isinstance(value, str) and bool(UUID4_RE.match(value))
+
+
+def is_anon_id(value):
+    """Original ID Merge's test of an $anon_id (see ANON_ID_RE)."""
+    return isinstance(value, str) and bool(ANON_ID_RE.match(value))
+
+
+def is_ip_address(value):
+    if not isinstance(value, str):
+        return False
+    try:
+        ipaddress.ip_address(value.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def is_zero_ip(value):
+    """``0`` or ``"0"``: Mixpanel skips geolocation."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return value == 0
+    return isinstance(value, str) and value.strip() == "0"
+
+
+def geolocation(ip, manual, ip_param, endpoint):
+    """Where Mixpanel would locate a record (one of the GEO_ values).
+
+    ``ip`` is the record's ``ip`` / ``$ip`` (None when absent), ``manual``
+    whether it carries its own location, ``ip_param`` the request's
+    ``ip=`` parameter (query or form).  An ``ip`` that is neither an
+    address nor "0" counts as absent (Mixpanel's docs do not say what it
+    does with one; it cannot be located by it).
+    """
+    if ip is not None:
+        if is_zero_ip(ip):
+            return GEO_SKIPPED
+        if is_ip_address(ip):
+            return GEO_IP
+    if manual:
+        return GEO_MANUAL
+    if ip_param is not None and ip_param.strip() == "0":
+        return GEO_SKIPPED
+    if endpoint == "/track" and ip_param is not None and \
+            ip_param.strip() == "1":
+        return GEO_REQUEST
+    return GEO_SENDER
+
+
+def has_coordinates(holder):
+    return all(isinstance(holder.get(key), (int, float))
+               and not isinstance(holder.get(key), bool)
+               for key in ("$latitude", "$longitude"))
+
+
+def event_geo(props, ctx):
+    manual = has_coordinates(props) or all(
+        props.get(key) not in (None, "")
+        for key in ("$city", "$region", "mp_country_code"))
+    return geolocation(props.get("ip"), manual, ctx.ip_param, ctx.endpoint)
+
+
+def update_geo(record, ip_param):
+    values = record.get("$set")
+    values = values if isinstance(values, dict) else {}
+    manual = has_coordinates(record) or all(
+        values.get(key) not in (None, "")
+        for key in ("$city", "$region", "$country_code"))
+    return geolocation(record.get("$ip"), manual, ip_param, "/engage")
+
+
+def crawler_match(props):
+    """The blocked-list string a User-Agent property of the event
+    contains (as mixpanel-browser's _.isBlockedUA), or None."""
+    for key, value in props.items():
+        name = key.lower().lstrip("$").replace("_", "").replace("-", "")
+        if name in UA_PROPERTY_NAMES and isinstance(value, str):
+            agent = value.lower()
+            for blocked in BLOCKED_UA_STRS:
+                if blocked in agent:
+                    return blocked
+    return None
 
 
 # -- request bodies ---------------------------------------------------------
@@ -200,17 +317,28 @@ def truncate_strings(value, path, cut):
     return value
 
 
-def check_shape(value, path, depth=0):
-    """Mixpanel's nesting, object-size and array-size limits."""
+def check_shape(value, path, depth=0, list_limit=True):
+    """Mixpanel's nesting, object-size and array-size limits.
+
+    ``depth`` is the level of ``value``: a property's value is level 1, an
+    object or list inside it level 2...; a container below level 3 is
+    refused, so ``{"a": {"b": {"c": 1}}}`` as a property value (three
+    levels of objects) is the deepest accepted.  Lists count as levels.
+    Objects and lists must have fewer than 255 keys / items (events);
+    ``list_limit=False`` for profile values, whose lists Mixpanel limits
+    by size only (256 KB, not modelled).
+    """
     if isinstance(value, dict):
         if depth > 0 and len(value) >= MAX_COLLECTION:
             raise Failure(path, "'%s' is invalid: objects must have fewer "
-                          "than %d keys" % (path, MAX_COLLECTION))
+                          "than %d keys (it has %d)"
+                          % (path, MAX_COLLECTION, len(value)))
         items = value.items()
     elif isinstance(value, list):
-        if len(value) >= MAX_COLLECTION:
+        if list_limit and len(value) >= MAX_COLLECTION:
             raise Failure(path, "'%s' is invalid: lists must have fewer "
-                          "than %d items" % (path, MAX_COLLECTION))
+                          "than %d items (it has %d)"
+                          % (path, MAX_COLLECTION, len(value)))
         items = (("%d" % i, item) for i, item in enumerate(value))
     else:
         return
@@ -218,7 +346,7 @@ def check_shape(value, path, depth=0):
         raise Failure(path, "'%s' is invalid: nesting deeper than %d levels"
                       % (path, MAX_DEPTH))
     for key, item in items:
-        check_shape(item, "%s.%s" % (path, key), depth + 1)
+        check_shape(item, "%s.%s" % (path, key), depth + 1, list_limit)
 
 
 def time_to_ms(value):
@@ -252,8 +380,9 @@ class EventContext:
 
     def __init__(self, endpoint, now, mode_for, strict=False, client_ip="",
                  use_request_ip=False, token=None, default_token="",
-                 allowed_tokens=None):
+                 allowed_tokens=None, ip_param=None):
         self.endpoint = endpoint
+        self.ip_param = ip_param            # the request's ip= parameter
         self.now = now
         self.mode_for = mode_for            # token -> "original"/"simplified"
         self.strict = strict
@@ -293,6 +422,8 @@ def normalize_event(record, ctx):
     time_ms = event_time(props, ctx)
     distinct_id = event_distinct_id(name, props, ctx, ctx.mode_for(token))
     insert_id, generated = event_insert_id(props, ctx)
+    geo = event_geo(props, ctx)
+    crawler = crawler_match(props)
     cut = []
     props = truncate_strings(props, "properties", cut)
     props["distinct_id"] = distinct_id = truncate_utf8(distinct_id)
@@ -304,7 +435,15 @@ def normalize_event(record, ctx):
         "insert_id": insert_id, "generated_insert_id": generated,
         "properties": props,
         "truncated": [path[len("properties."):] for path in cut],
+        "geo": geo, "crawler": crawler,
     }
+
+
+def compact_size(record):
+    """A record's size as the most compact JSON (UTF-8, no spaces): how
+    much of Mixpanel's 1 MB it uses, whatever spacing the sender chose."""
+    return len(json.dumps(record, ensure_ascii=False,
+                          separators=(",", ":")).encode("utf-8"))
 
 
 def check_size(record, props):
@@ -312,7 +451,7 @@ def check_size(record, props):
         raise Failure("properties", "'properties' is invalid: an event must "
                       "have fewer than %d properties (it has %d)"
                       % (MAX_PROPERTIES, len(props)))
-    size = len(json.dumps(record, ensure_ascii=False).encode("utf-8"))
+    size = compact_size(record)
     if size >= MAX_EVENT_BYTES:
         raise Failure("", "event is invalid: must be smaller than 1MB of "
                       "uncompressed JSON (it is %d bytes)" % size)
@@ -406,8 +545,13 @@ def event_insert_id(props, ctx):
 
 # -- profile updates --------------------------------------------------------
 
-def normalize_update(record, groups=False, allowed_tokens=None):
-    """Validate one /engage or /groups update object; raise Failure."""
+def normalize_update(record, groups=False, allowed_tokens=None, now=None,
+                     ip_param=None):
+    """Validate one /engage or /groups update object; raise Failure.
+
+    ``now`` (ms) is the update's time when it carries no ``$time``;
+    ``ip_param`` the request's ``ip=`` parameter.
+    """
     if not isinstance(record, dict):
         raise Failure("", "update must be a JSON object")
     token = record.get("$token")
@@ -415,9 +559,16 @@ def normalize_update(record, groups=False, allowed_tokens=None):
         raise Failure("$token", "$token, missing or empty")
     if allowed_tokens and token not in allowed_tokens:
         raise Failure("$token", "$token, invalid: not a token of this project")
+    size = compact_size(record)
+    if size > MAX_UPDATE_BYTES:
+        raise Failure("", "update is invalid: at most 1 MB of JSON (it is %d "
+                      "bytes)" % size)
     update = {"token": token, "ip": record.get("$ip"),
-              "ignore_time": bool(record.get("$ignore_time")),
-              "ignore_alias": bool(record.get("$ignore_alias"))}
+              "ignore_time": truthy(record.get("$ignore_time")),
+              "ignore_alias": truthy(record.get("$ignore_alias")),
+              "time_ms": update_time(record, now),
+              "timed": "$time" in record,
+              "geo": update_geo(record, ip_param)}
     if groups:
         update["group_key"] = required_id(record, "$group_key")
         update["group_id"] = required_id(record, "$group_id")
@@ -430,6 +581,29 @@ def normalize_update(record, groups=False, allowed_tokens=None):
         allowed = PEOPLE_OPERATIONS
     update["operation"], update["value"] = update_operation(record, allowed)
     return update
+
+
+def truthy(value):
+    """``$ignore_time`` / ``$ignore_alias``: true, 1, "true" or "1" (the
+    Swift SDK sends 1 / 0); "false" and "0" are false."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1")
+    return bool(value) if isinstance(value, (bool, int, float)) else False
+
+
+def update_time(record, now):
+    """An update's ``$time`` as ms (the SDKs send ms, or seconds: the same
+    rule as an event's time), else ``now``, its arrival."""
+    if "$time" not in record or record["$time"] is None:
+        return now
+    value = record["$time"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            value != value or value in (float("inf"), float("-inf")):
+        raise Failure("$time", "$time is invalid: must be a number, "
+                      "milliseconds (or seconds) since the epoch")
+    if abs(value) < SECONDS_BELOW:
+        return int(round(value * 1000))
+    return int(round(value))
 
 
 def required_id(record, field):
@@ -472,4 +646,4 @@ def check_update_values(operation, value):
             raise Failure("%s.%s" % (operation, key),
                           "$union values must be lists (%s is %r)"
                           % (key, item))
-        check_shape(item, "%s.%s" % (operation, key), 1)
+        check_shape(item, "%s.%s" % (operation, key), 1, list_limit=False)

@@ -3,6 +3,17 @@
 A user profile belongs to the identity cluster of the distinct_id it was
 first set on; later updates to any id of that cluster reach the same
 profile.  ``$ignore_alias`` targets the profile created on that exact id.
+
+Order: "Updates are applied in $time order ... If $time is not included in
+a request, Mixpanel will use the time the update arrives" (Mixpanel's
+legacy HTTP spec; the official SDKs send ``$time``).  Each profile keeps
+the operations applied to it with their time; an update no older than the
+newest one applied is applied at once, an older one makes the profile be
+recomputed from all its operations in (time, arrival) order — so a
+replayed ``$set`` never overwrites what a newer one set, and a late
+``$add`` still counts.  ``$delete`` is applied on arrival.  "Updated at"
+(``$last_seen``, ``last_seen_ms`` here) is the newest time of an update
+without ``$ignore_time``.  Group profiles are applied in arrival order.
 """
 
 import json
@@ -14,7 +25,12 @@ CREATING = ("$set", "$set_once", "$add", "$append", "$union")
 
 
 def apply_operation(props, operation, value):
-    """Apply one profile operation to a properties dict, in place."""
+    """A copy of a properties dict with one profile operation applied.
+
+    Raises Failure (and changes nothing) when the operation conflicts with
+    the profile.
+    """
+    props = dict(props)
     if operation == "$set":
         props.update(value)
     elif operation == "$set_once":
@@ -79,16 +95,61 @@ class Profiles:
             if operation not in CREATING:
                 return None
             profile = self.create(token, distinct_id, cluster, now)
-        props = apply_operation(json.loads(profile["properties"]), operation,
-                                update["value"])
+        when = update.get("time_ms")
+        when = now if when is None else when
+        newest = profile["max_time_ms"]
+        if newest is None and profile["properties"] != "{}":
+            # a profile from an emulator that kept no operations: what it
+            # holds comes first
+            self.db.execute(
+                "INSERT INTO profile_ops (profile_id, time_ms, operation, "
+                "value) VALUES (?, 0, '$set', ?)",
+                (profile["id"], profile["properties"]))
+        if newest is None or when >= newest:
+            props = apply_operation(json.loads(profile["properties"]),
+                                    operation, update["value"])
+        else:
+            props = self.replay(profile["id"], operation, update["value"],
+                                when)
+            update["out_of_order"] = True
+        self.db.execute(
+            "INSERT INTO profile_ops (profile_id, time_ms, operation, value) "
+            "VALUES (?, ?, ?, ?)", (profile["id"], when, operation,
+                                    dumps(update["value"])))
         ip = update.get("ip")
+        seen = None if update.get("ignore_time") else when
         self.db.execute(
             "UPDATE profiles SET properties = ?, updated_ms = ?, "
-            "last_ip = COALESCE(?, last_ip), updates = updates + 1 "
-            "WHERE id = ?",
-            (dumps(props), now, None if ip is None else str(ip),
-             profile["id"]))
+            "last_ip = COALESCE(?, last_ip), updates = updates + 1, "
+            "max_time_ms = MAX(COALESCE(max_time_ms, ?), ?), "
+            "last_seen_ms = CASE WHEN ? IS NULL THEN last_seen_ms "
+            "ELSE MAX(COALESCE(last_seen_ms, ?), ?) END WHERE id = ?",
+            (dumps(props), now, None if ip is None else str(ip), when, when,
+             seen, seen, seen, profile["id"]))
         return profile["id"]
+
+    def replay(self, profile_id, operation, value, when):
+        """The profile recomputed with a late operation in its place.
+
+        Operations of the same time keep their arrival order (the late one
+        comes after them).  One that fails where it now stands is skipped
+        (its answer went out long ago); the late one failing raises.
+        """
+        ops = [(row["time_ms"], row["id"], row["operation"],
+                json.loads(row["value"]) if row["value"] else None)
+               for row in self.db.execute(
+                   "SELECT * FROM profile_ops WHERE profile_id = ?",
+                   (profile_id,))]
+        ops.append((when, float("inf"), operation, value))
+        ops.sort(key=lambda op: (op[0], op[1]))
+        props = {}
+        for _, seq, name, item in ops:
+            try:
+                props = apply_operation(props, name, item)
+            except Failure:
+                if seq == float("inf"):
+                    raise
+        return props
 
     def target(self, token, distinct_id, cluster, ignore_alias):
         if ignore_alias:
@@ -136,7 +197,7 @@ class Profiles:
         if not live and operation not in CREATING:
             return
         props = json.loads(row["properties"]) if live else {}
-        apply_operation(props, operation, update["value"])
+        props = apply_operation(props, operation, update["value"])
         self.db.execute(
             "INSERT INTO groups (token, group_key, group_id, properties, "
             "state, updated_ms) VALUES (?, ?, ?, ?, 'live', ?) "

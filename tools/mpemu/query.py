@@ -101,12 +101,22 @@ def request_item(row):
 
 # -- events -----------------------------------------------------------------
 
+def column(row, name):
+    """A column that a database written by an older emulator may lack."""
+    return row[name] if name in row.keys() else None
+
+
 def events(db, params):
     sql, args = "SELECT * FROM events WHERE 1 = 1", []
-    for name in ("event", "distinct_id", "token", "insert_id", "endpoint"):
+    for name in ("event", "distinct_id", "token", "insert_id", "endpoint",
+                 "geo"):
         if params.get(name) is not None:
             sql += " AND %s = ?" % name
             args.append(params[name])
+    if params.get("project_id") is not None:
+        sql += " AND token IN (SELECT token FROM projects WHERE " \
+               "project_id = ?)"
+        args.append(params["project_id"])
     since = int_param(params, "since")
     if since is not None:
         sql += " AND id > ?"
@@ -115,12 +125,13 @@ def events(db, params):
         " ORDER BY id"
     rows = db.execute(sql + order, args).fetchall()
     names = ClusterNames(db)
+    owners = project_ids(db)
     clusters = None
     if params.get("user") is not None:
         clusters = names.clusters_of(params["user"])
     items = []
     for row in rows:
-        item = event_item(row, names)
+        item = event_item(row, names, owners)
         if clusters is not None and item["cluster_id"] not in clusters:
             continue
         if matches_properties(item["properties"], params):
@@ -128,10 +139,12 @@ def events(db, params):
     return items
 
 
-def event_item(row, names):
+def event_item(row, names, projects=None):
     cluster, canonical = names.lookup(row["token"], row["distinct_id"])
     return {
-        "id": row["id"], "token": row["token"], "event": row["event"],
+        "id": row["id"], "token": row["token"],
+        "project_id": (projects or {}).get(row["token"]),
+        "event": row["event"],
         "distinct_id": row["distinct_id"], "time": row["time_ms"],
         "insert_id": row["insert_id"],
         "insert_id_generated": bool(row["generated_insert_id"]),
@@ -141,7 +154,13 @@ def event_item(row, names):
         "truncated": json.loads(row["truncated"]) if row["truncated"]
         else [],
         "cluster_id": cluster, "user": canonical,
+        "geo": column(row, "geo"),
     }
+
+
+def project_ids(db):
+    return {row["token"]: column(row, "project_id")
+            for row in db.execute("SELECT * FROM projects")}
 
 
 def matches_properties(props, params):
@@ -239,6 +258,7 @@ def profile_item(row, user=None):
         "state": row["state"], "reason": row["reason"],
         "properties": json.loads(row["properties"]),
         "created_ms": row["created_ms"], "updated_ms": row["updated_ms"],
+        "last_seen_ms": column(row, "last_seen_ms"),
         "last_ip": row["last_ip"], "updates": row["updates"],
     }
 
@@ -258,6 +278,59 @@ def profiles(db, params):
         if wanted is not None and cluster not in names.clusters_of(wanted):
             continue
         items.append(profile_item(row, canonical))
+    return items
+
+
+def projects(db, params):
+    """The projects data landed in: token, project_id, ID Merge API and
+    how much each holds."""
+    counts = {row["token"]: row["n"] for row in db.execute(
+        "SELECT token, COUNT(*) AS n FROM events GROUP BY token")}
+    live = {row["token"]: row["n"] for row in db.execute(
+        "SELECT token, COUNT(*) AS n FROM profiles WHERE state = 'live' "
+        "GROUP BY token")}
+    items = []
+    for row in db.execute("SELECT * FROM projects ORDER BY first_ms, token"):
+        if params.get("project_id") is not None and \
+                column(row, "project_id") != params["project_id"]:
+            continue
+        if params.get("token") is not None and \
+                row["token"] != params["token"]:
+            continue
+        items.append({"token": row["token"],
+                      "project_id": column(row, "project_id"),
+                      "identity": row["identity"],
+                      "events": counts.get(row["token"], 0),
+                      "profiles": live.get(row["token"], 0)})
+    return items
+
+
+def updates(db, params):
+    """Every /engage update as received, applied or not, in arrival order:
+    its effective time (``$time``, else arrival), where Mixpanel would
+    locate it (``geo``), whether it arrived after a newer one
+    (``out_of_order``) and the error, if it was refused."""
+    sql, args = "SELECT * FROM profile_updates WHERE 1 = 1", []
+    for name in ("token", "distinct_id", "operation", "geo"):
+        if params.get(name) is not None:
+            sql += " AND %s = ?" % name
+            args.append(params[name])
+    since = int_param(params, "since")
+    if since is not None:
+        sql += " AND id > ?"
+        args.append(since)
+    items = []
+    for row in db.execute(sql + " ORDER BY id", args):
+        items.append({
+            "id": row["id"], "received_ms": row["received_ms"],
+            "request_id": row["request_id"], "token": row["token"],
+            "distinct_id": row["distinct_id"],
+            "operation": row["operation"], "profile_id": row["profile_id"],
+            "time_ms": column(row, "time_ms"), "geo": column(row, "geo"),
+            "out_of_order": bool(column(row, "out_of_order")),
+            "error": row["error"],
+            "update": json.loads(row["payload"]) if row["payload"] else None,
+        })
     return items
 
 
@@ -342,7 +415,7 @@ def stats(db, counters):
 
 def section(counters, name):
     return {key: counters.get("%s:%s" % (name, key), 0)
-            for key in ("updates", "applied", "errors")}
+            for key in ("updates", "applied", "errors", "out_of_order")}
 
 
 EVENT_COUNTERS = {"received": "received", "stored": "stored",
@@ -371,5 +444,5 @@ def add_counter(result, name, value):
 COLLECTIONS = {
     "requests": requests, "events": events, "users": users,
     "profiles": profiles, "groups": groups, "identity": identity,
-    "rejected": rejected,
+    "rejected": rejected, "projects": projects, "updates": updates,
 }

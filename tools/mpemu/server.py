@@ -81,6 +81,15 @@ class Server(http.server.ThreadingHTTPServer):
             close_quietly(conn)
 
 
+def login_events(params):
+    """The report's ``login_event=`` (repeatable), as build_report's
+    optional argument."""
+    names = params.get("login_event")
+    if names is None:
+        return ()
+    return (tuple(names) if isinstance(names, list) else (names,),)
+
+
 def close_quietly(sock):
     try:
         sock.close()
@@ -252,7 +261,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with store.read() as db:
                 return self.send_json(200, build_report(
                     db, params.get("token"),
-                    params.get("account_property", "account_id")))
+                    params.get("account_property", "account_id"),
+                    *login_events(params)))
         if name in query.COLLECTIONS:
             return self.collection(name, params)
         return self.send_json(404, {"error": "no such emulator path: /%s"

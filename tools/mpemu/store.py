@@ -18,7 +18,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
     token       TEXT PRIMARY KEY,
     identity    TEXT NOT NULL,
-    first_ms    INTEGER NOT NULL
+    first_ms    INTEGER NOT NULL,
+    project_id  TEXT
 );
 CREATE TABLE IF NOT EXISTS requests (
     id          INTEGER PRIMARY KEY,
@@ -49,6 +50,7 @@ CREATE TABLE IF NOT EXISTS events (
     last_ms     INTEGER NOT NULL,
     receipts    INTEGER NOT NULL DEFAULT 1,
     truncated   TEXT,
+    geo         TEXT,
     UNIQUE (token, event, distinct_id, time_ms, insert_id)
 );
 CREATE INDEX IF NOT EXISTS events_distinct ON events (token, distinct_id);
@@ -104,8 +106,18 @@ CREATE TABLE IF NOT EXISTS profiles (
     created_ms  INTEGER NOT NULL,
     updated_ms  INTEGER NOT NULL,
     last_ip     TEXT,
-    updates     INTEGER NOT NULL DEFAULT 0
+    updates     INTEGER NOT NULL DEFAULT 0,
+    last_seen_ms INTEGER,
+    max_time_ms INTEGER
 );
+CREATE TABLE IF NOT EXISTS profile_ops (
+    id          INTEGER PRIMARY KEY,
+    profile_id  INTEGER NOT NULL,
+    time_ms     INTEGER NOT NULL,
+    operation   TEXT NOT NULL,
+    value       TEXT
+);
+CREATE INDEX IF NOT EXISTS profile_ops_profile ON profile_ops (profile_id);
 CREATE TABLE IF NOT EXISTS profile_updates (
     id          INTEGER PRIMARY KEY,
     received_ms INTEGER NOT NULL,
@@ -115,7 +127,10 @@ CREATE TABLE IF NOT EXISTS profile_updates (
     profile_id  INTEGER,
     operation   TEXT,
     payload     TEXT,
-    error       TEXT
+    error       TEXT,
+    time_ms     INTEGER,
+    geo         TEXT,
+    out_of_order INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS groups (
     token       TEXT NOT NULL,
@@ -133,7 +148,20 @@ CREATE TABLE IF NOT EXISTS counters (
 """
 
 TABLES = ("projects", "requests", "events", "rejections", "clusters", "ids",
-          "identity_log", "profiles", "profile_updates", "groups", "counters")
+          "identity_log", "profiles", "profile_ops", "profile_updates",
+          "groups", "counters")
+
+# Columns added after the first release: a database file written by an
+# older emulator gets them when it is opened for writing.
+ADDED_COLUMNS = (
+    ("projects", "project_id", "TEXT"),
+    ("events", "geo", "TEXT"),
+    ("profiles", "last_seen_ms", "INTEGER"),
+    ("profiles", "max_time_ms", "INTEGER"),
+    ("profile_updates", "time_ms", "INTEGER"),
+    ("profile_updates", "geo", "TEXT"),
+    ("profile_updates", "out_of_order", "INTEGER NOT NULL DEFAULT 0"),
+)
 
 
 def now_ms():
@@ -164,7 +192,17 @@ class Store:
             if path != ":memory:":
                 self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=OFF")
+            self.add_columns()
             self.db.executescript(SCHEMA)
+
+    def add_columns(self):
+        """Bring the tables of an older database file up to date."""
+        for table, column, declaration in ADDED_COLUMNS:
+            names = [row[1] for row in self.db.execute(
+                "PRAGMA table_info(%s)" % table)]
+            if names and column not in names:
+                self.db.execute("ALTER TABLE %s ADD COLUMN %s %s"
+                                % (table, column, declaration))
 
     def close(self):
         with self.cond:
