@@ -175,10 +175,13 @@ static ngx_http_mixpanel_reserved_t  ngx_http_mixpanel_reserved_names[] = {
 };
 
 
-static ngx_str_t  ngx_http_mixpanel_reserved_why[] = {
-    ngx_string("the module sends it itself"),
-    ngx_string("Mixpanel reserves it for identity merging and ingestion"),
-    ngx_string("it is a parameter or an operation of Mixpanel's /engage")
+static char  *ngx_http_mixpanel_reserved_why[] = {
+    "reserved property name \"%V\" in \"%V\": the module sends it itself, "
+    "choose another name",
+    "reserved property name \"%V\" in \"%V\": Mixpanel reserves it for "
+    "identity merging and ingestion, choose another name",
+    "reserved property name \"%V\" in \"%V\": it is a parameter or an "
+    "operation of Mixpanel's /engage, choose another name"
 };
 
 
@@ -866,15 +869,26 @@ ngx_http_mixpanel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     {
         conf->action_src->warned = 1;
 
-        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
-                      "\"mixpanel %V\" applies to %s%V%s with no "
-                      "\"mixpanel_account_id\": it would send anonymous "
-                      "events and identify no one; set the account id in "
-                      "the location, its server or http in %s:%ui",
-                      &conf->action_src->value,
-                      clcf->name.len ? "location \"" : "the server",
-                      &clcf->name, clcf->name.len ? "\"" : "",
-                      conf->action_src->file, conf->action_src->line);
+        if (clcf->name.len) {
+            ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                          "\"mixpanel %V\" applies to location \"%V\" "
+                          "with no \"mixpanel_account_id\": it would send "
+                          "anonymous events and identify no one; set the "
+                          "account id in the location, its server or http "
+                          "in %s:%ui",
+                          &conf->action_src->value, &clcf->name,
+                          conf->action_src->file, conf->action_src->line);
+
+        } else {
+            ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                          "\"mixpanel %V\" applies to the server with no "
+                          "\"mixpanel_account_id\": it would send "
+                          "anonymous events and identify no one; set the "
+                          "account id in the location, its server or http "
+                          "in %s:%ui",
+                          &conf->action_src->value,
+                          conf->action_src->file, conf->action_src->line);
+        }
     }
 
     return NGX_CONF_OK;
@@ -1540,10 +1554,8 @@ ngx_http_mixpanel_reserved(ngx_conf_t *cf, ngx_command_t *cmd,
             && ngx_strncmp(res->name.data, name->data, name->len) == 0)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "reserved property name \"%V\" in \"%V\": "
-                               "%V, choose another name",
-                               name, &cmd->name,
-                               &ngx_http_mixpanel_reserved_why[res->why]);
+                               ngx_http_mixpanel_reserved_why[res->why],
+                               name, &cmd->name);
             return NGX_CONF_ERROR;
         }
     }
