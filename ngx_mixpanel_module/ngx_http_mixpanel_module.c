@@ -64,6 +64,8 @@ static char *ngx_http_mixpanel_check_batch_size(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_mixpanel_check_queue_size(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_mixpanel_check_ca_file(ngx_conf_t *cf, void *post,
+    void *data);
 
 static ngx_conf_post_t  ngx_http_mixpanel_batch_size_post = {
     ngx_http_mixpanel_check_batch_size
@@ -71,6 +73,10 @@ static ngx_conf_post_t  ngx_http_mixpanel_batch_size_post = {
 
 static ngx_conf_post_t  ngx_http_mixpanel_queue_size_post = {
     ngx_http_mixpanel_check_queue_size
+};
+
+static ngx_conf_post_t  ngx_http_mixpanel_ca_file_post = {
+    ngx_http_mixpanel_check_ca_file
 };
 
 
@@ -432,7 +438,7 @@ static ngx_command_t  ngx_http_mixpanel_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_mixpanel_main_conf_t,
                sender.ssl_trusted_certificate),
-      NULL },
+      &ngx_http_mixpanel_ca_file_post },
 
       ngx_null_command
 };
@@ -1626,6 +1632,35 @@ ngx_http_mixpanel_check_queue_size(ngx_conf_t *cf, void *post, void *data)
 
     if (*np < 1) {
         return "must be at least 1";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * libcurl reads the bundle only when it sends: a name that cannot be read
+ * would fail every TLS handshake, logged once a minute, and lose events
+ */
+
+static char *
+ngx_http_mixpanel_check_ca_file(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *name = data;
+
+    ngx_str_t  full;
+
+    full = *name;
+
+    if (ngx_conf_full_name(cf->cycle, &full, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (access((char *) full.data, R_OK) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"mixpanel_ssl_trusted_certificate\" file "
+                           "\"%V\" cannot be read", name);
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;

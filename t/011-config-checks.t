@@ -1104,3 +1104,39 @@ ok
 [200, 200]
 --- no_error_log
 [emerg]
+
+
+
+=== TEST 61: a CA bundle that does not exist: every send would fail its TLS handshake
+--- http_config
+    mixpanel_token tok;
+    mixpanel_ssl_trusted_certificate /nonexistent-mixpanel-dir/ca.pem;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"mixpanel_ssl_trusted_certificate" file "/nonexistent-mixpanel-dir/ca\.pem" cannot be read \(2: No such file or directory\) in \S+/nginx\.conf:\d+}
+
+
+
+=== TEST 62: a CA bundle relative to the configuration directory, readable: accepted
+--- http_config
+    mixpanel_api file:$TEST_NGINX_SERVER_ROOT/logs/events.jsonl;
+    mixpanel_token tok;
+    mixpanel_ssl_trusted_certificate nginx.conf;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- no_error_log
+[emerg]
