@@ -1066,8 +1066,9 @@ ngx_http_mixpanel_cookie_conf(ngx_conf_t *cf,
     if (ngx_strcmp(value[1].data, "off") == 0) {
         if (cf->args->nelts > 2) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\" after \"off\"",
-                               &value[2]);
+                               "invalid parameter \"%V\" after \"off\" of "
+                               "\"%V\", which takes none", &value[2],
+                               &value[0]);
             return NGX_CONF_ERROR;
         }
 
@@ -1150,15 +1151,18 @@ ngx_http_mixpanel_cookie_conf(ngx_conf_t *cf,
                            c->name.data[i]))
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid cookie name \"%V\"", &c->name);
+                               "invalid cookie name \"%V\" of \"%V\", "
+                               "expected a token without spaces or any of "
+                               "()<>@,;:\\\"/[]?={}", &c->name, &value[0]);
             return NGX_CONF_ERROR;
         }
     }
 
     if (c->samesite == 3 && !c->secure) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"samesite=none\" requires \"secure\", "
-                           "browsers reject the cookie otherwise");
+                           "\"samesite=none\" of \"%V\" requires "
+                           "\"secure\", browsers reject the cookie otherwise",
+                           &value[0]);
         return NGX_CONF_ERROR;
     }
 
@@ -1169,7 +1173,10 @@ ngx_http_mixpanel_cookie_conf(ngx_conf_t *cf,
 invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\"", &value[i]);
+                       "invalid parameter \"%V\" of \"%V\", expected "
+                       "\"domain=DOMAIN\", \"path=PATH\", "
+                       "\"max_age=TIME\", \"secure\", \"httponly\" or "
+                       "\"samesite=strict|lax|none\"", &value[i], &value[0]);
 
     return NGX_CONF_ERROR;
 }

@@ -25,14 +25,23 @@ static ngx_int_t ngx_http_mixpanel_merge_props(ngx_conf_t *cf,
 
 static char *ngx_http_mixpanel(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_mixpanel_token(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_mixpanel_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_mixpanel_api_endpoint(ngx_conf_t *cf, ngx_str_t *url,
+    u_char *host);
+static char *ngx_http_mixpanel_check_sink(ngx_conf_t *cf, ngx_str_t *name);
+static char *ngx_http_mixpanel_identity_mode(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_mixpanel_event(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mixpanel_ip(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mixpanel_property(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_mixpanel_reserved(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *name);
 static char *ngx_http_mixpanel_cookie(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mixpanel_zone(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -44,6 +53,8 @@ static char *ngx_http_mixpanel_spool(ngx_conf_t *cf, ngx_command_t *cmd,
 
 static ngx_http_complex_value_t *ngx_http_mixpanel_compile(ngx_conf_t *cf,
     ngx_str_t *value);
+static ngx_http_mixpanel_conf_src_t *ngx_http_mixpanel_conf_src(
+    ngx_conf_t *cf, ngx_str_t *value);
 static ngx_int_t ngx_http_mixpanel_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_mixpanel_init_process(ngx_cycle_t *cycle);
 static void ngx_http_mixpanel_exit_process(ngx_cycle_t *cycle);
@@ -53,6 +64,8 @@ static char *ngx_http_mixpanel_check_batch_size(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_mixpanel_check_queue_size(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_mixpanel_check_ca_file(ngx_conf_t *cf, void *post,
+    void *data);
 
 static ngx_conf_post_t  ngx_http_mixpanel_batch_size_post = {
     ngx_http_mixpanel_check_batch_size
@@ -60,6 +73,10 @@ static ngx_conf_post_t  ngx_http_mixpanel_batch_size_post = {
 
 static ngx_conf_post_t  ngx_http_mixpanel_queue_size_post = {
     ngx_http_mixpanel_check_queue_size
+};
+
+static ngx_conf_post_t  ngx_http_mixpanel_ca_file_post = {
+    ngx_http_mixpanel_check_ca_file
 };
 
 
@@ -80,6 +97,109 @@ static ngx_conf_enum_t  ngx_http_mixpanel_identities[] = {
     { ngx_string("original"), NGX_HTTP_MIXPANEL_ORIGINAL },
     { ngx_string("simplified"), NGX_HTTP_MIXPANEL_SIMPLIFIED },
     { ngx_null_string, 0 }
+};
+
+
+/*
+ * Property names the module writes itself (a second key of the same name
+ * in the JSON would let a configured value, perhaps a client's header,
+ * replace the identity), or that Mixpanel reserves for identity merging
+ * and ingestion, or that are /engage parameters and operations.
+ */
+
+#define NGX_HTTP_MIXPANEL_RESERVED_EVENT     0x01
+#define NGX_HTTP_MIXPANEL_RESERVED_SET       0x02
+#define NGX_HTTP_MIXPANEL_RESERVED_SET_ONCE  0x04
+#define NGX_HTTP_MIXPANEL_RESERVED_PEOPLE    0x1e
+#define NGX_HTTP_MIXPANEL_RESERVED_ALL       0x1f
+
+typedef struct {
+    ngx_str_t                     name;
+    ngx_uint_t                    where;
+    ngx_uint_t                    why;
+} ngx_http_mixpanel_reserved_t;
+
+
+static ngx_http_mixpanel_reserved_t  ngx_http_mixpanel_reserved_names[] = {
+
+    /* the module sends them */
+    { ngx_string("distinct_id"), NGX_HTTP_MIXPANEL_RESERVED_ALL, 0 },
+    { ngx_string("$device_id"), NGX_HTTP_MIXPANEL_RESERVED_ALL, 0 },
+    { ngx_string("$user_id"), NGX_HTTP_MIXPANEL_RESERVED_ALL, 0 },
+    { ngx_string("$identified_id"), NGX_HTTP_MIXPANEL_RESERVED_ALL, 0 },
+    { ngx_string("$anon_id"), NGX_HTTP_MIXPANEL_RESERVED_ALL, 0 },
+    { ngx_string("token"), NGX_HTTP_MIXPANEL_RESERVED_EVENT, 0 },
+    { ngx_string("time"), NGX_HTTP_MIXPANEL_RESERVED_EVENT, 0 },
+    { ngx_string("ip"), NGX_HTTP_MIXPANEL_RESERVED_EVENT, 0 },
+    { ngx_string("$insert_id"), NGX_HTTP_MIXPANEL_RESERVED_EVENT, 0 },
+    { ngx_string("mp_lib"), NGX_HTTP_MIXPANEL_RESERVED_EVENT, 0 },
+    { ngx_string("$lib_version"), NGX_HTTP_MIXPANEL_RESERVED_EVENT, 0 },
+    { ngx_string("account_id"), NGX_HTTP_MIXPANEL_RESERVED_EVENT
+                                |NGX_HTTP_MIXPANEL_RESERVED_SET, 0 },
+    { ngx_string("active_profile_id"), NGX_HTTP_MIXPANEL_RESERVED_EVENT
+                                       |NGX_HTTP_MIXPANEL_RESERVED_SET, 0 },
+    { ngx_string("previous_profile_id"), NGX_HTTP_MIXPANEL_RESERVED_EVENT,
+      0 },
+    { ngx_string("$created"), NGX_HTTP_MIXPANEL_RESERVED_SET_ONCE, 0 },
+
+    /* Mixpanel's reserved event properties of identity and ingestion */
+    { ngx_string("$distinct_id"), NGX_HTTP_MIXPANEL_RESERVED_EVENT, 1 },
+    { ngx_string("$time"), NGX_HTTP_MIXPANEL_RESERVED_EVENT, 1 },
+    { ngx_string("$anon_distinct_id"), NGX_HTTP_MIXPANEL_RESERVED_EVENT, 1 },
+    { ngx_string("$distinct_ids"), NGX_HTTP_MIXPANEL_RESERVED_EVENT, 1 },
+    { ngx_string("alias"), NGX_HTTP_MIXPANEL_RESERVED_EVENT, 1 },
+    { ngx_string("$event_name"), NGX_HTTP_MIXPANEL_RESERVED_EVENT, 1 },
+    { ngx_string("$bucket"), NGX_HTTP_MIXPANEL_RESERVED_EVENT, 1 },
+    { ngx_string("bucket"), NGX_HTTP_MIXPANEL_RESERVED_EVENT, 1 },
+    { ngx_string("$distinct_id_before_identity"),
+      NGX_HTTP_MIXPANEL_RESERVED_EVENT, 1 },
+    { ngx_string("$is_reshuffled"), NGX_HTTP_MIXPANEL_RESERVED_EVENT, 1 },
+    { ngx_string("$preshuffle_distinct_id"),
+      NGX_HTTP_MIXPANEL_RESERVED_EVENT, 1 },
+    { ngx_string("mp_original_distinct_id"),
+      NGX_HTTP_MIXPANEL_RESERVED_EVENT, 1 },
+    { ngx_string("mp_original_event_name"),
+      NGX_HTTP_MIXPANEL_RESERVED_EVENT, 1 },
+
+    /* /engage parameters and operations */
+    { ngx_string("$token"), NGX_HTTP_MIXPANEL_RESERVED_PEOPLE, 2 },
+    { ngx_string("$distinct_id"), NGX_HTTP_MIXPANEL_RESERVED_PEOPLE, 2 },
+    { ngx_string("$ip"), NGX_HTTP_MIXPANEL_RESERVED_PEOPLE, 2 },
+    { ngx_string("$time"), NGX_HTTP_MIXPANEL_RESERVED_PEOPLE, 2 },
+    { ngx_string("$ignore_time"), NGX_HTTP_MIXPANEL_RESERVED_PEOPLE, 2 },
+    { ngx_string("$ignore_alias"), NGX_HTTP_MIXPANEL_RESERVED_PEOPLE, 2 },
+    { ngx_string("$set"), NGX_HTTP_MIXPANEL_RESERVED_PEOPLE, 2 },
+    { ngx_string("$set_once"), NGX_HTTP_MIXPANEL_RESERVED_PEOPLE, 2 },
+    { ngx_string("$add"), NGX_HTTP_MIXPANEL_RESERVED_PEOPLE, 2 },
+    { ngx_string("$append"), NGX_HTTP_MIXPANEL_RESERVED_PEOPLE, 2 },
+    { ngx_string("$union"), NGX_HTTP_MIXPANEL_RESERVED_PEOPLE, 2 },
+    { ngx_string("$remove"), NGX_HTTP_MIXPANEL_RESERVED_PEOPLE, 2 },
+    { ngx_string("$unset"), NGX_HTTP_MIXPANEL_RESERVED_PEOPLE, 2 },
+    { ngx_string("$delete"), NGX_HTTP_MIXPANEL_RESERVED_PEOPLE, 2 },
+
+    { ngx_null_string, 0, 0 }
+};
+
+
+static char  *ngx_http_mixpanel_reserved_why[] = {
+    "reserved property name \"%V\" in \"%V\": the module sends it itself, "
+    "choose another name",
+    "reserved property name \"%V\" in \"%V\": Mixpanel reserves it for "
+    "identity merging and ingestion, choose another name",
+    "reserved property name \"%V\" in \"%V\": it is a parameter or an "
+    "operation of Mixpanel's /engage, choose another name"
+};
+
+
+/* endpoints the sender appends to the mixpanel_api base URL */
+
+static ngx_str_t  ngx_http_mixpanel_endpoints[] = {
+    ngx_string("import"),
+    ngx_string("track"),
+    ngx_string("engage"),
+    ngx_string("decide"),
+    ngx_string("groups"),
+    ngx_null_string
 };
 
 
@@ -104,7 +224,7 @@ static ngx_command_t  ngx_http_mixpanel_commands[] = {
 
     { ngx_string("mixpanel_token"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_set_complex_value_slot,
+      ngx_http_mixpanel_token,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_mixpanel_loc_conf_t, token),
       NULL },
@@ -139,7 +259,7 @@ static ngx_command_t  ngx_http_mixpanel_commands[] = {
 
     { ngx_string("mixpanel_identity"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_mixpanel_identity_mode,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_mixpanel_loc_conf_t, identity),
       &ngx_http_mixpanel_identities },
@@ -318,7 +438,7 @@ static ngx_command_t  ngx_http_mixpanel_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_mixpanel_main_conf_t,
                sender.ssl_trusted_certificate),
-      NULL },
+      &ngx_http_mixpanel_ca_file_post },
 
       ngx_null_command
 };
@@ -535,6 +655,25 @@ ngx_http_mixpanel_init_main_conf(ngx_conf_t *cf, void *conf)
         mmcf->sender.flush_interval = 1;
     }
 
+    /*
+     * with a service account, /import routes events by the project id, not
+     * by their token, while /engage goes by token: several tokens' events
+     * would all land in the one project
+     */
+
+    if (mmcf->sender.service_user.len && mmcf->variable_token) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"mixpanel_token %V\" varies per request, but "
+                      "\"mixpanel_service_account\" sends every event to "
+                      "project %V: Mixpanel would put all the tokens' "
+                      "events in that one project; expected one literal "
+                      "token with the service account, or no service "
+                      "account in %s:%ui",
+                      &mmcf->variable_token->value, &mmcf->sender.project_id,
+                      mmcf->variable_token->file, mmcf->variable_token->line);
+        return NGX_CONF_ERROR;
+    }
+
     mmcf->counters = &mmcf->local_counters;
 
     if (mmcf->zone_size == NGX_CONF_UNSET) {
@@ -629,6 +768,7 @@ ngx_http_mixpanel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->action = (prev->action == NGX_CONF_UNSET_UINT)
                        ? NGX_HTTP_MIXPANEL_OFF : prev->action;
         conf->action_if = prev->action_if;
+        conf->action_src = prev->action_src;
     }
 
     ngx_conf_merge_ptr_value(conf->token, prev->token, NULL);
@@ -724,6 +864,37 @@ ngx_http_mixpanel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            &ngx_http_mixpanel_actions[conf->action],
                            &clcf->name);
         return NGX_CONF_ERROR;
+    }
+
+    /* once per "mixpanel signup|login" directive, at its line */
+
+    if ((conf->action == NGX_HTTP_MIXPANEL_SIGNUP
+         || conf->action == NGX_HTTP_MIXPANEL_LOGIN)
+        && conf->account_id == NULL
+        && conf->action_src && !conf->action_src->warned)
+    {
+        conf->action_src->warned = 1;
+
+        if (clcf->name.len) {
+            ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                          "\"mixpanel %V\" applies to location \"%V\" "
+                          "with no \"mixpanel_account_id\": it would send "
+                          "anonymous events and identify no one; set the "
+                          "account id in the location, its server or http "
+                          "in %s:%ui",
+                          &conf->action_src->value, &clcf->name,
+                          conf->action_src->file, conf->action_src->line);
+
+        } else {
+            ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                          "\"mixpanel %V\" applies to the server with no "
+                          "\"mixpanel_account_id\": it would send "
+                          "anonymous events and identify no one; set the "
+                          "account id in the location, its server or http "
+                          "in %s:%ui",
+                          &conf->action_src->value,
+                          conf->action_src->file, conf->action_src->line);
+        }
     }
 
     return NGX_CONF_OK;
@@ -839,15 +1010,27 @@ ngx_http_mixpanel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     mlcf->action = i;
 
+    mlcf->action_src = ngx_http_mixpanel_conf_src(cf, &value[1]);
+    if (mlcf->action_src == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
     if (cf->args->nelts == 2) {
         goto done;
     }
 
-    if (ngx_strncmp(value[2].data, "if=", 3) != 0 || value[2].len == 3
-        || i == NGX_HTTP_MIXPANEL_OFF)
-    {
+    if (i == NGX_HTTP_MIXPANEL_OFF) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\"", &value[2]);
+                           "invalid parameter \"%V\" of \"mixpanel off\", "
+                           "which takes none", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_strncmp(value[2].data, "if=", 3) != 0 || value[2].len == 3) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" of \"mixpanel %V\", "
+                           "expected \"if=COND\" (one action per location)",
+                           &value[2], &value[1]);
         return NGX_CONF_ERROR;
     }
 
@@ -872,6 +1055,43 @@ done:
 
 
 static char *
+ngx_http_mixpanel_token(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mixpanel_loc_conf_t *mlcf = conf;
+
+    char                           *rv;
+    ngx_str_t                      *value;
+    ngx_http_mixpanel_main_conf_t  *mmcf;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "empty \"mixpanel_token\", expected the project "
+                           "token of Mixpanel's project settings, or "
+                           "variables that give it");
+        return NGX_CONF_ERROR;
+    }
+
+    rv = ngx_http_set_complex_value_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mixpanel_module);
+
+    if (mlcf->token->lengths && mmcf->variable_token == NULL) {
+        mmcf->variable_token = ngx_http_mixpanel_conf_src(cf, &value[1]);
+        if (mmcf->variable_token == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
 ngx_http_mixpanel_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mixpanel_main_conf_t *mmcf = conf;
@@ -888,6 +1108,10 @@ ngx_http_mixpanel_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (value[1].len > 5 && ngx_strncmp(value[1].data, "file:", 5) == 0) {
         name.len = value[1].len - 5;
         name.data = value[1].data + 5;
+
+        if (ngx_http_mixpanel_check_sink(cf, &name) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
+        }
 
         mmcf->file = ngx_conf_open_file(cf->cycle, &name);
         if (mmcf->file == NULL) {
@@ -912,6 +1136,10 @@ ngx_http_mixpanel_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     } else {
         goto invalid;
+    }
+
+    if (ngx_http_mixpanel_api_endpoint(cf, &value[1], p) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
     }
 
     last = value[1].data + value[1].len;
@@ -949,6 +1177,155 @@ invalid:
                        &value[1]);
 
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * "https://api.mixpanel.com/import" would post to "/import/import": Mixpanel
+ * answers 404, which is not retried, and every event is lost
+ */
+
+static char *
+ngx_http_mixpanel_api_endpoint(ngx_conf_t *cf, ngx_str_t *url, u_char *host)
+{
+    u_char      *p, *last, *segment;
+    ngx_str_t    base;
+    ngx_uint_t   i;
+
+    last = url->data + url->len;
+
+    /* no path, or no host: the URL is checked as a whole next */
+
+    p = ngx_strlchr(host, last, '/');
+    if (p == NULL || p == host) {
+        return NGX_CONF_OK;
+    }
+
+    for (p = host; p < last; p++) {
+        if (*p == '?' || *p == '#') {
+            last = p;
+            break;
+        }
+    }
+
+    while (last > host && last[-1] == '/') {
+        last--;
+    }
+
+    for (segment = last; segment > host && segment[-1] != '/'; segment--) {
+        /* void */
+    }
+
+    if (segment == host) {
+        return NGX_CONF_OK;
+    }
+
+    for (i = 0; ngx_http_mixpanel_endpoints[i].len; i++) {
+        if ((size_t) (last - segment) == ngx_http_mixpanel_endpoints[i].len
+            && ngx_strncasecmp(segment, ngx_http_mixpanel_endpoints[i].data,
+                               last - segment)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    if (ngx_http_mixpanel_endpoints[i].len == 0) {
+        return NGX_CONF_OK;
+    }
+
+    /* the base: the URL up to that segment */
+
+    base.data = url->data;
+    base.len = segment - 1 - url->data;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"mixpanel_api\" URL \"%V\" ends with the Mixpanel "
+                       "endpoint \"/%V\": the module appends the endpoints "
+                       "itself, expected the base URL, such as \"%V\"",
+                       url, &ngx_http_mixpanel_endpoints[i], &base);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * nginx opens the file: sink with the log files, after "syntax is ok" and
+ * naming neither the directive nor its line.  Check it here instead,
+ * without creating anything: the file must be writable, or its directory
+ * must exist and be writable.  The master opens it (as root) and the
+ * workers write through the descriptor they inherit.
+ */
+
+static char *
+ngx_http_mixpanel_check_sink(ngx_conf_t *cf, ngx_str_t *name)
+{
+    u_char          *p;
+    ngx_fd_t         fd;
+    ngx_str_t        full, dir;
+    ngx_file_info_t  fi;
+
+    full = *name;
+
+    if (ngx_conf_full_name(cf->cycle, &full, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_file_info(full.data, &fi) != NGX_FILE_ERROR) {
+
+        if (ngx_is_dir(&fi)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"mixpanel_api\" sink \"file:%V\" is a "
+                               "directory, expected a file to append to",
+                               name);
+            return NGX_CONF_ERROR;
+        }
+
+        fd = ngx_open_file(full.data, NGX_FILE_APPEND, NGX_FILE_OPEN, 0);
+
+        if (fd == NGX_INVALID_FILE) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               "\"mixpanel_api\" sink \"file:%V\" cannot "
+                               "be opened for appending", name);
+            return NGX_CONF_ERROR;
+        }
+
+        (void) ngx_close_file(fd);
+
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_errno != NGX_ENOENT) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"mixpanel_api\" sink \"file:%V\" cannot be "
+                           "opened", name);
+        return NGX_CONF_ERROR;
+    }
+
+    /* ngx_conf_full_name() gave an absolute, NUL-terminated name */
+
+    p = full.data + full.len;
+
+    while (p > full.data + 1 && p[-1] != '/') {
+        p--;
+    }
+
+    dir.len = (p > full.data + 1) ? (size_t) (p - 1 - full.data) : 1;
+    dir.data = ngx_pnalloc(cf->temp_pool, dir.len + 1);
+    if (dir.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *ngx_cpymem(dir.data, full.data, dir.len) = '\0';
+
+    if (access((char *) dir.data, W_OK|X_OK) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"mixpanel_api\" sink \"file:%V\" cannot be "
+                           "created in \"%V\"", name, &dir);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -1034,6 +1411,10 @@ ngx_http_mixpanel_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "takes an empty property name";
     }
 
+    if (ngx_http_mixpanel_reserved(cf, cmd, &value[1]) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (*props == NGX_CONF_UNSET_PTR) {
         *props = ngx_array_create(cf->pool, 4,
                                   sizeof(ngx_http_mixpanel_prop_t));
@@ -1087,14 +1468,12 @@ ngx_http_mixpanel_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (cf->args->nelts == 4) {
-        if (ngx_strncmp(value[3].data, "type=", 5) != 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"", &value[3]);
-            return NGX_CONF_ERROR;
-        }
+        type = value[3];
 
-        type.len = value[3].len - 5;
-        type.data = value[3].data + 5;
+        if (ngx_strncmp(value[3].data, "type=", 5) == 0) {
+            type.len -= 5;
+            type.data += 5;
+        }
 
         for (i = 0; ngx_http_mixpanel_types[i].len; i++) {
             if (type.len == ngx_http_mixpanel_types[i].len
@@ -1105,11 +1484,33 @@ ngx_http_mixpanel_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             }
         }
 
+        if (type.data == value[3].data) {
+
+            /* "number" for "type=number" */
+
+            if (ngx_http_mixpanel_types[i].len) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\" of \"%V\", "
+                                   "expected \"type=%V\"",
+                                   &value[3], &value[0], &value[3]);
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\" of \"%V\", "
+                                   "expected \"type=string\", "
+                                   "\"type=number\", \"type=boolean\", "
+                                   "\"type=list\" or \"type=json\"",
+                                   &value[3], &value[0]);
+            }
+
+            return NGX_CONF_ERROR;
+        }
+
         if (ngx_http_mixpanel_types[i].len == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "unknown property type \"%V\", expected "
-                               "\"string\", \"number\", \"boolean\", "
-                               "\"list\" or \"json\"", &type);
+                               "unknown property type \"%V\" of \"%V\", "
+                               "expected \"string\", \"number\", "
+                               "\"boolean\", \"list\" or \"json\"",
+                               &type, &value[0]);
             return NGX_CONF_ERROR;
         }
 
@@ -1119,6 +1520,50 @@ ngx_http_mixpanel_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     prop->value = ngx_http_mixpanel_compile(cf, &value[2]);
     if (prop->value == NULL) {
         return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mixpanel_reserved(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *name)
+{
+    ngx_uint_t                     where;
+    ngx_http_mixpanel_reserved_t  *res;
+
+    switch (cmd->offset) {
+
+    case offsetof(ngx_http_mixpanel_loc_conf_t, props):
+        where = NGX_HTTP_MIXPANEL_RESERVED_EVENT;
+        break;
+
+    case offsetof(ngx_http_mixpanel_loc_conf_t, people_set):
+        where = NGX_HTTP_MIXPANEL_RESERVED_SET;
+        break;
+
+    case offsetof(ngx_http_mixpanel_loc_conf_t, people_set_once):
+        where = NGX_HTTP_MIXPANEL_RESERVED_SET_ONCE;
+        break;
+
+    default: /* mixpanel_people_add, mixpanel_people_unset */
+        where = NGX_HTTP_MIXPANEL_RESERVED_PEOPLE
+                & ~(NGX_HTTP_MIXPANEL_RESERVED_SET
+                    |NGX_HTTP_MIXPANEL_RESERVED_SET_ONCE);
+        break;
+    }
+
+    for (res = ngx_http_mixpanel_reserved_names; res->name.len; res++) {
+        if ((res->where & where)
+            && res->name.len == name->len
+            && ngx_strncmp(res->name.data, name->data, name->len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               ngx_http_mixpanel_reserved_why[res->why],
+                               name, &cmd->name);
+            return NGX_CONF_ERROR;
+        }
     }
 
     return NGX_CONF_OK;
@@ -1145,6 +1590,24 @@ ngx_http_mixpanel_compile(ngx_conf_t *cf, ngx_str_t *value)
     }
 
     return ccv.complex_value;
+}
+
+
+static ngx_http_mixpanel_conf_src_t *
+ngx_http_mixpanel_conf_src(ngx_conf_t *cf, ngx_str_t *value)
+{
+    ngx_http_mixpanel_conf_src_t  *src;
+
+    src = ngx_pcalloc(cf->pool, sizeof(ngx_http_mixpanel_conf_src_t));
+    if (src == NULL) {
+        return NULL;
+    }
+
+    src->file = cf->conf_file->file.name.data;
+    src->line = cf->conf_file->line;
+    src->value = *value;
+
+    return src;
 }
 
 
@@ -1175,6 +1638,35 @@ ngx_http_mixpanel_check_queue_size(ngx_conf_t *cf, void *post, void *data)
 }
 
 
+/*
+ * libcurl reads the bundle only when it sends: a name that cannot be read
+ * would fail every TLS handshake, logged once a minute, and lose events
+ */
+
+static char *
+ngx_http_mixpanel_check_ca_file(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *name = data;
+
+    ngx_str_t  full;
+
+    full = *name;
+
+    if (ngx_conf_full_name(cf->cycle, &full, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (access((char *) full.data, R_OK) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"mixpanel_ssl_trusted_certificate\" file "
+                           "\"%V\" cannot be read", name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_mixpanel_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -1182,6 +1674,39 @@ ngx_http_mixpanel_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     return ngx_http_mixpanel_cookie_conf(cf,
                             (ngx_http_mixpanel_cookie_t **) (p + cmd->offset));
+}
+
+
+static char *
+ngx_http_mixpanel_identity_mode(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_mixpanel_loc_conf_t *mlcf = conf;
+
+    ngx_str_t        *value;
+    ngx_conf_enum_t  *e;
+
+    if (mlcf->identity != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (e = cmd->post; e->name.len; e++) {
+        if (e->name.len == value[1].len
+            && ngx_strcmp(e->name.data, value[1].data) == 0)
+        {
+            mlcf->identity = e->value;
+            return NGX_CONF_OK;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" of \"mixpanel_identity\", "
+                       "expected \"original\" or \"simplified\" (the ID "
+                       "merge API of the Mixpanel project)", &value[1]);
+
+    return NGX_CONF_ERROR;
 }
 
 
@@ -1203,13 +1728,16 @@ ngx_http_mixpanel_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (size == NGX_ERROR) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone size \"%V\"", &value[1]);
+                           "invalid zone size \"%V\" of \"mixpanel_zone\", "
+                           "expected a size such as \"4m\"", &value[1]);
         return NGX_CONF_ERROR;
     }
 
     if (size < (ssize_t) (8 * ngx_pagesize)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is too small", &value[1]);
+                           "zone \"%V\" of \"mixpanel_zone\" is too small, "
+                           "expected at least %uz", &value[1],
+                           (size_t) (8 * ngx_pagesize));
         return NGX_CONF_ERROR;
     }
 
@@ -1246,7 +1774,9 @@ ngx_http_mixpanel_spool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (cf->args->nelts == 3) {
         if (ngx_strncmp(value[2].data, "max_size=", 9) != 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"", &value[2]);
+                               "invalid parameter \"%V\" of "
+                               "\"mixpanel_spool\", expected "
+                               "\"max_size=SIZE\"", &value[2]);
             return NGX_CONF_ERROR;
         }
 
@@ -1256,7 +1786,9 @@ ngx_http_mixpanel_spool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         max = ngx_parse_offset(&s);
         if (max == NGX_ERROR || max == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid spool size \"%V\"", &value[2]);
+                               "invalid spool size \"%V\" of "
+                               "\"mixpanel_spool\", expected a size above "
+                               "zero such as \"max_size=256m\"", &value[2]);
             return NGX_CONF_ERROR;
         }
     }

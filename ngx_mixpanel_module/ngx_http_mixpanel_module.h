@@ -115,6 +115,16 @@ struct ngx_http_mixpanel_record_s {
 };
 
 
+/* where a directive was written: for checks made once the block is read */
+
+typedef struct {
+    u_char                       *file;
+    ngx_uint_t                    line;
+    ngx_str_t                     value;
+    ngx_uint_t                    warned;       /* unsigned warned:1 */
+} ngx_http_mixpanel_conf_src_t;
+
+
 typedef struct {
     ngx_str_t                     name;
     ngx_str_t                     domain;
@@ -163,12 +173,16 @@ typedef struct {
     ngx_shm_zone_t                   *shm_zone;
     void                             *shctx;
     ssize_t                           zone_size;
+
+    /* the first mixpanel_token with variables, for the service account */
+    ngx_http_mixpanel_conf_src_t     *variable_token;
 } ngx_http_mixpanel_main_conf_t;
 
 
 typedef struct {
     ngx_uint_t                    action;
     ngx_http_complex_value_t     *action_if;
+    ngx_http_mixpanel_conf_src_t *action_src;
 
     ngx_http_complex_value_t     *token;
     ngx_http_complex_value_t     *event;

@@ -1,0 +1,1142 @@
+# nginx -t catches what would pass and then send nothing useful, and every
+# message names the directive, the value and what it accepts (SPEC 3, the
+# checks at its end; issue 16).  Each refused value is beside an accepted
+# neighbour that starts and sends.
+
+use Test::Nginx::Socket 'no_plan';
+use File::Temp qw(tempdir);
+
+# the spool of the accepted neighbour: outside servroot, which the real
+# Test::Nginx removes while the directory may still be in use
+$ENV{TEST_NGINX_SPOOL} = tempdir(CLEANUP => 1);
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: an empty literal token
+--- http_config
+    mixpanel_token "";
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+empty "mixpanel_token", expected the project token of Mixpanel's project settings, or variables that give it
+
+
+
+=== TEST 2: an API URL ending with the endpoint /import (https://api.mixpanel.com/import)
+--- http_config
+    mixpanel_token tok;
+    mixpanel_api https://api.mixpanel.com/import;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_api" URL "https://api.mixpanel.com/import" ends with the Mixpanel endpoint "/import": the module appends the endpoints itself, expected the base URL, such as "https://api.mixpanel.com"
+
+
+
+=== TEST 3: an API URL ending with the endpoint /import (https://api-eu.mixpanel.com/import/)
+--- http_config
+    mixpanel_token tok;
+    mixpanel_api https://api-eu.mixpanel.com/import/;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_api" URL "https://api-eu.mixpanel.com/import/" ends with the Mixpanel endpoint "/import": the module appends the endpoints itself, expected the base URL, such as "https://api-eu.mixpanel.com"
+
+
+
+=== TEST 4: an API URL ending with the endpoint /import (https://api.mixpanel.com/import?strict=1)
+--- http_config
+    mixpanel_token tok;
+    mixpanel_api https://api.mixpanel.com/import?strict=1;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_api" URL "https://api.mixpanel.com/import?strict=1" ends with the Mixpanel endpoint "/import": the module appends the endpoints itself, expected the base URL, such as "https://api.mixpanel.com"
+
+
+
+=== TEST 5: an API URL ending with the endpoint /track (https://api.mixpanel.com/track)
+--- http_config
+    mixpanel_token tok;
+    mixpanel_api https://api.mixpanel.com/track;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_api" URL "https://api.mixpanel.com/track" ends with the Mixpanel endpoint "/track": the module appends the endpoints itself, expected the base URL, such as "https://api.mixpanel.com"
+
+
+
+=== TEST 6: an API URL ending with the endpoint /engage (https://api.mixpanel.com/engage#profile-set)
+--- http_config
+    mixpanel_token tok;
+    mixpanel_api https://api.mixpanel.com/engage#profile-set;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_api" URL "https://api.mixpanel.com/engage#profile-set" ends with the Mixpanel endpoint "/engage": the module appends the endpoints itself, expected the base URL, such as "https://api.mixpanel.com"
+
+
+
+=== TEST 7: an API URL ending with the endpoint /decide (https://api.mixpanel.com/decide/)
+--- http_config
+    mixpanel_token tok;
+    mixpanel_api https://api.mixpanel.com/decide/;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_api" URL "https://api.mixpanel.com/decide/" ends with the Mixpanel endpoint "/decide": the module appends the endpoints itself, expected the base URL, such as "https://api.mixpanel.com"
+
+
+
+=== TEST 8: an API URL ending with the endpoint /groups (http://127.0.0.1:8085/mixpanel/groups)
+--- http_config
+    mixpanel_token tok;
+    mixpanel_api http://127.0.0.1:8085/mixpanel/groups;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_api" URL "http://127.0.0.1:8085/mixpanel/groups" ends with the Mixpanel endpoint "/groups": the module appends the endpoints itself, expected the base URL, such as "http://127.0.0.1:8085/mixpanel"
+
+
+
+=== TEST 9: an API URL ending with the endpoint /Import (https://api.mixpanel.com/Import)
+--- http_config
+    mixpanel_token tok;
+    mixpanel_api https://api.mixpanel.com/Import;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_api" URL "https://api.mixpanel.com/Import" ends with the Mixpanel endpoint "/import": the module appends the endpoints itself, expected the base URL, such as "https://api.mixpanel.com"
+
+
+
+=== TEST 10: mixpanel_property named "distinct_id"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property distinct_id $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "distinct_id" in "mixpanel_property": the module sends it itself, choose another name
+
+
+
+=== TEST 11: mixpanel_property named "time"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property time $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "time" in "mixpanel_property": the module sends it itself, choose another name
+
+
+
+=== TEST 12: mixpanel_property named "token"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property token $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "token" in "mixpanel_property": the module sends it itself, choose another name
+
+
+
+=== TEST 13: mixpanel_property named "ip"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property ip $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "ip" in "mixpanel_property": the module sends it itself, choose another name
+
+
+
+=== TEST 14: mixpanel_property named "$insert_id"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property $insert_id $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "$insert_id" in "mixpanel_property": the module sends it itself, choose another name
+
+
+
+=== TEST 15: mixpanel_property named "$device_id"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property $device_id $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "$device_id" in "mixpanel_property": the module sends it itself, choose another name
+
+
+
+=== TEST 16: mixpanel_property named "$user_id"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property $user_id $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "$user_id" in "mixpanel_property": the module sends it itself, choose another name
+
+
+
+=== TEST 17: mixpanel_property named "$identified_id"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property $identified_id $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "$identified_id" in "mixpanel_property": the module sends it itself, choose another name
+
+
+
+=== TEST 18: mixpanel_property named "$anon_id"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property $anon_id $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "$anon_id" in "mixpanel_property": the module sends it itself, choose another name
+
+
+
+=== TEST 19: mixpanel_property named "account_id"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property account_id $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "account_id" in "mixpanel_property": the module sends it itself, choose another name
+
+
+
+=== TEST 20: mixpanel_property named "active_profile_id"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property active_profile_id $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "active_profile_id" in "mixpanel_property": the module sends it itself, choose another name
+
+
+
+=== TEST 21: mixpanel_property named "mp_lib"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property mp_lib $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "mp_lib" in "mixpanel_property": the module sends it itself, choose another name
+
+
+
+=== TEST 22: mixpanel_property named "$distinct_id"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property $distinct_id $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "$distinct_id" in "mixpanel_property": Mixpanel reserves it for identity merging and ingestion, choose another name
+
+
+
+=== TEST 23: mixpanel_property named "$time"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property $time $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "$time" in "mixpanel_property": Mixpanel reserves it for identity merging and ingestion, choose another name
+
+
+
+=== TEST 24: mixpanel_property named "$bucket"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property $bucket $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "$bucket" in "mixpanel_property": Mixpanel reserves it for identity merging and ingestion, choose another name
+
+
+
+=== TEST 25: mixpanel_people_set named "distinct_id"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_people_set distinct_id $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "distinct_id" in "mixpanel_people_set": the module sends it itself, choose another name
+
+
+
+=== TEST 26: mixpanel_people_set named "account_id"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_people_set account_id $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "account_id" in "mixpanel_people_set": the module sends it itself, choose another name
+
+
+
+=== TEST 27: mixpanel_people_set named "active_profile_id"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_people_set active_profile_id $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "active_profile_id" in "mixpanel_people_set": the module sends it itself, choose another name
+
+
+
+=== TEST 28: mixpanel_people_set named "$distinct_id"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_people_set $distinct_id $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "$distinct_id" in "mixpanel_people_set": it is a parameter or an operation of Mixpanel's /engage, choose another name
+
+
+
+=== TEST 29: mixpanel_people_set named "$set"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_people_set $set $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "$set" in "mixpanel_people_set": it is a parameter or an operation of Mixpanel's /engage, choose another name
+
+
+
+=== TEST 30: mixpanel_people_set_once named "$created"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_people_set_once $created $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "$created" in "mixpanel_people_set_once": the module sends it itself, choose another name
+
+
+
+=== TEST 31: mixpanel_people_set_once named "$ip"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_people_set_once $ip $arg_v;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "$ip" in "mixpanel_people_set_once": it is a parameter or an operation of Mixpanel's /engage, choose another name
+
+
+
+=== TEST 32: mixpanel_people_add named "$ignore_time"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_people_add $ignore_time 1;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "$ignore_time" in "mixpanel_people_add": it is a parameter or an operation of Mixpanel's /engage, choose another name
+
+
+
+=== TEST 33: mixpanel_people_add named "$user_id"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_people_add $user_id 1;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "$user_id" in "mixpanel_people_add": the module sends it itself, choose another name
+
+
+
+=== TEST 34: mixpanel_people_unset named "$token"
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_people_unset $token;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+reserved property name "$token" in "mixpanel_people_unset": it is a parameter or an operation of Mixpanel's /engage, choose another name
+
+
+
+=== TEST 35: a property type without type=
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property age $arg_age number;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid parameter "number" of "mixpanel_property", expected "type=number"
+
+
+
+=== TEST 36: a third parameter that is no type
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_people_set age $arg_age numbr;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid parameter "numbr" of "mixpanel_people_set", expected "type=string", "type=number", "type=boolean", "type=list" or "type=json"
+
+
+
+=== TEST 37: an unknown type=
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_people_set_once age $arg_age type=int;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+unknown property type "int" of "mixpanel_people_set_once", expected "string", "number", "boolean", "list" or "json"
+
+
+
+=== TEST 38: an action followed by another word
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel login track;
+        mixpanel_account_id $arg_a;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid parameter "track" of "mixpanel login", expected "if=COND" (one action per location)
+
+
+
+=== TEST 39: if= with no condition
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track if=;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid parameter "if=" of "mixpanel track", expected "if=COND" (one action per location)
+
+
+
+=== TEST 40: if= on off
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel off if=$arg_x;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid parameter "if=$arg_x" of "mixpanel off", which takes none
+
+
+
+=== TEST 41: a misspelt identity mode
+--- http_config
+    mixpanel_token tok;
+    mixpanel_identity simplfied;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid value "simplfied" of "mixpanel_identity", expected "original" or "simplified" (the ID merge API of the Mixpanel project)
+
+
+
+=== TEST 42: mixpanel_identity twice at one level
+--- http_config
+    mixpanel_token tok;
+    mixpanel_identity original;
+    mixpanel_identity simplified;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_identity" directive is duplicate
+
+
+
+=== TEST 43: a cookie flag with a value it does not take
+--- http_config
+    mixpanel_token tok;
+    mixpanel_device_cookie mp secure=yes;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid parameter "secure=yes" of "mixpanel_device_cookie", expected "domain=DOMAIN", "path=PATH", "max_age=TIME", "secure", "httponly" or "samesite=strict|lax|none"
+
+
+
+=== TEST 44: a bad max_age
+--- http_config
+    mixpanel_token tok;
+    mixpanel_profile_cookie mp_profile max_age=forever;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid parameter "max_age=forever" of "mixpanel_profile_cookie", expected "domain=DOMAIN", "path=PATH", "max_age=TIME", "secure", "httponly" or "samesite=strict|lax|none"
+
+
+
+=== TEST 45: flags after off
+--- http_config
+    mixpanel_token tok;
+    mixpanel_profile_cookie off secure;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid parameter "secure" after "off" of "mixpanel_profile_cookie", which takes none
+
+
+
+=== TEST 46: a cookie name with a space
+--- http_config
+    mixpanel_token tok;
+    mixpanel_device_cookie "mp id";
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid cookie name "mp id" of "mixpanel_device_cookie", expected a token without spaces or any of ()<>@,;:\"/[]?={}
+
+
+
+=== TEST 47: samesite=none without secure
+--- http_config
+    mixpanel_token tok;
+    mixpanel_device_cookie mp samesite=none;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"samesite=none" of "mixpanel_device_cookie" requires "secure", browsers reject the cookie otherwise
+
+
+
+=== TEST 48: a spool parameter misspelt
+--- http_config
+    mixpanel_token tok;
+    mixpanel_spool $TEST_NGINX_SERVER_ROOT/spool maxsize=1m;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid parameter "maxsize=1m" of "mixpanel_spool", expected "max_size=SIZE"
+
+
+
+=== TEST 49: a spool of size zero
+--- http_config
+    mixpanel_token tok;
+    mixpanel_spool $TEST_NGINX_SERVER_ROOT/spool max_size=0;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid spool size "max_size=0" of "mixpanel_spool", expected a size above zero such as "max_size=256m"
+
+
+
+=== TEST 50: a zone size that is no size
+--- http_config
+    mixpanel_token tok;
+    mixpanel_zone big;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid zone size "big" of "mixpanel_zone", expected a size such as "4m"
+
+
+
+=== TEST 51: a service account with a token that varies per request
+--- http_config
+    mixpanel_service_account user secret 12345;
+--- config
+    mixpanel_token $arg_token;
+
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_token $arg_token" varies per request, but "mixpanel_service_account" sends every event to project 12345: Mixpanel would put all the tokens' events in that one project; expected one literal token with the service account, or no service account
+
+
+
+=== TEST 52: the same, with the service account after the token
+--- http_config
+    mixpanel_token tok-$host;
+    mixpanel_service_account user secret 678;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_token tok-$host" varies per request, but "mixpanel_service_account" sends every event to project 678: Mixpanel would put all the tokens' events in that one project; expected one literal token with the service account, or no service account
+
+
+
+=== TEST 53: a file: sink in a directory that does not exist: the directive and its line
+--- http_config
+    mixpanel_token tok;
+    mixpanel_api file:/nonexistent-mixpanel-dir/events.jsonl;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"mixpanel_api" sink "file:/nonexistent-mixpanel-dir/events\.jsonl" cannot be created in "/nonexistent-mixpanel-dir" \(2: No such file or directory\) in \S+/nginx\.conf:\d+}
+
+
+
+=== TEST 54: a file: sink that is a directory
+--- http_config
+    mixpanel_token tok;
+    mixpanel_api file:$TEST_NGINX_SERVER_ROOT/conf;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr{"mixpanel_api" sink "file:\S+/conf" is a directory, expected a file to append to in \S+/nginx\.conf:\d+}
+
+
+
+=== TEST 55: a file: sink under a path component that is a file
+--- http_config
+    mixpanel_token tok;
+    mixpanel_api file:$TEST_NGINX_SERVER_ROOT/conf/nginx.conf/events.jsonl;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr{"mixpanel_api" sink "file:\S+/conf/nginx\.conf/events\.jsonl" cannot be opened \(20: Not a directory\) in \S+/nginx\.conf:\d+}
+
+
+
+=== TEST 56: signup and login with no account id in scope: one warning per directive, at its line
+--- http_config
+    mixpanel_api file:$TEST_NGINX_SERVER_ROOT/logs/events.jsonl;
+    mixpanel_token tok;
+--- config
+    mixpanel login;
+
+    location = /a {
+        return 200;
+    }
+
+    location = /b {
+        return 200;
+    }
+
+    location = /signup {
+        mixpanel signup if=$arg_go;
+        return 200;
+    }
+
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- grep_error_log eval
+qr/\[warn\] .*with no "mixpanel_account_id".*/
+--- grep_error_log_out eval
+qr{^\[warn\] \d+#\d+: "mixpanel login" applies to the server with no "mixpanel_account_id": it would send anonymous events and identify no one; set the account id in the location, its server or http in \S+/nginx\.conf:\d+
+\[warn\] \d+#\d+: "mixpanel signup" applies to location "/signup" with no "mixpanel_account_id": it would send anonymous events and identify no one; set the account id in the location, its server or http in \S+/nginx\.conf:\d+
+$}
+
+
+
+=== TEST 57: the same actions with an account id at any level: no warning
+--- http_config
+    mixpanel_api file:$TEST_NGINX_SERVER_ROOT/logs/events.jsonl;
+    mixpanel_token tok;
+--- config
+    mixpanel login;
+    mixpanel_account_id $http_x_account;
+
+    location = /a {
+        return 200;
+    }
+
+    location = /signup {
+        mixpanel signup;
+        mixpanel_account_id $arg_account;
+        return 200 "ok\n";
+    }
+--- request
+GET /signup
+--- response_body
+ok
+--- no_error_log
+with no "mixpanel_account_id"
+[emerg]
+
+
+
+=== TEST 58: the accepted neighbours send: names near the reserved ones, type=, if=, a variable token without a service account
+--- http_config
+    mixpanel_api file:$TEST_NGINX_SERVER_ROOT/logs/events.jsonl;
+    mixpanel_flush_interval 300ms;
+    mixpanel_identity original;
+    mixpanel_request_properties off;
+    mixpanel_user_agent_properties off;
+    mixpanel_spool $TEST_NGINX_SPOOL max_size=1m;
+    mixpanel_zone 1m;
+    limit_req_zone $server_name zone=wait:1m rate=1r/s;
+--- config
+    location = /t {
+        mixpanel_token tok-$arg_p;
+        mixpanel signup if=$arg_go;
+        mixpanel_account_id $arg_a;
+        mixpanel_device_cookie mp domain=.example.com path=/ max_age=1d secure httponly samesite=none;
+        mixpanel_property age $arg_age type=number;
+        mixpanel_property event x;
+        mixpanel_property distinct_ids_seen 2 type=number;
+        mixpanel_property $email e@example.com;
+        mixpanel_people_set $created $arg_c;
+        mixpanel_people_set_once first_seen $arg_c;
+        mixpanel_people_add logins 1;
+        mixpanel_people_unset account_id;
+        return 200 "ok\n";
+    }
+
+    location = /wait {
+        mixpanel off;
+        limit_req zone=wait burst=5;
+        empty_gif;
+    }
+
+    location = /sink {
+        mixpanel off;
+        default_type text/plain;
+        alias $TEST_NGINX_SERVER_ROOT/logs/events.jsonl;
+    }
+--- request eval
+["GET /t?go=1&p=a&a=acc-1&age=31&c=2020-01-01", "GET /t?p=b&a=acc-2", "GET /wait", "GET /wait", "GET /sink"]
+--- response_headers_like eval
+["Set-Cookie: mp=[^;]+; Domain=.example.com; Path=/; Max-Age=86400; Expires=[^;]+; SameSite=None; Secure; HttpOnly", "", "", "", ""]
+--- response_body_like eval
+["^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
+qr{^(?!.*acc-2)(?=.*"event":"Sign Up","properties":\{"token":"tok-a",[^\n]*"age":31,"event":"x","distinct_ids_seen":2,"\$email":"e\@example\.com"\}\})(?=.*\{"\$token":"tok-a","\$distinct_id":"acc-1","\$ip":"127\.0\.0\.1","\$set":\{"account_id":"acc-1","\$created":"2020-01-01"\}\})(?=.*"\$set_once":\{"\$created":"[^"]+","first_seen":"2020-01-01"\}\})(?=.*"\$add":\{"logins":1\}\})(?=.*"\$unset":\["account_id"\]\})}s]
+--- no_error_log
+[emerg]
+[error]
+
+
+
+=== TEST 59: accepted API base URLs, with a path or a trailing slash, and a literal token with a service account
+--- http_config
+    mixpanel_api http://127.0.0.1:1/mixpanel/importer/;
+    mixpanel_service_account user secret 12345;
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_request_properties off;
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- no_error_log
+[emerg]
+
+
+
+=== TEST 60: a file: sink that does not exist yet, relative to the prefix: created by nginx as before
+--- http_config
+    mixpanel_api file:logs/new-sink.jsonl;
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+
+    location = /exists {
+        mixpanel off;
+        alias $TEST_NGINX_SERVER_ROOT/logs/new-sink.jsonl;
+    }
+--- request eval
+["GET /t", "GET /exists"]
+--- error_code eval
+[200, 200]
+--- no_error_log
+[emerg]
+
+
+
+=== TEST 61: a CA bundle that does not exist: every send would fail its TLS handshake
+--- http_config
+    mixpanel_token tok;
+    mixpanel_ssl_trusted_certificate /nonexistent-mixpanel-dir/ca.pem;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"mixpanel_ssl_trusted_certificate" file "/nonexistent-mixpanel-dir/ca\.pem" cannot be read \(2: No such file or directory\) in \S+/nginx\.conf:\d+}
+
+
+
+=== TEST 62: a CA bundle relative to the configuration directory, readable: accepted
+--- http_config
+    mixpanel_api file:$TEST_NGINX_SERVER_ROOT/logs/events.jsonl;
+    mixpanel_token tok;
+    mixpanel_ssl_trusted_certificate nginx.conf;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- no_error_log
+[emerg]
