@@ -395,3 +395,130 @@ $::HttpConfig . "    mixpanel_token tok-ua4;\n"
 ["^ok\n\$", "^ok\n\$", "^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
 qr{"ip":"0","\$os":"macOS"\}\}$::Next"ip":"0"\}\}$::Next"ip":"0","\$os":"iOS"\}\}$::Next"ip":"0"\}\}\]\}\n$}]
 
+
+
+=== TEST 15: Mixpanel's limits on a value: nesting 3 deep and fewer than 255 keys or items are sent, one past is left out, the event kept
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-limits;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_request_properties off;
+        mixpanel_user_agent_properties off;
+        mixpanel_ip off;
+        mixpanel_property d4 $http_x_d4 type=json;
+        mixpanel_property d3 $http_x_d3 type=json;
+        mixpanel_property a4 $http_x_a4 type=json;
+        mixpanel_property a3 $http_x_a3 type=json;
+        mixpanel_property k255 $http_x_k255 type=json;
+        mixpanel_property k254 $http_x_k254 type=json;
+        mixpanel_property n255 $http_x_n255 type=json;
+        mixpanel_property n254 $http_x_n254 type=json;
+        mixpanel_property in255 $http_x_in255 type=json;
+        mixpanel_property l255 $http_x_l255 type=list;
+        mixpanel_property l254 $http_x_l254 type=list;
+        mixpanel_property after kept;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+my $keys = sub { "{" . join(",", map { qq{"k$_":0} } 1 .. $_[0]) . "}" };
+my $items = sub { "[" . join(",", (7) x $_[0]) . "]" };
+my $list = sub { join(",", map { "i$_" } 1 .. $_[0]) };
+"X-D4: {\"a\":{\"b\":{\"c\":{\"d\":1}}}}\n"
+. "X-D3: {\"a\":{\"b\":{\"c\":1}}}\n"
+. "X-A4: [[[[1]]]]\n"
+. "X-A3: [[[1]],{\"x\":[2]}]\n"
+. "X-K255: " . $keys->(255) . "\n"
+. "X-K254: " . $keys->(254) . "\n"
+. "X-N255: " . $items->(255) . "\n"
+. "X-N254: " . $items->(254) . "\n"
+. "X-In255: {\"x\":" . $items->(255) . "}\n"
+. "X-L255: " . $list->(255) . "\n"
+. "X-L254: " . $list->(254) . ",,\n"
+--- request eval
+["GET /t", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^GIF", "^GIF",
+'"ip":"0","d3":\{"a":\{"b":\{"c":1\}\}\},"a3":\[\[\[1\]\],\{"x":\[2\]\}\],"k254":\{"k1":0,(?:"k\d+":0,){252}"k254":0\},"n254":\[(?:7,){253}7\],"l254":\["i1",(?:"i\d+",){252}"i254"\],"after":"kept"\}\}\]\}\n$']
+--- no_error_log
+[error]
+
+
+
+=== TEST 16: a JSON value nested 4 deep, logged at info
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-limit16;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property v $http_x_v type=json;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-V: " . "[{\"a\":[[1]]}]" . "\n"
+--- request
+GET /t
+--- error_log
+mixpanel: property v left out: objects and lists nested more than 3 deep, Mixpanel would reject the event
+--- no_error_log
+[error]
+
+
+
+=== TEST 17: a JSON object of 255 keys, logged at info
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-limit17;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property v $http_x_v type=json;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-V: " . "{" . join(",", map { qq{"k$_":0} } 1 .. 255) . "}" . "\n"
+--- request
+GET /t
+--- error_log
+mixpanel: property v left out: an object of more than 254 keys, Mixpanel would reject the event
+--- no_error_log
+[error]
+
+
+
+=== TEST 18: a JSON list of 255 items, logged at info
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-limit18;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property v $http_x_v type=json;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-V: " . "[" . join(",", (1) x 255) . "]" . "\n"
+--- request
+GET /t
+--- error_log
+mixpanel: property v left out: a list of more than 254 items, Mixpanel would reject the event
+--- no_error_log
+[error]
+
+
+
+=== TEST 19: a list of 255 items, logged at info
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-limit19;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property v $http_x_v type=list;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-V: " . join(",", 1 .. 255) . "\n"
+--- request
+GET /t
+--- error_log
+mixpanel: property v left out: a list of more than 254 items, Mixpanel would reject the event
+--- no_error_log
+[error]
