@@ -78,7 +78,8 @@ function native(ua) {
     return { $os: 'iOS' };
   }
   if (/macOS|Mac OS X|Macintosh/.test(ua)
-      || (/Darwin\/|CFNetwork\//.test(ua) && /\((x86_64|arm64|i386)\)/.test(ua))) {
+      || (/Darwin\/|CFNetwork\//.test(ua)
+          && /\((x86_64|arm64|i386)\)/.test(ua))) {
     return { $os: 'macOS' };
   }
   return {};
