@@ -493,7 +493,7 @@ ngx_http_mixpanel_referer_props(ngx_http_request_t *r,
 
 
 /*
- * Browsers send Sec-Fetch-Mode with every request since 2020-2023
+ * Browsers send Sec-Fetch-Mode with every request since 2019-2023
  * (Chrome 76, Firefox 90, Safari 16.4).  A request without it is taken
  * for a navigation: an older browser's page load, or an app or a library,
  * which rarely sends a Referer at all (docs/properties.md).
