@@ -522,3 +522,33 @@ GET /t
 mixpanel: property v left out: a list of more than 254 items, Mixpanel would reject the event
 --- no_error_log
 [error]
+
+
+
+=== TEST 20: the limits hold for people updates too
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-limit20;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_event off;
+        mixpanel_account_id acct-20;
+        mixpanel_ip off;
+        mixpanel_people_set deep $http_x_d4 type=json;
+        mixpanel_people_set ok $http_x_d3 type=json;
+        mixpanel_people_set many $http_x_l255 type=list;
+        mixpanel_people_set tags $http_x_l254 type=list;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-D4: {\"a\":[{\"c\":[1]}]}\n"
+. "X-D3: {\"a\":[{\"c\":1}]}\n"
+. "X-L255: " . join(",", 1 .. 255) . "\n"
+. "X-L254: " . join(",", 1 .. 254) . "\n"
+--- request eval
+["GET /t", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^GIF", "^GIF",
+'^\{"endpoint":"/engage","body":\[\{"\$token":"tok-limit20","\$distinct_id":"acct-20",[^\n]*"\$set":\{"ok":\{"a":\[\{"c":1\}\]\},"tags":\["1",(?:"\d+",){252}"254"\]\}[^\n]*\]\}\n$']
+--- no_error_log
+[error]
