@@ -31,7 +31,7 @@ TEST_DEBS  := perl libtest-base-perl libtext-diff-perl liburi-perl \
               libipc-run-perl python3 valgrind curl openssl dpkg-dev
 BENCH_DEBS := wrk
 
-.PHONY: all deps test-deps module test test-emulator test-1.22 \
+.PHONY: all deps test-deps parity-deps module test test-emulator test-1.22 \
         test-$(UPSTREAM_VER) \
         upstream demo bench clean
 
@@ -45,6 +45,12 @@ deps:
 test-deps: deps
 	@tools/ensure-debs $(TEST_DEBS)
 	@command -v npm >/dev/null || tools/ensure-debs nodejs npm
+
+# mixpanel-browser, the version and dependencies t/parity/package.json and
+# package-lock.json pin, in build/mixpanel-browser: the parity tests
+# (t/080, t/082) compare the module with the SDK itself.
+parity-deps: test-deps
+	@tools/install-mixpanel-browser
 
 module: deps $(MODULE)
 
@@ -72,7 +78,7 @@ $(UPSTREAM_MOD): $(SOURCES)
 	tools/build-upstream-nginx $(UPSTREAM_VER) $(UPSTREAM)
 
 # the emulator's own suite does not involve nginx: it runs once
-test: test-deps module
+test: test-deps parity-deps module
 	@rc=0; $(MAKE) --no-print-directory test-emulator || rc=1; \
 	for v in $(NGINX_VERSIONS); do \
 	    $(MAKE) --no-print-directory test-$$v || rc=1; done; exit $$rc

@@ -231,7 +231,12 @@ ngx_http_mixpanel_cache_put(ngx_http_mixpanel_cache_t *cache, uintptr_t tag,
     for (i = 0; i < n; i++) {
         v[i].len = values[i].len;
         v[i].data = p;
-        p = ngx_cpymem(p, values[i].data, values[i].len);
+
+        /* an empty value may have no data: memcpy() wants a pointer */
+
+        if (values[i].len) {
+            p = ngx_cpymem(p, values[i].data, values[i].len);
+        }
     }
 
     slot->block = block;

@@ -16,9 +16,24 @@ static ngx_int_t ngx_http_mixpanel_json_is_number(u_char *p, size_t len);
 static u_char *ngx_http_mixpanel_int64(u_char *p, int64_t n);
 static ngx_int_t ngx_http_mixpanel_json_boolean(u_char *p, size_t len);
 static ngx_int_t ngx_http_mixpanel_json_list(ngx_http_mixpanel_buf_t *b,
-    u_char *p, size_t len);
+    u_char *p, size_t len, const char **reason);
 static ngx_int_t ngx_http_mixpanel_json_raw(ngx_http_mixpanel_buf_t *b,
-    u_char *p, size_t len, ngx_log_t *log);
+    u_char *p, size_t len, const char **reason);
+static const char *ngx_http_mixpanel_json_limits(json_t *json,
+    ngx_uint_t depth);
+
+
+/*
+ * Mixpanel's limits on a value (an event property or a profile's): lists
+ * and objects of fewer than 255 items or keys, nested 3 deep at most.
+ * /import?strict=1 rejects the whole event for one value past them.
+ */
+
+#define NGX_HTTP_MIXPANEL_MAX_ITEMS  254
+#define NGX_HTTP_MIXPANEL_MAX_DEPTH  3
+
+
+static time_t  ngx_http_mixpanel_limit_logged;
 
 
 /* the bytes a JSON string takes as they are: printable ASCII but " and \ */
@@ -395,16 +410,17 @@ ngx_http_mixpanel_json_number_prop(ngx_http_mixpanel_buf_t *b,
 
 
 /*
- * A typed property; a value that is empty or not valid for its type is
- * left out.
+ * A typed property; a value that is empty, not valid for its type, or past
+ * Mixpanel's limits is left out, and the event kept.
  */
 
 ngx_int_t
 ngx_http_mixpanel_json_prop(ngx_http_mixpanel_buf_t *b, ngx_str_t *key,
     ngx_uint_t type, ngx_str_t *value, ngx_log_t *log)
 {
-    size_t      mark;
-    ngx_int_t   rc;
+    size_t       mark;
+    ngx_int_t    rc;
+    const char  *reason;
 
     if (value->len == 0 || b->nprops >= NGX_HTTP_MIXPANEL_MAX_PROPS) {
         return NGX_OK;
@@ -422,6 +438,7 @@ ngx_http_mixpanel_json_prop(ngx_http_mixpanel_buf_t *b, ngx_str_t *key,
     /* an offset: writing the value may move the buffer (realloc) */
 
     mark = b->pos - key->len - b->start;
+    reason = NULL;
 
     switch (type) {
 
@@ -447,11 +464,13 @@ ngx_http_mixpanel_json_prop(ngx_http_mixpanel_buf_t *b, ngx_str_t *key,
         break;
 
     case NGX_HTTP_MIXPANEL_LIST:
-        rc = ngx_http_mixpanel_json_list(b, value->data, value->len);
+        rc = ngx_http_mixpanel_json_list(b, value->data, value->len,
+                                         &reason);
         break;
 
     default: /* NGX_HTTP_MIXPANEL_JSON */
-        rc = ngx_http_mixpanel_json_raw(b, value->data, value->len, log);
+        rc = ngx_http_mixpanel_json_raw(b, value->data, value->len,
+                                        &reason);
         break;
     }
 
@@ -460,10 +479,26 @@ ngx_http_mixpanel_json_prop(ngx_http_mixpanel_buf_t *b, ngx_str_t *key,
     }
 
     if (rc == NGX_DECLINED) {
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
-                       "mixpanel: property %V left out, value is not "
-                       "of its type %ui", key, type);
         b->pos = b->start + mark;
+
+        if (reason == NULL) {
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                           "mixpanel: property %V left out, value is not "
+                           "of its type %ui", key, type);
+            return NGX_OK;
+        }
+
+        /* one line a second per worker: clients may send such values */
+
+        if (ngx_http_mixpanel_limit_logged != ngx_time()) {
+            ngx_http_mixpanel_limit_logged = ngx_time();
+
+            ngx_log_error(NGX_LOG_INFO, log, 0,
+                          "mixpanel: property %*s left out: %s, "
+                          "Mixpanel would reject the event",
+                          key->len - 4, key->data + 2, reason);
+        }
+
         return NGX_OK;
     }
 
@@ -615,7 +650,7 @@ ngx_http_mixpanel_json_boolean(u_char *p, size_t len)
 
 static ngx_int_t
 ngx_http_mixpanel_json_list(ngx_http_mixpanel_buf_t *b, u_char *p,
-    size_t len)
+    size_t len, const char **reason)
 {
     u_char      *last, *s, *e;
     ngx_uint_t   n;
@@ -648,6 +683,11 @@ ngx_http_mixpanel_json_list(ngx_http_mixpanel_buf_t *b, u_char *p,
             continue;
         }
 
+        if (n == NGX_HTTP_MIXPANEL_MAX_ITEMS) {
+            *reason = "a list of more than 254 items";
+            return NGX_DECLINED;
+        }
+
         if (n++ && ngx_http_mixpanel_buf_append(b, (u_char *) ",", 1)
                    != NGX_OK)
         {
@@ -665,7 +705,7 @@ ngx_http_mixpanel_json_list(ngx_http_mixpanel_buf_t *b, u_char *p,
 
 static ngx_int_t
 ngx_http_mixpanel_json_raw(ngx_http_mixpanel_buf_t *b, u_char *p,
-    size_t len, ngx_log_t *log)
+    size_t len, const char **reason)
 {
     size_t        n;
     json_t       *json;
@@ -674,6 +714,13 @@ ngx_http_mixpanel_json_raw(ngx_http_mixpanel_buf_t *b, u_char *p,
     json = json_loadb((char *) p, len,
                       JSON_REJECT_DUPLICATES|JSON_DECODE_ANY, &err);
     if (json == NULL) {
+        return NGX_DECLINED;
+    }
+
+    *reason = ngx_http_mixpanel_json_limits(json, 0);
+
+    if (*reason) {
+        json_decref(json);
         return NGX_DECLINED;
     }
 
@@ -690,6 +737,56 @@ ngx_http_mixpanel_json_raw(ngx_http_mixpanel_buf_t *b, u_char *p,
     json_decref(json);
 
     return NGX_OK;
+}
+
+
+/*
+ * What breaks Mixpanel's limits in a value whose containers are nested
+ * depth deep, or NULL.  The recursion stops at the fourth level.
+ */
+
+static const char *
+ngx_http_mixpanel_json_limits(json_t *json, ngx_uint_t depth)
+{
+    size_t       i;
+    json_t      *v;
+    const char  *key, *reason;
+
+    if (!json_is_object(json) && !json_is_array(json)) {
+        return NULL;
+    }
+
+    if (depth == NGX_HTTP_MIXPANEL_MAX_DEPTH) {
+        return "objects and lists nested more than 3 deep";
+    }
+
+    if (json_is_object(json)) {
+        if (json_object_size(json) > NGX_HTTP_MIXPANEL_MAX_ITEMS) {
+            return "an object of more than 254 keys";
+        }
+
+        json_object_foreach(json, key, v) {
+            reason = ngx_http_mixpanel_json_limits(v, depth + 1);
+            if (reason) {
+                return reason;
+            }
+        }
+
+        return NULL;
+    }
+
+    if (json_array_size(json) > NGX_HTTP_MIXPANEL_MAX_ITEMS) {
+        return "a list of more than 254 items";
+    }
+
+    json_array_foreach(json, i, v) {
+        reason = ngx_http_mixpanel_json_limits(v, depth + 1);
+        if (reason) {
+            return reason;
+        }
+    }
+
+    return NULL;
 }
 
 

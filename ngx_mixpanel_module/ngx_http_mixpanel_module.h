@@ -397,10 +397,15 @@ typedef struct {
     ngx_str_t                     browser_version;
     ngx_str_t                     os;
     ngx_str_t                     device;
+    ngx_uint_t                    bot;
 } ngx_http_mixpanel_ua_t;
 
 void ngx_http_mixpanel_ua_parse(u_char *ua, size_t len,
     ngx_http_mixpanel_ua_t *out);
+/* the same, remembered per worker; good until the next call */
+void ngx_http_mixpanel_ua_get(u_char *ua, size_t len,
+    ngx_http_mixpanel_ua_t *out);
+void ngx_http_mixpanel_ua_exit(void);
 /* a crawler of the JavaScript SDK's blocked list (mixpanel_track_bots) */
 ngx_int_t ngx_http_mixpanel_ua_is_bot(u_char *ua, size_t len);
 

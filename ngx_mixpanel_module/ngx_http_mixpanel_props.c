@@ -15,10 +15,14 @@
 #include "ngx_http_mixpanel_module.h"
 
 
-static void ngx_http_mixpanel_user_agent(u_char *data, size_t len,
-    ngx_http_mixpanel_ua_t *ua);
-static void ngx_http_mixpanel_utm_args(ngx_http_request_t *r,
-    ngx_str_t *values);
+static ngx_int_t ngx_http_mixpanel_marketing_props(ngx_http_request_t *r,
+    ngx_http_mixpanel_buf_t *b);
+static size_t ngx_http_mixpanel_param_value(u_char *dst, size_t size,
+    u_char *src, size_t len);
+static ngx_uint_t ngx_http_mixpanel_uri_component(u_char *p, u_char *last);
+static ngx_int_t ngx_http_mixpanel_referer_props(ngx_http_request_t *r,
+    ngx_http_mixpanel_buf_t *b);
+static ngx_uint_t ngx_http_mixpanel_is_navigation(ngx_http_request_t *r);
 
 
 #define ngx_http_mixpanel_key(name)  ngx_string(",\"" name "\":")
@@ -27,18 +31,44 @@ static void ngx_http_mixpanel_utm_args(ngx_http_request_t *r,
 typedef struct {
     ngx_str_t                     name;
     ngx_str_t                     key;
-} ngx_http_mixpanel_utm_t;
+} ngx_http_mixpanel_param_t;
 
 
-#define NGX_HTTP_MIXPANEL_UTM  5
+#define ngx_http_mixpanel_param(name)                                         \
+    { ngx_string(name), ngx_http_mixpanel_key(name) }
 
-static ngx_http_mixpanel_utm_t  ngx_http_mixpanel_utm[] = {
-    { ngx_string("utm_source"), ngx_http_mixpanel_key("utm_source") },
-    { ngx_string("utm_medium"), ngx_http_mixpanel_key("utm_medium") },
-    { ngx_string("utm_campaign"), ngx_http_mixpanel_key("utm_campaign") },
-    { ngx_string("utm_term"), ngx_http_mixpanel_key("utm_term") },
-    { ngx_string("utm_content"), ngx_http_mixpanel_key("utm_content") }
+
+/*
+ * mixpanel-browser's CAMPAIGN_KEYWORDS and CLICK_IDS, in its order: every
+ * event it tracks carries those of the page's URL (_.info.campaignParams(),
+ * clickParams()).
+ */
+
+#define NGX_HTTP_MIXPANEL_PARAMS  20
+
+static ngx_http_mixpanel_param_t  ngx_http_mixpanel_params[] = {
+    ngx_http_mixpanel_param("utm_source"),
+    ngx_http_mixpanel_param("utm_medium"),
+    ngx_http_mixpanel_param("utm_campaign"),
+    ngx_http_mixpanel_param("utm_content"),
+    ngx_http_mixpanel_param("utm_term"),
+    ngx_http_mixpanel_param("utm_id"),
+    ngx_http_mixpanel_param("utm_source_platform"),
+    ngx_http_mixpanel_param("utm_campaign_id"),
+    ngx_http_mixpanel_param("utm_creative_format"),
+    ngx_http_mixpanel_param("utm_marketing_tactic"),
+    ngx_http_mixpanel_param("dclid"),
+    ngx_http_mixpanel_param("fbclid"),
+    ngx_http_mixpanel_param("gclid"),
+    ngx_http_mixpanel_param("ko_click_id"),
+    ngx_http_mixpanel_param("li_fat_id"),
+    ngx_http_mixpanel_param("msclkid"),
+    ngx_http_mixpanel_param("sccid"),
+    ngx_http_mixpanel_param("ttclid"),
+    ngx_http_mixpanel_param("twclid"),
+    ngx_http_mixpanel_param("wbraid")
 };
+
 
 static ngx_str_t  ngx_http_mixpanel_key_method =
     ngx_http_mixpanel_key("http_method");
@@ -61,18 +91,14 @@ static ngx_str_t  ngx_http_mixpanel_key_referrer =
     ngx_http_mixpanel_key("$referrer");
 static ngx_str_t  ngx_http_mixpanel_key_referring_domain =
     ngx_http_mixpanel_key("$referring_domain");
-
-
-/* parsed User-Agents: 1024 of up to 768 bytes, at most 1 MB */
-
-static ngx_http_mixpanel_cache_t    ngx_http_mixpanel_ua_cache =
-    ngx_http_mixpanel_cache(1024, 768, 128);
+static ngx_str_t  ngx_http_mixpanel_key_current_url =
+    ngx_http_mixpanel_key("$current_url");
 
 
 void
 ngx_http_mixpanel_props_exit(void)
 {
-    ngx_http_mixpanel_cache_empty(&ngx_http_mixpanel_ua_cache);
+    ngx_http_mixpanel_ua_exit();
 }
 
 
@@ -140,39 +166,55 @@ ngx_http_mixpanel_request_props(ngx_http_request_t *r,
 }
 
 
-/* what a client SDK would add: browser, OS, device, UTM and referrer */
+/*
+ * What a client SDK would add: browser, OS and device from the User-Agent,
+ * the campaign keys and click ids of the URL, and the referrer; each as
+ * mixpanel-browser computes it (docs/properties.md).
+ */
 
 ngx_int_t
 ngx_http_mixpanel_client_props(ngx_http_request_t *r,
     ngx_http_mixpanel_buf_t *b)
 {
-    u_char                  *p, *last, *dst, *src;
-    size_t                   len;
-    ngx_str_t                utm[NGX_HTTP_MIXPANEL_UTM], *key;
-    ngx_uint_t               i;
     ngx_table_elt_t         *h;
     ngx_http_mixpanel_ua_t   ua;
 
     h = r->headers_in.user_agent;
 
     if (h) {
-        ngx_http_mixpanel_user_agent(h->value.data, h->value.len, &ua);
+        ngx_http_mixpanel_ua_get(h->value.data, h->value.len, &ua);
 
         if (ngx_http_mixpanel_json_string_prop(b,
                                                &ngx_http_mixpanel_key_browser,
                                                ua.browser.data,
                                                ua.browser.len)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        /* a JSON number by construction, of any length */
+
+        if (ua.browser_version.len
+            && b->nprops < NGX_HTTP_MIXPANEL_MAX_PROPS)
+        {
+            if (ngx_http_mixpanel_buf_append(b,
+                                  ngx_http_mixpanel_key_browser_version.data,
+                                  ngx_http_mixpanel_key_browser_version.len)
+                != NGX_OK
+                || ngx_http_mixpanel_buf_append(b, ua.browser_version.data,
+                                                ua.browser_version.len)
+                   != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            b->nprops++;
+        }
+
+        if (ngx_http_mixpanel_json_string_prop(b, &ngx_http_mixpanel_key_os,
+                                               ua.os.data, ua.os.len)
             != NGX_OK
-            || ngx_http_mixpanel_json_prop(b,
-                                        &ngx_http_mixpanel_key_browser_version,
-                                        NGX_HTTP_MIXPANEL_NUMBER,
-                                        &ua.browser_version,
-                                        r->connection->log)
-               != NGX_OK
-            || ngx_http_mixpanel_json_string_prop(b,
-                                                  &ngx_http_mixpanel_key_os,
-                                                  ua.os.data, ua.os.len)
-               != NGX_OK
             || ngx_http_mixpanel_json_string_prop(b,
                                                 &ngx_http_mixpanel_key_device,
                                                 ua.device.data,
@@ -183,78 +225,99 @@ ngx_http_mixpanel_client_props(ngx_http_request_t *r,
         }
     }
 
-    if (r->args.len > sizeof("utm_") - 1
-        && ngx_strlcasestrn(r->args.data, r->args.data + r->args.len,
-                            (u_char *) "utm_", sizeof("utm_") - 2)
-           != NULL)
+    if (ngx_http_mixpanel_marketing_props(r, b) != NGX_OK
+        || ngx_http_mixpanel_referer_props(r, b) != NGX_OK)
     {
-        ngx_http_mixpanel_utm_args(r, utm);
+        return NGX_ERROR;
+    }
 
-        for (i = 0; i < NGX_HTTP_MIXPANEL_UTM; i++) {
-            if (utm[i].len == 0) {
+    return NGX_OK;
+}
+
+
+/*
+ * _.getQueryParam(document.URL, name) for each of the 20 names, in one
+ * pass over the request's URI as the client sent it: the SDK's expression
+ * [?&]name=([^&#]*) finds the first "name=" right after a '?' or a '&'
+ * anywhere in the URL, names compared with case, and takes the value up
+ * to the next '&' or '#'.  An empty value is left out, as the SDK does;
+ * the SDK does not look further for another.
+ */
+
+static ngx_int_t
+ngx_http_mixpanel_marketing_props(ngx_http_request_t *r,
+    ngx_http_mixpanel_buf_t *b)
+{
+    u_char                     *p, *q, *last, *v,
+                                buf[NGX_HTTP_MIXPANEL_MAX_STRING + 4];
+    size_t                      len;
+    uint32_t                    found;
+    ngx_str_t                   values[NGX_HTTP_MIXPANEL_PARAMS];
+    ngx_uint_t                  i;
+    ngx_http_mixpanel_param_t  *prm;
+
+    p = r->unparsed_uri.data;
+
+    if (p == NULL) {
+        return NGX_OK;
+    }
+
+    last = p + r->unparsed_uri.len;
+    found = 0;
+
+    for ( /* void */ ; p < last; p++) {
+
+        if (*p != '?' && *p != '&') {
+            continue;
+        }
+
+        q = p + 1;
+
+        for (i = 0; i < NGX_HTTP_MIXPANEL_PARAMS; i++) {
+            prm = &ngx_http_mixpanel_params[i];
+
+            if (prm->name.data[0] != *q
+                || (size_t) (last - q) <= prm->name.len
+                || q[prm->name.len] != '='
+                || ngx_strncmp(q, prm->name.data, prm->name.len) != 0)
+            {
                 continue;
             }
 
-            len = ngx_min(utm[i].len, 1024);
-
-            dst = ngx_pnalloc(r->pool, len);
-            if (dst == NULL) {
-                return NGX_ERROR;
+            if (found & (1 << i)) {
+                break;
             }
 
-            p = dst;
-            src = utm[i].data;
-            ngx_unescape_uri(&dst, &src, len, NGX_UNESCAPE_URI);
+            found |= 1 << i;
 
-            key = &ngx_http_mixpanel_utm[i].key;
+            v = q + prm->name.len + 1;
 
-            if (ngx_http_mixpanel_json_string_prop(b, key, p, dst - p)
-                != NGX_OK)
-            {
-                return NGX_ERROR;
+            for (q = v; q < last && *q != '&' && *q != '#'; q++) {
+                /* void */
             }
+
+            values[i].data = v;
+            values[i].len = q - v;
+
+            break;
         }
     }
 
-    h = r->headers_in.referer;
+    for (i = 0; found; i++, found >>= 1) {
 
-    if (h && h->value.len) {
+        if ((found & 1) == 0 || values[i].len == 0) {
+            continue;
+        }
+
+        len = ngx_http_mixpanel_param_value(buf, sizeof(buf), values[i].data,
+                                            values[i].len);
+
         if (ngx_http_mixpanel_json_string_prop(b,
-                                              &ngx_http_mixpanel_key_referrer,
-                                              h->value.data, h->value.len)
+                                               &ngx_http_mixpanel_params[i].key,
+                                               buf, len)
             != NGX_OK)
         {
             return NGX_ERROR;
-        }
-
-        p = h->value.data;
-        last = p + h->value.len;
-
-        p = ngx_strlcasestrn(p, last, (u_char *) "://", 3 - 1);
-
-        if (p) {
-            p += 3;
-
-            for (dst = p; dst < last; dst++) {
-                if (*dst == '/' || *dst == '?' || *dst == '#'
-                    || *dst == ':')
-                {
-                    break;
-                }
-            }
-
-            src = ngx_strlchr(p, dst, '@');
-            if (src) {
-                p = src + 1;
-            }
-
-            if (ngx_http_mixpanel_json_string_prop(b,
-                                      &ngx_http_mixpanel_key_referring_domain,
-                                      p, dst - p)
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
         }
     }
 
@@ -263,95 +326,212 @@ ngx_http_mixpanel_client_props(ngx_http_request_t *r,
 
 
 /*
- * The utm_* arguments in one pass over the query string, as ngx_http_arg()
- * would find them: the first "name=value" of each name, names compared
- * without case.
+ * The SDK's decoding: decodeURIComponent(), or the value as it is when
+ * that throws, then every '+' becomes a space (a "%2B" too, as it is
+ * decoded first).  At most size bytes are written: more than the JSON
+ * writer keeps (255 bytes, cut on a character), so the cut is the same.
  */
 
-static void
-ngx_http_mixpanel_utm_args(ngx_http_request_t *r, ngx_str_t *values)
+static size_t
+ngx_http_mixpanel_param_value(u_char *dst, size_t size, u_char *src,
+    size_t len)
 {
-    u_char      *p, *last, *name, *eq, *amp;
-    size_t       len;
-    ngx_uint_t   i, found;
+    u_char      *last, *o, *end, c;
+    ngx_uint_t   decode;
 
-    ngx_memzero(values, NGX_HTTP_MIXPANEL_UTM * sizeof(ngx_str_t));
+    last = src + len;
 
-    found = 0;
-    p = r->args.data;
-    last = p + r->args.len;
+    decode = ngx_strlchr(src, last, '%') != NULL
+             && ngx_http_mixpanel_uri_component(src, last);
 
-    while (p < last) {
-        name = p;
+    o = dst;
+    end = dst + size;
 
-        amp = ngx_strlchr(p, last, '&');
-        if (amp == NULL) {
-            amp = last;
+    while (src < last && o < end) {
+        c = *src++;
+
+        if (c == '%' && decode) {
+            c = (u_char) ((ngx_hextoi(src, 1) << 4) | ngx_hextoi(src + 1, 1));
+            src += 2;
         }
 
-        p = amp + 1;
-
-        eq = ngx_strlchr(name, amp, '=');
-
-        if (eq == NULL
-            || eq - name < (ssize_t) (sizeof("utm_") - 1)
-            || ngx_strncasecmp(name, (u_char *) "utm_", sizeof("utm_") - 1)
-               != 0)
-        {
-            continue;
-        }
-
-        len = eq - name;
-
-        for (i = 0; i < NGX_HTTP_MIXPANEL_UTM; i++) {
-            if (found & (1 << i)
-                || ngx_http_mixpanel_utm[i].name.len != len
-                || ngx_strncasecmp(name, ngx_http_mixpanel_utm[i].name.data,
-                                   len)
-                   != 0)
-            {
-                continue;
-            }
-
-            found |= 1 << i;
-            values[i].data = eq + 1;
-            values[i].len = amp - eq - 1;
-            break;
-        }
+        *o++ = (c == '+') ? ' ' : c;
     }
+
+    return o - dst;
 }
 
 
 /*
- * A worker sees the same few User-Agent strings over and over: results
- * are remembered (ngx_http_mixpanel_cache.c); the values are good until
- * the next call.
+ * Whether decodeURIComponent() takes the value (ECMAScript's Decode()):
+ * every '%' starts %XX, and the bytes so escaped form UTF-8 sequences of
+ * escapes only, neither overlong nor surrogates nor past U+10FFFF.
  */
 
-static void
-ngx_http_mixpanel_user_agent(u_char *data, size_t len,
-    ngx_http_mixpanel_ua_t *ua)
+static ngx_uint_t
+ngx_http_mixpanel_uri_component(u_char *p, u_char *last)
 {
-    ngx_str_t  v[4];
+    uint32_t    cp, min;
+    ngx_int_t   c;
+    ngx_uint_t  n, i;
 
-    if (ngx_http_mixpanel_cache_get(&ngx_http_mixpanel_ua_cache, 0, data, len,
-                                    v, 4, NULL)
-        == NGX_OK)
-    {
-        ua->browser = v[0];
-        ua->browser_version = v[1];
-        ua->os = v[2];
-        ua->device = v[3];
-        return;
+    while (p < last) {
+
+        p = ngx_strlchr(p, last, '%');
+        if (p == NULL) {
+            return 1;
+        }
+
+        if (last - p < 3 || (c = ngx_hextoi(p + 1, 2)) == NGX_ERROR) {
+            return 0;
+        }
+
+        p += 3;
+
+        if (c < 0x80) {
+            continue;
+        }
+
+        if ((c & 0xe0) == 0xc0) {
+            n = 2;
+            cp = c & 0x1f;
+            min = 0x80;
+
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 3;
+            cp = c & 0x0f;
+            min = 0x800;
+
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 4;
+            cp = c & 0x07;
+            min = 0x10000;
+
+        } else {
+            return 0;
+        }
+
+        for (i = 1; i < n; i++) {
+            if (last - p < 3 || *p != '%'
+                || (c = ngx_hextoi(p + 1, 2)) == NGX_ERROR
+                || (c & 0xc0) != 0x80)
+            {
+                return 0;
+            }
+
+            cp = (cp << 6) | (c & 0x3f);
+            p += 3;
+        }
+
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+            return 0;
+        }
     }
 
-    ngx_http_mixpanel_ua_parse(data, len, ua);
+    return 1;
+}
 
-    v[0] = ua->browser;
-    v[1] = ua->browser_version;
-    v[2] = ua->os;
-    v[3] = ua->device;
 
-    ngx_http_mixpanel_cache_put(&ngx_http_mixpanel_ua_cache, 0, data, len,
-                                v, 4);
+/*
+ * The Referer of a navigation is the page the user came from: the SDK's
+ * $referrer, and $referring_domain as it splits it (referrer.split('/')[2],
+ * port and user included).  The Referer of a call a page makes (fetch,
+ * XHR: Sec-Fetch-Mode other than "navigate") is that page, the SDK's
+ * $current_url; the page's own referrer is not known then.
+ */
+
+static ngx_int_t
+ngx_http_mixpanel_referer_props(ngx_http_request_t *r,
+    ngx_http_mixpanel_buf_t *b)
+{
+    u_char           *p, *last, *domain;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.referer;
+
+    if (h == NULL || h->value.len == 0) {
+        return NGX_OK;
+    }
+
+    if (!ngx_http_mixpanel_is_navigation(r)) {
+        return ngx_http_mixpanel_json_string_prop(b,
+                                            &ngx_http_mixpanel_key_current_url,
+                                            h->value.data, h->value.len);
+    }
+
+    if (ngx_http_mixpanel_json_string_prop(b, &ngx_http_mixpanel_key_referrer,
+                                           h->value.data, h->value.len)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p = h->value.data;
+    last = p + h->value.len;
+
+    p = ngx_strlchr(p, last, '/');
+    if (p == NULL) {
+        return NGX_OK;
+    }
+
+    p = ngx_strlchr(p + 1, last, '/');
+    if (p == NULL) {
+        return NGX_OK;
+    }
+
+    domain = ++p;
+
+    p = ngx_strlchr(p, last, '/');
+    if (p == NULL) {
+        p = last;
+    }
+
+    return ngx_http_mixpanel_json_string_prop(b,
+                                       &ngx_http_mixpanel_key_referring_domain,
+                                       domain, p - domain);
+}
+
+
+/*
+ * Browsers send Sec-Fetch-Mode with every request since 2019-2023
+ * (Chrome 76, Firefox 90, Safari 16.4).  A request without it is taken
+ * for a navigation: an older browser's page load, or an app or a library,
+ * which rarely sends a Referer at all (docs/properties.md).
+ */
+
+static ngx_uint_t
+ngx_http_mixpanel_is_navigation(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Sec-Fetch-Mode") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Sec-Fetch-Mode",
+                               sizeof("Sec-Fetch-Mode") - 1)
+               == 0)
+        {
+            return h[i].value.len == sizeof("navigate") - 1
+                   && ngx_strncmp(h[i].value.data, "navigate",
+                                  sizeof("navigate") - 1)
+                      == 0;
+        }
+    }
+
+    return 1;
 }

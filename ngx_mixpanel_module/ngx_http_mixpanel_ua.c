@@ -8,183 +8,216 @@
 
 
 /*
- * $browser, $browser_version, $os and $device from a User-Agent, named and
- * ordered as mixpanel-js does in _.info.browser(), browserVersion(), os()
- * and device(), so that server-side events group with the SDK's; plus the
- * HTTP clients and native app stacks that call APIs.
+ * $browser, $browser_version, $os and $device from a User-Agent, as
+ * mixpanel-browser 2.83 computes them in _.info.browser(),
+ * browserVersion(), os() and device(), so that the module's events group
+ * with the SDK's; and whether the User-Agent is on the SDK's list of
+ * crawlers (_.isBlockedUA()).  See docs/properties.md.
  *
- * One pass over the first 512 bytes notes which markers occur (one bit
- * each) and where the first version number after each begins; ordered
- * rule tables then pick the values from the bits alone.  Nothing is
- * allocated: names are static strings, the version points into the input.
+ * The SDK tests substrings and a few regular expressions over the whole
+ * User-Agent.  One pass over it notes which of the substrings occur (one
+ * bit each) and where the first version number after each version prefix
+ * begins; ordered rules then pick the values from the bits alone.
+ * Nothing is allocated: names are static strings, the version points into
+ * the input.  The results are remembered per worker
+ * (ngx_http_mixpanel_ua_get()).
  */
 
 
-#define NGX_HTTP_MIXPANEL_UA_SCAN       512
-#define NGX_HTTP_MIXPANEL_UA_MAJOR      16
-#define NGX_HTTP_MIXPANEL_UA_MINOR      15
+#define NGX_HTTP_MIXPANEL_UA_MAX_MAJOR  309
 
 
-/* marker bits */
+/* presence bits: the substring occurs anywhere */
 
-#define NGX_UA_OPERA                    0
-#define NGX_UA_MINI                     1
-#define NGX_UA_BLACKBERRY               2
-#define NGX_UA_IEMOBILE                 3
-#define NGX_UA_WPDESKTOP                4
-#define NGX_UA_SAMSUNG                  5
-#define NGX_UA_EDGE                     6
-#define NGX_UA_FBIOS                    7
-#define NGX_UA_WHALE                    8
-#define NGX_UA_CHROME                   9
-#define NGX_UA_CRIOS                    10
-#define NGX_UA_UC                       11
-#define NGX_UA_FXIOS                    12
-#define NGX_UA_WEBKIT                   13
-#define NGX_UA_VERSION                  14
-#define NGX_UA_MOBILE                   15
-#define NGX_UA_ANDROID                  16
-#define NGX_UA_KONQUEROR                17
-#define NGX_UA_FIREFOX                  18
-#define NGX_UA_MSIE                     19
-#define NGX_UA_TRIDENT                  20
-#define NGX_UA_RV                       21
-#define NGX_UA_GECKO                    22
-#define NGX_UA_WINDOWS                  23
+#define NGX_UA_OPR_SP                   0     /* " OPR/" */
+#define NGX_UA_OPERA_MINI               1     /* "Opera Mini" */
+#define NGX_UA_PRESTO                   2
+#define NGX_UA_MINI                     3
+#define NGX_UA_BLACKBERRY               4     /* any case, and PlayBook, BB10 */
+#define NGX_UA_IEMOBILE                 5
+#define NGX_UA_WPDESKTOP                6
+#define NGX_UA_SAMSUNG                  7
+#define NGX_UA_EDGE                     8     /* "Edge" or "Edg/" */
+#define NGX_UA_FBIOS                    9
+#define NGX_UA_WHALE                    10
+#define NGX_UA_CHROME                   11
+#define NGX_UA_CRIOS                    12
+#define NGX_UA_UC                       13
+#define NGX_UA_FXIOS                    14
+#define NGX_UA_WEBKIT                   15
+#define NGX_UA_MOBILE                   16
+#define NGX_UA_ANDROID                  17
+#define NGX_UA_KONQUEROR                18
+#define NGX_UA_FIREFOX                  19
+#define NGX_UA_MSIE                     20    /* "MSIE" or "Trident/" */
+#define NGX_UA_GECKO                    21
+#define NGX_UA_WINDOWS                  22    /* any case */
+#define NGX_UA_WINPHONE                 23    /* "windows phone", any case */
 #define NGX_UA_PHONE                    24
-#define NGX_UA_WINPHONE                 25
-#define NGX_UA_IPHONE                   26
-#define NGX_UA_IPAD                     27
-#define NGX_UA_IPOD                     28
-#define NGX_UA_MAC                      29
-#define NGX_UA_LINUX                    30
-#define NGX_UA_CROS                     31
-#define NGX_UA_DARWIN                   32
-#define NGX_UA_CFNETWORK                33
-#define NGX_UA_DALVIK                   34
-#define NGX_UA_OKHTTP                   35
-#define NGX_UA_CURL                     36
-#define NGX_UA_WGET                     37
-#define NGX_UA_REQUESTS                 38
-#define NGX_UA_URLLIB                   39
-#define NGX_UA_AXIOS                    40
-#define NGX_UA_NODE_FETCH               41
-#define NGX_UA_GO                       42
-#define NGX_UA_JAVA                     43
-#define NGX_UA_DART                     44
-#define NGX_UA_EXPO                     45
-#define NGX_UA_REACT_NATIVE             46
-#define NGX_UA_NBITS                    47
+#define NGX_UA_IPHONE                   25
+#define NGX_UA_IPAD                     26
+#define NGX_UA_IPOD                     27
+#define NGX_UA_MAC                      28    /* "mac", any case */
+#define NGX_UA_LINUX                    29
+#define NGX_UA_CROS                     30
+#define NGX_UA_IOS                      31    /* native clients: "iOS" */
+#define NGX_UA_MACOS                    32    /* "macOS", "Mac OS X", ... */
+#define NGX_UA_DARWIN                   33    /* "Darwin/", "CFNetwork/" */
+#define NGX_UA_MACARCH                  34    /* "(x86_64)", "(arm64)" */
+#define NGX_UA_BOT                      35
 
 #define NGX_UA(name)                    ((uint64_t) 1 << NGX_UA_##name)
 
 
+/* version slots: the prefix of one of the SDK's version expressions */
+
+#define NGX_UA_V_NONE                   0
+#define NGX_UA_V_RV                     1     /* rv: */
+#define NGX_UA_V_EDGE                   2     /* Edge?\/ */
+#define NGX_UA_V_CHROME                 3
+#define NGX_UA_V_CRIOS                  4
+#define NGX_UA_V_UC                     5     /* (UCBrowser|UCWEB)\/ */
+#define NGX_UA_V_VERSION                6
+#define NGX_UA_V_OPERA                  7     /* (Opera|OPR)\/ */
+#define NGX_UA_V_FIREFOX                8
+#define NGX_UA_V_FXIOS                  9
+#define NGX_UA_V_KONQUEROR              10    /* Konqueror: */
+#define NGX_UA_V_BLACKBERRY             11    /* BlackBerry\x20 */
+#define NGX_UA_V_ANDROID                12    /* android\s */
+#define NGX_UA_V_SAMSUNG                13
+#define NGX_UA_V_MSIE                   14    /* MSIE\x20 */
+#define NGX_UA_V_WHALE                  15
+#define NGX_UA_V_OPERA_SP               16    /* Opera\x20\d: old Opera */
+#define NGX_UA_V_N                      17
+
+
 /* marker flags */
 
-#define NGX_UA_SEP                      0x01  /* counts only if sep follows */
-#define NGX_UA_VER                      0x02  /* a version may follow */
+#define NGX_UA_CASELESS                 0x01  /* the needle is lowercase */
+#define NGX_UA_SPACE                    0x02  /* then one \s, then digits */
 
 
 typedef struct {
     ngx_str_t                     needle;
-    u_char                        bit;
-    u_char                        sep;
+    u_char                        bit;       /* presence bit + 1, or 0 */
+    u_char                        version;   /* version slot, or 0 */
     u_char                        flags;
 } ngx_http_mixpanel_ua_marker_t;
 
 
-/*
- * A rule matches when all of "all", at least one of "any" (if set) and
- * none of "none" occur; its version is the earliest of the "version"
- * markers followed by a number.
- */
-
-typedef struct {
-    ngx_str_t                     name;
-    uint64_t                      any;
-    uint64_t                      all;
-    uint64_t                      none;
-    uint64_t                      version;
-} ngx_http_mixpanel_ua_rule_t;
+#define ngx_ua_p(s, name)                                                     \
+    { ngx_string(s), NGX_UA_##name + 1, NGX_UA_V_NONE, 0 }
+#define ngx_ua_pi(s, name)                                                    \
+    { ngx_string(s), NGX_UA_##name + 1, NGX_UA_V_NONE, NGX_UA_CASELESS }
+#define ngx_ua_v(s, slot)                                                     \
+    { ngx_string(s), 0, NGX_UA_V_##slot, 0 }
+#define ngx_ua_pv(s, name, slot)                                              \
+    { ngx_string(s), NGX_UA_##name + 1, NGX_UA_V_##slot, 0 }
 
 
 static void ngx_http_mixpanel_ua_init(void);
-static ngx_http_mixpanel_ua_rule_t *ngx_http_mixpanel_ua_match(
-    ngx_http_mixpanel_ua_rule_t *rule, uint64_t found);
+static void ngx_http_mixpanel_ua_native(uint64_t found,
+    ngx_http_mixpanel_ua_t *out);
 static void ngx_http_mixpanel_ua_version(u_char *p, u_char *last,
     ngx_str_t *v);
 
 
 /*
- * Case-sensitive substrings, as mixpanel-js mostly tests them; the
- * needle, then the separator before a version ("Chrome" "/" "120.0").
+ * Every substring and version prefix the SDK tests, case-sensitive unless
+ * the SDK's expression has the "i" flag, and the SDK's 24 crawler strings
+ * (matched in a lowercased User-Agent).
  */
 
 static ngx_http_mixpanel_ua_marker_t  ngx_http_mixpanel_ua_markers[] = {
 
-    { ngx_string("Opera"), NGX_UA_OPERA, '/', NGX_UA_VER },
-    { ngx_string("OPR"), NGX_UA_OPERA, '/', NGX_UA_SEP|NGX_UA_VER },
-    { ngx_string("Mini"), NGX_UA_MINI, 0, 0 },
-    { ngx_string("BlackBerry"), NGX_UA_BLACKBERRY, ' ', NGX_UA_VER },
-    { ngx_string("PlayBook"), NGX_UA_BLACKBERRY, 0, 0 },
-    { ngx_string("BB10"), NGX_UA_BLACKBERRY, 0, 0 },
-    { ngx_string("IEMobile"), NGX_UA_IEMOBILE, 0, 0 },
-    { ngx_string("WPDesktop"), NGX_UA_WPDESKTOP, 0, 0 },
-    { ngx_string("SamsungBrowser"), NGX_UA_SAMSUNG, '/',
-      NGX_UA_SEP|NGX_UA_VER },
-    { ngx_string("Edge"), NGX_UA_EDGE, '/', NGX_UA_VER },
-    { ngx_string("Edg"), NGX_UA_EDGE, '/', NGX_UA_SEP|NGX_UA_VER },
-    { ngx_string("FBIOS"), NGX_UA_FBIOS, 0, 0 },
-    { ngx_string("Whale"), NGX_UA_WHALE, '/', NGX_UA_SEP|NGX_UA_VER },
-    { ngx_string("Chrome"), NGX_UA_CHROME, '/', NGX_UA_VER },
-    { ngx_string("CriOS"), NGX_UA_CRIOS, '/', NGX_UA_VER },
-    { ngx_string("UCBrowser"), NGX_UA_UC, '/', NGX_UA_VER },
-    { ngx_string("UCWEB"), NGX_UA_UC, '/', NGX_UA_VER },
-    { ngx_string("FxiOS"), NGX_UA_FXIOS, '/', NGX_UA_VER },
-    { ngx_string("AppleWebKit"), NGX_UA_WEBKIT, 0, 0 },
-    { ngx_string("Version"), NGX_UA_VERSION, '/', NGX_UA_SEP|NGX_UA_VER },
-    { ngx_string("Mobile"), NGX_UA_MOBILE, 0, 0 },
-    { ngx_string("Android"), NGX_UA_ANDROID, 0, 0 },
-    { ngx_string("Konqueror"), NGX_UA_KONQUEROR, '/', NGX_UA_VER },
-    { ngx_string("Firefox"), NGX_UA_FIREFOX, '/', NGX_UA_VER },
-    { ngx_string("MSIE"), NGX_UA_MSIE, ' ', NGX_UA_VER },
-    { ngx_string("Trident"), NGX_UA_TRIDENT, '/', NGX_UA_SEP },
-    { ngx_string("rv:"), NGX_UA_RV, 0, NGX_UA_VER },
-    { ngx_string("Gecko"), NGX_UA_GECKO, 0, 0 },
+    ngx_ua_p(" OPR/", OPR_SP),
+    ngx_ua_v("OPR/", OPERA),
+    ngx_ua_v("Opera/", OPERA),
+    ngx_ua_v("Opera ", OPERA_SP),
+    ngx_ua_p("Opera Mini", OPERA_MINI),
+    ngx_ua_p("Presto/", PRESTO),
+    ngx_ua_p("Mini", MINI),
+    ngx_ua_pi("blackberry", BLACKBERRY),
+    ngx_ua_pi("playbook", BLACKBERRY),
+    ngx_ua_pi("bb10", BLACKBERRY),
+    ngx_ua_v("BlackBerry ", BLACKBERRY),
+    ngx_ua_p("IEMobile", IEMOBILE),
+    ngx_ua_p("WPDesktop", WPDESKTOP),
+    ngx_ua_pv("SamsungBrowser/", SAMSUNG, SAMSUNG),
+    ngx_ua_p("Edge", EDGE),
+    ngx_ua_pv("Edg/", EDGE, EDGE),
+    ngx_ua_v("Edge/", EDGE),
+    ngx_ua_p("FBIOS", FBIOS),
+    ngx_ua_pv("Whale/", WHALE, WHALE),
+    ngx_ua_p("Chrome", CHROME),
+    ngx_ua_v("Chrome/", CHROME),
+    ngx_ua_p("CriOS", CRIOS),
+    ngx_ua_v("CriOS/", CRIOS),
+    ngx_ua_p("UCWEB", UC),
+    ngx_ua_v("UCWEB/", UC),
+    ngx_ua_p("UCBrowser", UC),
+    ngx_ua_v("UCBrowser/", UC),
+    ngx_ua_p("FxiOS", FXIOS),
+    ngx_ua_v("FxiOS/", FXIOS),
+    ngx_ua_p("AppleWebKit", WEBKIT),
+    ngx_ua_v("Version/", VERSION),
+    ngx_ua_p("Mobile", MOBILE),
+    ngx_ua_p("Android", ANDROID),
+    { ngx_string("android"), 0, NGX_UA_V_ANDROID, NGX_UA_SPACE },
+    ngx_ua_p("Konqueror", KONQUEROR),
+    ngx_ua_v("Konqueror:", KONQUEROR),
+    ngx_ua_p("Firefox", FIREFOX),
+    ngx_ua_v("Firefox/", FIREFOX),
+    ngx_ua_p("MSIE", MSIE),
+    ngx_ua_p("Trident/", MSIE),
+    ngx_ua_v("MSIE ", MSIE),
+    ngx_ua_v("rv:", RV),
+    ngx_ua_p("Gecko", GECKO),
 
-    { ngx_string("Windows"), NGX_UA_WINDOWS, 0, 0 },
-    { ngx_string("windows"), NGX_UA_WINDOWS, 0, 0 },
-    { ngx_string("Windows Phone"), NGX_UA_WINPHONE, 0, 0 },
-    { ngx_string("Phone"), NGX_UA_PHONE, 0, 0 },
-    { ngx_string("iPhone"), NGX_UA_IPHONE, 0, 0 },
-    { ngx_string("iPad"), NGX_UA_IPAD, 0, 0 },
-    { ngx_string("iPod"), NGX_UA_IPOD, 0, 0 },
-    { ngx_string("Mac"), NGX_UA_MAC, 0, 0 },
-    { ngx_string("Linux"), NGX_UA_LINUX, 0, 0 },
-    { ngx_string("CrOS"), NGX_UA_CROS, 0, 0 },
-    { ngx_string("Darwin"), NGX_UA_DARWIN, '/', NGX_UA_SEP },
+    ngx_ua_pi("windows", WINDOWS),
+    ngx_ua_pi("windows phone", WINPHONE),
+    ngx_ua_p("Phone", PHONE),
+    ngx_ua_p("iPhone", IPHONE),
+    ngx_ua_p("iPad", IPAD),
+    ngx_ua_p("iPod", IPOD),
+    ngx_ua_pi("mac", MAC),
+    ngx_ua_p("Linux", LINUX),
+    ngx_ua_p("CrOS", CROS),
 
-    { ngx_string("CFNetwork"), NGX_UA_CFNETWORK, '/', NGX_UA_SEP|NGX_UA_VER },
-    { ngx_string("Dalvik"), NGX_UA_DALVIK, '/', NGX_UA_SEP|NGX_UA_VER },
-    { ngx_string("okhttp"), NGX_UA_OKHTTP, '/', NGX_UA_SEP|NGX_UA_VER },
-    { ngx_string("curl"), NGX_UA_CURL, '/', NGX_UA_SEP|NGX_UA_VER },
-    { ngx_string("Wget"), NGX_UA_WGET, '/', NGX_UA_SEP|NGX_UA_VER },
-    { ngx_string("python-requests"), NGX_UA_REQUESTS, '/',
-      NGX_UA_SEP|NGX_UA_VER },
-    { ngx_string("Python-urllib"), NGX_UA_URLLIB, '/',
-      NGX_UA_SEP|NGX_UA_VER },
-    { ngx_string("axios"), NGX_UA_AXIOS, '/', NGX_UA_SEP|NGX_UA_VER },
-    { ngx_string("node-fetch"), NGX_UA_NODE_FETCH, '/', NGX_UA_VER },
-    { ngx_string("Go-http-client"), NGX_UA_GO, '/', NGX_UA_SEP|NGX_UA_VER },
-    { ngx_string("Java"), NGX_UA_JAVA, '/', NGX_UA_SEP|NGX_UA_VER },
-    { ngx_string("Java-http-client"), NGX_UA_JAVA, '/',
-      NGX_UA_SEP|NGX_UA_VER },
-    { ngx_string("Dart"), NGX_UA_DART, '/', NGX_UA_SEP|NGX_UA_VER },
-    { ngx_string("Expo"), NGX_UA_EXPO, '/', NGX_UA_SEP|NGX_UA_VER },
-    { ngx_string("Exponent"), NGX_UA_EXPO, '/', NGX_UA_SEP|NGX_UA_VER },
-    { ngx_string("ReactNative"), NGX_UA_REACT_NATIVE, '/', NGX_UA_VER },
-    { ngx_string("React-Native"), NGX_UA_REACT_NATIVE, '/', NGX_UA_VER },
-    { ngx_string("react-native"), NGX_UA_REACT_NATIVE, '/', NGX_UA_VER }
+    ngx_ua_p("iOS", IOS),
+    ngx_ua_p("macOS", MACOS),
+    ngx_ua_p("Mac OS X", MACOS),
+    ngx_ua_p("Macintosh", MACOS),
+    ngx_ua_p("Darwin/", DARWIN),
+    ngx_ua_p("CFNetwork/", DARWIN),
+    ngx_ua_p("(x86_64)", MACARCH),
+    ngx_ua_p("(arm64)", MACARCH),
+    ngx_ua_p("(i386)", MACARCH),
+
+    ngx_ua_pi("ahrefsbot", BOT),
+    ngx_ua_pi("ahrefssiteaudit", BOT),
+    ngx_ua_pi("amazonbot", BOT),
+    ngx_ua_pi("baiduspider", BOT),
+    ngx_ua_pi("bingbot", BOT),
+    ngx_ua_pi("bingpreview", BOT),
+    ngx_ua_pi("chrome-lighthouse", BOT),
+    ngx_ua_pi("facebookexternal", BOT),
+    ngx_ua_pi("petalbot", BOT),
+    ngx_ua_pi("pinterest", BOT),
+    ngx_ua_pi("screaming frog", BOT),
+    ngx_ua_pi("yahoo! slurp", BOT),
+    ngx_ua_pi("yandex", BOT),
+    ngx_ua_pi("adsbot-google", BOT),
+    ngx_ua_pi("apis-google", BOT),
+    ngx_ua_pi("duplexweb-google", BOT),
+    ngx_ua_pi("feedfetcher-google", BOT),
+    ngx_ua_pi("google favicon", BOT),
+    ngx_ua_pi("google web preview", BOT),
+    ngx_ua_pi("google-read-aloud", BOT),
+    ngx_ua_pi("googlebot", BOT),
+    ngx_ua_pi("googleweblight", BOT),
+    ngx_ua_pi("mediapartners-google", BOT),
+    ngx_ua_pi("storebot-google", BOT)
 };
 
 
@@ -194,130 +227,74 @@ static ngx_http_mixpanel_ua_marker_t  ngx_http_mixpanel_ua_markers[] = {
 
 
 /*
- * Chains of markers by a hash of their first two bytes: 1-based indexes
- * into the markers, 0 ends a chain.  Most bytes of a User-Agent start no
- * marker's pair and cost one lookup.  Built on first use, as the module
- * has no hook for this file; it is the same in every process.
+ * Chains of markers by a hash of their first two bytes, lowercased: 1-based
+ * indexes into the markers, 0 ends a chain.  Most bytes of a User-Agent
+ * start no marker's pair and cost one lookup.  Built on first use; it is
+ * the same in every process.
  */
 
-#define ngx_http_mixpanel_ua_pair(p)    ((((p)[0] << 4) ^ (p)[1]) & 0x7ff)
+#define ngx_http_mixpanel_ua_pair(p)                                          \
+    (((ngx_tolower((p)[0]) << 4) ^ ngx_tolower((p)[1])) & 0x7ff)
 
 static ngx_uint_t  ngx_http_mixpanel_ua_ready;
 static u_char      ngx_http_mixpanel_ua_head[0x800];
 static u_char      ngx_http_mixpanel_ua_next[NGX_UA_NMARKERS + 1];
 
 
-/*
- * The order is mixpanel-js's, after the clients and app stacks it cannot
- * see: Dalvik says "Android", Expo runs over CFNetwork.  Where the server
- * cannot do as the browser does:
- *
- *   navigator.vendor "Apple" is AppleWebKit without Android, whatever came
- *   before having claimed Chrome and the other Chromium browsers;
- *   window.opera is "Opera" in the User-Agent, and "OPR/" needs no space;
- *   the Konqueror version follows "Konqueror/" (mixpanel-js looks for
- *   "Konqueror:", which no current browser sends).
- *
- * Like mixpanel-js, Opera Mini, Facebook Mobile and Android Mobile have no
- * version, and Edge on Android and iOS is Chrome and Mobile Safari.
- */
+/* parsed User-Agents: 1024 of up to 768 bytes, at most 1 MB per worker */
 
-static ngx_http_mixpanel_ua_rule_t  ngx_http_mixpanel_ua_browsers[] = {
-
-    { ngx_string("React Native"), NGX_UA(REACT_NATIVE), 0, 0,
-      NGX_UA(REACT_NATIVE) },
-    { ngx_string("Expo"), NGX_UA(EXPO), 0, 0, NGX_UA(EXPO) },
-    { ngx_string("Dalvik"), NGX_UA(DALVIK), 0, 0, NGX_UA(DALVIK) },
-    { ngx_string("CFNetwork"), NGX_UA(CFNETWORK), 0, 0, NGX_UA(CFNETWORK) },
-    { ngx_string("okhttp"), NGX_UA(OKHTTP), 0, 0, NGX_UA(OKHTTP) },
-    { ngx_string("curl"), NGX_UA(CURL), 0, 0, NGX_UA(CURL) },
-    { ngx_string("Wget"), NGX_UA(WGET), 0, 0, NGX_UA(WGET) },
-    { ngx_string("python-requests"), NGX_UA(REQUESTS), 0, 0,
-      NGX_UA(REQUESTS) },
-    { ngx_string("Python urllib"), NGX_UA(URLLIB), 0, 0, NGX_UA(URLLIB) },
-    { ngx_string("axios"), NGX_UA(AXIOS), 0, 0, NGX_UA(AXIOS) },
-    { ngx_string("node-fetch"), NGX_UA(NODE_FETCH), 0, 0,
-      NGX_UA(NODE_FETCH) },
-    { ngx_string("Go-http-client"), NGX_UA(GO), 0, 0, NGX_UA(GO) },
-    { ngx_string("Java"), NGX_UA(JAVA), 0, 0, NGX_UA(JAVA) },
-    { ngx_string("Dart"), NGX_UA(DART), 0, 0, NGX_UA(DART) },
-
-    { ngx_string("Opera Mini"), 0, NGX_UA(OPERA)|NGX_UA(MINI), 0, 0 },
-    { ngx_string("Opera"), NGX_UA(OPERA), 0, 0, NGX_UA(OPERA) },
-    { ngx_string("BlackBerry"), NGX_UA(BLACKBERRY), 0, 0,
-      NGX_UA(BLACKBERRY) },
-    { ngx_string("Internet Explorer Mobile"),
-      NGX_UA(IEMOBILE)|NGX_UA(WPDESKTOP), 0, 0, NGX_UA(RV) },
-    { ngx_string("Samsung Internet"), NGX_UA(SAMSUNG), 0, 0,
-      NGX_UA(SAMSUNG) },
-    { ngx_string("Microsoft Edge"), NGX_UA(EDGE), 0, 0, NGX_UA(EDGE) },
-    { ngx_string("Facebook Mobile"), NGX_UA(FBIOS), 0, 0, 0 },
-    { ngx_string("Whale Browser"), NGX_UA(WHALE), 0, 0, NGX_UA(WHALE) },
-    { ngx_string("Chrome"), NGX_UA(CHROME), 0, 0, NGX_UA(CHROME) },
-    { ngx_string("Chrome iOS"), NGX_UA(CRIOS), 0, 0, NGX_UA(CRIOS) },
-    { ngx_string("UC Browser"), NGX_UA(UC), 0, 0, NGX_UA(UC) },
-    { ngx_string("Firefox iOS"), NGX_UA(FXIOS), 0, 0, NGX_UA(FXIOS) },
-    { ngx_string("Mobile Safari"), 0, NGX_UA(WEBKIT)|NGX_UA(MOBILE),
-      NGX_UA(ANDROID), NGX_UA(VERSION) },
-    { ngx_string("Safari"), 0, NGX_UA(WEBKIT), NGX_UA(ANDROID),
-      NGX_UA(VERSION) },
-    { ngx_string("Android Mobile"), NGX_UA(ANDROID), 0, 0, 0 },
-    { ngx_string("Konqueror"), NGX_UA(KONQUEROR), 0, 0, NGX_UA(KONQUEROR) },
-    { ngx_string("Firefox"), NGX_UA(FIREFOX), 0, 0, NGX_UA(FIREFOX) },
-    { ngx_string("Internet Explorer"), NGX_UA(MSIE)|NGX_UA(TRIDENT), 0, 0,
-      NGX_UA(MSIE)|NGX_UA(RV) },
-    { ngx_string("Mozilla"), NGX_UA(GECKO), 0, 0, NGX_UA(RV) },
-
-    { ngx_null_string, 0, 0, 0, 0 }
-};
+static ngx_http_mixpanel_cache_t  ngx_http_mixpanel_ua_cache =
+    ngx_http_mixpanel_cache(1024, 768, 128);
 
 
-/* a bare CFNetwork or Darwin is an iOS app: macOS clients say "Mac" */
+static ngx_str_t  ngx_http_mixpanel_ua_opera = ngx_string("Opera");
+static ngx_str_t  ngx_http_mixpanel_ua_opera_mini = ngx_string("Opera Mini");
+static ngx_str_t  ngx_http_mixpanel_ua_blackberry = ngx_string("BlackBerry");
+static ngx_str_t  ngx_http_mixpanel_ua_iemobile =
+    ngx_string("Internet Explorer Mobile");
+static ngx_str_t  ngx_http_mixpanel_ua_samsung =
+    ngx_string("Samsung Internet");
+static ngx_str_t  ngx_http_mixpanel_ua_edge = ngx_string("Microsoft Edge");
+static ngx_str_t  ngx_http_mixpanel_ua_facebook =
+    ngx_string("Facebook Mobile");
+static ngx_str_t  ngx_http_mixpanel_ua_whale = ngx_string("Whale Browser");
+static ngx_str_t  ngx_http_mixpanel_ua_chrome = ngx_string("Chrome");
+static ngx_str_t  ngx_http_mixpanel_ua_chrome_ios = ngx_string("Chrome iOS");
+static ngx_str_t  ngx_http_mixpanel_ua_uc = ngx_string("UC Browser");
+static ngx_str_t  ngx_http_mixpanel_ua_firefox_ios =
+    ngx_string("Firefox iOS");
+static ngx_str_t  ngx_http_mixpanel_ua_mobile_safari =
+    ngx_string("Mobile Safari");
+static ngx_str_t  ngx_http_mixpanel_ua_safari = ngx_string("Safari");
+static ngx_str_t  ngx_http_mixpanel_ua_android_mobile =
+    ngx_string("Android Mobile");
+static ngx_str_t  ngx_http_mixpanel_ua_konqueror = ngx_string("Konqueror");
+static ngx_str_t  ngx_http_mixpanel_ua_firefox = ngx_string("Firefox");
+static ngx_str_t  ngx_http_mixpanel_ua_ie = ngx_string("Internet Explorer");
+static ngx_str_t  ngx_http_mixpanel_ua_mozilla = ngx_string("Mozilla");
 
-static ngx_http_mixpanel_ua_rule_t  ngx_http_mixpanel_ua_oses[] = {
+static ngx_str_t  ngx_http_mixpanel_ua_windows_phone =
+    ngx_string("Windows Phone");
+static ngx_str_t  ngx_http_mixpanel_ua_windows = ngx_string("Windows");
+static ngx_str_t  ngx_http_mixpanel_ua_ios = ngx_string("iOS");
+static ngx_str_t  ngx_http_mixpanel_ua_android = ngx_string("Android");
+static ngx_str_t  ngx_http_mixpanel_ua_mac_os_x = ngx_string("Mac OS X");
+static ngx_str_t  ngx_http_mixpanel_ua_macos = ngx_string("macOS");
+static ngx_str_t  ngx_http_mixpanel_ua_linux = ngx_string("Linux");
+static ngx_str_t  ngx_http_mixpanel_ua_chrome_os = ngx_string("Chrome OS");
 
-    { ngx_string("Windows Phone"), NGX_UA(PHONE)|NGX_UA(WPDESKTOP),
-      NGX_UA(WINDOWS), 0, 0 },
-    { ngx_string("Windows"), NGX_UA(WINDOWS), 0, 0, 0 },
-    { ngx_string("iOS"), NGX_UA(IPHONE)|NGX_UA(IPAD)|NGX_UA(IPOD), 0, 0, 0 },
-    { ngx_string("Android"), NGX_UA(ANDROID), 0, 0, 0 },
-    { ngx_string("BlackBerry"), NGX_UA(BLACKBERRY), 0, 0, 0 },
-    { ngx_string("Mac OS X"), NGX_UA(MAC), 0, 0, 0 },
-    { ngx_string("iOS"), NGX_UA(CFNETWORK)|NGX_UA(DARWIN), 0, 0, 0 },
-    { ngx_string("Linux"), NGX_UA(LINUX), 0, 0, 0 },
-    { ngx_string("Chrome OS"), NGX_UA(CROS), 0, 0, 0 },
-
-    { ngx_null_string, 0, 0, 0, 0 }
-};
-
-
-/*
- * Android devices are "Android", as in mixpanel-js, not the model that
- * Dalvik and Chrome give: models would split the property into thousands
- * of values that never match the SDK's.
- */
-
-static ngx_http_mixpanel_ua_rule_t  ngx_http_mixpanel_ua_devices[] = {
-
-    { ngx_string("Windows Phone"), NGX_UA(WINPHONE)|NGX_UA(WPDESKTOP), 0, 0,
-      0 },
-    { ngx_string("iPad"), NGX_UA(IPAD), 0, 0, 0 },
-    { ngx_string("iPod Touch"), NGX_UA(IPOD), 0, 0, 0 },
-    { ngx_string("iPhone"), NGX_UA(IPHONE), 0, 0, 0 },
-    { ngx_string("BlackBerry"), NGX_UA(BLACKBERRY), 0, 0, 0 },
-    { ngx_string("Android"), NGX_UA(ANDROID), 0, 0, 0 },
-
-    { ngx_null_string, 0, 0, 0, 0 }
-};
+static ngx_str_t  ngx_http_mixpanel_ua_ipad = ngx_string("iPad");
+static ngx_str_t  ngx_http_mixpanel_ua_ipod = ngx_string("iPod Touch");
+static ngx_str_t  ngx_http_mixpanel_ua_iphone = ngx_string("iPhone");
 
 
 void
 ngx_http_mixpanel_ua_parse(u_char *ua, size_t len, ngx_http_mixpanel_ua_t *out)
 {
-    u_char                         *p, *q, *last, *ver, *vpos[NGX_UA_NBITS];
-    uint64_t                        found, versions, bit, mask;
-    ngx_uint_t                      i, m;
-    ngx_http_mixpanel_ua_rule_t    *r;
+    u_char                         *p, *q, *last, *ver, *vpos[NGX_UA_V_N];
+    uint64_t                        found;
+    ngx_str_t                      *browser;
+    ngx_uint_t                      i, m, vslot, versions, native, opera;
     ngx_http_mixpanel_ua_marker_t  *mk;
 
     ngx_memzero(out, sizeof(ngx_http_mixpanel_ua_t));
@@ -330,8 +307,7 @@ ngx_http_mixpanel_ua_parse(u_char *ua, size_t len, ngx_http_mixpanel_ua_t *out)
         ngx_http_mixpanel_ua_init();
     }
 
-    last = ua + ngx_min(len, NGX_HTTP_MIXPANEL_UA_SCAN);
-
+    last = ua + len;
     found = 0;
     versions = 0;
 
@@ -345,75 +321,268 @@ ngx_http_mixpanel_ua_parse(u_char *ua, size_t len, ngx_http_mixpanel_ua_t *out)
         {
             mk = &ngx_http_mixpanel_ua_markers[m - 1];
 
-            if ((size_t) (last - p) < mk->needle.len
-                || p[2] != mk->needle.data[2]
-                || ngx_memcmp(p, mk->needle.data, mk->needle.len) != 0)
+            if ((size_t) (last - p) < mk->needle.len) {
+                continue;
+            }
+
+            if (mk->flags & NGX_UA_CASELESS) {
+                for (i = 0; i < mk->needle.len; i++) {
+                    if (ngx_tolower(p[i]) != mk->needle.data[i]) {
+                        break;
+                    }
+                }
+
+                if (i != mk->needle.len) {
+                    continue;
+                }
+
+            } else if (p[2] != mk->needle.data[2]
+                       || ngx_memcmp(p, mk->needle.data, mk->needle.len)
+                          != 0)
             {
+                continue;
+            }
+
+            if (mk->bit) {
+                found |= (uint64_t) 1 << (mk->bit - 1);
+            }
+
+            vslot = mk->version;
+
+            if (vslot == NGX_UA_V_NONE || (versions & (1 << vslot))) {
                 continue;
             }
 
             q = p + mk->needle.len;
 
-            if (mk->sep) {
-                if (q < last && *q == mk->sep) {
-                    q++;
+            if (mk->flags & NGX_UA_SPACE) {
+                /* \s: the bytes of a header are Latin-1 characters in JS */
 
-                } else if (mk->flags & NGX_UA_SEP) {
+                if (q == last
+                    || (*q != ' ' && *q != 0xa0 && (*q < '\t' || *q > '\r')))
+                {
                     continue;
-
-                } else {
-                    /* the marker without a version */
-                    q = last;
                 }
+
+                q++;
             }
 
-            bit = (uint64_t) 1 << mk->bit;
-            found |= bit;
-
-            if ((mk->flags & NGX_UA_VER)
-                && (versions & bit) == 0
-                && q < last
-                && *q >= '0' && *q <= '9')
-            {
-                vpos[mk->bit] = q;
-                versions |= bit;
+            if (q < last && *q >= '0' && *q <= '9') {
+                vpos[vslot] = q;
+                versions |= 1 << vslot;
             }
         }
     }
 
-    if (found == 0) {
+    if (found & NGX_UA(BOT)) {
+        out->bot = 1;
+    }
+
+    /*
+     * Browsers, WebViews included, have sent "Mozilla/" first since the
+     * 1990s; Presto Opera sent "Opera/".  Anything else is an app's HTTP
+     * stack or a library, where no browser SDK runs: it gets what the
+     * mobile SDKs send (ngx_http_mixpanel_ua_native()).
+     */
+
+    native = !((len >= 8 && ngx_strncmp(ua, "Mozilla/", 8) == 0)
+               || (len >= 6 && ngx_strncmp(ua, "Opera/", 6) == 0));
+
+    if (native) {
+        ngx_http_mixpanel_ua_native(found, out);
         return;
     }
 
-    r = ngx_http_mixpanel_ua_match(ngx_http_mixpanel_ua_browsers, found);
+    /*
+     * _.info.browser(userAgent, navigator.vendor, window.opera): what the
+     * browser would report for the last two, inferred from the User-Agent.
+     * window.opera exists in Presto Opera (and Opera Mini's Presto
+     * servers) only, which says "Opera/", "Presto/", "Opera Mini" or, when
+     * it poses as another browser, "Opera 9.51".  navigator.vendor is
+     * "Apple Computer, Inc." in WebKit (WebCore's NavigatorBase default,
+     * all ports but Chromium's and Android's, which report "Google Inc."),
+     * "" in Gecko and Trident; the Chromium browsers all say "Chrome" and
+     * are named before the vendor is looked at.
+     */
 
-    if (r) {
-        out->browser = r->name;
+    opera = (found & (NGX_UA(PRESTO)|NGX_UA(OPERA_MINI)))
+            || (versions & (1 << NGX_UA_V_OPERA_SP))
+            || (len >= 6 && ngx_strncmp(ua, "Opera/", 6) == 0);
 
-        ver = NULL;
-        mask = r->version & versions;
+    vslot = NGX_UA_V_NONE;
 
-        for (i = 0; mask; i++, mask >>= 1) {
-            if ((mask & 1) && (ver == NULL || vpos[i] < ver)) {
-                ver = vpos[i];
-            }
+    if (opera || (found & NGX_UA(OPR_SP))) {
+        if (found & NGX_UA(MINI)) {
+            browser = &ngx_http_mixpanel_ua_opera_mini;
+
+        } else {
+            browser = &ngx_http_mixpanel_ua_opera;
+            vslot = NGX_UA_V_OPERA;
         }
 
-        if (ver) {
+    } else if (found & NGX_UA(BLACKBERRY)) {
+        browser = &ngx_http_mixpanel_ua_blackberry;
+        vslot = NGX_UA_V_BLACKBERRY;
+
+    } else if (found & (NGX_UA(IEMOBILE)|NGX_UA(WPDESKTOP))) {
+        browser = &ngx_http_mixpanel_ua_iemobile;
+        vslot = NGX_UA_V_RV;
+
+    } else if (found & NGX_UA(SAMSUNG)) {
+        browser = &ngx_http_mixpanel_ua_samsung;
+        vslot = NGX_UA_V_SAMSUNG;
+
+    } else if (found & NGX_UA(EDGE)) {
+        browser = &ngx_http_mixpanel_ua_edge;
+        vslot = NGX_UA_V_EDGE;
+
+    } else if (found & NGX_UA(FBIOS)) {
+        browser = &ngx_http_mixpanel_ua_facebook;
+
+    } else if (found & NGX_UA(WHALE)) {
+        browser = &ngx_http_mixpanel_ua_whale;
+        vslot = NGX_UA_V_WHALE;
+
+    } else if (found & NGX_UA(CHROME)) {
+        browser = &ngx_http_mixpanel_ua_chrome;
+        vslot = NGX_UA_V_CHROME;
+
+    } else if (found & NGX_UA(CRIOS)) {
+        browser = &ngx_http_mixpanel_ua_chrome_ios;
+        vslot = NGX_UA_V_CRIOS;
+
+    } else if (found & NGX_UA(UC)) {
+        browser = &ngx_http_mixpanel_ua_uc;
+        vslot = NGX_UA_V_UC;
+
+    } else if (found & NGX_UA(FXIOS)) {
+        browser = &ngx_http_mixpanel_ua_firefox_ios;
+        vslot = NGX_UA_V_FXIOS;
+
+    } else if ((found & (NGX_UA(WEBKIT)|NGX_UA(ANDROID))) == NGX_UA(WEBKIT)) {
+        browser = (found & NGX_UA(MOBILE))
+                  ? &ngx_http_mixpanel_ua_mobile_safari
+                  : &ngx_http_mixpanel_ua_safari;
+        vslot = NGX_UA_V_VERSION;
+
+    } else if (found & NGX_UA(ANDROID)) {
+        browser = &ngx_http_mixpanel_ua_android_mobile;
+        vslot = NGX_UA_V_ANDROID;
+
+    } else if (found & NGX_UA(KONQUEROR)) {
+        browser = &ngx_http_mixpanel_ua_konqueror;
+        vslot = NGX_UA_V_KONQUEROR;
+
+    } else if (found & NGX_UA(FIREFOX)) {
+        browser = &ngx_http_mixpanel_ua_firefox;
+        vslot = NGX_UA_V_FIREFOX;
+
+    } else if (found & NGX_UA(MSIE)) {
+        browser = &ngx_http_mixpanel_ua_ie;
+        vslot = NGX_UA_V_RV;
+
+        /* /(rv:|MSIE )(\d+(\.\d+)?)/: the earlier of the two */
+
+        if ((versions & (1 << NGX_UA_V_MSIE))
+            && (!(versions & (1 << NGX_UA_V_RV))
+                || vpos[NGX_UA_V_MSIE] < vpos[NGX_UA_V_RV]))
+        {
+            vslot = NGX_UA_V_MSIE;
+        }
+
+    } else if (found & NGX_UA(GECKO)) {
+        browser = &ngx_http_mixpanel_ua_mozilla;
+        vslot = NGX_UA_V_RV;
+
+    } else {
+        browser = NULL;
+    }
+
+    if (browser) {
+        out->browser = *browser;
+
+        if (vslot != NGX_UA_V_NONE && (versions & (1 << vslot))) {
+            ver = vpos[vslot];
             ngx_http_mixpanel_ua_version(ver, last, &out->browser_version);
         }
     }
 
-    r = ngx_http_mixpanel_ua_match(ngx_http_mixpanel_ua_oses, found);
+    /* _.info.os() */
 
-    if (r) {
-        out->os = r->name;
+    if (found & NGX_UA(WINDOWS)) {
+        out->os = (found & (NGX_UA(PHONE)|NGX_UA(WPDESKTOP)))
+                  ? ngx_http_mixpanel_ua_windows_phone
+                  : ngx_http_mixpanel_ua_windows;
+
+    } else if (found & (NGX_UA(IPHONE)|NGX_UA(IPAD)|NGX_UA(IPOD))) {
+        out->os = ngx_http_mixpanel_ua_ios;
+
+    } else if (found & NGX_UA(ANDROID)) {
+        out->os = ngx_http_mixpanel_ua_android;
+
+    } else if (found & NGX_UA(BLACKBERRY)) {
+        out->os = ngx_http_mixpanel_ua_blackberry;
+
+    } else if (found & NGX_UA(MAC)) {
+        out->os = ngx_http_mixpanel_ua_mac_os_x;
+
+    } else if (found & NGX_UA(LINUX)) {
+        out->os = ngx_http_mixpanel_ua_linux;
+
+    } else if (found & NGX_UA(CROS)) {
+        out->os = ngx_http_mixpanel_ua_chrome_os;
     }
 
-    r = ngx_http_mixpanel_ua_match(ngx_http_mixpanel_ua_devices, found);
+    /* _.info.device() */
 
-    if (r) {
-        out->device = r->name;
+    if (found & (NGX_UA(WINPHONE)|NGX_UA(WPDESKTOP))) {
+        out->device = ngx_http_mixpanel_ua_windows_phone;
+
+    } else if (found & NGX_UA(IPAD)) {
+        out->device = ngx_http_mixpanel_ua_ipad;
+
+    } else if (found & NGX_UA(IPOD)) {
+        out->device = ngx_http_mixpanel_ua_ipod;
+
+    } else if (found & NGX_UA(IPHONE)) {
+        out->device = ngx_http_mixpanel_ua_iphone;
+
+    } else if (found & NGX_UA(BLACKBERRY)) {
+        out->device = ngx_http_mixpanel_ua_blackberry;
+
+    } else if (found & NGX_UA(ANDROID)) {
+        out->device = ngx_http_mixpanel_ua_android;
+    }
+}
+
+
+/*
+ * An app's own HTTP stack (okhttp, Dalvik, CFNetwork, Alamofire, Dart,
+ * ...) or a library (curl, python-requests, ...): Mixpanel's mobile SDKs
+ * send no $browser, $browser_version or $device, and $os as they name it:
+ * "Android" (mixpanel-android), "iOS" and "macOS" (mixpanel-swift).  Apple
+ * sends "CFNetwork/N Darwin/N" alike from iOS, iPadOS, macOS, tvOS and
+ * watchOS; macOS alone adds its architecture, "(x86_64)" or "(arm64)".
+ * Without that or a name of the platform, $os stays out: a guess would be
+ * wrong for every Mac (see docs/properties.md).
+ */
+
+static void
+ngx_http_mixpanel_ua_native(uint64_t found, ngx_http_mixpanel_ua_t *out)
+{
+    if (found & NGX_UA(ANDROID)) {
+        out->os = ngx_http_mixpanel_ua_android;
+
+    } else if (found & (NGX_UA(IPHONE)|NGX_UA(IPAD)|NGX_UA(IPOD)
+                        |NGX_UA(IOS)))
+    {
+        out->os = ngx_http_mixpanel_ua_ios;
+
+    } else if ((found & NGX_UA(MACOS))
+               || (found & (NGX_UA(DARWIN)|NGX_UA(MACARCH)))
+                  == (NGX_UA(DARWIN)|NGX_UA(MACARCH)))
+    {
+        out->os = ngx_http_mixpanel_ua_macos;
     }
 }
 
@@ -438,43 +607,24 @@ ngx_http_mixpanel_ua_init(void)
 }
 
 
-static ngx_http_mixpanel_ua_rule_t *
-ngx_http_mixpanel_ua_match(ngx_http_mixpanel_ua_rule_t *rule, uint64_t found)
-{
-    for ( /* void */ ; rule->name.len; rule++) {
-
-        if ((found & rule->all) == rule->all
-            && (rule->any == 0 || (found & rule->any))
-            && (found & rule->none) == 0)
-        {
-            return rule;
-        }
-    }
-
-    return NULL;
-}
-
-
 /*
- * mixpanel-js sends parseFloat() of "major.minor": "120.0.6099.109" is
- * 120, "17.2.1" is 17.2, "9.80" is 9.8.  The same digits, without leading
- * zeros in the major and trailing zeros in the minor, form a substring of
- * the input that is also a JSON number.
+ * The SDK sends parseFloat() of (\d+(\.\d+)?): "120.0.6099.109" is 120,
+ * "17.2.1" is 17.2, "9.80" is 9.8, "0120" is 120.  The same digits without
+ * leading zeros in the major and trailing zeros in the minor form a
+ * substring of the input that is a JSON number of the same value.  A
+ * number parseFloat() makes Infinity is sent as null by the SDK, which
+ * Mixpanel shows as "not set": it is left out.
  */
 
 static void
 ngx_http_mixpanel_ua_version(u_char *p, u_char *last, ngx_str_t *v)
 {
-    u_char  *start, *end, *minor;
+    u_char  *start, *end, *minor, buf[NGX_HTTP_MIXPANEL_UA_MAX_MAJOR + 1];
 
     start = p;
 
     while (p < last && *p >= '0' && *p <= '9') {
         p++;
-    }
-
-    if (p - start > NGX_HTTP_MIXPANEL_UA_MAJOR) {
-        return;
     }
 
     end = p;
@@ -483,13 +633,26 @@ ngx_http_mixpanel_ua_version(u_char *p, u_char *last, ngx_str_t *v)
         start++;
     }
 
+    if (end - start >= NGX_HTTP_MIXPANEL_UA_MAX_MAJOR) {
+
+        /* at least 1e308: DBL_MAX is 1.797...e308 */
+
+        if (end - start > NGX_HTTP_MIXPANEL_UA_MAX_MAJOR) {
+            return;
+        }
+
+        ngx_memcpy(buf, start, end - start);
+        buf[end - start] = '\0';
+
+        if (strtod((char *) buf, NULL) > 1.7976931348623157e308) {
+            return;
+        }
+    }
+
     if (last - p > 1 && *p == '.' && p[1] >= '0' && p[1] <= '9') {
         minor = ++p;
 
-        while (p < last
-               && p - minor < NGX_HTTP_MIXPANEL_UA_MINOR
-               && *p >= '0' && *p <= '9')
-        {
+        while (p < last && *p >= '0' && *p <= '9') {
             p++;
         }
 
@@ -507,10 +670,59 @@ ngx_http_mixpanel_ua_version(u_char *p, u_char *last, ngx_str_t *v)
 }
 
 
+/*
+ * The parse of a User-Agent, remembered: a worker sees the same few
+ * User-Agents over and over.  The values are good until the next call.
+ */
+
+void
+ngx_http_mixpanel_ua_get(u_char *ua, size_t len, ngx_http_mixpanel_ua_t *out)
+{
+    ngx_str_t  v[5];
+
+    if (ngx_http_mixpanel_cache_get(&ngx_http_mixpanel_ua_cache, 0, ua, len,
+                                    v, 5, NULL)
+        == NGX_OK)
+    {
+        out->browser = v[0];
+        out->browser_version = v[1];
+        out->os = v[2];
+        out->device = v[3];
+        out->bot = v[4].len;
+        return;
+    }
+
+    ngx_http_mixpanel_ua_parse(ua, len, out);
+
+    v[0] = out->browser;
+    v[1] = out->browser_version;
+    v[2] = out->os;
+    v[3] = out->device;
+    v[4].len = out->bot;
+    v[4].data = (u_char *) "b";
+
+    ngx_http_mixpanel_cache_put(&ngx_http_mixpanel_ua_cache, 0, ua, len, v, 5);
+}
+
+
+void
+ngx_http_mixpanel_ua_exit(void)
+{
+    ngx_http_mixpanel_cache_empty(&ngx_http_mixpanel_ua_cache);
+}
+
+
+/*
+ * mixpanel_track_bots: the SDK drops every event of a User-Agent that
+ * contains, in any case, one of its crawler strings.
+ */
+
 ngx_int_t
 ngx_http_mixpanel_ua_is_bot(u_char *ua, size_t len)
 {
-    /* TODO(ua): the JavaScript SDK's blocked list */
+    ngx_http_mixpanel_ua_t  parsed;
 
-    return 0;
+    ngx_http_mixpanel_ua_get(ua, len, &parsed);
+
+    return parsed.bot;
 }

@@ -212,7 +212,7 @@ $::HttpConfig . "    mixpanel_token tok-off;\n"
 
 
 
-=== TEST 8: what a client SDK would add: browser, OS, device, UTM and referrer
+=== TEST 8: what a client SDK would add: browser, OS, device, campaign keys and referrer
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-ua;\n"
 --- config
@@ -225,14 +225,14 @@ $::HttpConfig . "    mixpanel_token tok-ua;\n"
 User-Agent: Mozilla/5.0 (iPhone; CPU iPhone OS 17_2_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1
 Referer: https://user@www.example.com:8443/promo?x=1
 --- request eval
-["GET /t?utm_source=news%20letter&utm_campaign=spring&x=1", "GET /wait", "GET /wait", "GET /sink"]
+["GET /t?utm_source=news%20letter&utm_campaign=spring+sale&gclid=Cj0&x=1", "GET /wait", "GET /wait", "GET /sink"]
 --- response_body_like eval
 ["^ok\n\$", "^GIF", "^GIF",
-qr{"ip":"127\.0\.0\.1","\$browser":"Mobile Safari","\$browser_version":17\.2,"\$os":"iOS","\$device":"iPhone","utm_source":"news letter","utm_campaign":"spring","\$referrer":"https://user\@www\.example\.com:8443/promo\?x=1","\$referring_domain":"www\.example\.com"\}\}\]\}\n$}]
+qr{"ip":"127\.0\.0\.1","\$browser":"Mobile Safari","\$browser_version":17\.2,"\$os":"iOS","\$device":"iPhone","utm_source":"news letter","utm_campaign":"spring sale","gclid":"Cj0","\$referrer":"https://user\@www\.example\.com:8443/promo\?x=1","\$referring_domain":"user\@www\.example\.com:8443"\}\}\]\}\n$}]
 
 
 
-=== TEST 9: utm_* arguments as nginx's $arg_ finds them: the first of a name, any case
+=== TEST 9: campaign keys and click ids as mixpanel-browser reads them: the first of a name, names with case, decodeURIComponent() then '+' a space, a malformed value as it is, empty ones left out
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-utm;\n"
 --- config
@@ -244,14 +244,66 @@ $::HttpConfig . "    mixpanel_token tok-utm;\n"
         return 200 "ok\n";
     }
 --- request eval
-["GET /t?xutm_source=no&UTM_Medium=Mail&utm_source=first&utm_source=second&utm_term&utm_content=&utm_content=late&utm_campaign=a=b", "GET /wait", "GET /wait", "GET /sink"]
+["GET /t?xutm_source=no&UTM_Medium=Mail&utm_source=first&utm_source=second&utm_term&utm_content=&utm_content=late&utm_campaign=a=b&utm_id=%E2%82%AC%2B1&utm_source_platform=%E0%A4%A+x&FBCLID=no&fbclid=f+1&wbraid=%2b&utm_marketing_tactic=%C0%AF", "GET /wait", "GET /wait", "GET /sink"]
 --- response_body_like eval
 ["^ok\n\$", "^GIF", "^GIF",
-qr{lib_version":"[^"]+","ip":"0","utm_source":"first","utm_medium":"Mail","utm_campaign":"a=b"\}\}\]\}\n$}]
+qr{lib_version":"[^"]+","ip":"0","utm_source":"first","utm_campaign":"a=b","utm_id":"\x{e2}\x{82}\x{ac} 1","utm_source_platform":"%E0%A4%A x","utm_marketing_tactic":"%C0%AF","fbclid":"f 1","wbraid":" "\}\}\]\}\n$}]
 
 
 
-=== TEST 10: User-Agents that alternate are each read right (the worker remembers them)
+=== TEST 10: names after any '?' or '&' of the URI, as the SDK's [?&]name= finds them; a value ends at '&' or '#'
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-utm2;\n"
+--- config
+    location /p {
+        mixpanel track;
+        mixpanel_request_properties off;
+        mixpanel_ip off;
+        return 200 "ok\n";
+    }
+--- request eval
+["GET /p&gclid=path?next=/x?utm_source=nested&utm_source=outer&msclkid=a%23b&dclid=c#d", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^GIF", "^GIF",
+qr{"ip":"0","utm_source":"nested","dclid":"c","gclid":"path\?next=/x\?utm_source=nested","msclkid":"a#b"\}\}\]\}\n$}]
+
+
+
+=== TEST 11: the Referer of a call a page makes (Sec-Fetch-Mode other than navigate) is the page, $current_url; of a navigation, or without the header, $referrer
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-ref;\n"
+--- config
+    mixpanel_request_properties off;
+    mixpanel_ip off;
+
+    location = /api {
+        mixpanel track;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/t;
+        proxy_set_header Sec-Fetch-Mode cors;
+    }
+
+    location = /nav {
+        mixpanel track;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/t;
+        proxy_set_header Sec-Fetch-Mode navigate;
+    }
+
+    location = /t {
+        mixpanel track;
+        mixpanel_event Upstream;
+        return 200 "ok\n";
+    }
+--- more_headers
+Referer: android-app://com.google.android.gm/
+--- request eval
+["GET /api", "GET /nav", "GET /t", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
+qr{^(?=(?:.*?"event":){5})(?!(?:.*?"event":){6})(?=.*"event":"Upstream","properties":\{[^{}]*"ip":"0","\$current_url":"android-app://com\.google\.android\.gm/"\}\})(?=(?:.*?"\$referrer":"android-app://com\.google\.android\.gm/","\$referring_domain":"com\.google\.android\.gm"\}\}){4})(?!(?:.*?"\$current_url"){2})}s]
+
+
+
+=== TEST 12: User-Agents that alternate are each read right (the worker remembers them)
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-ua3;\n"
 --- config
@@ -280,7 +332,7 @@ qr{"\$browser":"Chrome","\$browser_version":120,"\$os":"Windows"\}\}$::Next"\$br
 
 
 
-=== TEST 11: an HTTP client library, and mixpanel_user_agent_properties off
+=== TEST 13: an app's HTTP stack gets what the mobile SDKs send (no $browser, $os as they name it), and mixpanel_user_agent_properties off
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-ua2;\n"
 --- config
@@ -297,9 +349,206 @@ $::HttpConfig . "    mixpanel_token tok-ua2;\n"
         return 200 "ok\n";
     }
 --- more_headers
-User-Agent: okhttp/4.12.0
+User-Agent: Dalvik/2.1.0 (Linux; U; Android 13; Pixel 7 Build/TQ3A.230805.001)
 --- request eval
 ["GET /t", "GET /off", "GET /wait", "GET /wait", "GET /sink"]
 --- response_body_like eval
 ["^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
-qr{"ip":"127\.0\.0\.1","\$browser":"okhttp","\$browser_version":4\.12\}\}$::Next"ip":"127\.0\.0\.1"\}\}\]\}\n$}]
+qr{"ip":"127\.0\.0\.1","\$os":"Android"\}\}$::Next"ip":"127\.0\.0\.1"\}\}\]\}\n$}]
+
+
+
+=== TEST 14: CFNetwork: macOS when the User-Agent says so, left out when iOS and macOS send the same; okhttp and curl get nothing
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-ua4;\n"
+--- config
+    mixpanel_request_properties off;
+    mixpanel_ip off;
+
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+
+    location = /mac {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/t;
+        proxy_set_header User-Agent "MyApp/1.0 CFNetwork/1410.0.3 Darwin/22.6.0 (arm64)";
+    }
+
+    location = /apple {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/t;
+        proxy_set_header User-Agent "MyApp/1.0 CFNetwork/1410.0.3 Darwin/22.6.0";
+    }
+
+    location = /ios {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/t;
+        proxy_set_header User-Agent "MyApp/1.0 (com.example.app; build:3; iOS 17.2.0) Alamofire/5.8.1";
+    }
+
+    location = /okhttp {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/t;
+        proxy_set_header User-Agent "okhttp/4.12.0";
+    }
+--- request eval
+["GET /mac", "GET /apple", "GET /ios", "GET /okhttp", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^ok\n\$", "^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
+qr{"ip":"0","\$os":"macOS"\}\}$::Next"ip":"0"\}\}$::Next"ip":"0","\$os":"iOS"\}\}$::Next"ip":"0"\}\}\]\}\n$}]
+
+
+
+=== TEST 15: Mixpanel's limits on a value: nesting 3 deep and fewer than 255 keys or items are sent, one past is left out, the event kept
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-limits;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_request_properties off;
+        mixpanel_user_agent_properties off;
+        mixpanel_ip off;
+        mixpanel_property d4 $http_x_d4 type=json;
+        mixpanel_property d3 $http_x_d3 type=json;
+        mixpanel_property a4 $http_x_a4 type=json;
+        mixpanel_property a3 $http_x_a3 type=json;
+        mixpanel_property k255 $http_x_k255 type=json;
+        mixpanel_property k254 $http_x_k254 type=json;
+        mixpanel_property n255 $http_x_n255 type=json;
+        mixpanel_property n254 $http_x_n254 type=json;
+        mixpanel_property in255 $http_x_in255 type=json;
+        mixpanel_property l255 $http_x_l255 type=list;
+        mixpanel_property l254 $http_x_l254 type=list;
+        mixpanel_property after kept;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+my $keys = sub { "{" . join(",", map { qq{"k$_":0} } 1 .. $_[0]) . "}" };
+my $items = sub { "[" . join(",", (7) x $_[0]) . "]" };
+my $list = sub { join(",", map { "i$_" } 1 .. $_[0]) };
+"X-D4: {\"a\":{\"b\":{\"c\":{\"d\":1}}}}\n"
+. "X-D3: {\"a\":{\"b\":{\"c\":1}}}\n"
+. "X-A4: [[[[1]]]]\n"
+. "X-A3: [[[1]],{\"x\":[2]}]\n"
+. "X-K255: " . $keys->(255) . "\n"
+. "X-K254: " . $keys->(254) . "\n"
+. "X-N255: " . $items->(255) . "\n"
+. "X-N254: " . $items->(254) . "\n"
+. "X-In255: {\"x\":" . $items->(255) . "}\n"
+. "X-L255: " . $list->(255) . "\n"
+. "X-L254: " . $list->(254) . ",,\n"
+--- request eval
+["GET /t", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^GIF", "^GIF",
+'"ip":"0","d3":\{"a":\{"b":\{"c":1\}\}\},"a3":\[\[\[1\]\],\{"x":\[2\]\}\],"k254":\{"k1":0,(?:"k\d+":0,){252}"k254":0\},"n254":\[(?:7,){253}7\],"l254":\["i1",(?:"i\d+",){252}"i254"\],"after":"kept"\}\}\]\}\n$']
+--- no_error_log
+[error]
+
+
+
+=== TEST 16: a JSON value nested 4 deep, logged at info
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-limit16;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property v $http_x_v type=json;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-V: " . "[{\"a\":[[1]]}]" . "\n"
+--- request
+GET /t
+--- error_log
+mixpanel: property v left out: objects and lists nested more than 3 deep, Mixpanel would reject the event
+--- no_error_log
+[error]
+
+
+
+=== TEST 17: a JSON object of 255 keys, logged at info
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-limit17;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property v $http_x_v type=json;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-V: " . "{" . join(",", map { qq{"k$_":0} } 1 .. 255) . "}" . "\n"
+--- request
+GET /t
+--- error_log
+mixpanel: property v left out: an object of more than 254 keys, Mixpanel would reject the event
+--- no_error_log
+[error]
+
+
+
+=== TEST 18: a JSON list of 255 items, logged at info
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-limit18;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property v $http_x_v type=json;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-V: " . "[" . join(",", (1) x 255) . "]" . "\n"
+--- request
+GET /t
+--- error_log
+mixpanel: property v left out: a list of more than 254 items, Mixpanel would reject the event
+--- no_error_log
+[error]
+
+
+
+=== TEST 19: a list of 255 items, logged at info
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-limit19;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property v $http_x_v type=list;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-V: " . join(",", 1 .. 255) . "\n"
+--- request
+GET /t
+--- error_log
+mixpanel: property v left out: a list of more than 254 items, Mixpanel would reject the event
+--- no_error_log
+[error]
+
+
+
+=== TEST 20: the limits hold for people updates too
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-limit20;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_event off;
+        mixpanel_account_id acct-20;
+        mixpanel_ip off;
+        mixpanel_people_set deep $http_x_d4 type=json;
+        mixpanel_people_set ok $http_x_d3 type=json;
+        mixpanel_people_set many $http_x_l255 type=list;
+        mixpanel_people_set tags $http_x_l254 type=list;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-D4: {\"a\":[{\"c\":[1]}]}\n"
+. "X-D3: {\"a\":[{\"c\":1}]}\n"
+. "X-L255: " . join(",", 1 .. 255) . "\n"
+. "X-L254: " . join(",", 1 .. 254) . "\n"
+--- request eval
+["GET /t", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^GIF", "^GIF",
+'^\{"endpoint":"/engage","body":\[\{"\$token":"tok-limit20","\$distinct_id":"acct-20",[^\n]*"\$set":\{"ok":\{"a":\[\{"c":1\}\]\},"tags":\["1",(?:"\d+",){252}"254"\]\}[^\n]*\]\}\n$']
+--- no_error_log
+[error]

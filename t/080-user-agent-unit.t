@@ -1,9 +1,16 @@
 use Test::More;
 
 # ngx_http_mixpanel_ua_parse() on its own: t/ua/ua_test.c and the parser
-# are compiled against the headers of the configured nginx tree (nothing of
-# nginx is linked) and run over t/ua/cases.txt, one test per case, plus
-# the driver's built-in checks (NULL input, random inputs).
+# (with its cache, nothing of nginx: nginx-dev has no sources) are
+# compiled against the headers of the configured nginx tree and run over
+# t/ua/cases.txt, one test per case, plus the driver's built-in checks
+# (NULL input, random inputs).
+#
+# With node and mixpanel-browser (tools/install-mixpanel-browser; make
+# test installs both), the parser's results for every User-Agent of
+# t/ua/cases.txt and t/parity/user-agents.txt are also compared with what
+# the SDK computes (t/parity/sdk.js): $browser, $browser_version, $os,
+# $device, and whether _.isBlockedUA() drops it (mixpanel_track_bots).
 #
 #   prove t/080-user-agent-unit.t
 #
@@ -15,6 +22,7 @@ use warnings;
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use File::Temp qw(tempdir);
+use JSON::PP ();
 
 my $root = abs_path(dirname(__FILE__) . '/..');
 my $ngx = $ENV{TEST_NGINX_SRC} || "$root/build/nginx-src";
@@ -31,7 +39,8 @@ my $bin = "$dir/ua_test";
 my @cflags = (qw(-O2 -g -W -Wall -Wpointer-arith -Wno-unused-parameter
                  -Werror));
 my @srcs = ("$root/t/ua/ua_test.c",
-            "$root/ngx_mixpanel_module/ngx_http_mixpanel_ua.c");
+            "$root/ngx_mixpanel_module/ngx_http_mixpanel_ua.c",
+            "$root/ngx_mixpanel_module/ngx_http_mixpanel_cache.c");
 
 # under AddressSanitizer when the compiler has it: a read past the input
 # then fails the run instead of passing by luck
@@ -81,7 +90,139 @@ is($? >> 8, 0, 'ua_test exits 0 (no failure, no sanitizer report)');
 is($reported, $expected, "the driver read all $expected cases");
 is($seen, $expected, 'each case was reported');
 
+sdk_parity();
+
 done_testing();
+
+
+# the parser against mixpanel-browser itself, User-Agent by User-Agent
+
+sub sdk_parity {
+    if (!grep { -x "$_/node" } split /:/, $ENV{PATH}) {
+        note('node is not installed: not compared with mixpanel-browser');
+        return;
+    }
+
+    if (system("$root/tools/install-mixpanel-browser") != 0) {
+        fail('mixpanel-browser is installed (tools/install-mixpanel-browser)');
+        return;
+    }
+
+    # the User-Agents, escaped as in cases.txt
+
+    my @uas;
+
+    for my $line (lines($cases)) {
+        push @uas, (split /\t/, $line, 2)[0];
+    }
+
+    for my $line (lines("$root/t/parity/user-agents.txt")) {
+        my $ua = (split /\t/, $line, 2)[1];
+        $ua =~ s/\\/\\\\/g;
+        push @uas, $ua;
+    }
+
+    open(my $list, '>', "$dir/uas.txt") or die $!;
+    print $list "$_\n" for @uas;
+    close($list);
+
+    open(my $json, '>', "$dir/uas.jsonl") or die $!;
+
+    for my $i (0 .. $#uas) {
+        print $json JSON::PP->new->ascii->encode({
+            id => $i, ua => unescape($uas[$i]), url => "http://localhost/",
+            referrer => "", navigation => JSON::PP::true }), "\n";
+    }
+
+    close($json);
+
+    my @module = map { chomp; [split /\t/] }
+                 qx($bin --dump $dir/uas.txt);
+    is($? >> 8, 0, 'ua_test --dump exits 0');
+
+    my @sdk;
+
+    for (qx(node $root/t/parity/sdk.js < $dir/uas.jsonl)) {
+        my $e = JSON::PP->new->decode($_);
+        $sdk[$e->{id}] = $e;
+    }
+
+    is($? >> 8, 0, 't/parity/sdk.js exits 0');
+
+    is(scalar @module, scalar @uas, 'the parser read every User-Agent');
+    is(scalar(grep { defined } @sdk), scalar @uas,
+       'the SDK read every User-Agent');
+
+    my ($equal, $total) = (0, 0);
+
+    for my $i (0 .. $#uas) {
+        my $f = $sdk[$i]{fields};
+        my @want = ($f->{'$browser'}, $f->{'$browser_version'}, $f->{'$os'},
+                    $f->{'$device'}, $sdk[$i]{blocked} ? 'bot' : undef);
+        my @have = map { !defined $_ || $_ eq '-' ? undef : $_ }
+                   @{ $module[$i] // [] }[0 .. 4];
+
+        for my $k (0 .. 4) {
+            my ($w, $h) = ($want[$k], $have[$k]);
+
+            my $same = (!defined $w && !defined $h)
+                       || (defined $w && defined $h
+                           && ($k == 1 ? $w == $h : $w eq $h));
+
+            $total++;
+
+            if ($same) {
+                $equal++;
+                next;
+            }
+
+            diag(sprintf "%s: SDK %s, parser %s\n  %s",
+                 (qw(browser version os device bot))[$k], $w // '(none)',
+                 $h // '(none)', substr($uas[$i], 0, 200));
+        }
+    }
+
+    note("parser parity: $equal of $total values equal ("
+         . scalar(@uas) . " User-Agents)");
+
+    is($equal, $total, 'the parser computes what mixpanel-browser does');
+}
+
+
+sub lines {
+    my ($file) = @_;
+
+    open(my $fh, '<', $file) or die "$file: $!";
+
+    return grep { !/^#/ && !/^\r?$/ } map { chomp; $_ } <$fh>;
+}
+
+
+# the escapes of cases.txt, as ua_test.c reads them
+
+sub unescape {
+    my ($s) = @_;
+    my $out = '';
+
+    while (length $s) {
+        if ($s =~ s/^\\R\{(\d+)\}\{([^}]*)\}//) {
+            $out .= unescape($2) x $1;
+
+        } elsif ($s =~ s/^\\x([0-9a-fA-F]{2})//) {
+            $out .= chr(hex($1));
+
+        } elsif ($s =~ s/^\\([\\trn0])//) {
+            $out .= { '\\' => '\\', t => "\t", r => "\r", n => "\n",
+                      0 => "\0" }->{$1};
+
+        } else {
+            $s =~ s/^(.)//s;
+            $out .= $1;
+        }
+    }
+
+    return $out;
+}
 
 
 sub compile {
