@@ -1041,7 +1041,10 @@ ngx_http_mixpanel_jwt_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_mixpanel_jwt_main_conf_t *jmcf = conf;
 
-    ngx_str_t  *name;
+    ngx_str_t                  *name, *used;
+    ngx_uint_t                  i, j, n;
+    ngx_http_variable_t        *v;
+    ngx_http_core_main_conf_t  *cmcf;
 
     if (jmcf->jwt && !jmcf->keys && !jmcf->unverified) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1051,14 +1054,45 @@ ngx_http_mixpanel_jwt_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (!jmcf->jwt && jmcf->names.nelts > 2) {
-        name = jmcf->names.elts;
+    if (jmcf->jwt || jmcf->names.nelts <= 2) {
+        return NGX_CONF_OK;
+    }
 
+    /*
+     * a claim variable the configuration reads (nginx has indexed it) with
+     * no token anywhere; one that is only defined, as a shared preamble
+     * may define it, costs nothing
+     */
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    name = jmcf->names.elts;
+    v = cmcf->variables.elts;
+    used = NULL;
+    n = 0;
+
+    for (i = 2; i < jmcf->names.nelts; i++) {
+        for (j = 0; j < cmcf->variables.nelts; j++) {
+            if (name[i].len == v[j].name.len
+                && ngx_strncasecmp(name[i].data, v[j].name.data, name[i].len)
+                   == 0)
+            {
+                if (used == NULL) {
+                    used = &name[i];
+                }
+
+                n++;
+                break;
+            }
+        }
+    }
+
+    if (used) {
         ngx_log_error(NGX_LOG_WARN, cf->log, 0,
                       "\"mixpanel_jwt_claim_set\" defines \"$%V\"%s but "
                       "no \"mixpanel_jwt\" is set anywhere, so claim "
                       "variables are always empty in %s:%ui",
-                      &name[2], jmcf->names.nelts > 3 ? " and others" : "",
+                      used, n > 1 ? " and others" : "",
                       jmcf->claim_file, jmcf->claim_line);
     }
 

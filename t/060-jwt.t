@@ -1547,7 +1547,24 @@ TEST 1 is the control: with a mixpanel_jwt, no warning.
 --- response_body
 sub=
 --- error_log eval
-qr/\[warn\] .*"mixpanel_jwt_claim_set" defines "\$jwt_sub" and others but no "mixpanel_jwt" is set anywhere, so claim variables are always empty in .*nginx\.conf:\d+/
+qr/\[warn\] .*"mixpanel_jwt_claim_set" defines "\$jwt_sub" but no "mixpanel_jwt" is set anywhere, so claim variables are always empty in .*nginx\.conf:\d+/
+
+
+
+=== TEST 63b: claim variables defined but read nowhere: no warning
+A shared preamble may define claims that only some configurations read;
+TEST 63 is the control (the same with $jwt_sub read: warned).
+--- config
+    location = /t {
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- no_error_log
+no "mixpanel_jwt" is set anywhere
+[alert]
 
 
 
