@@ -4,6 +4,8 @@
 #   make test       build, run the suite on Debian's nginx and on nginx 1.26.3
 #   make demo       build and show the module at work
 #   make bench      benchmark (see docs/performance.md)
+#   make mutate     mutation testing of the C against the suite
+#                   (docs/testing.md; MUTATE_ARGS="--count 8 --seed 2")
 #
 # NGINX_VERSIONS=1.22 limits "make test" to Debian's nginx.
 
@@ -160,7 +162,7 @@ ASAN_DIR     := $(BUILD)/asan
 ASAN_NGINX   := $(ASAN_DIR)/nginx/objs
 FUZZ_DEBS    := clang libclang-rt-14-dev llvm
 
-.PHONY: test-valgrind test-asan fuzz
+.PHONY: test-valgrind test-asan fuzz mutate mutate-selftest
 
 test-valgrind: test-deps module
 	@echo "=== nginx 1.22 (Debian) under valgrind ==="
@@ -191,6 +193,18 @@ fuzz: deps
 	@tools/ensure-debs $(FUZZ_DEBS)
 	tools/build-sanitized-nginx fuzz $(UPSTREAM_VER) $(FUZZ_DIR)/nginx
 	fuzz/run $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+# Mutation testing (docs/testing.md): tools/mutate builds each mutant in
+# build/mutate/ from the configured build/nginx-src and runs the suite on
+# Debian's nginx against it; reports in build/mutate/report.{txt,json}.
+# Not part of "make test", which runs only its self-test (t/004-mutate.t).
+MUTATE_ARGS ?=
+
+mutate: test-deps module
+	tools/mutate $(MUTATE_ARGS)
+
+mutate-selftest:
+	tools/prove t/004-mutate.t
 
 clean:
 	rm -rf $(BUILD) t/servroot*
