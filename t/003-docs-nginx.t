@@ -196,7 +196,8 @@ sub definitions {
 my $tmp = tempdir(CLEANUP => 1);
 my $root = "$tmp/root";
 my $confdir = "$root/etc/nginx";
-make_path($confdir, "$root/prefix");
+# nginx built from source logs to PREFIX/logs by default
+make_path($confdir, "$root/prefix/logs");
 
 copy("$repo/t/data/jwks.json", "$confdir/jwks.json") or die $!;
 
