@@ -16,6 +16,13 @@ answers 200 {"code":200,"status":"OK"} as soon as a batch is read and
 counts it afterwards on another thread, so that its own work overlaps the
 sender's next batch instead of adding to it.
 
+A listener may answer late ("delay=MS", the latency drain's sink): each
+/import and /engage is counted as soon as it is read, then answered
+MS milliseconds after it arrived, every connection on its own thread, so
+that any number of batches can be in flight at once, as at Mixpanel
+from a real network.  The listener counts the connections it accepted,
+the most open at once and the most requests in flight at once.
+
 A listener may start paused: the socket listens (the kernel completes
 connections and buffers what the client sends) but nothing is read until
 POST /unpause?port=N on the control port, so a client's first request
@@ -24,9 +31,15 @@ hangs and its queue grows; unpausing lets the drain be timed.
 Control port (loopback): GET /stats gives per "port/token": events, unique
 insert ids, batches, wire and inflated bytes, the time of the first
 request and of the last answer (monotonic seconds), the time spent in the
-sink itself, and the Expect: 100-continue count.  POST /unpause?port=N.
+sink itself, and the Expect: 100-continue count; and per listener port:
+connections accepted, open now and at most, requests in flight now and at
+most, and the answers a delay listener sent late (the sink too slow to keep
+its delay: then it, not the client, set the pace).  POST /unpause?port=N;
+POST /delay?port=N&ms=M changes the delay of a listener (for requests that
+arrive from then on).
 
-Usage: sink.py --listen PORT:MODE[:paused][:defer] ... --control PORT
+Usage: sink.py --listen PORT:MODE[:paused][:defer][:delay=MS] ...
+               --control PORT
 """
 
 import argparse
@@ -92,7 +105,9 @@ class Inflater:
 class TokenStats:
     __slots__ = ("events", "ids", "unique", "batches", "wire_bytes",
                  "raw_bytes", "first_start", "last_end", "busy",
-                 "expect100", "gzip_batches", "refused", "dedupe")
+                 "expect100", "gzip_batches", "refused", "dedupe",
+                 "answered", "answered_batches", "engage_records",
+                 "engage_batches")
 
     def __init__(self, dedupe):
         self.events = 0
@@ -108,6 +123,10 @@ class TokenStats:
         self.gzip_batches = 0
         self.refused = 0
         self.dedupe = dedupe
+        self.answered = 0            # events of the batches answered
+        self.answered_batches = 0
+        self.engage_records = 0
+        self.engage_batches = 0
 
     def as_dict(self):
         return {"events": self.events,
@@ -118,7 +137,11 @@ class TokenStats:
                 "raw_bytes": self.raw_bytes,
                 "first_start": self.first_start, "last_end": self.last_end,
                 "busy_s": self.busy, "expect100": self.expect100,
-                "gzip_batches": self.gzip_batches, "refused": self.refused}
+                "gzip_batches": self.gzip_batches, "refused": self.refused,
+                "answered": self.answered,
+                "answered_batches": self.answered_batches,
+                "engage_records": self.engage_records,
+                "engage_batches": self.engage_batches}
 
 
 class Sink:
@@ -143,7 +166,7 @@ class Sink:
 
     # -- HTTP plumbing ---------------------------------------------------
 
-    def listen(self, port, mode, paused, defer=False):
+    def listen(self, port, mode, paused, defer=False, delay_ms=0):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # a whole batch fits in the socket buffer: fewer wake-ups
@@ -153,7 +176,12 @@ class Sink:
         gate = threading.Event()
         if not paused:
             gate.set()
-        self.listeners[port] = {"mode": mode, "gate": gate}
+        self.listeners[port] = {"mode": mode, "gate": gate,
+                                "delay": delay_ms / 1000.0,
+                                "accepted": 0, "open": 0, "max_open": 0,
+                                "in_flight": 0, "max_in_flight": 0,
+                                "late": 0, "late_s": 0.0,
+                                "late_max_s": 0.0}
         if defer:
             mode = "defer"
         t = threading.Thread(target=self.accept_loop,
@@ -172,11 +200,18 @@ class Sink:
             except OSError:
                 continue
             c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            lst = self.listeners[port]
+            with self.lock:
+                lst["accepted"] += 1
+                lst["open"] += 1
+                lst["max_open"] = max(lst["max_open"], lst["open"])
             threading.Thread(target=self.serve, args=(c, port, mode),
                              daemon=True).start()
 
     def serve(self, c, port, mode):
         buf = bytearray()
+        lst = self.listeners[port]
+        flying = False
         try:
             while not self.stop.is_set():
                 # the head
@@ -190,6 +225,12 @@ class Sink:
                 t0 = time.monotonic()
                 if mode != "control":
                     self.last_arrival = t0
+                delay = lst["delay"]
+                flying = True
+                with self.lock:
+                    lst["in_flight"] += 1
+                    lst["max_in_flight"] = max(lst["max_in_flight"],
+                                               lst["in_flight"])
                 end = buf.index(b"\r\n\r\n")
                 head = bytes(buf[:end]).decode("latin-1")
                 del buf[:end + 4]
@@ -224,8 +265,8 @@ class Sink:
                     body = bytes(buf[:length])
                     del buf[:length]
                 key = "%d/%s" % (port, self.token_of(hdrs))
-                status, answer = self.handle(mode, method, target, key,
-                                             body, hdrs, expect, t0)
+                status, answer, n = self.handle(mode, method, target, key,
+                                                body, hdrs, expect, t0)
                 close = hdrs.get("connection", "").lower() == "close"
                 reason = {200: "OK", 503: "Service Unavailable",
                           404: "Not Found", 400: "Bad Request"}.get(status,
@@ -235,24 +276,50 @@ class Sink:
                        % (status, reason, len(answer),
                           "Connection: close\r\n" if close else "")
                        ).encode() + answer
+                path = target.split("?", 1)[0]
+                delayed = (delay > 0 and status == 200 and method == "POST"
+                           and path in ("/import", "/engage"))
+                if delayed:
+                    # the batch was counted when read; answer it "delay"
+                    # after it arrived, as a distant Mixpanel would
+                    wait = t0 + delay - time.monotonic()
+                    if wait > 0:
+                        time.sleep(wait)
+                    else:
+                        # the sink itself was too slow to answer in time:
+                        # then it, not the client, sets the pace
+                        with self.lock:
+                            lst["late"] += 1
+                            lst["late_s"] -= wait
+                            lst["late_max_s"] = max(lst["late_max_s"],
+                                                    -wait)
                 c.sendall(out)
+                flying = False
+                with self.lock:
+                    lst["in_flight"] -= 1
                 if mode == "defer" and status == 200 and \
                         target.startswith("/import"):
                     with self.lock:
                         self.backlog += 1
                     self.pending.put((key, hdrs, body, expect, t0,
                                       time.monotonic()))
-                elif mode == "ok" and target.startswith("/import"):
+                elif mode == "ok" and path == "/import" and status == 200:
                     t1 = time.monotonic()
                     with self.lock:
                         st = self.stats_for(key)
                         st.last_end = t1
                         st.busy += t1 - t0
+                        st.answered += n
+                        st.answered_batches += 1
                 if close:
                     return
         except (OSError, ValueError):
             return
         finally:
+            with self.lock:
+                lst["open"] -= 1
+                if flying:
+                    lst["in_flight"] -= 1
             try:
                 c.close()
             except OSError:
@@ -274,24 +341,44 @@ class Sink:
     def handle(self, mode, method, target, key, body, hdrs, expect, t0):
         with self.lock:
             self.requests += 1
+        """the status, the body and the number of records of an answer"""
         if mode == "control":
-            return self.control(method, target)
+            return self.control(method, target) + (0,)
         path = target.split("?", 1)[0]
         if mode == "503":
             with self.lock:
                 self.stats_for(key).refused += 1
-            return 503, b'{"error":"bench sink answers 503","status":0}'
+            return 503, b'{"error":"bench sink answers 503","status":0}', 0
         if method != "POST":
-            return 404, b'{"error":"not found","status":0}'
+            return 404, b'{"error":"not found","status":0}', 0
         if path == "/engage":
-            return 200, b'{"error":null,"status":1}'
+            n = self.count_engage(key, hdrs, body)
+            return 200, b'{"error":null,"status":1}', n
         if path != "/import":
-            return 404, b'{"error":"not found","status":0}'
+            return 404, b'{"error":"not found","status":0}', 0
         if mode == "defer":
-            return 200, b'{"code":200,"status":"OK"}'
+            return 200, b'{"code":200,"status":"OK"}', 0
         n = self.count(key, hdrs, body, expect, t0, None)
         return 200, (b'{"code":200,"num_records_imported":%d,"status":"OK"}'
-                     % n)
+                     % n), n
+
+    def count_engage(self, key, hdrs, body):
+        """people updates: a JSON array (form-encoded data= accepted)"""
+        gz = hdrs.get("content-encoding", "").lower() == "gzip"
+        try:
+            raw = self.inflater.gunzip(body) if gz else body
+            if raw[:5] == b"data=":
+                from urllib.parse import unquote_to_bytes
+                raw = unquote_to_bytes(raw[5:].replace(b"+", b" "))
+            doc = json.loads(raw)
+            n = len(doc) if isinstance(doc, list) else 1
+        except (ValueError, zlib.error):
+            n = 0
+        with self.lock:
+            st = self.stats_for(key)
+            st.engage_records += n
+            st.engage_batches += 1
+        return n
 
     def counter(self):
         while True:
@@ -340,13 +427,23 @@ class Sink:
                        "backlog": self.backlog,
                        "now": time.monotonic(),
                        "tokens": {k: v.as_dict()
-                                  for k, v in self.tokens.items()}}
+                                  for k, v in self.tokens.items()},
+                       "listeners": {
+                           str(p): {k: v for k, v in l.items()
+                                    if k not in ("gate", "mode")}
+                           for p, l in self.listeners.items()}}
             return 200, json.dumps(out).encode()
         if path == "/unpause" and method == "POST":
             lst = self.listeners.get(int(q.get("port", "0") or 0))
             if lst is None:
                 return 404, b'{"error":"no such listener"}'
             lst["gate"].set()
+            return 200, b'{"ok":true}'
+        if path == "/delay" and method == "POST":
+            lst = self.listeners.get(int(q.get("port", "0") or 0))
+            if lst is None:
+                return 404, b'{"error":"no such listener"}'
+            lst["delay"] = float(q.get("ms", "0") or 0) / 1000.0
             return 200, b'{"ok":true}'
         if path == "/forget" and method == "POST":
             with self.lock:
@@ -362,7 +459,7 @@ class Sink:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--listen", action="append", default=[],
-                    metavar="PORT:MODE[:paused]")
+                    metavar="PORT:MODE[:paused][:defer][:delay=MS]")
     ap.add_argument("--control", type=int, required=True)
     ap.add_argument("--no-dedupe", action="store_true")
     args = ap.parse_args()
@@ -373,10 +470,16 @@ def main():
     sink = Sink(dedupe=not args.no_dedupe)
     for spec in args.listen:
         f = spec.split(":")
+        delay = [x for x in f[2:] if x.startswith("delay=")]
+        try:
+            delay_ms = float(delay[-1][6:]) if delay else 0.0
+        except ValueError:
+            ap.error("bad delay in --listen %r" % spec)
         if len(f) < 2 or f[1] not in ("ok", "503") \
-                or not set(f[2:]) <= {"paused", "defer"}:
+                or not set(f[2:]) - set(delay) <= {"paused", "defer"}:
             ap.error("bad --listen %r" % spec)
-        sink.listen(int(f[0]), f[1], "paused" in f[2:], "defer" in f[2:])
+        sink.listen(int(f[0]), f[1], "paused" in f[2:], "defer" in f[2:],
+                    delay_ms)
     sink.listen(args.control, "control", False)
     print("sink ready (%s)" % sink.inflater.name, flush=True)
     try:
