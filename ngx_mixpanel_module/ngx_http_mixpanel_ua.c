@@ -25,6 +25,7 @@
 
 
 #define NGX_HTTP_MIXPANEL_UA_MAX_MAJOR  309
+#define NGX_HTTP_MIXPANEL_UA_NUMBER     400
 
 
 /* presence bits: the substring occurs anywhere */
@@ -611,15 +612,22 @@ ngx_http_mixpanel_ua_init(void)
  * The SDK sends parseFloat() of (\d+(\.\d+)?): "120.0.6099.109" is 120,
  * "17.2.1" is 17.2, "9.80" is 9.8, "0120" is 120.  The same digits without
  * leading zeros in the major and trailing zeros in the minor form a
- * substring of the input that is a JSON number of the same value.  A
- * number parseFloat() makes Infinity is sent as null by the SDK, which
- * Mixpanel shows as "not set": it is left out.
+ * substring of the input that is a JSON number of the same value.  Past
+ * 17 significant digits a double holds no more, and the text would be as
+ * long as the client makes it: the number is written from the double, in
+ * as few digits as give it back.  A number parseFloat() makes Infinity is
+ * sent as null by the SDK, which Mixpanel shows as "not set": it is left
+ * out.
  */
 
 static void
 ngx_http_mixpanel_ua_version(u_char *p, u_char *last, ngx_str_t *v)
 {
-    u_char  *start, *end, *minor, buf[NGX_HTTP_MIXPANEL_UA_MAX_MAJOR + 1];
+    int          prec;
+    u_char      *start, *end, *minor, *b;
+    double       d;
+    size_t       n;
+    static char  buf[NGX_HTTP_MIXPANEL_UA_NUMBER + 1], out[32];
 
     start = p;
 
@@ -633,21 +641,11 @@ ngx_http_mixpanel_ua_version(u_char *p, u_char *last, ngx_str_t *v)
         start++;
     }
 
-    if (end - start >= NGX_HTTP_MIXPANEL_UA_MAX_MAJOR) {
-
-        /* at least 1e308: DBL_MAX is 1.797...e308 */
-
-        if (end - start > NGX_HTTP_MIXPANEL_UA_MAX_MAJOR) {
-            return;
-        }
-
-        ngx_memcpy(buf, start, end - start);
-        buf[end - start] = '\0';
-
-        if (strtod((char *) buf, NULL) > 1.7976931348623157e308) {
-            return;
-        }
+    if (end - start > NGX_HTTP_MIXPANEL_UA_MAX_MAJOR) {
+        return;                              /* at least 1e309: Infinity */
     }
+
+    minor = NULL;
 
     if (last - p > 1 && *p == '.' && p[1] >= '0' && p[1] <= '9') {
         minor = ++p;
@@ -662,11 +660,49 @@ ngx_http_mixpanel_ua_version(u_char *p, u_char *last, ngx_str_t *v)
 
         if (p > minor) {
             end = p;
+
+        } else {
+            minor = NULL;
         }
     }
 
     v->data = start;
     v->len = end - start;
+
+    if (v->len - (minor ? 1 : 0) <= 17) {
+        return;
+    }
+
+    /*
+     * the digits past what fits in buf cannot move a double by more than
+     * its last bit, and only in a version string no browser sends
+     */
+
+    n = ngx_min(v->len, NGX_HTTP_MIXPANEL_UA_NUMBER);
+    b = ngx_cpymem(buf, start, n);
+    *b = '\0';
+
+    d = strtod(buf, NULL);
+
+    if (d > 1.7976931348623157e308) {
+        v->len = 0;
+        return;
+    }
+
+    for (prec = 15; prec < 17; prec++) {
+        (void) snprintf(out, sizeof(out), "%.*g", prec, d);
+
+        if (strtod(out, NULL) == d) {
+            break;
+        }
+    }
+
+    if (prec == 17) {
+        (void) snprintf(out, sizeof(out), "%.17g", d);
+    }
+
+    v->data = (u_char *) out;
+    v->len = ngx_strlen(out);
 }
 
 

@@ -271,8 +271,25 @@ ua_test_check(ngx_http_mixpanel_ua_t *ua, u_char *data, size_t len,
     if (ua->browser_version.data < data
         || ua->browser_version.data + ua->browser_version.len > data + len)
     {
-        snprintf(err, errlen, "version outside the input");
-        return NGX_ERROR;
+        /* past 17 digits: written from the double, at most %.17g */
+
+        if (ua->browser_version.len > 24) {
+            snprintf(err, errlen, "version outside the input and long");
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < ua->browser_version.len; i++) {
+            if (ngx_strchr("0123456789.e+-", ua->browser_version.data[i])
+                == NULL)
+            {
+                snprintf(err, errlen, "version \"%.*s\" not a number",
+                         (int) ua->browser_version.len,
+                         ua->browser_version.data);
+                return NGX_ERROR;
+            }
+        }
+
+        return NGX_OK;
     }
 
     for (i = 0, k = 0; i < ua->browser_version.len; i++) {
