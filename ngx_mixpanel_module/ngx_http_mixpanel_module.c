@@ -22,6 +22,8 @@ static char *ngx_http_mixpanel_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_mixpanel_merge_props(ngx_conf_t *cf,
     ngx_array_t **child, ngx_array_t *parent);
+static ngx_int_t ngx_http_mixpanel_merge_defaults(ngx_conf_t *cf,
+    ngx_http_mixpanel_loc_conf_t *conf);
 
 static char *ngx_http_mixpanel(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -674,6 +676,20 @@ ngx_http_mixpanel_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (mmcf->sender.service_user.len && mmcf->other_token) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"mixpanel_token %V\" is another project's token than "
+                      "\"mixpanel_token %V\", but \"mixpanel_service_account\" "
+                      "sends every event to project %V: Mixpanel would put "
+                      "both projects' events in that one project; expected "
+                      "one literal token with the service account, or no "
+                      "service account in %s:%ui",
+                      &mmcf->other_token->value, &mmcf->literal_token->value,
+                      &mmcf->sender.project_id, mmcf->other_token->file,
+                      mmcf->other_token->line);
+        return NGX_CONF_ERROR;
+    }
+
     mmcf->counters = &mmcf->local_counters;
 
     if (mmcf->zone_size == NGX_CONF_UNSET) {
@@ -805,6 +821,10 @@ ngx_http_mixpanel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                          prev->request_properties, 1);
     ngx_conf_merge_value(conf->user_agent_properties,
                          prev->user_agent_properties, 1);
+
+    if (ngx_http_mixpanel_merge_defaults(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     ngx_conf_merge_uint_value(conf->identity, prev->identity,
                               NGX_HTTP_MIXPANEL_ORIGINAL);
@@ -975,6 +995,58 @@ ngx_http_mixpanel_merge_props(ngx_conf_t *cf, ngx_array_t **child,
 }
 
 
+/*
+ * A property named like a default property that the location sends would
+ * be a second key of that name in the event's JSON; which one Mixpanel
+ * keeps is its parser's choice.
+ */
+
+static ngx_int_t
+ngx_http_mixpanel_merge_defaults(ngx_conf_t *cf,
+    ngx_http_mixpanel_loc_conf_t *conf)
+{
+    char                      *flag;
+    ngx_uint_t                 i, group;
+    ngx_http_mixpanel_prop_t  *prop;
+
+    if (conf->props == NULL || conf->props == NGX_CONF_UNSET_PTR) {
+        return NGX_OK;
+    }
+
+    prop = conf->props->elts;
+
+    for (i = 0; i < conf->props->nelts; i++) {
+        group = ngx_http_mixpanel_props_group(&prop[i].name);
+
+        if (group == NGX_HTTP_MIXPANEL_PROPS_REQUEST
+            && conf->request_properties)
+        {
+            flag = "mixpanel_request_properties";
+
+        } else if (group == NGX_HTTP_MIXPANEL_PROPS_CLIENT
+                   && conf->user_agent_properties)
+        {
+            flag = "mixpanel_user_agent_properties";
+
+        } else {
+            continue;
+        }
+
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "property \"%V\" of \"mixpanel_property\" is a default "
+                      "property that \"%s on\" sends too (two \"%V\" keys "
+                      "in one event): choose another name, or \"%s off\" "
+                      "where you set it yourself in %s:%ui",
+                      &prop[i].name, flag, &prop[i].name, flag,
+                      prop[i].file, prop[i].line);
+
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 static char *
 ngx_http_mixpanel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -1084,6 +1156,27 @@ ngx_http_mixpanel_token(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         mmcf->variable_token = ngx_http_mixpanel_conf_src(cf, &value[1]);
         if (mmcf->variable_token == NULL) {
             return NGX_CONF_ERROR;
+        }
+    }
+
+    if (mlcf->token->lengths == NULL) {
+
+        if (mmcf->literal_token == NULL) {
+            mmcf->literal_token = ngx_http_mixpanel_conf_src(cf, &value[1]);
+            if (mmcf->literal_token == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+        } else if (mmcf->other_token == NULL
+                   && (mmcf->literal_token->value.len != value[1].len
+                       || ngx_strncmp(mmcf->literal_token->value.data,
+                                      value[1].data, value[1].len)
+                          != 0))
+        {
+            mmcf->other_token = ngx_http_mixpanel_conf_src(cf, &value[1]);
+            if (mmcf->other_token == NULL) {
+                return NGX_CONF_ERROR;
+            }
         }
     }
 
@@ -1450,6 +1543,8 @@ ngx_http_mixpanel_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     prop->name = value[1];
     prop->type = NGX_HTTP_MIXPANEL_STRING;
+    prop->file = cf->conf_file->file.name.data;
+    prop->line = cf->conf_file->line;
 
     if (cmd->offset == offsetof(ngx_http_mixpanel_loc_conf_t, people_add)) {
         prop->type = NGX_HTTP_MIXPANEL_NUMBER;

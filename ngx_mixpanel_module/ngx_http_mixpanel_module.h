@@ -70,6 +70,8 @@ typedef struct {
     ngx_str_t                     key;
     ngx_http_complex_value_t     *value;
     ngx_uint_t                    type;
+    u_char                       *file;         /* where it is set */
+    ngx_uint_t                    line;
 } ngx_http_mixpanel_prop_t;
 
 
@@ -174,8 +176,13 @@ typedef struct {
     void                             *shctx;
     ssize_t                           zone_size;
 
-    /* the first mixpanel_token with variables, for the service account */
+    /*
+     * for the service account: the first mixpanel_token with variables,
+     * the first literal one and the first literal one that differs
+     */
     ngx_http_mixpanel_conf_src_t     *variable_token;
+    ngx_http_mixpanel_conf_src_t     *literal_token;
+    ngx_http_mixpanel_conf_src_t     *other_token;
 } ngx_http_mixpanel_main_conf_t;
 
 
@@ -327,6 +334,11 @@ ngx_int_t ngx_http_mixpanel_request_props(ngx_http_request_t *r,
 ngx_int_t ngx_http_mixpanel_client_props(ngx_http_request_t *r,
     ngx_http_mixpanel_buf_t *b);
 void ngx_http_mixpanel_props_exit(void);
+ngx_uint_t ngx_http_mixpanel_props_group(ngx_str_t *name);
+
+#define NGX_HTTP_MIXPANEL_PROPS_NONE      0
+#define NGX_HTTP_MIXPANEL_PROPS_REQUEST   1
+#define NGX_HTTP_MIXPANEL_PROPS_CLIENT    2
 
 
 /* ngx_http_mixpanel_spool.c */

@@ -95,6 +95,63 @@ static ngx_str_t  ngx_http_mixpanel_key_current_url =
     ngx_http_mixpanel_key("$current_url");
 
 
+/*
+ * Which default properties a name is, for nginx -t: a property of the same
+ * name would be a second key in the event's JSON.
+ */
+
+ngx_uint_t
+ngx_http_mixpanel_props_group(ngx_str_t *name)
+{
+    ngx_str_t   **k;
+    ngx_uint_t    i;
+
+    static ngx_str_t  *request[] = {
+        &ngx_http_mixpanel_key_method, &ngx_http_mixpanel_key_status,
+        &ngx_http_mixpanel_key_route, &ngx_http_mixpanel_key_path,
+        &ngx_http_mixpanel_key_duration, NULL
+    };
+
+    static ngx_str_t  *client[] = {
+        &ngx_http_mixpanel_key_browser,
+        &ngx_http_mixpanel_key_browser_version, &ngx_http_mixpanel_key_os,
+        &ngx_http_mixpanel_key_device, &ngx_http_mixpanel_key_referrer,
+        &ngx_http_mixpanel_key_referring_domain,
+        &ngx_http_mixpanel_key_current_url, NULL
+    };
+
+    /* a key is ,"name": */
+
+    for (k = request; *k; k++) {
+        if ((*k)->len - 4 == name->len
+            && ngx_strncmp((*k)->data + 2, name->data, name->len) == 0)
+        {
+            return NGX_HTTP_MIXPANEL_PROPS_REQUEST;
+        }
+    }
+
+    for (k = client; *k; k++) {
+        if ((*k)->len - 4 == name->len
+            && ngx_strncmp((*k)->data + 2, name->data, name->len) == 0)
+        {
+            return NGX_HTTP_MIXPANEL_PROPS_CLIENT;
+        }
+    }
+
+    for (i = 0; i < NGX_HTTP_MIXPANEL_PARAMS; i++) {
+        if (ngx_http_mixpanel_params[i].name.len == name->len
+            && ngx_strncmp(ngx_http_mixpanel_params[i].name.data, name->data,
+                           name->len)
+               == 0)
+        {
+            return NGX_HTTP_MIXPANEL_PROPS_CLIENT;
+        }
+    }
+
+    return NGX_HTTP_MIXPANEL_PROPS_NONE;
+}
+
+
 void
 ngx_http_mixpanel_props_exit(void)
 {

@@ -1140,3 +1140,148 @@ GET /t
 ok
 --- no_error_log
 [emerg]
+
+
+
+=== TEST 63: a service account with two literal tokens
+Two projects' tokens in two servers: /import routes by project_id, so
+the second project's events would land in the first.
+--- http_config
+    mixpanel_service_account user secret 12345;
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        location = /other {
+            mixpanel track;
+            mixpanel_token tok-b;
+            return 200;
+        }
+    }
+--- config
+    mixpanel_token tok-a;
+
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"mixpanel_token tok-a" is another project's token than "mixpanel_token tok-b", but "mixpanel_service_account" sends every event to project 12345: Mixpanel would put both projects' events in that one project; expected one literal token with the service account, or no service account in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 64: a service account and the same literal token twice: accepted
+--- http_config
+    mixpanel_service_account user secret 12345;
+    mixpanel_api file:$TEST_NGINX_SERVER_ROOT/logs/calls.jsonl;
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        location = /other {
+            mixpanel track;
+            mixpanel_token tok-a;
+            return 200;
+        }
+    }
+--- config
+    mixpanel_token tok-a;
+
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- no_error_log
+[emerg]
+
+
+
+=== TEST 65: a property named like a default property of the User-Agent group
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property $browser $http_x_b;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*property "\$browser" of "mixpanel_property" is a default property that "mixpanel_user_agent_properties on" sends too \(two "\$browser" keys in one event\): choose another name, or "mixpanel_user_agent_properties off" where you set it yourself in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 66: a campaign key as a property, with the default properties on at http level
+--- http_config
+    mixpanel_token tok;
+    mixpanel_property utm_source $arg_src;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*property "utm_source" of "mixpanel_property" is a default property that "mixpanel_user_agent_properties on" sends too}
+
+
+
+=== TEST 67: a request property name, with mixpanel_request_properties on
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property http_status x;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*property "http_status" of "mixpanel_property" is a default property that "mixpanel_request_properties on" sends too}
+
+
+
+=== TEST 68: the same names with their group off: accepted, and the configured values are sent once
+--- http_config
+    mixpanel_token tok;
+    mixpanel_api file:$TEST_NGINX_SERVER_ROOT/logs/calls.jsonl;
+    mixpanel_flush_interval 100ms;
+    limit_req_zone $server_name zone=wait:1m rate=1r/s;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_user_agent_properties off;
+        mixpanel_request_properties off;
+        mixpanel_property $browser custom-browser;
+        mixpanel_property utm_source custom-source;
+        mixpanel_property http_status custom-status;
+        return 200 "ok\n";
+    }
+
+    location = /wait {
+        limit_req zone=wait burst=5;
+        empty_gif;
+    }
+
+    location = /sink {
+        default_type text/plain;
+        alias $TEST_NGINX_SERVER_ROOT/logs/calls.jsonl;
+    }
+--- request eval
+["GET /t?utm_source=x", "GET /wait", "GET /wait", "GET /sink"]
+--- more_headers eval
+["User-Agent: Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0", "", "", ""]
+--- response_body_like eval
+["^ok\n\$", "^GIF", "^GIF",
+ qr{^\{"endpoint":"/import","body":\[\{"event":"API Request","properties":\{[^\n]*"ip":"127\.0\.0\.1","\$browser":"custom-browser","utm_source":"custom-source","http_status":"custom-status"\}\}\]\}\n$}]
+--- no_error_log
+[emerg]
