@@ -1452,15 +1452,20 @@ ngx_http_mixpanel_identity_log(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-    } else if (ctx->active && !ctx->decided_account
-               && action != NGX_HTTP_MIXPANEL_LOGOUT
-               && action != NGX_HTTP_MIXPANEL_RESET)
-    {
+    } else if (ctx->active && !ctx->decided_account) {
+
+        /*
+         * logout and reset decided nothing that depends on the account,
+         * the others decide again with it, as if no one had looked
+         */
+
         if (ngx_http_mixpanel_eval_account(r, ctx) != NGX_OK) {
             return NGX_ERROR;
         }
 
         if (ctx->account.len
+            && action != NGX_HTTP_MIXPANEL_LOGOUT
+            && action != NGX_HTTP_MIXPANEL_RESET
             && ngx_http_mixpanel_decide(r, ctx, 1) != NGX_OK)
         {
             return NGX_ERROR;
