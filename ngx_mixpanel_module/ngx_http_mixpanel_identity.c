@@ -1645,8 +1645,8 @@ ngx_http_mixpanel_sdk_cookie(ngx_http_request_t *r,
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_mixpanel_module);
 
-    rc = ngx_http_mixpanel_json_values(r->pool, data, p - data,
-                                       &mmcf->sdk_paths, values);
+    rc = ngx_http_mixpanel_json_strings(r->pool, data, p - data,
+                                        &mmcf->sdk_paths, values);
 
     if (rc == NGX_ERROR) {
         return NGX_ERROR;

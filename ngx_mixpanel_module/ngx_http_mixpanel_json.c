@@ -95,6 +95,8 @@ static ngx_int_t ngx_http_mixpanel_json_release(ngx_http_request_t *r,
     ngx_http_mixpanel_json_ctx_t *ctx, ngx_chain_t *rest);
 static ngx_int_t ngx_http_mixpanel_json_copy(ngx_http_request_t *r,
     ngx_http_mixpanel_json_ctx_t *ctx, u_char *data, size_t size);
+static ngx_int_t ngx_http_mixpanel_json_find(ngx_pool_t *pool, u_char *data,
+    size_t len, ngx_array_t *paths, ngx_str_t *values, ngx_uint_t strings);
 static json_t *ngx_http_mixpanel_json_lookup(json_t *json,
     ngx_array_t *path);
 static ngx_int_t ngx_http_mixpanel_json_text(ngx_pool_t *pool, json_t *json,
@@ -791,6 +793,24 @@ ngx_int_t
 ngx_http_mixpanel_json_values(ngx_pool_t *pool, u_char *data, size_t len,
     ngx_array_t *paths, ngx_str_t *values)
 {
+    return ngx_http_mixpanel_json_find(pool, data, len, paths, values, 0);
+}
+
+
+/* the same, strings only: any other type is empty */
+
+ngx_int_t
+ngx_http_mixpanel_json_strings(ngx_pool_t *pool, u_char *data, size_t len,
+    ngx_array_t *paths, ngx_str_t *values)
+{
+    return ngx_http_mixpanel_json_find(pool, data, len, paths, values, 1);
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_json_find(ngx_pool_t *pool, u_char *data, size_t len,
+    ngx_array_t *paths, ngx_str_t *values, ngx_uint_t strings)
+{
     json_t        *root, *json;
     ngx_int_t      rc;
     ngx_uint_t     i;
@@ -809,7 +829,7 @@ ngx_http_mixpanel_json_values(ngx_pool_t *pool, u_char *data, size_t len,
 
         json = ngx_http_mixpanel_json_lookup(root, &path[i]);
 
-        if (json == NULL) {
+        if (json == NULL || (strings && !json_is_string(json))) {
             ngx_str_null(&values[i]);
             continue;
         }
