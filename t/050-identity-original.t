@@ -1011,3 +1011,131 @@ POST /login
 sink_re(['/import', identify_re('acc-1', $::D1),
          event_re('Log In', 'acc-1', $::D1, undef, ',"account_id":"acc-1"')],
         ['/engage', engage_re('acc-1', '$set', '"account_id":"acc-1"')])
+
+
+
+=== TEST 43: crawlers on the JavaScript SDK's list are not tracked and get no cookie (mixpanel_track_bots off, the default); a browser is
+--- skip_eval: 9: system("grep -q 'TODO(ua)' ngx_mixpanel_module/ngx_http_mixpanel_ua.c") == 0
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["User-Agent: Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+ "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0\nCookie: mp_device_id=$::D1"]
+--- request eval
+["GET /t", "GET /t"]
+--- response_headers eval
+["!Set-Cookie", "!Set-Cookie"]
+--- calls eval
+sink_re(['/import', event_re('API Request', $::D1, $::D1)])
+
+
+
+=== TEST 44: mixpanel_track_bots on, at the http, server and location levels, tracks them
+--- http_config
+    mixpanel_track_bots off;
+--- config
+    mixpanel_track_bots on;
+
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+
+    location = /l {
+        mixpanel track;
+        mixpanel_track_bots on;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"User-Agent: Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)\nCookie: mp_device_id=$::D1"
+--- request eval
+["GET /t", "GET /l"]
+--- calls eval
+sink_re(['/import', event_re('API Request', $::D1, $::D1),
+         event_re('API Request', $::D1, $::D1)])
+
+
+
+=== TEST 45: mixpanel_track_bots on at the http level
+--- http_config
+    mixpanel_track_bots on;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"User-Agent: Mozilla/5.0 (compatible; bingbot/2.0)\nCookie: mp_device_id=$::D1"
+--- request
+GET /t
+--- calls eval
+sink_re(['/import', event_re('API Request', $::D1, $::D1)])
+
+
+
+=== TEST 46: mixpanel_cookie_secret shorter than 16 characters is refused, without quoting it
+--- http_config
+    mixpanel_cookie_secret short-key;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- must_die
+--- error_log
+"mixpanel_cookie_secret" must be at least 16 characters long (9 given); a short key lets the account ids in cookies be guessed
+--- no_error_log
+short-key
+
+
+
+=== TEST 47: mixpanel_cookie_secret of exactly 16 characters keys the tag
+--- http_config
+    mixpanel_cookie_secret 0123456789abcdef;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1\nX-Account: acc-1"
+--- request
+GET /t
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=$::D1." . tag("acc-1", "tok", "0123456789abcdef") . "; .*"
+--- calls eval
+sink_re(['/import', identify_re('acc-1', $::D1),
+         event_re('API Request', 'acc-1', $::D1, undef,
+                  ',"account_id":"acc-1"')])
+
+
+
+=== TEST 48: mixpanel_cookie_secret twice
+--- http_config
+    mixpanel_cookie_secret 0123456789abcdef0123;
+    mixpanel_cookie_secret 0123456789abcdef0124;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- must_die
+--- error_log
+"mixpanel_cookie_secret" directive is duplicate
+
+
+
+=== TEST 49: mixpanel_cookie_secret belongs to the http block
+--- config
+    mixpanel_cookie_secret 0123456789abcdef0123;
+
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- must_die
+--- error_log
+"mixpanel_cookie_secret" directive is not allowed here

@@ -92,8 +92,13 @@ sub use_sink {
     main::add_block_preprocessor(sub {
         my $block = shift;
 
-        $block->set_value("http_config",
-                          sink_config($identity) . ($block->http_config // ""));
+        # a block that sets its own mixpanel_cookie_secret gets only it
+        my $http = $block->http_config // "";
+        my $sink = sink_config($identity);
+        $sink =~ s/^.*mixpanel_cookie_secret.*\n//m
+            if $http =~ /mixpanel_cookie_secret/;
+
+        $block->set_value("http_config", $sink . $http);
         $block->set_value("config", ($block->config // "") . sink_helpers());
 
         my $calls = $block->can("calls") ? $block->calls : undef;
