@@ -655,9 +655,10 @@ X-Account: acc-7
 
 
 
-=== TEST 24: file buffers are read too: a static file, a proxy_cache miss (its temporary file) and hit (the cache file)
+=== TEST 24: file buffers are read too, with sendfile on (Debian's default): a static file, a proxy_cache miss (its temporary file) and hit (the cache file)
 --- http_config
     proxy_cache_path $TEST_NGINX_SERVER_ROOT/cache keys_zone=json:1m;
+    sendfile on;
 --- config
     location = /static {
         access_log logs/ids.log ids;
