@@ -9,6 +9,13 @@
  * cookie and its binding, when the device id rotates, and whether the
  * request is identified (SPEC section 4).  What is then sent is written
  * by ngx_http_mixpanel_record.c.
+ *
+ * Values and decisions are kept apart.  The ids are read once per
+ * configuration ("resolved"), by the decision or by a $mixpanel_*
+ * variable, whichever comes first; the decision (rotation, binding,
+ * cookies) is taken by the first location with an action, at the header
+ * filter, and taken again at the log phase when the account became known
+ * only after it.  Reading a variable therefore never changes what is sent.
  */
 
 
@@ -16,53 +23,63 @@
 
 #include <ngx_md5.h>
 
-
-#define NGX_HTTP_MIXPANEL_PEOPLE_SET       0
-#define NGX_HTTP_MIXPANEL_PEOPLE_SET_ONCE  1
-#define NGX_HTTP_MIXPANEL_PEOPLE_ADD       2
-#define NGX_HTTP_MIXPANEL_PEOPLE_UNSET     3
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 
-typedef struct {
-    ngx_http_request_t            *r;
-    ngx_http_mixpanel_ctx_t       *ctx;
-    ngx_http_mixpanel_loc_conf_t  *conf;
-    ngx_http_mixpanel_main_conf_t *mmcf;
-    ngx_str_t                      ip;
-    int64_t                        ms;
-} ngx_http_mixpanel_emit_t;
+#define NGX_HTTP_MIXPANEL_SDK_COOKIE_MAX   16384
+#define NGX_HTTP_MIXPANEL_MAX_AGE          (400 * 86400)
+
 
 static void ngx_http_mixpanel_ctx_cleanup(void *data);
+static ngx_int_t ngx_http_mixpanel_ignored(ngx_http_request_t *r,
+    ngx_http_mixpanel_loc_conf_t *conf);
 static ngx_int_t ngx_http_mixpanel_resolve(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx, ngx_http_mixpanel_loc_conf_t *conf);
+static ngx_int_t ngx_http_mixpanel_client_device(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx, ngx_str_t *v);
+static ngx_int_t ngx_http_mixpanel_cookie_device(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx, ngx_str_t *v);
+static void ngx_http_mixpanel_zone_binding(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx);
 static ngx_int_t ngx_http_mixpanel_eval_account(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx);
 static ngx_int_t ngx_http_mixpanel_eval_profile(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx);
 static ngx_int_t ngx_http_mixpanel_decide(ngx_http_request_t *r,
-    ngx_http_mixpanel_ctx_t *ctx);
+    ngx_http_mixpanel_ctx_t *ctx, ngx_uint_t final);
 static ngx_int_t ngx_http_mixpanel_active(ngx_http_request_t *r,
-    ngx_http_mixpanel_ctx_t *ctx);
-static void ngx_http_mixpanel_bind(ngx_http_request_t *r,
-    ngx_http_mixpanel_ctx_t *ctx);
+    ngx_http_mixpanel_loc_conf_t *conf);
+static void ngx_http_mixpanel_bind(ngx_http_mixpanel_ctx_t *ctx,
+    ngx_uint_t late);
+static void ngx_http_mixpanel_pending(ngx_http_mixpanel_ctx_t *ctx);
 static ngx_int_t ngx_http_mixpanel_rotate(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx);
+static ngx_int_t ngx_http_mixpanel_public(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mixpanel_get_cookie(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value);
 static ngx_int_t ngx_http_mixpanel_set_cookie(ngx_http_request_t *r,
     ngx_http_mixpanel_cookie_t *cookie, u_char *value, size_t len,
     ngx_uint_t clear);
 static ngx_int_t ngx_http_mixpanel_is_uuid4(u_char *p, size_t len);
+static ngx_int_t ngx_http_mixpanel_is_tag(u_char *p);
 static void ngx_http_mixpanel_map_device(u_char *dst, u_char *id, size_t len);
-static void ngx_http_mixpanel_account_tag(ngx_http_mixpanel_ctx_t *ctx);
+static ngx_int_t ngx_http_mixpanel_account_tag(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx);
 static ngx_int_t ngx_http_mixpanel_is_banned(ngx_str_t *id);
 static ngx_int_t ngx_http_mixpanel_valid_profile(ngx_str_t *p);
 static ngx_int_t ngx_http_mixpanel_condition(ngx_http_request_t *r,
     ngx_http_complex_value_t *cv);
+static void ngx_http_mixpanel_no_account(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx);
+static ngx_int_t ngx_http_mixpanel_sdk_cookie(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx, ngx_str_t *token);
+static ngx_int_t ngx_http_mixpanel_sdk_anonymous(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx, u_char *id);
 static ngx_int_t ngx_http_mixpanel_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-
-
+static ngx_int_t ngx_http_mixpanel_sdk_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_str_t  ngx_http_mixpanel_banned[] = {
@@ -87,6 +104,16 @@ static ngx_str_t  ngx_http_mixpanel_banned[] = {
 };
 
 
+/* the keys of the JavaScript SDK's cookie we read, in this order */
+
+static char  *ngx_http_mixpanel_sdk_keys[] = {
+    "$device_id",
+    "distinct_id",
+    "$user_id",
+    NULL
+};
+
+
 static ngx_http_variable_t  ngx_http_mixpanel_vars[] = {
 
     { ngx_string("mixpanel_device_id"), NULL, ngx_http_mixpanel_variable,
@@ -101,9 +128,19 @@ static ngx_http_variable_t  ngx_http_mixpanel_vars[] = {
     { ngx_string("mixpanel_profile_id"), NULL, ngx_http_mixpanel_variable,
       3, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("mixpanel_sdk_device_id"), NULL,
+      ngx_http_mixpanel_sdk_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
+
+/* the binding tags of recent accounts: an HMAC per request costs ~2 us */
+
+static ngx_http_mixpanel_cache_t  ngx_http_mixpanel_tag_cache =
+    ngx_http_mixpanel_cache(1024, 512, NGX_HTTP_MIXPANEL_TAG_LEN);
+
+static time_t  ngx_http_mixpanel_no_account_time;
 
 
 ngx_http_mixpanel_ctx_t *
@@ -157,26 +194,167 @@ ngx_http_mixpanel_ctx_cleanup(void *data)
 }
 
 
-/* the device id, the account and the profile, once per request */
+/*
+ * The configuration that decides for the request: that of the first
+ * location with an action it passed through, else (a request finalized
+ * before the rewrite phase, a variable read before the location is known)
+ * the current one if it has an action.  NULL: nothing is tracked.
+ */
 
-static ngx_int_t
-ngx_http_mixpanel_resolve(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx)
+ngx_http_mixpanel_loc_conf_t *
+ngx_http_mixpanel_deciding_conf(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx)
 {
-    u_char                        *p, rnd[16];
-    ngx_str_t                      v;
-    ngx_http_mixpanel_loc_conf_t  *conf;
+    ngx_http_mixpanel_loc_conf_t  *mlcf;
 
-    if (ctx->resolved) {
+    if (ctx != NULL) {
+        if (ctx->ignored) {
+            return NULL;
+        }
+
+        if (ctx->conf != NULL) {
+            return ctx->conf;
+        }
+    }
+
+    mlcf = ngx_http_get_module_loc_conf(r->main, ngx_http_mixpanel_module);
+
+    if (mlcf->action == NGX_HTTP_MIXPANEL_OFF || mlcf->untracked) {
+        return NULL;
+    }
+
+    return mlcf;
+}
+
+
+/* the first location with an action the request passes through decides */
+
+ngx_int_t
+ngx_http_mixpanel_identity_start(ngx_http_request_t *r,
+    ngx_http_mixpanel_loc_conf_t *conf)
+{
+    ngx_http_mixpanel_ctx_t  *ctx;
+
+    ctx = ngx_http_mixpanel_get_ctx(r, 1);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->conf != NULL || ctx->ignored) {
         return NGX_OK;
     }
 
-    ctx->resolved = 1;
-    conf = ctx->conf;
+    if (ngx_http_mixpanel_ignored(r->main, conf)) {
+        ctx->ignored = 1;
+        return NGX_OK;
+    }
+
+    ctx->conf = conf;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Never tracked, never given a cookie: the status location, CORS
+ * preflights, and crawlers the JavaScript SDK ignores (unless
+ * mixpanel_track_bots is on).
+ */
+
+static ngx_int_t
+ngx_http_mixpanel_ignored(ngx_http_request_t *r,
+    ngx_http_mixpanel_loc_conf_t *conf)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (conf->untracked) {
+        return 1;
+    }
+
+    if (r->method == NGX_HTTP_OPTIONS) {
+        part = &r->headers_in.headers.part;
+        h = part->elts;
+
+        for (i = 0; /* void */ ; i++) {
+
+            if (i >= part->nelts) {
+                if (part->next == NULL) {
+                    break;
+                }
+
+                part = part->next;
+                h = part->elts;
+                i = 0;
+            }
+
+            if (h[i].key.len == sizeof("Access-Control-Request-Method") - 1
+                && ngx_strncasecmp(h[i].key.data,
+                                   (u_char *) "Access-Control-Request-Method",
+                                   h[i].key.len)
+                   == 0)
+            {
+                return 1;
+            }
+        }
+    }
+
+    if (!conf->track_bots
+        && r->headers_in.user_agent
+        && ngx_http_mixpanel_ua_is_bot(r->headers_in.user_agent->value.data,
+                                       r->headers_in.user_agent->value.len))
+    {
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * The device id, the account and the profile as "conf" reads them, once
+ * per configuration: a variable read at the server level resolves with
+ * the server's, the deciding location then resolves again with its own.
+ */
+
+static ngx_int_t
+ngx_http_mixpanel_resolve(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
+    ngx_http_mixpanel_loc_conf_t *conf)
+{
+    u_char     rnd[16];
+    ngx_str_t  v;
+
+    if (ctx->resolved == conf) {
+        return ctx->resolved_ok ? NGX_OK : NGX_ERROR;
+    }
+
+    ctx->resolved = conf;
+    ctx->resolved_ok = 0;
+
+    ctx->from_client = 0;
+    ctx->from_header = 0;
+    ctx->from_sdk = 0;
+    ctx->has_tag = 0;
+    ctx->pending = 0;
+    ctx->unconfirmed = 0;
+    ctx->has_account_tag = 0;
+    ctx->minted = 0;
+    ctx->set_cookie = 0;
+    ctx->rotated = 0;
+    ctx->opted_out = 0;
+    ctx->profile_set = 0;
+
+    ngx_str_null(&ctx->token);
+    ngx_str_null(&ctx->account);
+    ngx_str_null(&ctx->profile);
+    ngx_str_null(&ctx->prev_profile);
 
     if (conf->opt_out
         && ngx_http_mixpanel_condition(r, conf->opt_out) == NGX_OK)
     {
         ctx->opted_out = 1;
+        ctx->resolved_ok = 1;
         return NGX_OK;
     }
 
@@ -187,83 +365,44 @@ ngx_http_mixpanel_resolve(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx)
     }
 
     if (conf->device_id) {
-        if (ngx_http_complex_value(r, conf->device_id, &v) != NGX_OK) {
+        if (ngx_http_complex_value(r, conf->device_id, &v) != NGX_OK
+            || ngx_http_mixpanel_client_device(r, ctx, &v) != NGX_OK)
+        {
             return NGX_ERROR;
         }
+    }
 
-        if (v.len && v.len <= 256 && !ngx_http_mixpanel_is_banned(&v)) {
+    if (!ctx->from_client && conf->device_cookie
+        && ngx_http_mixpanel_get_cookie(r, &conf->device_cookie->name, &v)
+           == NGX_OK)
+    {
+        (void) ngx_http_mixpanel_cookie_device(r, ctx, &v);
+    }
 
-            if (ngx_http_mixpanel_is_uuid4(v.data, v.len)) {
-                for (p = v.data; p < v.data + v.len; p++) {
-                    ctx->device[p - v.data] = ngx_tolower(*p);
-                }
+    if (ctx->from_client) {
+        ngx_http_mixpanel_zone_binding(r, ctx);
 
-            } else {
-                ngx_http_mixpanel_map_device(ctx->device, v.data, v.len);
+    } else {
+
+        /* a fresh id, the same one if a variable already showed it */
+
+        if (!ctx->has_minted) {
+            if (ngx_http_mixpanel_random(rnd, sizeof(rnd)) != NGX_OK) {
+                return NGX_ERROR;
             }
 
-            ctx->from_client = 1;
-            ctx->from_header = 1;
-
-        } else if (v.len) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "mixpanel: client device id ignored, it is "
-                          "too long or a banned id");
-        }
-    }
-
-    if (!ctx->from_client && conf->device_cookie) {
-
-        if (ngx_http_mixpanel_get_cookie(r, &conf->device_cookie->name, &v)
-            == NGX_OK)
-        {
-            if ((v.len == NGX_HTTP_MIXPANEL_UUID_LEN
-                 || (v.len == NGX_HTTP_MIXPANEL_COOKIE_LEN
-                     && v.data[NGX_HTTP_MIXPANEL_UUID_LEN] == '.'))
-                && ngx_http_mixpanel_is_uuid4(v.data,
-                                              NGX_HTTP_MIXPANEL_UUID_LEN))
-            {
-                for (p = v.data; p < v.data + NGX_HTTP_MIXPANEL_UUID_LEN;
-                     p++)
-                {
-                    ctx->device[p - v.data] = ngx_tolower(*p);
-                }
-
-                ctx->from_client = 1;
-
-                if (v.len == NGX_HTTP_MIXPANEL_COOKIE_LEN) {
-                    ngx_memcpy(ctx->tag, v.data + NGX_HTTP_MIXPANEL_UUID_LEN
-                               + 1, NGX_HTTP_MIXPANEL_TAG_LEN);
-                    ctx->has_tag = 1;
-                }
-
-            } else {
-                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                              "mixpanel: malformed device cookie "
-                              "replaced");
-            }
-        }
-    }
-
-    if (ctx->from_client && !ctx->has_tag) {
-        if (ngx_http_mixpanel_zone_lookup(r, ctx->device, ctx->tag)
-            == NGX_OK)
-        {
-            ctx->has_tag = 1;
-        }
-    }
-
-    if (!ctx->from_client) {
-        if (ngx_http_mixpanel_random(rnd, sizeof(rnd)) != NGX_OK) {
-            return NGX_ERROR;
+            ngx_http_mixpanel_uuid4(ctx->minted_device, rnd);
+            ctx->has_minted = 1;
         }
 
-        ngx_http_mixpanel_uuid4(ctx->device, rnd);
+        ngx_memcpy(ctx->device, ctx->minted_device,
+                   NGX_HTTP_MIXPANEL_UUID_LEN);
         ctx->minted = 1;
         ctx->set_cookie = (conf->device_cookie != NULL);
     }
 
     ngx_memcpy(ctx->old_device, ctx->device, NGX_HTTP_MIXPANEL_UUID_LEN);
+    ctx->old_from_client = ctx->from_client;
 
     if (conf->profile_cookie
         && ngx_http_mixpanel_get_cookie(r, &conf->profile_cookie->name, &v)
@@ -273,7 +412,165 @@ ngx_http_mixpanel_resolve(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx)
         ctx->prev_profile = v;
     }
 
-    return ngx_http_mixpanel_eval_profile(r, ctx);
+    if (ngx_http_mixpanel_eval_profile(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->resolved_ok = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * mixpanel_device_id: "$device:X" (an SDK's anonymous distinct_id) means
+ * X; a UUIDv4 is kept as it came, case included (Mixpanel's ids are
+ * case-sensitive, the iOS SDK's are upper case); anything else is mapped
+ * to a UUIDv4.
+ */
+
+static ngx_int_t
+ngx_http_mixpanel_client_device(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx, ngx_str_t *v)
+{
+    ngx_int_t  rc;
+
+    if (v->len == 0) {
+        return NGX_OK;
+    }
+
+    if (v->len > 256 || ngx_http_mixpanel_is_banned(v)) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mixpanel: client device id ignored, it is "
+                      "too long or a banned id");
+        return NGX_OK;
+    }
+
+    if (v->len == sizeof("$device:") - 1 + NGX_HTTP_MIXPANEL_UUID_LEN
+        && ngx_strncmp(v->data, "$device:", sizeof("$device:") - 1) == 0
+        && ngx_http_mixpanel_is_uuid4(v->data + sizeof("$device:") - 1,
+                                      NGX_HTTP_MIXPANEL_UUID_LEN))
+    {
+        ngx_memcpy(ctx->device, v->data + sizeof("$device:") - 1,
+                   NGX_HTTP_MIXPANEL_UUID_LEN);
+        ctx->from_sdk = 1;
+
+    } else if (ngx_http_mixpanel_is_uuid4(v->data, v->len)) {
+        ngx_memcpy(ctx->device, v->data, NGX_HTTP_MIXPANEL_UUID_LEN);
+
+        rc = ngx_http_mixpanel_sdk_anonymous(r, ctx, v->data);
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        ctx->from_sdk = (rc == 1);
+
+    } else {
+        ngx_http_mixpanel_map_device(ctx->device, v->data, v->len);
+    }
+
+    ctx->from_client = 1;
+    ctx->from_header = 1;
+
+    return NGX_OK;
+}
+
+
+/* <uuid>, <uuid>.<tag> (bound) or <uuid>_<tag> (pending) */
+
+static ngx_int_t
+ngx_http_mixpanel_cookie_device(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx, ngx_str_t *v)
+{
+    u_char  sep;
+
+    if (v->len != NGX_HTTP_MIXPANEL_UUID_LEN
+        && v->len != NGX_HTTP_MIXPANEL_COOKIE_LEN)
+    {
+        goto malformed;
+    }
+
+    if (!ngx_http_mixpanel_is_uuid4(v->data, NGX_HTTP_MIXPANEL_UUID_LEN)) {
+        goto malformed;
+    }
+
+    if (v->len == NGX_HTTP_MIXPANEL_COOKIE_LEN) {
+        sep = v->data[NGX_HTTP_MIXPANEL_UUID_LEN];
+
+        if ((sep != NGX_HTTP_MIXPANEL_BOUND
+             && sep != NGX_HTTP_MIXPANEL_PENDING)
+            || !ngx_http_mixpanel_is_tag(v->data
+                                         + NGX_HTTP_MIXPANEL_UUID_LEN + 1))
+        {
+            goto malformed;
+        }
+
+        ngx_memcpy(ctx->tag, v->data + NGX_HTTP_MIXPANEL_UUID_LEN + 1,
+                   NGX_HTTP_MIXPANEL_TAG_LEN);
+        ctx->has_tag = 1;
+        ctx->pending = (sep == NGX_HTTP_MIXPANEL_PENDING);
+    }
+
+    ngx_memcpy(ctx->device, v->data, NGX_HTTP_MIXPANEL_UUID_LEN);
+    ctx->from_client = 1;
+
+    return NGX_OK;
+
+malformed:
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "mixpanel: malformed device cookie replaced");
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * What the zone knows of a device from the client: the binding of a
+ * device id from a header (which carries no tag) or of a device bound
+ * too late for its cookie, and whether the $identify of a binding was
+ * refused or dropped.  A device whose cookie says bound is looked up
+ * only while the zone holds such marks: the common path takes no lock.
+ */
+
+static void
+ngx_http_mixpanel_zone_binding(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx)
+{
+    u_char                          tag[NGX_HTTP_MIXPANEL_TAG_LEN];
+    ngx_int_t                       rc;
+    ngx_uint_t                      unconfirmed;
+    ngx_http_mixpanel_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mixpanel_module);
+
+    if (ctx->has_tag && !ctx->pending
+        && !ngx_http_mixpanel_zone_unconfirmed(mmcf))
+    {
+        return;
+    }
+
+    rc = ngx_http_mixpanel_zone_lookup(mmcf, &ctx->token, ctx->device, tag,
+                                       &unconfirmed);
+
+    if (ctx->has_tag && !ctx->pending) {
+
+        /* a mark of another binding than the cookie's is not this one's */
+
+        ctx->unconfirmed = unconfirmed
+                           && (rc != NGX_OK
+                               || ngx_memcmp(tag, ctx->tag,
+                                             NGX_HTTP_MIXPANEL_TAG_LEN)
+                                  == 0);
+        return;
+    }
+
+    if (rc == NGX_OK) {
+        ngx_memcpy(ctx->tag, tag, NGX_HTTP_MIXPANEL_TAG_LEN);
+        ctx->has_tag = 1;
+        ctx->pending = 0;
+        ctx->unconfirmed = unconfirmed;
+    }
 }
 
 
@@ -285,7 +582,7 @@ ngx_http_mixpanel_eval_profile(ngx_http_request_t *r,
 {
     ngx_str_t  v;
 
-    if (ctx->conf->profile_id == NULL || ctx->profile_set) {
+    if (ctx->resolved->profile_id == NULL || ctx->profile_set) {
         if (ctx->profile.len == 0) {
             ctx->profile = ctx->prev_profile;
         }
@@ -293,7 +590,7 @@ ngx_http_mixpanel_eval_profile(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (ngx_http_complex_value(r, ctx->conf->profile_id, &v) != NGX_OK) {
+    if (ngx_http_complex_value(r, ctx->resolved->profile_id, &v) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -311,17 +608,19 @@ ngx_http_mixpanel_eval_profile(ngx_http_request_t *r,
 }
 
 
+/* a known account is kept; an unknown one is evaluated again */
+
 static ngx_int_t
 ngx_http_mixpanel_eval_account(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx)
 {
-    if (ctx->account.len || ctx->conf->account_id == NULL
+    if (ctx->account.len || ctx->resolved->account_id == NULL
         || ctx->opted_out)
     {
         return NGX_OK;
     }
 
-    if (ngx_http_complex_value(r, ctx->conf->account_id, &ctx->account)
+    if (ngx_http_complex_value(r, ctx->resolved->account_id, &ctx->account)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -345,7 +644,7 @@ ngx_http_mixpanel_eval_account(ngx_http_request_t *r,
     }
 
     if (ctx->account.len) {
-        ngx_http_mixpanel_account_tag(ctx);
+        return ngx_http_mixpanel_account_tag(r, ctx);
     }
 
     return NGX_OK;
@@ -353,9 +652,97 @@ ngx_http_mixpanel_eval_account(ngx_http_request_t *r,
 
 
 /*
- * Called from the header filter (so that a rotated or newly bound device
- * id reaches the client in the same response) and, when that did not
- * happen or the account became known only later, from the log phase.
+ * For the JSON module's header filter, before the header goes on: would
+ * the decision of this response need the account (or the profile) that
+ * is still empty?  An identity action that decides cookies at the header
+ * does (signup, login, profile_switch, profile_update); logout and reset
+ * decide nothing that depends on them.  Nothing is recorded here: the
+ * JSON module holds the header if, in addition, a response body variable
+ * was read while the body was still on its way.
+ */
+
+ngx_int_t
+ngx_http_mixpanel_identity_needs_body(ngx_http_request_t *r)
+{
+    ngx_str_t                      v;
+    ngx_uint_t                     status;
+    ngx_http_mixpanel_ctx_t       *ctx;
+    ngx_http_mixpanel_loc_conf_t  *conf;
+
+    ctx = ngx_http_mixpanel_get_ctx(r, 0);
+
+    if (ctx != NULL && ctx->decided) {
+        return NGX_DECLINED;
+    }
+
+    conf = ngx_http_mixpanel_deciding_conf(r, ctx);
+
+    if (conf == NULL
+        || ((ctx == NULL || ctx->conf == NULL)
+            && ngx_http_mixpanel_ignored(r->main, conf)))
+    {
+        return NGX_DECLINED;
+    }
+
+    switch (conf->action) {
+
+    case NGX_HTTP_MIXPANEL_SIGNUP:
+    case NGX_HTTP_MIXPANEL_LOGIN:
+    case NGX_HTTP_MIXPANEL_PROFILE_SWITCH:
+    case NGX_HTTP_MIXPANEL_PROFILE_UPDATE:
+        break;
+
+    default:
+        return NGX_DECLINED;
+    }
+
+    if (conf->opt_out
+        && ngx_http_mixpanel_condition(r, conf->opt_out) == NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (conf->action_if) {
+        if (ngx_http_mixpanel_condition(r, conf->action_if) != NGX_OK) {
+            return NGX_OK;
+        }
+
+    } else {
+        status = r->err_status ? r->err_status : r->headers_out.status;
+
+        if (status < 200 || status >= 300) {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (conf->account_id) {
+        if (ngx_http_complex_value(r, conf->account_id, &v) != NGX_OK) {
+            return NGX_DECLINED;
+        }
+
+        if (v.len == 0 || ngx_http_mixpanel_is_banned(&v)) {
+            return NGX_OK;
+        }
+    }
+
+    if (conf->action == NGX_HTTP_MIXPANEL_PROFILE_SWITCH && conf->profile_id) {
+        if (ngx_http_complex_value(r, conf->profile_id, &v) != NGX_OK) {
+            return NGX_DECLINED;
+        }
+
+        if (v.len == 0) {
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The header filter: decide, so that a rotated, bound or new device id
+ * reaches the client in this response.  A response marked cacheable by
+ * shared caches gets no cookie: a CDN would hand it to everyone.
  */
 
 ngx_int_t
@@ -366,22 +753,29 @@ ngx_http_mixpanel_identity_header(ngx_http_request_t *r,
     u_char                         value[NGX_HTTP_MIXPANEL_COOKIE_LEN];
     ngx_http_mixpanel_loc_conf_t  *conf;
 
-    conf = ctx->conf;
-
-    if (ngx_http_mixpanel_decide(r, ctx) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    if (ctx->opted_out) {
+    if (ctx->decided) {
         return NGX_OK;
     }
 
-    if (ctx->set_cookie && conf->device_cookie) {
+    conf = ctx->conf;
+
+    ctx->no_cookies = (ngx_http_mixpanel_public(r) == NGX_OK);
+
+    if (ngx_http_mixpanel_decide(r, ctx, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->opted_out || ctx->no_cookies) {
+        return NGX_OK;
+    }
+
+    if (ctx->set_cookie && conf->device_cookie && !ctx->from_header) {
         ngx_memcpy(value, ctx->device, NGX_HTTP_MIXPANEL_UUID_LEN);
         len = NGX_HTTP_MIXPANEL_UUID_LEN;
 
         if (ctx->has_tag) {
-            value[len++] = '.';
+            value[len++] = ctx->pending ? NGX_HTTP_MIXPANEL_PENDING
+                                        : NGX_HTTP_MIXPANEL_BOUND;
             ngx_memcpy(value + len, ctx->tag, NGX_HTTP_MIXPANEL_TAG_LEN);
             len += NGX_HTTP_MIXPANEL_TAG_LEN;
         }
@@ -392,9 +786,9 @@ ngx_http_mixpanel_identity_header(ngx_http_request_t *r,
         {
             return NGX_ERROR;
         }
-
-        ctx->set_cookie = 0;
     }
+
+    ctx->set_cookie = 0;
 
     if (!ctx->active || conf->profile_cookie == NULL) {
         return NGX_OK;
@@ -429,74 +823,55 @@ ngx_http_mixpanel_identity_header(ngx_http_request_t *r,
 }
 
 
+/*
+ * The decision of SPEC section 4.  "final": the log phase, when no
+ * header can carry a cookie any more; neither can one that went out, or
+ * one that must not get a cookie.  Then nothing rotates, and a binding
+ * is kept in the zone only.
+ */
+
 static ngx_int_t
-ngx_http_mixpanel_decide(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx)
+ngx_http_mixpanel_decide(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
+    ngx_uint_t final)
 {
-    ngx_uint_t                      known, bound_to_a, bound_other, late;
-    ngx_http_mixpanel_loc_conf_t   *conf;
-
-    if (ctx->decided) {
-
-        if (!ctx->active || ctx->opted_out) {
-            return NGX_OK;
-        }
-
-        /* ids may come from a response body, known only now */
-
-        if (ngx_http_mixpanel_eval_profile(r, ctx) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        if (ctx->account.len) {
-            return NGX_OK;
-        }
-
-        if (ngx_http_mixpanel_eval_account(r, ctx) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        if (ctx->account.len == 0
-            || ctx->conf->action == NGX_HTTP_MIXPANEL_LOGOUT
-            || ctx->conf->action == NGX_HTTP_MIXPANEL_RESET)
-        {
-            return NGX_OK;
-        }
-
-        /* the cookie is gone with the header: bind in the zone only */
-
-        ctx->decided = 0;
-        ctx->set_cookie = 0;
-    }
+    ngx_uint_t                     late, known, bound_to_a, bound_other;
+    ngx_http_mixpanel_loc_conf_t  *conf;
 
     conf = ctx->conf;
 
-    if (ngx_http_mixpanel_resolve(r, ctx) != NGX_OK
-        || ngx_http_mixpanel_eval_account(r, ctx) != NGX_OK)
+    /* values still unknown when a variable was read are read again */
+
+    if (ngx_http_mixpanel_resolve(r, ctx, conf) != NGX_OK
+        || ngx_http_mixpanel_eval_account(r, ctx) != NGX_OK
+        || (!ctx->opted_out && ngx_http_mixpanel_eval_profile(r, ctx)
+                               != NGX_OK))
     {
         return NGX_ERROR;
     }
 
     ctx->decided = 1;
+    ctx->decided_account = (ctx->account.len != 0);
+    ctx->identify = 0;
+    ctx->bind = 0;
+    ctx->active = 0;
 
     if (ctx->opted_out) {
         return NGX_OK;
     }
 
-    if (ngx_http_mixpanel_active(r, ctx) != NGX_OK) {
+    if (ngx_http_mixpanel_active(r, conf) != NGX_OK) {
         return NGX_OK;
     }
 
     ctx->active = 1;
 
-    /* once the header is out, the device id can no longer change */
-
-    late = r->header_sent;
+    late = final || r->header_sent || ctx->no_cookies;
 
     known = (ctx->account.len != 0);
-    bound_to_a = known && ctx->has_tag
+    bound_to_a = known && ctx->has_tag && !ctx->pending
                  && ngx_memcmp(ctx->tag, ctx->account_tag,
                                NGX_HTTP_MIXPANEL_TAG_LEN) == 0;
-    bound_other = ctx->has_tag && !bound_to_a;
+    bound_other = ctx->has_tag && !ctx->pending && !bound_to_a;
 
     switch (conf->action) {
 
@@ -508,20 +883,46 @@ ngx_http_mixpanel_decide(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx)
         }
 
         if (bound_other) {
-            if (late) {
+
+            /* two people never merge: the new one gets a fresh device */
+
+            if (!late && !ctx->from_header && conf->device_cookie) {
+                if (ngx_http_mixpanel_rotate(r, ctx) != NGX_OK) {
+                    return NGX_ERROR;
+                }
+
+                ngx_http_mixpanel_pending(ctx);
                 break;
             }
 
-            if (ngx_http_mixpanel_rotate(r, ctx) != NGX_OK) {
-                return NGX_ERROR;
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "mixpanel: the device id is bound to another "
+                          "account and is not identified with this one; "
+                          "it cannot be rotated: %s",
+                          ctx->from_header || conf->device_cookie == NULL
+                          ? "the client sends it in mixpanel_device_id"
+                          : ctx->no_cookies
+                            ? "the response is cacheable by shared caches"
+                            : "no cookie can be set any more");
+            break;
+        }
+
+        if (!ctx->from_client) {
+
+            /* minted now: identified when it comes back, not before */
+
+            if (!late) {
+                ngx_http_mixpanel_pending(ctx);
             }
+
+            break;
         }
 
-        if (!bound_to_a) {
-            ctx->identify = (conf->identity == NGX_HTTP_MIXPANEL_ORIGINAL);
-            ngx_http_mixpanel_bind(r, ctx);
+        if (bound_to_a && !ctx->unconfirmed) {
+            break;
         }
 
+        ngx_http_mixpanel_bind(ctx, late);
         break;
 
     case NGX_HTTP_MIXPANEL_LOGOUT:
@@ -546,30 +947,19 @@ ngx_http_mixpanel_decide(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx)
 
     default: /* track, profile_switch, profile_update */
 
-        if (!known || bound_to_a) {
+        /*
+         * only an id that came from the client, and never one identified
+         * with another account: Mixpanel would refuse the merge
+         */
+
+        if (!known || !ctx->from_client || bound_other
+            || (bound_to_a && !ctx->unconfirmed))
+        {
             break;
         }
 
-        if (conf->identity == NGX_HTTP_MIXPANEL_SIMPLIFIED) {
-
-            /* the event itself, with $device_id and $user_id, merges */
-
-            ngx_http_mixpanel_bind(r, ctx);
-            break;
-        }
-
-        if (ctx->from_client) {
-            ctx->identify = 1;
-            ngx_http_mixpanel_bind(r, ctx);
-        }
-
+        ngx_http_mixpanel_bind(ctx, late);
         break;
-    }
-
-    if (bound_other && ctx->identify && !ctx->rotated) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "mixpanel: the device id is bound to another account "
-                      "and cannot be rotated, $identify will not merge");
     }
 
     return NGX_OK;
@@ -579,15 +969,16 @@ ngx_http_mixpanel_decide(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx)
 /* identity actions need a 2xx answer, track happens for any; if= wins */
 
 static ngx_int_t
-ngx_http_mixpanel_active(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx)
+ngx_http_mixpanel_active(ngx_http_request_t *r,
+    ngx_http_mixpanel_loc_conf_t *conf)
 {
     ngx_uint_t  status;
 
-    if (ctx->conf->action_if) {
-        return ngx_http_mixpanel_condition(r, ctx->conf->action_if);
+    if (conf->action_if) {
+        return ngx_http_mixpanel_condition(r, conf->action_if);
     }
 
-    if (ctx->conf->action == NGX_HTTP_MIXPANEL_TRACK) {
+    if (conf->action == NGX_HTTP_MIXPANEL_TRACK) {
         return NGX_OK;
     }
 
@@ -601,19 +992,39 @@ ngx_http_mixpanel_active(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx)
 }
 
 
+/*
+ * The device from the client is identified with the account: Original
+ * sends $identify; in Simplified the event, carrying $device_id and
+ * $user_id, merges them.  The zone records the binding once the record is
+ * handed to the sender (ngx_http_mixpanel_identity_log()).
+ */
+
 static void
-ngx_http_mixpanel_bind(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx)
+ngx_http_mixpanel_bind(ngx_http_mixpanel_ctx_t *ctx, ngx_uint_t late)
+{
+    ctx->identify = (ctx->conf->identity == NGX_HTTP_MIXPANEL_ORIGINAL);
+    ctx->bind = 1;
+
+    if (late || ctx->from_header) {
+        return;
+    }
+
+    ngx_memcpy(ctx->tag, ctx->account_tag, NGX_HTTP_MIXPANEL_TAG_LEN);
+    ctx->has_tag = 1;
+    ctx->pending = 0;
+    ctx->set_cookie = 1;
+}
+
+
+/* a device minted for the account: the cookie says so until it returns */
+
+static void
+ngx_http_mixpanel_pending(ngx_http_mixpanel_ctx_t *ctx)
 {
     ngx_memcpy(ctx->tag, ctx->account_tag, NGX_HTTP_MIXPANEL_TAG_LEN);
     ctx->has_tag = 1;
-
-    /* a device id the client sends in a header has its binding only here */
-
-    if (!ctx->from_header) {
-        ctx->set_cookie = 1;
-    }
-
-    ngx_http_mixpanel_zone_bind(r, ctx->device, ctx->tag);
+    ctx->pending = 1;
+    ctx->set_cookie = 1;
 }
 
 
@@ -640,10 +1051,56 @@ ngx_http_mixpanel_rotate(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx)
 
     ctx->rotated = 1;
     ctx->from_client = 0;
+    ctx->from_sdk = 0;
     ctx->has_tag = 0;
+    ctx->pending = 0;
+    ctx->unconfirmed = 0;
     ctx->set_cookie = 1;
 
     return NGX_OK;
+}
+
+
+/* Cache-Control with "public" or "s-maxage": shared caches keep it */
+
+static ngx_int_t
+ngx_http_mixpanel_public(ngx_http_request_t *r)
+{
+    u_char           *p, *last;
+    ngx_table_elt_t  *h;
+#if (nginx_version < 1023000)
+    ngx_uint_t        i;
+    ngx_table_elt_t **hh;
+#endif
+
+#if (nginx_version >= 1023000)
+    for (h = r->headers_out.cache_control; h; h = h->next) {
+#else
+    hh = r->headers_out.cache_control.elts;
+
+    for (i = 0; i < r->headers_out.cache_control.nelts; i++) {
+        h = hh[i];
+#endif
+
+        if (h->hash == 0) {
+            continue;
+        }
+
+        p = h->value.data;
+        last = p + h->value.len;
+
+        for ( /* void */ ; p < last; p++) {
+            if ((last - p >= 6
+                 && ngx_strncasecmp(p, (u_char *) "public", 6) == 0)
+                || (last - p >= 8
+                    && ngx_strncasecmp(p, (u_char *) "s-maxage", 8) == 0))
+            {
+                return NGX_OK;
+            }
+        }
+    }
+
+    return NGX_DECLINED;
 }
 
 
@@ -694,10 +1151,12 @@ ngx_http_mixpanel_set_cookie(ngx_http_request_t *r,
 
     max_age = clear ? 0 : cookie->max_age;
 
+    /* max_age is at most 400 days: the year of Expires has 4 digits */
+
     size = cookie->name.len + 1 + len
            + sizeof("; Path=") - 1 + cookie->path.len
            + sizeof("; Max-Age=") - 1 + NGX_TIME_T_LEN
-           + sizeof("; Expires=") - 1 + sizeof("Thu, 01 Jan 1970 00:00:00 GMT")
+           + sizeof("; Expires=") - 1 + sizeof("Thu, 01-Jan-1970 00:00:00 GMT")
            + samesite[cookie->samesite].len
            + sizeof("; Secure; HttpOnly") - 1;
 
@@ -756,6 +1215,8 @@ ngx_http_mixpanel_set_cookie(ngx_http_request_t *r,
 }
 
 
+/* a version 4 UUID, any case */
+
 static ngx_int_t
 ngx_http_mixpanel_is_uuid4(u_char *p, size_t len)
 {
@@ -790,6 +1251,22 @@ ngx_http_mixpanel_is_uuid4(u_char *p, size_t len)
 }
 
 
+static ngx_int_t
+ngx_http_mixpanel_is_tag(u_char *p)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_MIXPANEL_TAG_LEN; i++) {
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 /*
  * A client id that is not a UUIDv4 is laid out as one from a hash, the
  * same for the same id, because Original-mode $identify merges only
@@ -811,23 +1288,75 @@ ngx_http_mixpanel_map_device(u_char *dst, u_char *id, size_t len)
 }
 
 
-/* a short keyed hash of the account id, the device cookie's binding tag */
+/*
+ * The device cookie's binding tag: HMAC-SHA256 of "token:account" keyed
+ * by mixpanel_cookie_secret (or the zone's random key), 48 bits of it.
+ * Without the key, the tag tells nothing of the account, even to someone
+ * who knows the token (every browser does) and can try every phone number.
+ */
 
-static void
-ngx_http_mixpanel_account_tag(ngx_http_mixpanel_ctx_t *ctx)
+static ngx_int_t
+ngx_http_mixpanel_account_tag(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx)
 {
-    u_char     hash[16];
-    ngx_md5_t  md5;
+    u_char                         *msg, *p, buf[512], md[EVP_MAX_MD_SIZE];
+    size_t                          len;
+    unsigned int                    mdlen;
+    ngx_str_t                       secret, value;
+    ngx_http_mixpanel_main_conf_t  *mmcf;
 
-    ngx_md5_init(&md5);
-    ngx_md5_update(&md5, ctx->token.data, ctx->token.len);
-    ngx_md5_update(&md5, ":", 1);
-    ngx_md5_update(&md5, ctx->account.data, ctx->account.len);
-    ngx_md5_final(hash, &md5);
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mixpanel_module);
 
-    ngx_http_mixpanel_hex(ctx->account_tag, hash,
+    if (ngx_http_mixpanel_zone_secret(mmcf, &secret) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    len = ctx->token.len + 1 + ctx->account.len;
+
+    if (len <= sizeof(buf)) {
+        msg = buf;
+
+    } else {
+        msg = ngx_pnalloc(r->pool, len);
+        if (msg == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    p = ngx_cpymem(msg, ctx->token.data, ctx->token.len);
+    *p++ = ':';
+    ngx_memcpy(p, ctx->account.data, ctx->account.len);
+
+    if (ngx_http_mixpanel_cache_get(&ngx_http_mixpanel_tag_cache,
+                                    (uintptr_t) secret.data, msg, len,
+                                    &value, 1, NULL)
+        == NGX_OK)
+    {
+        ngx_memcpy(ctx->account_tag, value.data, NGX_HTTP_MIXPANEL_TAG_LEN);
+        ctx->has_account_tag = 1;
+        return NGX_OK;
+    }
+
+    if (HMAC(EVP_sha256(), secret.data, (int) secret.len, msg, len, md,
+             &mdlen)
+        == NULL)
+    {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "mixpanel: HMAC() failed");
+        return NGX_ERROR;
+    }
+
+    ngx_http_mixpanel_hex(ctx->account_tag, md,
                           NGX_HTTP_MIXPANEL_TAG_LEN / 2);
     ctx->has_account_tag = 1;
+
+    value.data = ctx->account_tag;
+    value.len = NGX_HTTP_MIXPANEL_TAG_LEN;
+
+    ngx_http_mixpanel_cache_put(&ngx_http_mixpanel_tag_cache,
+                                (uintptr_t) secret.data, msg, len, &value, 1);
+
+    return NGX_OK;
 }
 
 
@@ -898,24 +1427,66 @@ ngx_http_mixpanel_condition(ngx_http_request_t *r,
 }
 
 
-/* the log phase: decide, if the header filter could not, then send */
+/*
+ * The log phase: the decision again if the account became known only
+ * after it (a response body the header did not wait for), then the calls,
+ * then the bindings they make count.
+ */
 
 ngx_int_t
 ngx_http_mixpanel_identity_log(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx)
 {
-    if (ctx->done) {
+    ngx_uint_t                      action;
+    ngx_http_mixpanel_main_conf_t  *mmcf;
+
+    if (ctx->done || ctx->ignored) {
         return NGX_OK;
     }
 
     ctx->done = 1;
+    action = ctx->conf->action;
 
-    if (ngx_http_mixpanel_decide(r, ctx) != NGX_OK) {
-        return NGX_ERROR;
+    if (!ctx->decided) {
+        if (ngx_http_mixpanel_decide(r, ctx, 1) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else if (ctx->active && !ctx->decided_account) {
+
+        /*
+         * logout and reset decided nothing that depends on the account,
+         * the others decide again with it, as if no one had looked
+         */
+
+        if (ngx_http_mixpanel_eval_account(r, ctx) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (ctx->account.len
+            && action != NGX_HTTP_MIXPANEL_LOGOUT
+            && action != NGX_HTTP_MIXPANEL_RESET
+            && ngx_http_mixpanel_decide(r, ctx, 1) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     if (ctx->opted_out || !ctx->active) {
         return NGX_OK;
+    }
+
+    /* a profile from a response body is known only now */
+
+    if (ngx_http_mixpanel_eval_profile(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->account.len == 0
+        && (action == NGX_HTTP_MIXPANEL_SIGNUP
+            || action == NGX_HTTP_MIXPANEL_LOGIN))
+    {
+        ngx_http_mixpanel_no_account(r, ctx);
     }
 
     if (ctx->token.len == 0) {
@@ -924,7 +1495,220 @@ ngx_http_mixpanel_identity_log(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    return ngx_http_mixpanel_record_emit(r, ctx);
+    ctx->identify_refused = 0;
+
+    if (ngx_http_mixpanel_record_emit(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (!ctx->bind) {
+        return NGX_OK;
+    }
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mixpanel_module);
+
+    if (ctx->identify && ctx->identify_refused) {
+        ngx_http_mixpanel_zone_unconfirm(mmcf, r->connection->log,
+                                         &ctx->token, ctx->device,
+                                         ctx->account_tag);
+
+    } else {
+        ngx_http_mixpanel_zone_bind(mmcf, r->connection->log, &ctx->token,
+                                    ctx->device, ctx->account_tag);
+    }
+
+    return NGX_OK;
+}
+
+
+/* a sign-up or login without an account: once a minute per worker */
+
+static void
+ngx_http_mixpanel_no_account(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx)
+{
+    time_t  now;
+
+    now = ngx_time();
+
+    if (now - ngx_http_mixpanel_no_account_time < 60) {
+        return;
+    }
+
+    ngx_http_mixpanel_no_account_time = now;
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "mixpanel: \"%s\" in location \"%V\" had no account id "
+                  "(\"mixpanel_account_id\" %s): the event is anonymous and "
+                  "nothing is identified; logged at most once a minute",
+                  ctx->conf->action == NGX_HTTP_MIXPANEL_SIGNUP
+                  ? "signup" : "login",
+                  &ctx->conf->route,
+                  ctx->conf->account_id ? "evaluated empty" : "is not set");
+}
+
+
+/*
+ * Called on the worker by the sender for an $identify it dropped: the
+ * device's next request identifies it again, whatever its cookie says.
+ */
+
+void
+ngx_http_mixpanel_identity_unbind(ngx_cycle_t *cycle, u_char *device)
+{
+    ngx_http_mixpanel_main_conf_t  *mmcf;
+
+    if (device == NULL) {
+        return;
+    }
+
+    mmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_mixpanel_module);
+    if (mmcf == NULL) {
+        return;
+    }
+
+    ngx_http_mixpanel_zone_unconfirm(mmcf, cycle->log, NULL, device, NULL);
+}
+
+
+void
+ngx_http_mixpanel_identity_exit(void)
+{
+    ngx_http_mixpanel_cache_empty(&ngx_http_mixpanel_tag_cache);
+}
+
+
+/*
+ * The JavaScript SDK's cookie "mp_<token>_mixpanel": encodeURIComponent()
+ * of JSON.stringify() of its persisted properties.  Read at most once per
+ * request and token; anything but a JSON object within the size gives
+ * nothing.
+ */
+
+static ngx_int_t
+ngx_http_mixpanel_sdk_cookie(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx, ngx_str_t *token)
+{
+    u_char                         *p, *src, *data, name[3 + 256 + 9];
+    ngx_int_t                       rc;
+    ngx_str_t                       n, value, values[3];
+    ngx_http_mixpanel_main_conf_t  *mmcf;
+
+    if (ctx->sdk_parsed
+        && ctx->sdk_token.len == token->len
+        && ngx_strncmp(ctx->sdk_token.data, token->data, token->len) == 0)
+    {
+        return NGX_OK;
+    }
+
+    ctx->sdk_parsed = 1;
+    ctx->sdk_token = *token;
+    ngx_str_null(&ctx->sdk_device);
+    ngx_str_null(&ctx->sdk_distinct);
+    ngx_str_null(&ctx->sdk_user);
+
+    if (token->len == 0 || token->len > 256) {
+        return NGX_OK;
+    }
+
+    p = ngx_cpymem(name, "mp_", 3);
+    p = ngx_cpymem(p, token->data, token->len);
+    p = ngx_cpymem(p, "_mixpanel", 9);
+
+    n.data = name;
+    n.len = p - name;
+
+    if (ngx_http_mixpanel_get_cookie(r, &n, &value) != NGX_OK
+        || value.len == 0)
+    {
+        return NGX_OK;
+    }
+
+    if (value.len > NGX_HTTP_MIXPANEL_SDK_COOKIE_MAX) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mixpanel: the Mixpanel SDK's cookie \"%V\" is "
+                      "larger than %d bytes, ignored", &n,
+                      NGX_HTTP_MIXPANEL_SDK_COOKIE_MAX);
+        return NGX_OK;
+    }
+
+    data = ngx_pnalloc(r->pool, value.len);
+    if (data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = data;
+    src = value.data;
+
+    ngx_unescape_uri(&p, &src, value.len, 0);
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mixpanel_module);
+
+    rc = ngx_http_mixpanel_json_strings(r->pool, data, p - data,
+                                        &mmcf->sdk_paths, values);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mixpanel: the Mixpanel SDK's cookie \"%V\" is not "
+                      "JSON, ignored", &n);
+        return NGX_OK;
+    }
+
+    if (values[0].len <= NGX_HTTP_MIXPANEL_MAX_STRING) {
+        ctx->sdk_device = values[0];
+    }
+
+    ctx->sdk_distinct = values[1];
+    ctx->sdk_user = values[2];
+
+    return NGX_OK;
+}
+
+
+/*
+ * Whether a client device id is the SDK's own anonymous device: its
+ * cookie names it as $device_id, and its distinct_id is "$device:" + it
+ * (mixpanel-js 2.46 and later) or, once the SDK identified the user, the
+ * $user_id that such a version registers.  Then the module's anonymous
+ * distinct_id and $anon_id are the SDK's "$device:" form too.
+ */
+
+static ngx_int_t
+ngx_http_mixpanel_sdk_anonymous(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx, u_char *id)
+{
+    if (ngx_http_mixpanel_sdk_cookie(r, ctx, &ctx->token) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->sdk_device.len != NGX_HTTP_MIXPANEL_UUID_LEN
+        || ngx_memcmp(ctx->sdk_device.data, id, NGX_HTTP_MIXPANEL_UUID_LEN)
+           != 0)
+    {
+        return 0;
+    }
+
+    if (ctx->sdk_distinct.len
+            == sizeof("$device:") - 1 + NGX_HTTP_MIXPANEL_UUID_LEN
+        && ngx_strncmp(ctx->sdk_distinct.data, "$device:",
+                       sizeof("$device:") - 1)
+           == 0
+        && ngx_memcmp(ctx->sdk_distinct.data + sizeof("$device:") - 1, id,
+                      NGX_HTTP_MIXPANEL_UUID_LEN)
+           == 0)
+    {
+        return 1;
+    }
+
+    return ctx->sdk_user.len
+           && ctx->sdk_user.len == ctx->sdk_distinct.len
+           && ngx_strncmp(ctx->sdk_user.data, ctx->sdk_distinct.data,
+                          ctx->sdk_user.len) == 0;
 }
 
 
@@ -947,35 +1731,43 @@ ngx_http_mixpanel_add_variables(ngx_conf_t *cf)
 }
 
 
+/*
+ * $mixpanel_device_id and friends: the values as the deciding location
+ * reads them (or the current one, before a location decided), after the
+ * decisions taken so far.  Nothing here is recorded as a decision.
+ */
+
 static ngx_int_t
 ngx_http_mixpanel_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    u_char                         *p;
+    u_char                        *p;
+    ngx_http_request_t            *mr;
     ngx_http_mixpanel_ctx_t       *ctx;
-    ngx_http_mixpanel_loc_conf_t  *mlcf;
+    ngx_http_mixpanel_loc_conf_t  *conf;
 
-    ctx = ngx_http_mixpanel_get_ctx(r, 0);
+    mr = r->main;
+
+    ctx = ngx_http_mixpanel_get_ctx(mr, 0);
+    conf = ngx_http_mixpanel_deciding_conf(mr, ctx);
+
+    if (conf == NULL
+        || ((ctx == NULL || ctx->conf == NULL)
+            && ngx_http_mixpanel_ignored(mr, conf)))
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
 
     if (ctx == NULL) {
-        mlcf = ngx_http_get_module_loc_conf(r->main, ngx_http_mixpanel_module);
-
-        if (mlcf->action == NGX_HTTP_MIXPANEL_OFF) {
-            v->not_found = 1;
-            return NGX_OK;
-        }
-
-        ctx = ngx_http_mixpanel_get_ctx(r, 1);
+        ctx = ngx_http_mixpanel_get_ctx(mr, 1);
         if (ctx == NULL) {
             return NGX_ERROR;
         }
-
-        ctx->conf = mlcf;
     }
 
-    if (ctx->conf == NULL) {
-        ctx->conf = ngx_http_get_module_loc_conf(r->main,
-                                                 ngx_http_mixpanel_module);
+    if (ngx_http_mixpanel_resolve(mr, ctx, conf) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     if (ctx->opted_out) {
@@ -983,9 +1775,7 @@ ngx_http_mixpanel_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (ngx_http_mixpanel_resolve(r->main, ctx) != NGX_OK
-        || ngx_http_mixpanel_eval_account(r->main, ctx) != NGX_OK)
-    {
+    if (ngx_http_mixpanel_eval_account(mr, ctx) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -1007,7 +1797,7 @@ ngx_http_mixpanel_variable(ngx_http_request_t *r,
             break;
         }
 
-        if (ctx->conf->identity == NGX_HTTP_MIXPANEL_ORIGINAL) {
+        if (conf->identity == NGX_HTTP_MIXPANEL_ORIGINAL && !ctx->from_sdk) {
             v->data = ctx->device;
             v->len = NGX_HTTP_MIXPANEL_UUID_LEN;
             break;
@@ -1038,6 +1828,94 @@ ngx_http_mixpanel_variable(ngx_http_request_t *r,
 
     if (v->len == 0) {
         v->not_found = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+/* $mixpanel_sdk_device_id: the SDK cookie of the location's token */
+
+static ngx_int_t
+ngx_http_mixpanel_sdk_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                      token;
+    ngx_http_request_t            *mr;
+    ngx_http_mixpanel_ctx_t       *ctx;
+    ngx_http_mixpanel_loc_conf_t  *conf;
+
+    mr = r->main;
+    v->not_found = 1;
+
+    ctx = ngx_http_mixpanel_get_ctx(mr, 1);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    conf = ctx->conf;
+
+    if (conf == NULL) {
+        conf = ngx_http_get_module_loc_conf(mr, ngx_http_mixpanel_module);
+    }
+
+    if (conf->token == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_complex_value(mr, conf->token, &token) != NGX_OK
+        || ngx_http_mixpanel_sdk_cookie(mr, ctx, &token) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ctx->sdk_device.len == 0) {
+        return NGX_OK;
+    }
+
+    v->data = ctx->sdk_device.data;
+    v->len = ctx->sdk_device.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* the paths of the SDK cookie's keys, for the JSON parser */
+
+ngx_int_t
+ngx_http_mixpanel_identity_conf(ngx_conf_t *cf,
+    ngx_http_mixpanel_main_conf_t *mmcf)
+{
+    char         **key;
+    ngx_str_t     *token;
+    ngx_array_t   *path;
+
+    if (ngx_array_init(&mmcf->sdk_paths, cf->pool, 3, sizeof(ngx_array_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (key = ngx_http_mixpanel_sdk_keys; *key; key++) {
+        path = ngx_array_push(&mmcf->sdk_paths);
+        if (path == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_array_init(path, cf->pool, 1, sizeof(ngx_str_t)) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        token = ngx_array_push(path);
+        if (token == NULL) {
+            return NGX_ERROR;
+        }
+
+        token->data = (u_char *) *key;
+        token->len = ngx_strlen(*key);
     }
 
     return NGX_OK;
@@ -1109,8 +1987,18 @@ ngx_http_mixpanel_cookie_conf(ngx_conf_t *cf,
             s.len = value[i].len - 8;
 
             c->max_age = ngx_parse_time(&s, 1);
-            if (c->max_age == (time_t) NGX_ERROR) {
-                goto invalid;
+
+            /* browsers keep a cookie 400 days at most (RFC 6265bis) */
+
+            if (c->max_age == (time_t) NGX_ERROR || c->max_age < 1
+                || c->max_age > NGX_HTTP_MIXPANEL_MAX_AGE)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"%V\" of \"%V\", it must be "
+                                   "a time from 1s to 400d, the longest "
+                                   "browsers keep a cookie", &value[i],
+                                   &value[0]);
+                return NGX_CONF_ERROR;
             }
 
             continue;
@@ -1179,11 +2067,4 @@ invalid:
                        "\"samesite=strict|lax|none\"", &value[i], &value[0]);
 
     return NGX_CONF_ERROR;
-}
-
-
-void
-ngx_http_mixpanel_identity_unbind(ngx_cycle_t *cycle, u_char *device)
-{
-    /* TODO(identity): forget the zone binding of the device */
 }

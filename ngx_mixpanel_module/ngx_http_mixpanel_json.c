@@ -12,9 +12,20 @@
  * memory (proxy_pass does).  Response bodies are copied by a body filter
  * that passes every buffer on untouched; it is installed only when a
  * response variable is referenced somewhere in the configuration, and it
- * copies only identity-encoded JSON up to mixpanel_json_max_size.  Values
- * are extracted when a variable is first read after the body is complete,
- * all variables of a body at once, and cached for the request.
+ * copies only identity-encoded JSON up to mixpanel_json_max_size, file
+ * buffers included (proxy_cache hits, temporary files, static files: the
+ * copy filter reads them into memory for it).  Values are extracted when
+ * a variable is first read after the body is complete, all variables of
+ * a body at once, and cached for the request.
+ *
+ * Holding: when the tracker's decision at the header (rotation, binding,
+ * cookies) needs an account or profile that a response variable will
+ * give only once the body is read, the header waits for the body, as in
+ * the xslt and image filters: the header filter returns without calling
+ * the next one, the body filter copies and consumes the buffers, then
+ * sends the header and the whole body in one buffer.  The body is never
+ * changed; past mixpanel_json_max_size, whatever was held goes on and the
+ * response flows as if it had not been held.
  *
  * This is the only file that parses JSON with jansson on behalf of the
  * variables; the JWT module uses the two helpers at the end of the runtime
@@ -37,6 +48,9 @@
 
 #define NGX_HTTP_MIXPANEL_JSON_MIN_BUF   4096
 
+/* r->buffered while the response is held; the sub and ssi filters use 1, 2 */
+#define NGX_HTTP_MIXPANEL_JSON_BUFFERED  0x08
+
 
 typedef struct {
     ngx_array_t                   paths[2];      /* ngx_array_t of ngx_str_t */
@@ -55,6 +69,12 @@ typedef struct {
     u_char                       *pos;
     u_char                       *end;
     ngx_uint_t                    state;
+
+    unsigned                      holding:1;
+    unsigned                      watch:1;     /* the header filter asks */
+    unsigned                      awaited:1;   /* a variable waited */
+    unsigned                      too_large:1;
+    unsigned                      logged:1;
 } ngx_http_mixpanel_json_ctx_t;
 
 
@@ -69,8 +89,14 @@ static ngx_int_t ngx_http_mixpanel_json_type(ngx_str_t *type);
 static ngx_int_t ngx_http_mixpanel_json_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mixpanel_json_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
+static ngx_int_t ngx_http_mixpanel_json_hold(ngx_http_request_t *r,
+    ngx_http_mixpanel_json_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_http_mixpanel_json_release(ngx_http_request_t *r,
+    ngx_http_mixpanel_json_ctx_t *ctx, ngx_chain_t *rest);
 static ngx_int_t ngx_http_mixpanel_json_copy(ngx_http_request_t *r,
     ngx_http_mixpanel_json_ctx_t *ctx, u_char *data, size_t size);
+static ngx_int_t ngx_http_mixpanel_json_find(ngx_pool_t *pool, u_char *data,
+    size_t len, ngx_array_t *paths, ngx_str_t *values, ngx_uint_t strings);
 static json_t *ngx_http_mixpanel_json_lookup(json_t *json,
     ngx_array_t *path);
 static ngx_int_t ngx_http_mixpanel_json_text(ngx_pool_t *pool, json_t *json,
@@ -178,6 +204,15 @@ ngx_http_mixpanel_json_variable(ngx_http_request_t *r,
 
             case NGX_HTTP_MIXPANEL_JSON_FAILED:
                 rc = NGX_DECLINED;
+
+                if (ctx->too_large && !ctx->logged) {
+                    ctx->logged = 1;
+                    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                                  "mixpanel: the response body is larger "
+                                  "than mixpanel_json_max_size, its fields "
+                                  "are empty");
+                }
+
                 break;
 
             default:
@@ -188,6 +223,10 @@ ngx_http_mixpanel_json_variable(ngx_http_request_t *r,
         /* not there yet: an empty value now, the field later */
 
         if (rc == NGX_AGAIN) {
+            if (ctx->watch && source == NGX_HTTP_MIXPANEL_JSON_RESPONSE) {
+                ctx->awaited = 1;
+            }
+
             return NGX_OK;
         }
 
@@ -427,6 +466,7 @@ ngx_http_mixpanel_json_type(ngx_str_t *type)
 static ngx_int_t
 ngx_http_mixpanel_json_header_filter(ngx_http_request_t *r)
 {
+    ngx_int_t                           rc;
     ngx_table_elt_t                    *ce;
     ngx_http_mixpanel_json_ctx_t       *ctx;
     ngx_http_mixpanel_json_loc_conf_t  *jlcf;
@@ -458,24 +498,56 @@ ngx_http_mixpanel_json_header_filter(ngx_http_request_t *r)
     ctx->pos = NULL;
     ctx->end = NULL;
     ctx->state = NGX_HTTP_MIXPANEL_JSON_READING;
+    ctx->holding = 0;
+    ctx->too_large = 0;
+    ctx->logged = 0;
 
     jlcf = ngx_http_get_module_loc_conf(r, ngx_http_mixpanel_json_module);
 
     ce = r->headers_out.content_encoding;
 
-    if ((ce != NULL && ce->hash != 0 && ce->value.len
-         && (ce->value.len != 8
-             || ngx_strncasecmp(ce->value.data, (u_char *) "identity", 8)
-                != 0))
-        || r->headers_out.content_length_n > (off_t) jlcf->max_size)
+    if (ce != NULL && ce->hash != 0 && ce->value.len
+        && (ce->value.len != 8
+            || ngx_strncasecmp(ce->value.data, (u_char *) "identity", 8)
+               != 0))
     {
         ctx->state = NGX_HTTP_MIXPANEL_JSON_FAILED;
+    }
+
+    if (r->headers_out.content_length_n > (off_t) jlcf->max_size) {
+        ctx->state = NGX_HTTP_MIXPANEL_JSON_FAILED;
+        ctx->too_large = 1;
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "mixpanel json: %s response body",
                    ctx->state == NGX_HTTP_MIXPANEL_JSON_READING
                    ? "copying" : "not copying");
+
+    if (ctx->state != NGX_HTTP_MIXPANEL_JSON_READING) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    /* file buffers reach the body filter read into memory */
+
+    r->filter_need_in_memory = 1;
+
+    ctx->watch = 1;
+    ctx->awaited = 0;
+
+    rc = ngx_http_mixpanel_identity_needs_body(r);
+
+    ctx->watch = 0;
+
+    if (rc == NGX_OK && ctx->awaited) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mixpanel json: header held for the body");
+
+        ctx->holding = 1;
+        r->buffered |= NGX_HTTP_MIXPANEL_JSON_BUFFERED;
+
+        return NGX_OK;
+    }
 
     return ngx_http_next_header_filter(r);
 }
@@ -498,6 +570,10 @@ ngx_http_mixpanel_json_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     if (ctx == NULL || ctx->state != NGX_HTTP_MIXPANEL_JSON_READING) {
         return ngx_http_next_body_filter(r, in);
+    }
+
+    if (ctx->holding) {
+        return ngx_http_mixpanel_json_hold(r, ctx, in);
     }
 
     for (cl = in; cl; cl = cl->next) {
@@ -537,6 +613,112 @@ ngx_http_mixpanel_json_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 }
 
 
+/* the held response: its buffers are copied and consumed */
+
+static ngx_int_t
+ngx_http_mixpanel_json_hold(ngx_http_request_t *r,
+    ngx_http_mixpanel_json_ctx_t *ctx, ngx_chain_t *in)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            if (b->last > b->pos) {
+                rc = ngx_http_mixpanel_json_copy(r, ctx, b->pos,
+                                                 b->last - b->pos);
+
+                if (rc == NGX_ERROR) {
+                    return NGX_ERROR;
+                }
+
+                if (rc == NGX_DECLINED) {
+                    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                                  "mixpanel: the response body is larger "
+                                  "than mixpanel_json_max_size, its header "
+                                  "is not held for the account");
+                    return ngx_http_mixpanel_json_release(r, ctx, cl);
+                }
+
+                b->pos = b->last;
+            }
+
+            if (b->in_file) {
+                b->file_pos = b->file_last;
+            }
+
+        } else if (b->in_file && b->file_last > b->file_pos) {
+
+            /* not read into memory by the copy filter: not expected */
+
+            ctx->state = NGX_HTTP_MIXPANEL_JSON_FAILED;
+            return ngx_http_mixpanel_json_release(r, ctx, cl);
+        }
+
+        if (b->last_buf) {
+            ctx->state = NGX_HTTP_MIXPANEL_JSON_DONE;
+            return ngx_http_mixpanel_json_release(r, ctx, NULL);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The header goes on (the tracker decides now, with the body read), then
+ * what was held, then the buffers not held ("rest", past the size limit)
+ */
+
+static ngx_int_t
+ngx_http_mixpanel_json_release(ngx_http_request_t *r,
+    ngx_http_mixpanel_json_ctx_t *ctx, ngx_chain_t *rest)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t  *out;
+
+    ctx->holding = 0;
+    r->buffered &= ~NGX_HTTP_MIXPANEL_JSON_BUFFERED;
+
+    rc = ngx_http_next_header_filter(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    if (ctx->pos == ctx->start && rest != NULL) {
+        return ngx_http_next_body_filter(r, rest);
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->pos > ctx->start) {
+        b->pos = ctx->start;
+        b->last = ctx->pos;
+        b->memory = 1;
+    }
+
+    b->last_buf = (rest == NULL);
+
+    out = ngx_alloc_chain_link(r->pool);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->buf = b;
+    out->next = rest;
+
+    return ngx_http_next_body_filter(r, out);
+}
+
+
 static ngx_int_t
 ngx_http_mixpanel_json_copy(ngx_http_request_t *r,
     ngx_http_mixpanel_json_ctx_t *ctx, u_char *data, size_t size)
@@ -562,6 +744,7 @@ ngx_http_mixpanel_json_copy(ngx_http_request_t *r,
                        "mixpanel json: response body larger than %uz",
                        jlcf->max_size);
         ctx->state = NGX_HTTP_MIXPANEL_JSON_FAILED;
+        ctx->too_large = 1;
         return NGX_DECLINED;
     }
 
@@ -610,6 +793,24 @@ ngx_int_t
 ngx_http_mixpanel_json_values(ngx_pool_t *pool, u_char *data, size_t len,
     ngx_array_t *paths, ngx_str_t *values)
 {
+    return ngx_http_mixpanel_json_find(pool, data, len, paths, values, 0);
+}
+
+
+/* the same, strings only: any other type is empty */
+
+ngx_int_t
+ngx_http_mixpanel_json_strings(ngx_pool_t *pool, u_char *data, size_t len,
+    ngx_array_t *paths, ngx_str_t *values)
+{
+    return ngx_http_mixpanel_json_find(pool, data, len, paths, values, 1);
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_json_find(ngx_pool_t *pool, u_char *data, size_t len,
+    ngx_array_t *paths, ngx_str_t *values, ngx_uint_t strings)
+{
     json_t        *root, *json;
     ngx_int_t      rc;
     ngx_uint_t     i;
@@ -628,7 +829,7 @@ ngx_http_mixpanel_json_values(ngx_pool_t *pool, u_char *data, size_t len,
 
         json = ngx_http_mixpanel_json_lookup(root, &path[i]);
 
-        if (json == NULL) {
+        if (json == NULL || (strings && !json_is_string(json))) {
             ngx_str_null(&values[i]);
             continue;
         }

@@ -12,6 +12,8 @@
 
 
 static ngx_int_t ngx_http_mixpanel_rewrite_handler(ngx_http_request_t *r);
+static ngx_http_mixpanel_ctx_t *ngx_http_mixpanel_tracked(
+    ngx_http_request_t *r);
 static ngx_int_t ngx_http_mixpanel_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mixpanel_log_handler(ngx_http_request_t *r);
 
@@ -52,6 +54,10 @@ static char *ngx_http_mixpanel_service_account(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_mixpanel_spool(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_mixpanel_cookie_secret(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_mixpanel_status_location(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 static ngx_http_complex_value_t *ngx_http_mixpanel_compile(ngx_conf_t *cf,
     ngx_str_t *value);
@@ -359,9 +365,23 @@ static ngx_command_t  ngx_http_mixpanel_commands[] = {
 
     { ngx_string("mixpanel_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_mixpanel_status,
+      ngx_http_mixpanel_status_location,
       0,
       0,
+      NULL },
+
+    { ngx_string("mixpanel_cookie_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_mixpanel_cookie_secret,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mixpanel_track_bots"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_loc_conf_t, track_bots),
       NULL },
 
     { ngx_string("mixpanel_spool"),
@@ -485,7 +505,6 @@ static ngx_http_mixpanel_sender_t  *ngx_http_mixpanel_sender;
 static ngx_int_t
 ngx_http_mixpanel_rewrite_handler(ngx_http_request_t *r)
 {
-    ngx_http_mixpanel_ctx_t       *ctx;
     ngx_http_mixpanel_loc_conf_t  *mlcf;
 
     if (r != r->main) {
@@ -494,22 +513,51 @@ ngx_http_mixpanel_rewrite_handler(ngx_http_request_t *r)
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mixpanel_module);
 
-    if (mlcf->action == NGX_HTTP_MIXPANEL_OFF) {
+    if (mlcf->action == NGX_HTTP_MIXPANEL_OFF || mlcf->untracked) {
         return NGX_DECLINED;
     }
 
-    /* the first tracked location a request passes through decides */
-
-    ctx = ngx_http_mixpanel_get_ctx(r, 1);
-    if (ctx == NULL) {
+    if (ngx_http_mixpanel_identity_start(r, mlcf) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->conf == NULL) {
-        ctx->conf = mlcf;
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The context of a request to track: the one the rewrite phase made, or
+ * (a request that never reached it) one made now; NULL when nothing is
+ * tracked.
+ */
+
+static ngx_http_mixpanel_ctx_t *
+ngx_http_mixpanel_tracked(ngx_http_request_t *r)
+{
+    ngx_http_mixpanel_ctx_t       *ctx;
+    ngx_http_mixpanel_loc_conf_t  *mlcf;
+
+    ctx = ngx_http_mixpanel_get_ctx(r, 0);
+
+    if (ctx == NULL || (ctx->conf == NULL && !ctx->ignored)) {
+        mlcf = ngx_http_mixpanel_deciding_conf(r, ctx);
+
+        if (mlcf == NULL) {
+            return NULL;
+        }
+
+        if (ngx_http_mixpanel_identity_start(r, mlcf) != NGX_OK) {
+            return NULL;
+        }
+
+        ctx = ngx_http_mixpanel_get_ctx(r, 0);
     }
 
-    return NGX_DECLINED;
+    if (ctx == NULL || ctx->ignored) {
+        return NULL;
+    }
+
+    return ctx;
 }
 
 
@@ -517,7 +565,6 @@ static ngx_int_t
 ngx_http_mixpanel_header_filter(ngx_http_request_t *r)
 {
     ngx_http_mixpanel_ctx_t        *ctx;
-    ngx_http_mixpanel_loc_conf_t   *mlcf;
     ngx_http_mixpanel_main_conf_t  *mmcf;
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_mixpanel_module);
@@ -526,24 +573,9 @@ ngx_http_mixpanel_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    ctx = ngx_http_mixpanel_get_ctx(r, 0);
+    ctx = ngx_http_mixpanel_tracked(r);
 
-    if (ctx == NULL || ctx->conf == NULL) {
-        mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mixpanel_module);
-
-        if (mlcf->action == NGX_HTTP_MIXPANEL_OFF) {
-            return ngx_http_next_header_filter(r);
-        }
-
-        ctx = ngx_http_mixpanel_get_ctx(r, 1);
-        if (ctx == NULL) {
-            return NGX_ERROR;
-        }
-
-        ctx->conf = mlcf;
-    }
-
-    if (!ctx->decided
+    if (ctx != NULL && !ctx->decided
         && ngx_http_mixpanel_identity_header(r, ctx) != NGX_OK)
     {
         return NGX_ERROR;
@@ -556,28 +588,19 @@ ngx_http_mixpanel_header_filter(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_mixpanel_log_handler(ngx_http_request_t *r)
 {
-    ngx_http_mixpanel_ctx_t       *ctx;
-    ngx_http_mixpanel_loc_conf_t  *mlcf;
+    ngx_http_mixpanel_ctx_t        *ctx;
+    ngx_http_mixpanel_main_conf_t  *mmcf;
 
-    if (r != r->main) {
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mixpanel_module);
+
+    if (r != r->main || !mmcf->enabled) {
         return NGX_OK;
     }
 
-    ctx = ngx_http_mixpanel_get_ctx(r, 0);
+    ctx = ngx_http_mixpanel_tracked(r);
 
-    if (ctx == NULL || ctx->conf == NULL) {
-        mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mixpanel_module);
-
-        if (mlcf->action == NGX_HTTP_MIXPANEL_OFF) {
-            return NGX_OK;
-        }
-
-        ctx = ngx_http_mixpanel_get_ctx(r, 1);
-        if (ctx == NULL) {
-            return NGX_OK;
-        }
-
-        ctx->conf = mlcf;
+    if (ctx == NULL) {
+        return NGX_OK;
     }
 
     if (ngx_http_mixpanel_identity_log(r, ctx) != NGX_OK) {
@@ -709,6 +732,10 @@ ngx_http_mixpanel_init_main_conf(ngx_conf_t *cf, void *conf)
         mmcf->shm_zone->data = mmcf;
     }
 
+    if (ngx_http_mixpanel_identity_conf(cf, mmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     /* the properties every event carries, rendered once */
 
     mmcf->const_props.len = sizeof(",\"mp_lib\":\"nginx\",\"$lib_version\":\""
@@ -745,6 +772,7 @@ ngx_http_mixpanel_create_loc_conf(ngx_conf_t *cf)
      *     mlcf->event = NULL;
      *     mlcf->event_off = 0;
      *     mlcf->ip = NULL;
+     *     mlcf->untracked = 0;
      *     mlcf->route = { 0, NULL };
      */
 
@@ -766,6 +794,7 @@ ngx_http_mixpanel_create_loc_conf(ngx_conf_t *cf)
     mlcf->people_set_once = NGX_CONF_UNSET_PTR;
     mlcf->people_add = NGX_CONF_UNSET_PTR;
     mlcf->people_unset = NGX_CONF_UNSET_PTR;
+    mlcf->track_bots = NGX_CONF_UNSET;
 
     return mlcf;
 }
@@ -857,6 +886,7 @@ ngx_http_mixpanel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->logout_reset, prev->logout_reset,
                          conf->identity == NGX_HTTP_MIXPANEL_SIMPLIFIED);
+    ngx_conf_merge_value(conf->track_bots, prev->track_bots, 0);
 
     if (ngx_http_mixpanel_merge_props(cf, &conf->people_set,
                                       prev->people_set)
@@ -1842,6 +1872,55 @@ ngx_http_mixpanel_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * The key of the device cookie's tag.  Never logged, nor quoted in an
+ * error: it is a secret.
+ */
+
+static char *
+ngx_http_mixpanel_cookie_secret(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_mixpanel_main_conf_t *mmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (mmcf->cookie_secret.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len < 16) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mixpanel_cookie_secret\" must be at least 16 "
+                           "characters long (%uz given); a short key lets "
+                           "the account ids in cookies be guessed",
+                           value[1].len);
+        return NGX_CONF_ERROR;
+    }
+
+    mmcf->cookie_secret = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/* the status location is never tracked, whatever the levels above say */
+
+static char *
+ngx_http_mixpanel_status_location(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_mixpanel_loc_conf_t  *mlcf;
+
+    mlcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_mixpanel_module);
+    mlcf->untracked = 1;
+
+    return ngx_http_mixpanel_status(cf, cmd, conf);
+}
+
+
 /* DIR [max_size=SIZE]; nginx creates DIR for the workers' user */
 
 static char *
@@ -2080,6 +2159,7 @@ ngx_http_mixpanel_exit_process(ngx_cycle_t *cycle)
 
     ngx_http_mixpanel_record_set_sender(NULL);
     ngx_http_mixpanel_props_exit();
+    ngx_http_mixpanel_identity_exit();
     ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender, budget);
     ngx_http_mixpanel_sender = NULL;
 }

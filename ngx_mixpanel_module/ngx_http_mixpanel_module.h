@@ -55,6 +55,11 @@
 #define NGX_HTTP_MIXPANEL_COOKIE_LEN      (NGX_HTTP_MIXPANEL_UUID_LEN + 1     \
                                            + NGX_HTTP_MIXPANEL_TAG_LEN)
 #define NGX_HTTP_MIXPANEL_PROFILE_MAX     128
+#define NGX_HTTP_MIXPANEL_SECRET_LEN      32
+
+/* the device cookie: <uuid>.<tag> bound, <uuid>_<tag> pending */
+#define NGX_HTTP_MIXPANEL_BOUND           '.'
+#define NGX_HTTP_MIXPANEL_PENDING         '_'
 
 
 typedef struct {
@@ -111,8 +116,14 @@ struct ngx_http_mixpanel_record_s {
     uint32_t                      token_len;
     uint32_t                      identify;
     u_char                       *token;
-    u_char                       *device;   /* $identify: the device id it
-                                               binds, UUID_LEN bytes in data */
+
+    /*
+     * $identify: the device id it binds, UUID_LEN bytes in data.  When
+     * the sender drops such a record after all (retry time spent, exit
+     * without spool), it calls ngx_http_mixpanel_identity_unbind() on the
+     * worker with this id.
+     */
+    u_char                       *device;
     u_char                        data[1];
 };
 
@@ -183,6 +194,8 @@ typedef struct {
     ngx_http_mixpanel_conf_src_t     *variable_token;
     ngx_http_mixpanel_conf_src_t     *literal_token;
     ngx_http_mixpanel_conf_src_t     *other_token;
+    ngx_str_t                         cookie_secret;  /* the zone's if empty */
+    ngx_array_t                       sdk_paths;  /* the SDK cookie's keys */
 } ngx_http_mixpanel_main_conf_t;
 
 
@@ -217,17 +230,27 @@ typedef struct {
     ngx_array_t                  *people_add;
     ngx_array_t                  *people_unset;
 
+    ngx_flag_t                    track_bots;
+    ngx_flag_t                    untracked;     /* mixpanel_status */
+
     ngx_str_t                     route;
 } ngx_http_mixpanel_loc_conf_t;
 
 
-/* the request's identity, kept across internal redirects */
+/*
+ * The request's identity, kept across internal redirects.  "conf" is the
+ * location that decides (the first with an action the request passes
+ * through); "resolved" the configuration the ids were read with, which a
+ * variable read earlier may have chosen and the decision then replaces.
+ */
 
 typedef struct {
     ngx_http_mixpanel_loc_conf_t *conf;
+    ngx_http_mixpanel_loc_conf_t *resolved;
 
     u_char                        device[NGX_HTTP_MIXPANEL_UUID_LEN];
     u_char                        old_device[NGX_HTTP_MIXPANEL_UUID_LEN];
+    u_char                        minted_device[NGX_HTTP_MIXPANEL_UUID_LEN];
     u_char                        tag[NGX_HTTP_MIXPANEL_TAG_LEN];
     u_char                        account_tag[NGX_HTTP_MIXPANEL_TAG_LEN];
 
@@ -236,19 +259,35 @@ typedef struct {
     ngx_str_t                     profile;
     ngx_str_t                     prev_profile;
 
-    unsigned                      resolved:1;
+    ngx_str_t                     sdk_token;
+    ngx_str_t                     sdk_device;
+    ngx_str_t                     sdk_distinct;
+    ngx_str_t                     sdk_user;
+
+    unsigned                      resolved_ok:1;
     unsigned                      from_client:1;
+    unsigned                      old_from_client:1;
     unsigned                      from_header:1;
+    unsigned                      from_sdk:1;
     unsigned                      has_tag:1;
+    unsigned                      pending:1;
+    unsigned                      unconfirmed:1;
     unsigned                      has_account_tag:1;
     unsigned                      minted:1;
+    unsigned                      has_minted:1;
     unsigned                      set_cookie:1;
     unsigned                      rotated:1;
     unsigned                      decided:1;
+    unsigned                      decided_account:1;
+    unsigned                      no_cookies:1;
     unsigned                      active:1;
     unsigned                      identify:1;
+    unsigned                      bind:1;
+    unsigned                      identify_refused:1;
     unsigned                      opted_out:1;
+    unsigned                      ignored:1;
     unsigned                      profile_set:1;
+    unsigned                      sdk_parsed:1;
     unsigned                      done:1;
 } ngx_http_mixpanel_ctx_t;
 
@@ -303,11 +342,19 @@ ngx_int_t ngx_http_mixpanel_answer_parse(u_char *body, size_t len,
 
 ngx_http_mixpanel_ctx_t *ngx_http_mixpanel_get_ctx(ngx_http_request_t *r,
     ngx_uint_t create);
+ngx_http_mixpanel_loc_conf_t *ngx_http_mixpanel_deciding_conf(
+    ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx);
+ngx_int_t ngx_http_mixpanel_identity_start(ngx_http_request_t *r,
+    ngx_http_mixpanel_loc_conf_t *conf);
 ngx_int_t ngx_http_mixpanel_identity_header(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx);
 ngx_int_t ngx_http_mixpanel_identity_log(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx);
+ngx_int_t ngx_http_mixpanel_identity_needs_body(ngx_http_request_t *r);
+void ngx_http_mixpanel_identity_exit(void);
 ngx_int_t ngx_http_mixpanel_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_mixpanel_identity_conf(ngx_conf_t *cf,
+    ngx_http_mixpanel_main_conf_t *mmcf);
 char *ngx_http_mixpanel_cookie_conf(ngx_conf_t *cf,
     ngx_http_mixpanel_cookie_t **cookie);
 
@@ -325,6 +372,7 @@ void ngx_http_mixpanel_identity_unbind(ngx_cycle_t *cycle, u_char *device);
 void ngx_http_mixpanel_record_set_sender(ngx_http_mixpanel_sender_t *s);
 ngx_int_t ngx_http_mixpanel_record_emit(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx);
+void ngx_http_mixpanel_record_ip(ngx_str_t *value, ngx_str_t *ip);
 
 
 /* ngx_http_mixpanel_props.c */
@@ -374,15 +422,26 @@ char *ngx_http_mixpanel_status(ngx_conf_t *cf, ngx_command_t *cmd,
 /* ngx_http_mixpanel_zone.c */
 
 ngx_int_t ngx_http_mixpanel_zone_init(ngx_shm_zone_t *shm_zone, void *data);
-ngx_int_t ngx_http_mixpanel_zone_lookup(ngx_http_request_t *r,
-    u_char *device, u_char *tag);
-void ngx_http_mixpanel_zone_bind(ngx_http_request_t *r, u_char *device,
-    u_char *tag);
+ngx_int_t ngx_http_mixpanel_zone_secret(ngx_http_mixpanel_main_conf_t *mmcf,
+    ngx_str_t *secret);
+ngx_uint_t ngx_http_mixpanel_zone_unconfirmed(
+    ngx_http_mixpanel_main_conf_t *mmcf);
+ngx_int_t ngx_http_mixpanel_zone_lookup(ngx_http_mixpanel_main_conf_t *mmcf,
+    ngx_str_t *token, u_char *device, u_char *tag, ngx_uint_t *unconfirmed);
+void ngx_http_mixpanel_zone_bind(ngx_http_mixpanel_main_conf_t *mmcf,
+    ngx_log_t *log, ngx_str_t *token, u_char *device, u_char *tag);
+void ngx_http_mixpanel_zone_unconfirm(ngx_http_mixpanel_main_conf_t *mmcf,
+    ngx_log_t *log, ngx_str_t *token, u_char *device, u_char *tag);
 
 
-/* ngx_http_mixpanel_json.c, for the JWT module: the only jansson parser */
+/*
+ * ngx_http_mixpanel_json.c, for the JWT module and the SDK's cookie: the
+ * only jansson parser
+ */
 
 ngx_int_t ngx_http_mixpanel_json_values(ngx_pool_t *pool, u_char *data,
+    size_t len, ngx_array_t *paths, ngx_str_t *values);
+ngx_int_t ngx_http_mixpanel_json_strings(ngx_pool_t *pool, u_char *data,
     size_t len, ngx_array_t *paths, ngx_str_t *values);
 ngx_int_t ngx_http_mixpanel_json_jwks(ngx_pool_t *pool, u_char *data,
     size_t len, ngx_array_t *keys, ngx_str_t *error);

@@ -119,7 +119,10 @@ ngx_http_mixpanel_record_emit(ngx_http_request_t *r,
     ngx_http_mixpanel_emit_t       e;
     ngx_http_mixpanel_loc_conf_t  *conf;
 
+    ngx_str_t                      ip;
+
     if (ngx_http_mixpanel_sender == NULL) {
+        ctx->identify_refused = ctx->identify;
         return NGX_OK;
     }
 
@@ -134,8 +137,12 @@ ngx_http_mixpanel_record_emit(ngx_http_request_t *r,
     if (conf->ip_off) {
         ngx_str_set(&e.ip, "0");
 
-    } else if (ngx_http_complex_value(r, conf->ip, &e.ip) != NGX_OK) {
-        return NGX_ERROR;
+    } else {
+        if (ngx_http_complex_value(r, conf->ip, &ip) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_mixpanel_record_ip(&ip, &e.ip);
     }
 
     if (ctx->identify && ngx_http_mixpanel_emit_identify(&e) != NGX_OK) {
@@ -160,32 +167,63 @@ ngx_http_mixpanel_record_emit(ngx_http_request_t *r,
 }
 
 
+/*
+ * {"$identified_id": A, "$anon_id": D}: D as the device's anonymous
+ * distinct_id is, "$device:" + D for an SDK's device (mixpanel-js 2.46
+ * and the mobile SDKs since 2023 send their anonymous events so).
+ */
+
 static ngx_int_t
 ngx_http_mixpanel_emit_identify(ngx_http_mixpanel_emit_t *e)
 {
+    u_char                    anon[sizeof("$device:") - 1
+                                   + NGX_HTTP_MIXPANEL_UUID_LEN];
+    size_t                    len;
+    ngx_int_t                 rc;
     ngx_http_mixpanel_buf_t  *b;
+    ngx_http_mixpanel_ctx_t  *ctx;
 
     static ngx_str_t  name = ngx_string("$identify");
 
     b = &ngx_http_mixpanel_scratch;
+    ctx = e->ctx;
 
-    if (ngx_http_mixpanel_event_head(e, b, &name, &e->ctx->account)
+    len = 0;
+
+    if (ctx->from_sdk) {
+        len = sizeof("$device:") - 1;
+        ngx_memcpy(anon, "$device:", len);
+    }
+
+    ngx_memcpy(anon + len, ctx->device, NGX_HTTP_MIXPANEL_UUID_LEN);
+    len += NGX_HTTP_MIXPANEL_UUID_LEN;
+
+    if (ngx_http_mixpanel_event_head(e, b, &name, &ctx->account) != NGX_OK
+        || ngx_http_mixpanel_json_string_prop(b, &ngx_http_mixpanel_key_ip,
+                                              e->ip.data, e->ip.len)
            != NGX_OK
         || ngx_http_mixpanel_json_string_prop(b,
                                        &ngx_http_mixpanel_key_identified,
-                                       e->ctx->account.data,
-                                       e->ctx->account.len)
+                                       ctx->account.data, ctx->account.len)
            != NGX_OK
         || ngx_http_mixpanel_json_string_prop(b, &ngx_http_mixpanel_key_anon,
-                                       e->ctx->device,
-                                       NGX_HTTP_MIXPANEL_UUID_LEN)
+                                              anon, len)
            != NGX_OK
         || ngx_http_mixpanel_buf_append(b, (u_char *) "}}", 2) != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    return ngx_http_mixpanel_push(e, b, NGX_HTTP_MIXPANEL_RECORD_EVENT, 1);
+    rc = ngx_http_mixpanel_push(e, b, NGX_HTTP_MIXPANEL_RECORD_EVENT, 1);
+
+    /* a binding counts only once its $identify is the sender's */
+
+    if (rc == NGX_DECLINED) {
+        ctx->identify_refused = 1;
+        return NGX_OK;
+    }
+
+    return rc;
 }
 
 
@@ -199,6 +237,7 @@ ngx_http_mixpanel_event_head(ngx_http_mixpanel_emit_t *e,
     ngx_http_mixpanel_buf_t *b, ngx_str_t *name, ngx_str_t *distinct_id)
 {
     u_char                    rnd[16], insert_id[32], *device;
+    ngx_uint_t                from_client, simplified;
     ngx_http_mixpanel_ctx_t  *ctx;
 
     ctx = e->ctx;
@@ -211,8 +250,16 @@ ngx_http_mixpanel_event_head(ngx_http_mixpanel_emit_t *e,
 
     /* the logout event is the last of the old device */
 
-    device = (e->conf->action == NGX_HTTP_MIXPANEL_LOGOUT) ? ctx->old_device
-                                                           : ctx->device;
+    if (e->conf->action == NGX_HTTP_MIXPANEL_LOGOUT) {
+        device = ctx->old_device;
+        from_client = ctx->old_from_client;
+
+    } else {
+        device = ctx->device;
+        from_client = ctx->from_client;
+    }
+
+    simplified = (e->conf->identity == NGX_HTTP_MIXPANEL_SIMPLIFIED);
 
     b->pos = b->start;
     b->nprops = 0;
@@ -253,7 +300,10 @@ ngx_http_mixpanel_event_head(ngx_http_mixpanel_emit_t *e,
             return NGX_ERROR;
         }
 
-    } else if (e->conf->identity == NGX_HTTP_MIXPANEL_SIMPLIFIED) {
+    } else if (simplified || ctx->from_sdk) {
+
+        /* an SDK's device: the SDK's own anonymous distinct_id */
+
         if (ngx_http_mixpanel_buf_reserve(b, 64) != NGX_OK) {
             return NGX_ERROR;
         }
@@ -271,15 +321,23 @@ ngx_http_mixpanel_event_head(ngx_http_mixpanel_emit_t *e,
         return NGX_ERROR;
     }
 
-    if (ngx_http_mixpanel_json_string_prop(b,
-                                           &ngx_http_mixpanel_key_device_id,
-                                           device, NGX_HTTP_MIXPANEL_UUID_LEN)
-        != NGX_OK)
+    /*
+     * Simplified: an identified event merges its $device_id into the
+     * user, so a device id the client has not sent back yet is left out:
+     * a client that keeps no cookie then adds nothing to the cluster
+     */
+
+    if ((!simplified || distinct_id->len == 0 || from_client)
+        && ngx_http_mixpanel_json_string_prop(b,
+                                              &ngx_http_mixpanel_key_device_id,
+                                              device,
+                                              NGX_HTTP_MIXPANEL_UUID_LEN)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    if (e->conf->identity == NGX_HTTP_MIXPANEL_SIMPLIFIED
+    if (simplified
         && ngx_http_mixpanel_json_string_prop(b,
                                               &ngx_http_mixpanel_key_user_id,
                                               ctx->account.data,
@@ -379,7 +437,15 @@ ngx_http_mixpanel_emit_event(ngx_http_mixpanel_emit_t *e)
         return NGX_ERROR;
     }
 
-    return ngx_http_mixpanel_push(e, b, NGX_HTTP_MIXPANEL_RECORD_EVENT, 0);
+    /* a record the sender refused (queue full) is counted there */
+
+    if (ngx_http_mixpanel_push(e, b, NGX_HTTP_MIXPANEL_RECORD_EVENT, 0)
+        == NGX_ERROR)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -575,7 +641,15 @@ ngx_http_mixpanel_people_op(ngx_http_mixpanel_emit_t *e, ngx_uint_t op,
         return NGX_ERROR;
     }
 
-    return ngx_http_mixpanel_push(e, b, NGX_HTTP_MIXPANEL_RECORD_ENGAGE, 0);
+    /* a record the sender refused (queue full) is counted there */
+
+    if (ngx_http_mixpanel_push(e, b, NGX_HTTP_MIXPANEL_RECORD_ENGAGE, 0)
+        == NGX_ERROR)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -645,7 +719,64 @@ ngx_http_mixpanel_push(ngx_http_mixpanel_emit_t *e,
         ngx_memcpy(rec->device, e->ctx->device, NGX_HTTP_MIXPANEL_UUID_LEN);
     }
 
-    (void) ngx_http_mixpanel_sender_push(ngx_http_mixpanel_sender, rec);
+    /* refused (queue full) is counted by the sender; NGX_DECLINED here */
+
+    if (ngx_http_mixpanel_sender_push(ngx_http_mixpanel_sender, rec)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
 
     return NGX_OK;
+}
+
+
+/*
+ * mixpanel_ip's value as Mixpanel needs it: the first address of a list
+ * (X-Forwarded-For), or "0" (no geolocation) for anything that is not an
+ * IPv4 or IPv6 address; without "ip", Mixpanel would place the user where
+ * this server is.
+ */
+
+void
+ngx_http_mixpanel_record_ip(ngx_str_t *value, ngx_str_t *ip)
+{
+    u_char  *p, *last;
+#if (NGX_HAVE_INET6)
+    u_char   addr6[16];
+#endif
+
+    p = value->data;
+    last = p + value->len;
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    ip->data = p;
+
+    while (p < last && *p != ',') {
+        p++;
+    }
+
+    while (p > ip->data && (p[-1] == ' ' || p[-1] == '\t')) {
+        p--;
+    }
+
+    ip->len = p - ip->data;
+
+    if (ip->len && ip->len <= NGX_INET6_ADDRSTRLEN) {
+
+        if (ngx_inet_addr(ip->data, ip->len) != INADDR_NONE) {
+            return;
+        }
+
+#if (NGX_HAVE_INET6)
+        if (ngx_inet6_addr(ip->data, ip->len, addr6) == NGX_OK) {
+            return;
+        }
+#endif
+    }
+
+    ngx_str_set(ip, "0");
 }

@@ -7,6 +7,7 @@ use Test::Nginx::Socket 'no_plan';
 use t::Mixpanel;
 
 our ($T1, $T2, $T9) = (tag("acc-1"), tag("acc-2"), tag("acc-9"));
+our $UP = "3F2504E0-4F89-41D3-9A0C-0305E82C3301";
 our $Cookie = 'mp_device_id=(' . $UUID . ')(?:\.[0-9a-f]{12})?; Path=/; '
               . 'Max-Age=31536000; Expires=[^;]+; SameSite=Lax';
 
@@ -127,7 +128,7 @@ sink_re(['/import', identify_re('acc-1', $d),
 
 
 
-=== TEST 7: signup on a new device: $identify of the fresh id, Sign Up, $set_once $created, $set ids and configured properties
+=== TEST 7: signup on a new device: no $identify of the id just minted, its cookie pending for the account; Sign Up, $set_once $created, $set ids and configured properties
 --- config
     location = /signup {
         mixpanel signup;
@@ -142,9 +143,9 @@ X-Name: Gabe
 --- request
 POST /signup
 --- response_headers_like eval
-"Set-Cookie: mp_device_id=$::UUID\\.$::T1; Path=/; Max-Age=31536000; Expires=[^;]+; SameSite=Lax"
+"Set-Cookie: mp_device_id=$::UUID\\_$::T1; Path=/; Max-Age=31536000; Expires=[^;]+; SameSite=Lax"
 --- calls eval
-sink_re(['/import', identify_re('acc-1', $::UUID),
+sink_re(['/import',
          event_re('Sign Up', 'acc-1', $::UUID, undef,
                   ',"account_id":"acc-1","active_profile_id":"solo"')],
         ['/engage',
@@ -152,6 +153,97 @@ sink_re(['/import', identify_re('acc-1', $::UUID),
                    '"\$created":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d","first_seen":"web"'),
          engage_re('acc-1', '$set',
                    '"account_id":"acc-1","active_profile_id":"solo","name":"Gabe"')])
+
+
+
+=== TEST 7a: the pending device comes back with its account: now $identify, and the cookie says bound
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1" . "_$::T1\nX-Account: acc-1"
+--- request
+GET /t
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=$::D1.$::T1; Path=/; Max-Age=31536000; Expires=[^;]+; SameSite=Lax"
+--- calls eval
+sink_re(['/import', identify_re('acc-1', $::D1),
+         event_re('API Request', 'acc-1', $::D1, undef,
+                  ',"account_id":"acc-1"')])
+
+
+
+=== TEST 7b: a pending device back at a login of its account: identified, not rotated
+--- config
+    location = /login {
+        mixpanel login;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1" . "_$::T1\nX-Account: acc-1"
+--- request
+POST /login
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=$::D1.$::T1; .*"
+--- calls eval
+sink_re(['/import', identify_re('acc-1', $::D1),
+         event_re('Log In', 'acc-1', $::D1, undef, ',"account_id":"acc-1"')],
+        ['/engage', engage_re('acc-1', '$set', '"account_id":"acc-1"')])
+
+
+
+=== TEST 7c: a pending device back with another account: it is in no cluster yet, so that account identifies it
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1" . "_$::T1\nX-Account: acc-2"
+--- request
+GET /t
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=$::D1.$::T2; .*"
+--- calls eval
+sink_re(['/import', identify_re('acc-2', $::D1),
+         event_re('API Request', 'acc-2', $::D1, undef,
+                  ',"account_id":"acc-2"')])
+
+
+
+=== TEST 7d: a pending device back without an account: anonymous, its cookie unchanged
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1" . "_$::T1"
+--- request
+GET /t
+--- response_headers
+!Set-Cookie
+--- calls eval
+sink_re(['/import', event_re('API Request', $::D1, $::D1)])
+
+
+
+=== TEST 7e: reset on a pending device rotates it (the sign-up screen: a new person)
+--- config
+    location = /signup-screen {
+        mixpanel reset;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1" . "_$::T1"
+--- request
+GET /signup-screen
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=(?!$::D1)$::UUID; Path=/; .*"
+--- calls eval
+'^$'
 
 
 
@@ -195,7 +287,7 @@ sink_re(['/import', event_re('Log In', 'acc-1', $::D1, undef,
 
 
 
-=== TEST 10: login of a different account on a bound device: rotate first, identify the new id
+=== TEST 10: login of a different account on a bound device: rotated first; the new id, pending for the account, is not identified yet
 --- config
     location = /login {
         mixpanel login;
@@ -206,10 +298,10 @@ sink_re(['/import', event_re('Log In', 'acc-1', $::D1, undef,
 --- request
 POST /login
 --- response_headers_like eval
-"Set-Cookie: mp_device_id=(?!$::D1)$::UUID\\.$::T1; .*"
+"Set-Cookie: mp_device_id=(?!$::D1)$::UUID\\_$::T1; .*"
 --- calls eval
 my $new = "(?!$::D1)$::UUID";
-sink_re(['/import', identify_re('acc-1', $new),
+sink_re(['/import',
          event_re('Log In', 'acc-1', $new, undef, ',"account_id":"acc-1"')],
         ['/engage', engage_re('acc-1', '$set', '"account_id":"acc-1"')])
 
@@ -569,3 +661,481 @@ POST /login
 "X-Ids: (?!$::D1)$::UUID acc-1 acc-1 solo"
 --- calls eval
 '"event":"Log In"'
+
+
+
+=== TEST 30: a variable read at the server level does not choose the action: the login location's decides (http "mixpanel track")
+--- http_config
+    mixpanel track;
+--- config
+    set $early $mixpanel_device_id;
+
+    location = /login {
+        mixpanel login;
+        return 200 "ok $early\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1\nX-Account: acc-1"
+--- request
+POST /login
+--- response_body_like eval
+"^ok $::D1\n\$"
+--- calls eval
+sink_re(['/import', identify_re('acc-1', $::D1),
+         event_re('Log In', 'acc-1', $::D1, undef, ',"account_id":"acc-1"')],
+        ['/engage', engage_re('acc-1', '$set', '"account_id":"acc-1"')])
+
+
+
+=== TEST 31: opted out: $mixpanel_device_id read before the header filter is empty, not NUL bytes; the same request without Sec-GPC sends its id
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_opt_out $http_sec_gpc;
+        proxy_set_header X-Device-Id $mixpanel_device_id;
+        proxy_set_header Sec-GPC "";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+
+    location = /echo {
+        mixpanel off;
+        return 200 "[$http_x_device_id]\n";
+    }
+--- more_headers eval
+["Sec-GPC: 1\nCookie: mp_device_id=$::D1", "Cookie: mp_device_id=$::D1"]
+--- request eval
+["GET /t", "GET /t"]
+--- response_body_like eval
+["^\\[\\]\n\$", "^\\[$::D1\\]\n\$"]
+--- calls eval
+sink_re(['/import', event_re('API Request', $::D1, $::D1)])
+
+
+
+=== TEST 32: opted out at the http and server levels too
+--- http_config
+    mixpanel_opt_out $http_sec_gpc;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "[$mixpanel_device_id]\n";
+    }
+--- more_headers eval
+["Sec-GPC: 1\nCookie: mp_device_id=$::D1", "Cookie: mp_device_id=$::D1"]
+--- request eval
+["GET /t", "GET /t"]
+--- response_body_like eval
+["^\\[\\]\n\$", "^\\[$::D1\\]\n\$"]
+--- calls eval
+sink_re(['/import', event_re('API Request', $::D1, $::D1)])
+
+
+
+=== TEST 33: a client id "$device:X" (an SDK's anonymous distinct_id) means D = X, upper case kept; anonymous events are "$device:X", the $identify's $anon_id too
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_device_id $http_x_device_id;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["X-Device-Id: \$device:$::UP",
+ "X-Device-Id: \$device:$::UP\nX-Account: acc-1",
+ "X-Device-Id: \$device:$::UP\nX-Account: acc-1"]
+--- request eval
+["GET /t", "GET /t", "GET /t"]
+--- response_headers eval
+["!Set-Cookie", "!Set-Cookie", "!Set-Cookie"]
+--- calls eval
+sink_re(['/import', event_re('API Request', '\$device:' . $::UP, $::UP),
+         identify_re('acc-1', $::UP, '\$device:' . $::UP),
+         event_re('API Request', 'acc-1', $::UP, undef,
+                  ',"account_id":"acc-1"'),
+         event_re('API Request', 'acc-1', $::UP, undef,
+                  ',"account_id":"acc-1"')])
+
+
+
+=== TEST 34: a client UUIDv4 in upper case is kept as it is (Mixpanel's ids are case-sensitive); a non-UUID one is still mapped
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_device_id $http_x_device_id;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["X-Device-Id: $::UP", "X-Device-Id: \$device:not-a-uuid"]
+--- request eval
+["GET /t", "GET /t"]
+--- calls eval
+my $m = mapped_device('$device:not-a-uuid');
+sink_re(['/import', event_re('API Request', $::UP, $::UP),
+         event_re('API Request', $m, $m)])
+
+
+
+=== TEST 35: the mixpanel_status location and CORS preflights are never tracked nor given a cookie, under a server-level "mixpanel track"; a plain OPTIONS and a GET are
+--- config
+    mixpanel track;
+
+    location = /status {
+        mixpanel_status;
+    }
+
+    location /api/ {
+        return 204;
+    }
+--- more_headers eval
+["", "Origin: https://app.example\nAccess-Control-Request-Method: POST",
+ "Origin: https://app.example", ""]
+--- request eval
+["GET /status", "OPTIONS /api/x", "OPTIONS /api/x", "GET /api/x"]
+--- error_code eval
+[200, 204, 204, 204]
+--- response_headers eval
+["!Set-Cookie", "!Set-Cookie", "", ""]
+--- response_headers_like eval
+["", "", "Set-Cookie: mp_device_id=$::UUID; .*", "Set-Cookie: mp_device_id=$::UUID; .*"]
+--- calls eval
+sink_re(['/import', event_re('API Request', $::UUID, $::UUID),
+         event_re('API Request', $::UUID, $::UUID)])
+
+
+
+=== TEST 36: a publicly cacheable response (Cache-Control public or s-maxage from the upstream) gets no cookie, and no rotation; a private one does
+--- config
+    location /api/ {
+        mixpanel login;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/;
+    }
+
+    location /backend/ {
+        mixpanel off;
+        add_header Cache-Control $arg_cc;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["X-Account: acc-1",
+ "Cookie: mp_device_id=$::D1.$::T9\nX-Account: acc-1",
+ "X-Account: acc-1"]
+--- request eval
+["POST /api/login?cc=public,%20max-age=60", "POST /api/login?cc=max-age=0,%20S-MAXAGE=60",
+ "POST /api/login?cc=private,%20max-age=60"]
+--- response_headers eval
+["!Set-Cookie", "!Set-Cookie", ""]
+--- response_headers_like eval
+["", "", "Set-Cookie: mp_device_id=$::UUID" . "_$::T1" . "; .*"]
+--- calls eval
+sink_re(['/import',
+         event_re('Log In', 'acc-1', $::UUID, undef, ',"account_id":"acc-1"'),
+         event_re('Log In', 'acc-1', $::D1, undef, ',"account_id":"acc-1"'),
+         event_re('Log In', 'acc-1', $::UUID, undef, ',"account_id":"acc-1"')],
+        ['/engage', engage_re('acc-1', '$set', '"account_id":"acc-1"'),
+                    engage_re('acc-1', '$set', '"account_id":"acc-1"'),
+                    engage_re('acc-1', '$set', '"account_id":"acc-1"')])
+
+
+
+=== TEST 36a: what the block above logs for the bound device, at info
+--- config
+    location /api/ {
+        mixpanel login;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/;
+    }
+
+    location /backend/ {
+        mixpanel off;
+        add_header Cache-Control $arg_cc;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T9\nX-Account: acc-1"
+--- request
+POST /api/login?cc=public
+--- error_log
+the device id is bound to another account and is not identified with this one; it cannot be rotated: the response is cacheable by shared caches
+
+
+
+=== TEST 37: a login the client never sees (444, "if=" forcing it): nothing rotates, no new id is identified
+--- config
+    location = /front {
+        mixpanel off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/login;
+    }
+
+    location = /login {
+        mixpanel login if=1;
+        return 444;
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T9\nX-Account: acc-1"
+--- request
+GET /front
+--- error_code: 502
+--- calls eval
+sink_re(['/import',
+         event_re('Log In', 'acc-1', $::D1, undef, ',"account_id":"acc-1"')],
+        ['/engage', engage_re('acc-1', '$set', '"account_id":"acc-1"')])
+
+
+
+=== TEST 38: a login whose account id evaluated empty is logged, once a minute per worker: two logins (one mirrored), one line
+--- config
+    location = /front {
+        mixpanel off;
+        mirror /mirror;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/login;
+    }
+
+    location = /mirror {
+        internal;
+        mixpanel off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/login;
+    }
+
+    location = /login {
+        mixpanel login;
+        mixpanel_account_id $http_x_none;
+        return 200 "ok\n";
+    }
+--- request
+POST /front
+--- grep_error_log eval
+qr/mixpanel: "login" in location "\/login" had no account id \("mixpanel_account_id" evaluated empty\)|mixpanel: "login" in location "\/login" had no account id/
+--- grep_error_log_out
+mixpanel: "login" in location "/login" had no account id ("mixpanel_account_id" evaluated empty)
+
+
+
+=== TEST 38a: the two logins of the block above were sent, anonymous
+--- config
+    location = /front {
+        mixpanel off;
+        mirror /mirror;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/login;
+    }
+
+    location = /mirror {
+        internal;
+        mixpanel off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/login;
+    }
+
+    location = /login {
+        mixpanel login;
+        mixpanel_account_id $http_x_none;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1"
+--- request
+POST /front
+--- calls eval
+sink_re(['/import', event_re('Log In', $::D1, $::D1),
+         event_re('Log In', $::D1, $::D1)])
+
+
+
+=== TEST 39: device cookie max_age: 400 days is the most, one second past it is refused at nginx -t
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_device_cookie did max_age=34560001s;
+        return 200 "ok\n";
+    }
+--- must_die
+--- error_log
+invalid "max_age=34560001s" in "mixpanel_device_cookie", it must be a time from 1s to 400d, the longest browsers keep a cookie
+
+
+
+=== TEST 40: device cookie max_age of exactly 400 days
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_device_cookie did max_age=400d;
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_headers_like eval
+"Set-Cookie: did=$::UUID; Path=/; Max-Age=34560000; Expires=[A-Z][a-z]{2}, \\d\\d-[A-Z][a-z]{2}-\\d\\d \\d\\d:\\d\\d:\\d\\d GMT; SameSite=Lax"
+--- calls eval
+sink_re(['/import', event_re('API Request', $::UUID, $::UUID)])
+
+
+
+=== TEST 41: the 98,000-year max_age that wrote past the cookie buffer is refused
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_device_cookie did max_age=98000y;
+        return 200 "ok\n";
+    }
+--- must_die
+--- error_log
+invalid "max_age=98000y" in "mixpanel_device_cookie"
+
+
+
+=== TEST 42: the troubleshooting log format and an if in the location change nothing: login with a body account still identifies (see t/056 for every reader)
+--- http_config
+    mixpanel_json_set $login_account response /account/id;
+    log_format mixpanel '$remote_addr "$request" $status '
+                        'device=$mixpanel_device_id account=$mixpanel_account_id '
+                        'profile=$mixpanel_profile_id distinct=$mixpanel_distinct_id';
+--- config
+    location = /login {
+        mixpanel login;
+        mixpanel_account_id $login_account;
+        access_log logs/ids.log mixpanel;
+        if ($mixpanel_account_id = "never") {
+            return 418;
+        }
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+    }
+
+    location = /backend {
+        mixpanel off;
+        default_type application/json;
+        return 200 '{"account":{"id":"acc-1"}}';
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1"
+--- request
+POST /login
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=$::D1.$::T1; .*"
+--- calls eval
+sink_re(['/import', identify_re('acc-1', $::D1),
+         event_re('Log In', 'acc-1', $::D1, undef, ',"account_id":"acc-1"')],
+        ['/engage', engage_re('acc-1', '$set', '"account_id":"acc-1"')])
+
+
+
+=== TEST 43: crawlers on the JavaScript SDK's list are not tracked and get no cookie (mixpanel_track_bots off, the default); a browser is
+--- skip_eval: 9: system("grep -q 'TODO(ua)' ngx_mixpanel_module/ngx_http_mixpanel_ua.c") == 0
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["User-Agent: Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+ "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0\nCookie: mp_device_id=$::D1"]
+--- request eval
+["GET /t", "GET /t"]
+--- response_headers eval
+["!Set-Cookie", "!Set-Cookie"]
+--- calls eval
+sink_re(['/import', event_re('API Request', $::D1, $::D1)])
+
+
+
+=== TEST 44: mixpanel_track_bots on, at the http, server and location levels, tracks them
+--- http_config
+    mixpanel_track_bots off;
+--- config
+    mixpanel_track_bots on;
+
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+
+    location = /l {
+        mixpanel track;
+        mixpanel_track_bots on;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"User-Agent: Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)\nCookie: mp_device_id=$::D1"
+--- request eval
+["GET /t", "GET /l"]
+--- calls eval
+sink_re(['/import', event_re('API Request', $::D1, $::D1),
+         event_re('API Request', $::D1, $::D1)])
+
+
+
+=== TEST 45: mixpanel_track_bots on at the http level
+--- http_config
+    mixpanel_track_bots on;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"User-Agent: Mozilla/5.0 (compatible; bingbot/2.0)\nCookie: mp_device_id=$::D1"
+--- request
+GET /t
+--- calls eval
+sink_re(['/import', event_re('API Request', $::D1, $::D1)])
+
+
+
+=== TEST 46: mixpanel_cookie_secret shorter than 16 characters is refused, without quoting it
+--- http_config
+    mixpanel_cookie_secret short-key;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- must_die
+--- error_log
+"mixpanel_cookie_secret" must be at least 16 characters long (9 given); a short key lets the account ids in cookies be guessed
+--- no_error_log
+short-key
+
+
+
+=== TEST 47: mixpanel_cookie_secret of exactly 16 characters keys the tag
+--- http_config
+    mixpanel_cookie_secret 0123456789abcdef;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1\nX-Account: acc-1"
+--- request
+GET /t
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=$::D1." . tag("acc-1", "tok", "0123456789abcdef") . "; .*"
+--- calls eval
+sink_re(['/import', identify_re('acc-1', $::D1),
+         event_re('API Request', 'acc-1', $::D1, undef,
+                  ',"account_id":"acc-1"')])
+
+
+
+=== TEST 48: mixpanel_cookie_secret twice
+--- http_config
+    mixpanel_cookie_secret 0123456789abcdef0123;
+    mixpanel_cookie_secret 0123456789abcdef0124;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- must_die
+--- error_log
+"mixpanel_cookie_secret" directive is duplicate
+
+
+
+=== TEST 49: mixpanel_cookie_secret belongs to the http block
+--- config
+    mixpanel_cookie_secret 0123456789abcdef0123;
+
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- must_die
+--- error_log
+"mixpanel_cookie_secret" directive is not allowed here

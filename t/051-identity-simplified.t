@@ -69,7 +69,7 @@ sink_re(['/import', event_re('Sign Up', 'acc-1', $::D1, 'acc-1',
 
 
 
-=== TEST 4: login of another account on a bound device: rotated first
+=== TEST 4: login of another account on a bound device: rotated first; the new id, not yet the client's, is not on the event (it would merge)
 --- config
     location = /login {
         mixpanel login;
@@ -80,11 +80,55 @@ sink_re(['/import', event_re('Sign Up', 'acc-1', $::D1, 'acc-1',
 --- request
 POST /login
 --- response_headers_like eval
-"Set-Cookie: mp_device_id=(?!$::D1)$::UUID\\.$::T1; .*"
+"Set-Cookie: mp_device_id=(?!$::D1)$::UUID\\_$::T1; .*"
 --- calls eval
-sink_re(['/import', event_re('Log In', 'acc-1', "(?!$::D1)$::UUID", 'acc-1',
+sink_re(['/import', event_re('Log In', 'acc-1', undef, 'acc-1',
                              ',"account_id":"acc-1"')],
         ['/engage', engage_re('acc-1', '$set', '"account_id":"acc-1"')])
+
+
+
+=== TEST 4a: the pending device comes back: its event carries $device_id and $user_id (the merge); the cookie says bound
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1" . "_$::T1\nX-Account: acc-1"
+--- request
+GET /t
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=$::D1.$::T1; .*"
+--- calls eval
+sink_re(['/import', event_re('API Request', 'acc-1', $::D1, 'acc-1',
+                             ',"account_id":"acc-1"')])
+
+
+
+=== TEST 4b: a client that keeps no cookies: its identified events never carry the ids minted for it; an anonymous event does
+--- config
+    location = /signup {
+        mixpanel signup;
+        return 200 "ok\n";
+    }
+
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["X-Account: acc-1", "X-Account: acc-1", ""]
+--- request eval
+["POST /signup", "GET /t", "GET /t"]
+--- calls eval
+sink_re(['/import', event_re('Sign Up', 'acc-1', undef, 'acc-1',
+                             ',"account_id":"acc-1"'),
+         event_re('API Request', 'acc-1', undef, 'acc-1',
+                  ',"account_id":"acc-1"'),
+         event_re('API Request', '\$device:' . $::UUID, $::UUID)],
+        ['/engage', engage_re('acc-1', '$set_once', '"\$created":"[0-9T:-]{19}"'),
+                    engage_re('acc-1', '$set', '"account_id":"acc-1"')])
 
 
 
@@ -176,3 +220,23 @@ GET /t
 "X-Distinct: \$device:$::D1"
 --- calls eval
 '"event":"API Request"'
+
+
+
+=== TEST 10: an SDK's "$device:X" client id: D = X; anonymous distinct_id "$device:X" as always in Simplified; logged in, $device_id X merges
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_device_id $http_x_device_id;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["X-Device-Id: \$device:3F2504E0-4F89-41D3-9A0C-0305E82C3301",
+ "X-Device-Id: \$device:3F2504E0-4F89-41D3-9A0C-0305E82C3301\nX-Account: acc-1"]
+--- request eval
+["GET /t", "GET /t"]
+--- calls eval
+my $u = "3F2504E0-4F89-41D3-9A0C-0305E82C3301";
+sink_re(['/import', event_re('API Request', '\$device:' . $u, $u),
+         event_re('API Request', 'acc-1', $u, 'acc-1',
+                  ',"account_id":"acc-1"')])

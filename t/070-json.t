@@ -652,3 +652,42 @@ X-Account: acc-7
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 24: file buffers are read too, with sendfile on (Debian's default): a static file, a proxy_cache miss (its temporary file) and hit (the cache file)
+--- http_config
+    proxy_cache_path $TEST_NGINX_SERVER_ROOT/cache keys_zone=json:1m;
+    sendfile on;
+--- config
+    location = /static {
+        access_log logs/ids.log ids;
+        default_type application/json;
+        alias $TEST_NGINX_SERVER_ROOT/html/login.json;
+    }
+
+    location = /cached {
+        access_log logs/ids.log ids;
+        proxy_cache json;
+        proxy_cache_valid 200 1h;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/login.json;
+    }
+
+    location = /backend/login.json {
+        access_log off;
+        default_type application/json;
+        alias $TEST_NGINX_SERVER_ROOT/html/login.json;
+    }
+--- user_files
+>>> login.json
+{"account":{"id":"acc-file"}}
+--- request eval
+[ "GET /static", "GET /cached", "GET /cached", "GET /log" ]
+--- response_body eval
+[ qq({"account":{"id":"acc-file"}}\n), qq({"account":{"id":"acc-file"}}\n),
+  qq({"account":{"id":"acc-file"}}\n),
+  "acct=acc-file sub=- profile=-\n" x 3 ]
+--- no_error_log
+[error]
+[alert]
+

@@ -230,6 +230,8 @@ GET /emu/events?prop.scenario=auth&wait_for=1&timeout=20
 
 
 === TEST 11: /engage answers 200 with an error body: read, and the updates counted as rejected
+--- more_headers eval
+["", "Cookie: mp_device_id=$::D1", "", "", ""]
 --- request eval
 ["POST /emu/faults\n{\"status\":200,\"count\":1,\"path\":\"/engage\",\"body\":{\"status\":0,\"error\":\"bad update\"}}",
  "GET /signup?account=acc-engage",

@@ -148,6 +148,7 @@ account id of 65000 bytes ignored
 . "X-L: a\xff,\x01b\n"
 . "User-Agent: \xff\xfe Chrome/\xff\n"
 . "Referer: http://\xff\x01/x\n"
+. "X-Device-Id: dev\xff\x01ice\n"
 . "Cookie: mp_device_id=\xff\xfe"
 --- request
 GET /t?utm_source=%FF%01&utm_medium=%C3

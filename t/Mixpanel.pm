@@ -7,7 +7,8 @@ package t::Mixpanel;
 use strict;
 use warnings;
 
-use Digest::MD5 qw(md5 md5_hex);
+use Digest::MD5 qw(md5);
+use Digest::SHA qw(hmac_sha256_hex);
 use File::Temp ();
 use HTTP::Tiny;
 use IO::Socket::INET;
@@ -19,7 +20,7 @@ use Exporter 'import';
 our @EXPORT = qw(tag mapped_device sink_config sink_helpers use_sink
                  start_emulator emulator start_nginx stop_nginx wait_until
                  identify_re event_re engage_re sink_re
-                 $UUID $HEX32 $TIME $D1 $D2);
+                 $UUID $HEX32 $TIME $D1 $D2 $SECRET);
 
 our $UUID = qr/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}/;
 our $HEX32 = qr/[0-9a-f]{32}/;
@@ -28,10 +29,15 @@ our $TIME = qr/\d{13}/;
 our $D1 = "11111111-1111-4111-8111-111111111111";
 our $D2 = "22222222-2222-4222-9222-222222222222";
 
-# the device cookie's binding tag: a keyed hash of the account id
+# the mixpanel_cookie_secret the identity tests set
+our $SECRET = "test-cookie-secret-0123456789abcdef";
+
+# the device cookie's binding tag: an HMAC-SHA256 of "token:account" keyed
+# with mixpanel_cookie_secret, its first 12 hex digits
 sub tag {
-    my ($account, $token) = @_;
-    return substr(md5_hex(($token // "tok") . ":" . $account), 0, 12);
+    my ($account, $token, $secret) = @_;
+    return substr(hmac_sha256_hex(($token // "tok") . ":" . $account,
+                                  $secret // $SECRET), 0, 12);
 }
 
 # a client device id that is not a UUIDv4, laid out as one
@@ -50,6 +56,7 @@ sub sink_config {
     return <<"_EOC_";
     mixpanel_api file:\$TEST_NGINX_SERVER_ROOT/logs/calls.jsonl;
     mixpanel_token tok;
+    mixpanel_cookie_secret $SECRET;
     mixpanel_identity $identity;
     mixpanel_flush_interval 300ms;
     mixpanel_request_properties off;
@@ -85,8 +92,13 @@ sub use_sink {
     main::add_block_preprocessor(sub {
         my $block = shift;
 
-        $block->set_value("http_config",
-                          sink_config($identity) . ($block->http_config // ""));
+        # a block that sets its own mixpanel_cookie_secret gets only it
+        my $http = $block->http_config // "";
+        my $sink = sink_config($identity);
+        $sink =~ s/^.*mixpanel_cookie_secret.*\n//m
+            if $http =~ /mixpanel_cookie_secret/;
+
+        $block->set_value("http_config", $sink . $http);
         $block->set_value("config", ($block->config // "") . sink_helpers());
 
         my $calls = $block->can("calls") ? $block->calls : undef;
@@ -115,22 +127,24 @@ sub use_sink {
     });
 }
 
-# the properties every call opens with
+# the properties every call opens with (no $device_id when undef)
 sub head_re {
     my ($event, $distinct, $device, $user) = @_;
     return '\{"event":"' . quotemeta($event) . '","properties":\{"token":"tok",'
-           . '"time":\d{13},"distinct_id":"' . $distinct . '",'
-           . '"\$device_id":"' . $device . '"'
+           . '"time":\d{13},"distinct_id":"' . $distinct . '"'
+           . (defined $device ? ',"\$device_id":"' . $device . '"' : '')
            . (defined $user ? ',"\$user_id":"' . $user . '"' : '')
            . ',"\$insert_id":"[0-9a-f]{32}","mp_lib":"nginx",'
            . '"\$lib_version":"[0-9.]+"';
 }
 
+# identify_re(account, device id, $anon_id if not the device id, ip)
 sub identify_re {
-    my ($account, $device) = @_;
+    my ($account, $device, $anon, $ip) = @_;
     return head_re('$identify', $account, $device)
+           . ',"ip":"' . ($ip // '127\.0\.0\.1') . '"'
            . ',"\$identified_id":"' . $account . '","\$anon_id":"'
-           . $device . '"\}\}';
+           . ($anon // $device) . '"\}\}';
 }
 
 # event_re(name, distinct_id, device_id, user_id or undef, more props)
