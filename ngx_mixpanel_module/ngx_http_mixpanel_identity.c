@@ -873,6 +873,13 @@ ngx_http_mixpanel_decide(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
                                NGX_HTTP_MIXPANEL_TAG_LEN) == 0;
     bound_other = ctx->has_tag && !ctx->pending && !bound_to_a;
 
+    /*
+     * a known account on a device another account's cluster holds: its
+     * events must not claim the device (Simplified would try to merge it)
+     */
+
+    ctx->foreign = known && bound_other;
+
     switch (conf->action) {
 
     case NGX_HTTP_MIXPANEL_SIGNUP:
@@ -891,6 +898,7 @@ ngx_http_mixpanel_decide(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
                     return NGX_ERROR;
                 }
 
+                ctx->foreign = 0;
                 ngx_http_mixpanel_pending(ctx);
                 break;
             }

@@ -324,10 +324,13 @@ ngx_http_mixpanel_event_head(ngx_http_mixpanel_emit_t *e,
     /*
      * Simplified: an identified event merges its $device_id into the
      * user, so a device id the client has not sent back yet is left out:
-     * a client that keeps no cookie then adds nothing to the cluster
+     * a client that keeps no cookie then adds nothing to the cluster; nor
+     * is a device another account's cluster holds claimed (Mixpanel would
+     * refuse the merge, one user id per cluster)
      */
 
-    if ((!simplified || distinct_id->len == 0 || from_client)
+    if ((!simplified || distinct_id->len == 0
+         || (from_client && !ctx->foreign))
         && ngx_http_mixpanel_json_string_prop(b,
                                               &ngx_http_mixpanel_key_device_id,
                                               device,

@@ -757,7 +757,7 @@ invalid parameter "secure=yes" of "mixpanel_device_cookie", expected "domain=DOM
 GET /t
 --- must_die
 --- error_log
-invalid parameter "max_age=forever" of "mixpanel_profile_cookie", expected "domain=DOMAIN", "path=PATH", "max_age=TIME", "secure", "httponly" or "samesite=strict|lax|none"
+invalid "max_age=forever" of "mixpanel_profile_cookie", it must be a time from 1s to 400d, the longest browsers keep a cookie
 
 
 

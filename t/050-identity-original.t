@@ -946,7 +946,7 @@ sink_re(['/import', event_re('Log In', $::D1, $::D1),
     }
 --- must_die
 --- error_log
-invalid "max_age=34560001s" in "mixpanel_device_cookie", it must be a time from 1s to 400d, the longest browsers keep a cookie
+invalid "max_age=34560001s" of "mixpanel_device_cookie", it must be a time from 1s to 400d, the longest browsers keep a cookie
 
 
 
@@ -975,7 +975,7 @@ sink_re(['/import', event_re('API Request', $::UUID, $::UUID)])
     }
 --- must_die
 --- error_log
-invalid "max_age=98000y" in "mixpanel_device_cookie"
+invalid "max_age=98000y" of "mixpanel_device_cookie"
 
 
 

@@ -240,3 +240,35 @@ my $u = "3F2504E0-4F89-41D3-9A0C-0305E82C3301";
 sink_re(['/import', event_re('API Request', '\$device:' . $u, $u),
          event_re('API Request', 'acc-1', $u, 'acc-1',
                   ',"account_id":"acc-1"')])
+
+
+
+=== TEST 11: a client's device id bound to one account, a second account logs in on it: the login carries $user_id but no $device_id (the merge would be refused: one user id per cluster); the first account's own request still carries it
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_device_id $http_x_device_id;
+        return 200 "ok\n";
+    }
+
+    location = /login {
+        mixpanel login;
+        mixpanel_device_id $http_x_device_id;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["X-Device-Id: 44444444-4444-4444-8444-444444444444\nX-Account: eve",
+ "X-Device-Id: 44444444-4444-4444-8444-444444444444\nX-Account: frank",
+ "X-Device-Id: 44444444-4444-4444-8444-444444444444\nX-Account: eve"]
+--- request eval
+["GET /t", "GET /login", "GET /t"]
+--- calls eval
+my $d = "44444444-4444-4444-8444-444444444444";
+sink_re(['/import', event_re('API Request', 'eve', $d, 'eve',
+                             ',"account_id":"eve"'),
+         event_re('Log In', 'frank', undef, 'frank',
+                  ',"account_id":"frank"'),
+         event_re('API Request', 'eve', $d, 'eve',
+                  ',"account_id":"eve"')],
+        ['/engage', engage_re('frank', '$set',
+                              '"account_id":"frank"')])
