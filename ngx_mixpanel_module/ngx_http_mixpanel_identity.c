@@ -799,7 +799,15 @@ ngx_http_mixpanel_identity_header(ngx_http_request_t *r,
                                             (u_char *) "", 0, 1);
     }
 
-    if (conf->action == NGX_HTTP_MIXPANEL_PROFILE_SWITCH
+    /*
+     * the active profile a switch, a sign-up or a login names is
+     * remembered, so that a later switch knows the previous one
+     */
+
+    if ((conf->action == NGX_HTTP_MIXPANEL_PROFILE_SWITCH
+         || conf->action == NGX_HTTP_MIXPANEL_SIGNUP
+         || conf->action == NGX_HTTP_MIXPANEL_LOGIN)
+        && ctx->profile_set
         && ctx->profile.len
         && (ctx->profile.len != ctx->prev_profile.len
             || ngx_strncmp(ctx->profile.data, ctx->prev_profile.data,

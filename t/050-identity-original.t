@@ -143,7 +143,7 @@ X-Name: Gabe
 --- request
 POST /signup
 --- response_headers_like eval
-"Set-Cookie: mp_device_id=$::UUID\\_$::T1; Path=/; Max-Age=31536000; Expires=[^;]+; SameSite=Lax"
+"Set-Cookie: mp_device_id=$::UUID\\_$::T1; Path=/; Max-Age=31536000; Expires=[^;]+; SameSite=Lax, mp_profile=solo; Path=/; Max-Age=31536000; Expires=[^;]+; SameSite=Lax"
 --- calls eval
 sink_re(['/import',
          event_re('Sign Up', 'acc-1', $::UUID, undef,

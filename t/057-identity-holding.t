@@ -127,6 +127,66 @@ sink_re(['/import', event_re('Sign Up', 'acc-1', "(?!$::D1)$::UUID", undef,
 
 
 
+=== TEST 3b: the signup's profile, known from the body, is remembered in the profile cookie, so that the first switch has a previous profile
+--- config
+    location = /signup {
+        mixpanel signup;
+        mixpanel_account_id $body_account;
+        mixpanel_profile_id $body_profile;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+    }
+
+    location = /backend {
+        mixpanel off;
+        default_type application/json;
+        return 200 '{"account":{"id":"acc-1"},"profile":{"id":"solo"}}';
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1"
+--- request
+POST /signup
+--- raw_response_headers_like eval
+["Set-Cookie: mp_device_id=$::D1.$::T1; .*\r\nSet-Cookie: mp_profile=solo; Path=/; Max-Age=31536000; Expires=[^;]+; SameSite=Lax\r\n",
+ "", "", ""]
+--- calls eval
+sink_re(['/import', identify_re('acc-1', $::D1),
+                    event_re('Sign Up', 'acc-1', $::D1, undef,
+                             ',"account_id":"acc-1","active_profile_id":"solo"')],
+        ['/engage',
+         engage_re('acc-1', '$set_once', '"\$created":"[0-9T:-]{19}"'),
+         engage_re('acc-1', '$set', '"account_id":"acc-1","active_profile_id":"solo"')])
+
+
+
+=== TEST 3c: a login whose profile is the one in the cookie already: no profile cookie set again
+--- config
+    location = /login {
+        mixpanel login;
+        mixpanel_account_id $body_account;
+        mixpanel_profile_id $body_profile;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+    }
+
+    location = /backend {
+        mixpanel off;
+        default_type application/json;
+        return 200 '{"account":{"id":"acc-1"},"profile":{"id":"solo"}}';
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1; mp_profile=solo"
+--- request
+POST /login
+--- raw_response_headers_unlike eval
+["Set-Cookie: mp_profile", "Set-Cookie: mp_profile", "Set-Cookie: mp_profile",
+ "Set-Cookie: mp_profile"]
+--- calls eval
+sink_re(['/import', event_re('Log In', 'acc-1', $::D1, undef,
+                             ',"account_id":"acc-1","active_profile_id":"solo"')],
+        ['/engage',
+         engage_re('acc-1', '$set', '"account_id":"acc-1","active_profile_id":"solo"')])
+
+
+
 === TEST 4: a profile switch with the profile in the body: the profile cookie is on this response
 --- config
     location = /switch {
