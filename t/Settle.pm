@@ -18,7 +18,8 @@ package t::Settle;
 #     /engage {"$token":...}
 #
 # so a block can assert every record byte for byte without depending on
-# how the sender cut them into batches.
+# how the sender cut them into batches.  A "sink_sizes" section instead
+# matches the first line alone.
 
 use strict;
 use warnings;
@@ -124,6 +125,13 @@ sub sink_filter {
     return "# @sizes\n"
            . join("", map { "/import $_\n" } @{ $recs{'/import'} // [] })
            . join("", map { "/engage $_\n" } @{ $recs{'/engage'} // [] });
+}
+
+# only the first line: the size of every batch (for sinks of megabytes)
+sub sizes_filter {
+    my $out = sink_filter($_[0]);
+    $out =~ s/\n.*//s if $out =~ /^# /;
+    return $out;
 }
 
 # sink_re([import records], [engage records]): the whole canonical sink
@@ -235,9 +243,10 @@ sub use_steps {
         }
 
         my $sink = $block->can("sink") ? $block->sink : undef;
+        my $sizes = $block->can("sink_sizes") ? $block->sink_sizes : undef;
 
-        if (defined $sink) {
-            $add->({ req => "GET /sink", body => $sink });
+        if (defined $sink || defined $sizes) {
+            $add->({ req => "GET /sink", body => $sink // $sizes });
         }
 
         $block->set_value("request", \@req);
@@ -248,6 +257,9 @@ sub use_steps {
 
         if (defined $sink) {
             $block->set_value("response_body_filters", \&sink_filter);
+
+        } elsif (defined $sizes) {
+            $block->set_value("response_body_filters", \&sizes_filter);
         }
     });
 }
