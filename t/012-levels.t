@@ -337,7 +337,40 @@ my $c = "Cookie: mp_device_id=$::D1\nX-IP-H: 198.51.100.1\n"
 
 
 
-=== TEST 6: mixpanel_device_id at http, server and location; it wins over the cookie only when not empty
+=== TEST 6: mixpanel_ip off at server level: its locations inherit it, a location's value replaces it
+--- http_config
+    mixpanel_ip $http_x_ip_h;
+--- http_only
+mixpanel track;
+return 200 "ok\n";
+--- config
+    mixpanel_ip off;
+
+    location = /s {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+
+    location = /l {
+        mixpanel track;
+        mixpanel_ip $http_x_ip_l;
+        return 200 "ok\n";
+    }
+--- steps eval
+my $c = "Cookie: mp_device_id=$::D1\nX-IP-H: 198.51.100.1\n"
+        . "X-IP-L: 198.51.100.3";
+[
+  { req => "GET /h/x", hdr => $c, queued => 1 },
+  { req => "GET /s", hdr => $c, queued => 2 },
+  { req => "GET /l", hdr => $c, queued => 3 },
+]
+--- sink eval
+::sink_of([ map { ::ev('API Request', dev => $::D1, ip => $_) }
+            '198\.51\.100\.1', '0', '198\.51\.100\.3' ])
+
+
+
+=== TEST 7: mixpanel_device_id at http, server and location; it wins over the cookie only when not empty
 --- http_config
     mixpanel_device_id $http_x_dev_h;
 --- http_only
@@ -372,7 +405,7 @@ my $c = "Cookie: mp_device_id=$::D4\nX-Dev-H: $::D1\nX-Dev-S: $::D2";
 
 
 
-=== TEST 7: mixpanel_device_cookie at http, server and location (name and flags together), and off
+=== TEST 8: mixpanel_device_cookie at http, server and location (name and flags together), and off
 --- http_config
     mixpanel_device_cookie mp_h path=/h max_age=60;
 --- http_only
@@ -421,7 +454,7 @@ my $all = "Cookie: mp_device_id=$::D4; mp_h=$::D1; mp_s=$::D2; mp_l=$::D3";
 
 
 
-=== TEST 8: mixpanel_profile_cookie at http, server and location, and off: set by profile_switch, read by track
+=== TEST 9: mixpanel_profile_cookie at http, server and location, and off: set by profile_switch, read by track
 --- http_config
     mixpanel_profile_cookie mp_ph;
     mixpanel_profile_id $http_x_profile;
@@ -487,7 +520,7 @@ my $c = "Cookie: mp_device_id=$::D1";
 
 
 
-=== TEST 9: mixpanel_logout_reset at http, server and location: a new device cookie only where it is on
+=== TEST 10: mixpanel_logout_reset at http, server and location: a new device cookie only where it is on
 --- http_config
     mixpanel_logout_reset on;
 --- http_only
@@ -519,7 +552,7 @@ my $new = "Set-Cookie: mp_device_id=(?!$::D1)$::UUID; Path=/; .*";
 
 
 
-=== TEST 10: mixpanel_request_properties at http, server and location
+=== TEST 11: mixpanel_request_properties at http, server and location
 --- http_config
     mixpanel_request_properties on;
 --- http_only
@@ -554,7 +587,7 @@ my $c = "Cookie: mp_device_id=$::D1";
 
 
 
-=== TEST 11: mixpanel_user_agent_properties at http, server and location
+=== TEST 12: mixpanel_user_agent_properties at http, server and location
 --- http_config
     mixpanel_user_agent_properties on;
 --- http_only
@@ -588,7 +621,7 @@ my $ua = ',"\$browser":"Firefox","\$browser_version":115,"\$os":"Linux","utm_sou
 
 
 
-=== TEST 12: mixpanel_account_id and mixpanel_profile_id at http, server and location
+=== TEST 13: mixpanel_account_id and mixpanel_profile_id at http, server and location
 --- http_config
     mixpanel_identity simplified;
     mixpanel_account_id $http_x_acc_h;
@@ -636,7 +669,7 @@ my $c = "Cookie: mp_device_id=$::D1\nX-Acc-H: acc-h\nX-Acc-S: acc-s\n"
 
 
 
-=== TEST 13: mixpanel_identity at http and server level
+=== TEST 14: mixpanel_identity at http and server level
 --- http_config
     mixpanel_identity original;
 --- http_only
@@ -660,7 +693,7 @@ return 200 "ok\n";
 
 
 
-=== TEST 14: mixpanel_token at http, server and location, and from a variable
+=== TEST 15: mixpanel_token at http, server and location, and from a variable
 --- http_config
     mixpanel_token tok-h;
 --- http_only
@@ -699,7 +732,7 @@ my $c = "Cookie: mp_device_id=$::D1";
 
 
 
-=== TEST 15: mixpanel_people_set, _set_once, _add and _unset add up across levels, the lower level wins a name; only for a known account
+=== TEST 16: mixpanel_people_set, _set_once, _add and _unset add up across levels, the lower level wins a name; only for a known account
 --- http_config
     mixpanel_identity simplified;
     mixpanel_account_id $http_x_account;
@@ -757,7 +790,7 @@ my $c = "Cookie: mp_device_id=$::D1\nX-Account: acc-1";
 
 
 
-=== TEST 16: mixpanel_json_max_size at http, server and location: the same 30-byte body is read only where it fits
+=== TEST 17: mixpanel_json_max_size at http, server and location: the same 30-byte body is read only where it fits
 --- http_config
     mixpanel_identity simplified;
     mixpanel_json_set $body_account response /a;
@@ -800,7 +833,7 @@ my $c = "Cookie: mp_device_id=$::D1";
 
 
 
-=== TEST 17: mixpanel_jwt at http, server and location, and off
+=== TEST 18: mixpanel_jwt at http, server and location, and off
 --- http_config
     mixpanel_identity simplified;
     mixpanel_jwt_claim_set $jwt_sub sub;
@@ -845,7 +878,7 @@ my $c = "Cookie: mp_device_id=$::D1\nX-JWT-H: $::T{h}\nX-JWT-S: $::T{s}\n"
 
 
 
-=== TEST 18: mixpanel_jwt_key_file at http, server and location
+=== TEST 19: mixpanel_jwt_key_file at http, server and location
 --- http_config
     mixpanel_identity simplified;
     mixpanel_jwt_claim_set $jwt_sub sub;
@@ -886,7 +919,7 @@ my $k = sub { ::sev('API Request', $_[0], props => ',"account_id":"' . $_[0] . '
 
 
 
-=== TEST 19: mixpanel_jwt_verify at http, server and location: a forged token is read only where verification is off
+=== TEST 20: mixpanel_jwt_verify at http, server and location: a forged token is read only where verification is off
 --- http_config
     mixpanel_identity simplified;
     mixpanel_jwt_claim_set $jwt_sub sub;
@@ -926,7 +959,7 @@ my $k = sub { ::sev('API Request', $_[0], props => ',"account_id":"' . $_[0] . '
 
 
 
-=== TEST 20: mixpanel_jwt_leeway at http, server and location: a token expired 100 s ago is read only where the leeway covers it
+=== TEST 21: mixpanel_jwt_leeway at http, server and location: a token expired 100 s ago is read only where the leeway covers it
 --- http_config
     mixpanel_identity simplified;
     mixpanel_jwt_claim_set $jwt_sub sub;
