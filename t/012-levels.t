@@ -105,7 +105,7 @@ use_steps(prepare => sub {
 
     $block->set_value("http_config", $base . $http);
     $block->set_value("config", ($block->config // "") . $Helpers);
-    $block->set_value("no_error_log", "[error]\n[alert]\n")
+    $block->set_value("no_error_log", "[error]\n[alert]\n[crit]\n")
         unless defined $block->no_error_log;
 });
 

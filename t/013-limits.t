@@ -150,8 +150,11 @@ use_steps(prepare => sub {
                         @Base;
 
     $block->set_value("http_config", $base . $http);
-    $block->set_value("config", ($block->config // "") . $Helpers)
-        unless defined $block->must_die;
+    return if defined $block->must_die;
+
+    $block->set_value("config", ($block->config // "") . $Helpers);
+    $block->set_value("no_error_log", "[error]\n[alert]\n[crit]\n")
+        unless defined $block->no_error_log;
 });
 
 no_shuffle();
