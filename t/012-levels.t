@@ -71,14 +71,17 @@ sub ev {
 
     return '\{"event":"' . quotemeta($name) . '","properties":\{"token":"'
            . ($o{token} // 'tok') . '","time":\d{13},"distinct_id":"'
-           . $dist . '","\$device_id":"' . $dev . '"'
+           . $dist . '"'
+           . ($o{foreign} ? '' : ',"\$device_id":"' . $dev . '"')
            . (defined $o{user} ? ',"\$user_id":"' . $o{user} . '"' : '')
            . ',"\$insert_id":"[0-9a-f]{32}","mp_lib":"nginx",'
            . '"\$lib_version":"[0-9.]+","ip":"' . ($o{ip} // '127\.0\.0\.1')
            . '"' . ($o{props} // '') . '\}\}';
 }
 
-# a Simplified identified event
+# a Simplified identified event; "foreign => 1" when the device is bound
+# to another account (the first account seen on it): then the event does
+# not claim it, no $device_id (SPEC section 4, one user id per cluster)
 sub sev {
     my ($name, $account, %o) = @_;
     return ev($name, dev => $D1, dist => $account, user => $account, %o);
@@ -661,7 +664,7 @@ my $c = "Cookie: mp_device_id=$::D1\nX-Acc-H: acc-h\nX-Acc-S: acc-s\n"
   { req => "GET /la", hdr => $c, queued => 4 },
 ]
 --- sink eval
-::sink_of([ map { ::sev('API Request', $_->[0],
+::sink_of([ map { ::sev('API Request', $_->[0], foreign => $_->[0] ne 'acc-h',
                       props => ',"account_id":"' . $_->[0]
                                . '","active_profile_id":"' . $_->[1] . '"') }
           ['acc-h', 'prof-h'], ['acc-s', 'prof-s'], ['acc-l', 'prof-l'],
@@ -872,7 +875,8 @@ my $c = "Cookie: mp_device_id=$::D1\nX-JWT-H: $::T{h}\nX-JWT-S: $::T{s}\n"
   { req => "GET /off", hdr => $c, queued => 4 },
 ]
 --- sink eval
-::sink_of([ (map { ::sev('API Request', $_, props => ',"account_id":"' . $_ . '"') }
+::sink_of([ (map { ::sev('API Request', $_, foreign => $_ ne 'jwt-h',
+                        props => ',"account_id":"' . $_ . '"') }
            qw(jwt-h jwt-s jwt-l)),
           ::ev('API Request', dev => $::D1, dist => '\$device:' . $::D1) ])
 
@@ -913,7 +917,8 @@ my $c = "Cookie: mp_device_id=$::D1";
 ]
 --- sink eval
 my $anon = ::ev('API Request', dev => $::D1, dist => '\$device:' . $::D1);
-my $k = sub { ::sev('API Request', $_[0], props => ',"account_id":"' . $_[0] . '"') };
+my $k = sub { ::sev('API Request', $_[0], foreign => $_[0] ne 'by-rsa1',
+                    props => ',"account_id":"' . $_[0] . '"') };
 ::sink_of([ $k->('by-rsa1'), $anon, $anon, $k->('by-rsa2'), $k->('by-rsa1'),
           $anon ])
 
@@ -954,7 +959,8 @@ my $c = "Cookie: mp_device_id=$::D1";
 ]
 --- sink eval
 my $anon = ::ev('API Request', dev => $::D1, dist => '\$device:' . $::D1);
-my $k = sub { ::sev('API Request', $_[0], props => ',"account_id":"' . $_[0] . '"') };
+my $k = sub { ::sev('API Request', $_[0], foreign => $_[0] ne 'by-rsa1',
+                    props => ',"account_id":"' . $_[0] . '"') };
 ::sink_of([ $anon, $k->('by-rsa1'), $k->('forged'), $anon, $k->('by-rsa1') ])
 
 
@@ -993,7 +999,8 @@ my $c = "Cookie: mp_device_id=$::D1\nX-JWT: $::T{expired}";
   { req => "GET /l", hdr => $c, queued => 4 },
 ]
 --- sink eval
-my $k = sub { ::sev('API Request', $_[0], props => ',"account_id":"' . $_[0] . '"') };
+my $k = sub { ::sev('API Request', $_[0], foreign => $_[0] ne 'late',
+                    props => ',"account_id":"' . $_[0] . '"') };
 ::sink_of([ $k->('late'),
           ::ev('API Request', dev => $::D1, dist => '\$device:' . $::D1),
           $k->('by-rsa1'), $k->('late') ])

@@ -63,18 +63,22 @@ sub ev {
 
     return '\{"event":"' . ($o{raw_name} // quotemeta($name))
            . '","properties":\{"token":"tok","time":\d{13},"distinct_id":"'
-           . $dist . '","\$device_id":"' . $dev . '"'
+           . $dist . '"'
+           . ($o{foreign} ? '' : ',"\$device_id":"' . $dev . '"')
            . (defined $o{user} ? ',"\$user_id":"' . $o{user} . '"' : '')
            . ',"\$insert_id":"[0-9a-f]{32}","mp_lib":"nginx",'
            . '"\$lib_version":"[0-9.]+","ip":"127\.0\.0\.1"'
            . ($o{props} // '') . '\}\}';
 }
 
-# Simplified: identified, or anonymous on the device cookie D1
+# Simplified: identified, or anonymous on the device cookie D1.  The
+# first account identified on D1 binds it; the events of another account
+# do not claim a device that account's cluster holds: "foreign", no
+# $device_id (SPEC section 4)
 sub known {
-    my ($account, $props) = @_;
+    my ($account, $props, $foreign) = @_;
     my $q = quotemeta $account;
-    return ev('API Request', dist => $q, user => $q,
+    return ev('API Request', dist => $q, user => $q, foreign => $foreign,
               props => ',"account_id":"' . $q . '"' . ($props // ''));
 }
 
@@ -390,7 +394,8 @@ my $n = 0;
          { req => "GET /t", hdr => "$c\nX-Account: ${_}x", queued => ++$n }) }
       @::Banned, 'NULL', 'Undefined', 'N/A' ]
 --- sink eval
-::sink_of([ (map { (::anon(), ::known($_ . 'x')) }
+my $first = $::Banned[0] . 'x';
+::sink_of([ (map { (::anon(), ::known($_ . 'x', '', $_ . 'x' ne $first)) }
              @::Banned, 'NULL', 'Undefined', 'N/A') ])
 --- error_log
 mixpanel: account id "00000000-0000-0000-0000-000000000000" is one Mixpanel bans, treated as unknown
@@ -587,8 +592,8 @@ my $j = "$c\nContent-Type: application/json";
     body => '^\{"a":"acc-ssi-4567890123456"\}\n\z', queued => 6 } ]
 --- sink eval
 ::sink_of([ ::known('acc-req-78901234567890'), ::anon(),
-            ::known('acc-resp-8901234567890'), ::anon(),
-            ::known('acc-ssi-4567890123456'), ::anon() ])
+            ::known('acc-resp-8901234567890', '', 1), ::anon(),
+            ::known('acc-ssi-4567890123456', '', 1), ::anon() ])
 
 
 
