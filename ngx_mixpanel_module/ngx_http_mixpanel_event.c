@@ -257,6 +257,36 @@ ngx_http_mixpanel_json_string(ngx_http_mixpanel_buf_t *b, u_char *data,
 }
 
 
+/* whether a text is UTF-8 as it is: no byte would become U+FFFD */
+
+ngx_int_t
+ngx_http_mixpanel_utf8_valid(u_char *p, size_t len)
+{
+    size_t     n;
+    u_char    *last;
+    uint32_t   cp;
+
+    last = p + len;
+
+    while (p < last) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+
+        n = ngx_http_mixpanel_utf8_next(p, last, &cp);
+
+        if (n == 0) {
+            return 0;
+        }
+
+        p += n;
+    }
+
+    return 1;
+}
+
+
 /* the length of a valid UTF-8 sequence of 2 to 4 bytes at p, or 0 */
 
 static size_t

@@ -643,6 +643,17 @@ ngx_http_mixpanel_eval_account(ngx_http_request_t *r,
         ctx->account.len = 0;
     }
 
+    /* each invalid byte would be sent as U+FFFD: two ids would be one */
+
+    if (ctx->account.len
+        && !ngx_http_mixpanel_utf8_valid(ctx->account.data, ctx->account.len))
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mixpanel: account id of %uz bytes ignored, it is not "
+                      "valid UTF-8", ctx->account.len);
+        ctx->account.len = 0;
+    }
+
     if (ctx->account.len) {
         return ngx_http_mixpanel_account_tag(r, ctx);
     }

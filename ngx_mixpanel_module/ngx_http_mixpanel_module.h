@@ -326,6 +326,7 @@ ngx_http_mixpanel_buf_append(ngx_http_mixpanel_buf_t *b, u_char *data,
 
 ngx_int_t ngx_http_mixpanel_json_string(ngx_http_mixpanel_buf_t *b,
     u_char *data, size_t len);
+ngx_int_t ngx_http_mixpanel_utf8_valid(u_char *p, size_t len);
 ngx_int_t ngx_http_mixpanel_json_key(ngx_str_t *key, ngx_pool_t *pool,
     ngx_str_t *name);
 ngx_int_t ngx_http_mixpanel_json_prop(ngx_http_mixpanel_buf_t *b,

@@ -1139,3 +1139,40 @@ sink_re(['/import', identify_re('acc-1', $::D1),
 --- must_die
 --- error_log
 "mixpanel_cookie_secret" directive is not allowed here
+
+
+
+=== TEST 50: an account id that is not valid UTF-8 is unknown (U+FFFD for each bad byte would make two accounts one distinct_id); the same bytes valid are an account
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["Cookie: mp_device_id=$::D1\nX-Account: " . ("\xe9" x 90) . "alice",
+ "Cookie: mp_device_id=$::D1\nX-Account: " . ("\xe9" x 90) . "bob",
+ "Cookie: mp_device_id=$::D1\nX-Account: " . ("\xc3\xa9" x 90) . "carol"]
+--- request eval
+["GET /t", "GET /t", "GET /t"]
+--- calls eval
+my $carol = ("\xc3\xa9" x 90) . "carol";
+sink_re(['/import', event_re('API Request', $::D1, $::D1),
+                    event_re('API Request', $::D1, $::D1),
+                    identify_re($carol, $::D1),
+                    event_re('API Request', $carol, $::D1,
+                             undef, ',"account_id":"' . $carol . '"')])
+
+
+
+=== TEST 50a: what the block above logs, at info
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-Account: " . ("\xe9" x 90) . "alice"
+--- request
+GET /t
+--- error_log
+mixpanel: account id of 95 bytes ignored, it is not valid UTF-8
