@@ -96,7 +96,8 @@ static ngx_int_t ngx_http_mixpanel_json_release(ngx_http_request_t *r,
 static ngx_int_t ngx_http_mixpanel_json_copy(ngx_http_request_t *r,
     ngx_http_mixpanel_json_ctx_t *ctx, u_char *data, size_t size);
 static ngx_int_t ngx_http_mixpanel_json_find(ngx_pool_t *pool, u_char *data,
-    size_t len, ngx_array_t *paths, ngx_str_t *values, ngx_uint_t strings);
+    size_t len, ngx_array_t *paths, ngx_str_t *values, ngx_uint_t strings,
+    uint32_t *present);
 static json_t *ngx_http_mixpanel_json_lookup(json_t *json,
     ngx_array_t *path);
 static ngx_int_t ngx_http_mixpanel_json_text(ngx_pool_t *pool, json_t *json,
@@ -793,7 +794,23 @@ ngx_int_t
 ngx_http_mixpanel_json_values(ngx_pool_t *pool, u_char *data, size_t len,
     ngx_array_t *paths, ngx_str_t *values)
 {
-    return ngx_http_mixpanel_json_find(pool, data, len, paths, values, 0);
+    return ngx_http_mixpanel_json_find(pool, data, len, paths, values, 0,
+                                       NULL);
+}
+
+
+/*
+ * The same, and which of the first 32 paths are in the document, whatever
+ * their value: a member that is there but empty (null, {}, []) is told
+ * from one that is not there.
+ */
+
+ngx_int_t
+ngx_http_mixpanel_json_present(ngx_pool_t *pool, u_char *data, size_t len,
+    ngx_array_t *paths, ngx_str_t *values, uint32_t *present)
+{
+    return ngx_http_mixpanel_json_find(pool, data, len, paths, values, 0,
+                                       present);
 }
 
 
@@ -803,13 +820,15 @@ ngx_int_t
 ngx_http_mixpanel_json_strings(ngx_pool_t *pool, u_char *data, size_t len,
     ngx_array_t *paths, ngx_str_t *values)
 {
-    return ngx_http_mixpanel_json_find(pool, data, len, paths, values, 1);
+    return ngx_http_mixpanel_json_find(pool, data, len, paths, values, 1,
+                                       NULL);
 }
 
 
 static ngx_int_t
 ngx_http_mixpanel_json_find(ngx_pool_t *pool, u_char *data, size_t len,
-    ngx_array_t *paths, ngx_str_t *values, ngx_uint_t strings)
+    ngx_array_t *paths, ngx_str_t *values, ngx_uint_t strings,
+    uint32_t *present)
 {
     json_t        *root, *json;
     ngx_int_t      rc;
@@ -825,9 +844,17 @@ ngx_http_mixpanel_json_find(ngx_pool_t *pool, u_char *data, size_t len,
     rc = NGX_OK;
     path = paths->elts;
 
+    if (present) {
+        *present = 0;
+    }
+
     for (i = 0; i < paths->nelts; i++) {
 
         json = ngx_http_mixpanel_json_lookup(root, &path[i]);
+
+        if (present && json != NULL && i < 32) {
+            *present |= (uint32_t) 1 << i;
+        }
 
         if (json == NULL || (strings && !json_is_string(json))) {
             ngx_str_null(&values[i]);

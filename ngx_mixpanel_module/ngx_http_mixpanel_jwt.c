@@ -469,6 +469,7 @@ ngx_http_mixpanel_jwt_decode(ngx_http_request_t *r,
     size_t                              size;
     time_t                              now, exp, nbf;
     u_char                             *p, *dot1, *dot2, *last;
+    uint32_t                            present;
     ngx_int_t                           rc;
     uintptr_t                           tag;
     ngx_str_t                           header, payload, *hv;
@@ -627,8 +628,8 @@ ngx_http_mixpanel_jwt_decode(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    rc = ngx_http_mixpanel_json_values(r->pool, payload.data, payload.len,
-                                       &jmcf->paths, values);
+    rc = ngx_http_mixpanel_json_present(r->pool, payload.data, payload.len,
+                                        &jmcf->paths, values, &present);
 
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
@@ -636,6 +637,22 @@ ngx_http_mixpanel_jwt_decode(ngx_http_request_t *r,
 
     if (rc != NGX_OK) {
         reason = "malformed claims";
+        goto invalid;
+    }
+
+    /* "exp": null (or {}, [], "") is no time, not a token without one */
+
+    if ((present & (1 << NGX_HTTP_MIXPANEL_JWT_EXP))
+        && values[NGX_HTTP_MIXPANEL_JWT_EXP].len == 0)
+    {
+        reason = "malformed \"exp\" claim";
+        goto invalid;
+    }
+
+    if ((present & (1 << NGX_HTTP_MIXPANEL_JWT_NBF))
+        && values[NGX_HTTP_MIXPANEL_JWT_NBF].len == 0)
+    {
+        reason = "malformed \"nbf\" claim";
         goto invalid;
     }
 

@@ -443,6 +443,8 @@ void ngx_http_mixpanel_zone_unconfirm(ngx_http_mixpanel_main_conf_t *mmcf,
 
 ngx_int_t ngx_http_mixpanel_json_values(ngx_pool_t *pool, u_char *data,
     size_t len, ngx_array_t *paths, ngx_str_t *values);
+ngx_int_t ngx_http_mixpanel_json_present(ngx_pool_t *pool, u_char *data,
+    size_t len, ngx_array_t *paths, ngx_str_t *values, uint32_t *present);
 ngx_int_t ngx_http_mixpanel_json_strings(ngx_pool_t *pool, u_char *data,
     size_t len, ngx_array_t *paths, ngx_str_t *values);
 ngx_int_t ngx_http_mixpanel_json_jwks(ngx_pool_t *pool, u_char *data,

@@ -68,6 +68,16 @@ my $hs = \(do { open my $f, '<', data_dir() . '/rsa1.pub' or die; local $/;
     exp_string  => jwt('HS256', 'hs', { sub => 'x', exp => 'tomorrow' }),
     exp_float   => jwt('HS256', 'hs', { sub => 'float',
                                         exp => time + 3600.5 }),
+    exp_null    => jwt('HS256', 'hs', undef,
+                       payload_json => '{"sub":"null","exp":null}'),
+    exp_object  => jwt('HS256', 'hs', undef,
+                       payload_json => '{"sub":"obj","exp":{}}'),
+    exp_array   => jwt('HS256', 'hs', undef,
+                       payload_json => '{"sub":"arr","exp":[]}'),
+    exp_empty   => jwt('HS256', 'hs', undef,
+                       payload_json => '{"sub":"empty","exp":""}'),
+    nbf_null    => jwt('HS256', 'hs', undef,
+                       payload_json => '{"sub":"nbfnull","nbf":null}'),
     exp_numstr  => jwt('HS256', 'hs', { sub => 'numstr',
                                         exp => '' . (time + 3600) }),
     crit      => jwt('HS256', 'hs', { sub => 'x' },
@@ -808,6 +818,25 @@ early=u-1 sub=u-1 org=org-9
   "GET /t?t=$::T{exp_numstr}" ]
 --- response_body eval
 [ "sub=\n", "sub=float\n", "sub=numstr\n" ]
+--- no_error_log
+[error]
+
+
+
+=== TEST 28b: an exp or nbf that is there but no time (null, {}, [], "") makes the token unusable, as a malformed one; the same token without the claim is read
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ "GET /t?t=$::T{exp_null}", "GET /t?t=$::T{exp_object}",
+  "GET /t?t=$::T{exp_array}", "GET /t?t=$::T{exp_empty}",
+  "GET /t?t=$::T{nbf_null}", "GET /t?t=$::T{exp_float}" ]
+--- response_body eval
+[ "sub=\n", "sub=\n", "sub=\n", "sub=\n", "sub=\n", "sub=float\n" ]
 --- no_error_log
 [error]
 

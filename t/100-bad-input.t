@@ -140,7 +140,7 @@ account id of 65000 bytes ignored
         return 200 "ok\n";
     }
 --- more_headers eval
-"X-Account: acc\xff\x01\x7f\n"
+"X-Account: acc\x01\x7f\xc3\xa9\n"     # invalid UTF-8 here: t/050 TEST 50
 . "X-Profile: \xc3\x28solo\n"
 . "X-Event: Sign\xe2\x82 Up\x1b\n"
 . "X-P: \xed\xa0\x80 surrogate \xf4\x90\x80\x80 too big \xc0\xaf overlong\n"
