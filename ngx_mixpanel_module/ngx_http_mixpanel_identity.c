@@ -364,6 +364,14 @@ ngx_http_mixpanel_resolve(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
         return NGX_ERROR;
     }
 
+    /* no project (a token variable empty for this host): as opted out */
+
+    if (ctx->token.len == 0) {
+        ctx->opted_out = 1;
+        ctx->resolved_ok = 1;
+        return NGX_OK;
+    }
+
     if (conf->device_id) {
         if (ngx_http_complex_value(r, conf->device_id, &v) != NGX_OK
             || ngx_http_mixpanel_client_device(r, ctx, &v) != NGX_OK)

@@ -1176,3 +1176,21 @@ sink_re(['/import', event_re('API Request', $::D1, $::D1),
 GET /t
 --- error_log
 mixpanel: account id of 95 bytes ignored, it is not valid UTF-8
+
+
+
+=== TEST 51: a token that evaluates empty (a host of no project): nothing sent and no cookie; the same request with a token: its event and the cookie
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_token $arg_tok;
+        return 200 "ok\n";
+    }
+--- request eval
+["GET /t", "GET /t?tok=tok"]
+--- response_headers eval
+["Set-Cookie:", ""]
+--- response_headers_like eval
+["", "Set-Cookie: mp_device_id=$::UUID; Path=/; .*"]
+--- calls eval
+sink_re(['/import', event_re('API Request', $::UUID, $::UUID)])
