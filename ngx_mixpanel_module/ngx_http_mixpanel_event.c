@@ -20,17 +20,20 @@ static ngx_int_t ngx_http_mixpanel_json_list(ngx_http_mixpanel_buf_t *b,
 static ngx_int_t ngx_http_mixpanel_json_raw(ngx_http_mixpanel_buf_t *b,
     u_char *p, size_t len, const char **reason);
 static const char *ngx_http_mixpanel_json_limits(json_t *json,
-    ngx_uint_t depth);
+    ngx_uint_t depth, ngx_uint_t profile);
 
 
 /*
- * Mixpanel's limits on a value (an event property or a profile's): lists
- * and objects of fewer than 255 items or keys, nested 3 deep at most.
- * /import?strict=1 rejects the whole event for one value past them.
+ * Mixpanel's limits on a value: an event property's lists and objects have
+ * fewer than 255 items or keys, and are nested 3 deep at most;
+ * /import?strict=1 rejects the whole event for one value past them.  A
+ * profile property's objects have the same limits, its lists none of
+ * items, but of 256 KB (docs: data-type.mdx, import-events.mdx).
  */
 
-#define NGX_HTTP_MIXPANEL_MAX_ITEMS  254
-#define NGX_HTTP_MIXPANEL_MAX_DEPTH  3
+#define NGX_HTTP_MIXPANEL_MAX_ITEMS         254
+#define NGX_HTTP_MIXPANEL_MAX_DEPTH         3
+#define NGX_HTTP_MIXPANEL_MAX_PROFILE_LIST  (256 * 1024)
 
 
 static time_t  ngx_http_mixpanel_limit_logged;
@@ -525,8 +528,9 @@ ngx_http_mixpanel_json_prop(ngx_http_mixpanel_buf_t *b, ngx_str_t *key,
 
             ngx_log_error(NGX_LOG_INFO, log, 0,
                           "mixpanel: property %*s left out: %s, "
-                          "Mixpanel would reject the event",
-                          key->len - 4, key->data + 2, reason);
+                          "Mixpanel would reject the %s",
+                          key->len - 4, key->data + 2, reason,
+                          b->profile ? "update" : "event");
         }
 
         return NGX_OK;
@@ -682,11 +686,13 @@ static ngx_int_t
 ngx_http_mixpanel_json_list(ngx_http_mixpanel_buf_t *b, u_char *p,
     size_t len, const char **reason)
 {
+    size_t       start;
     u_char      *last, *s, *e;
     ngx_uint_t   n;
 
     last = p + len;
     n = 0;
+    start = b->pos - b->start;
 
     if (ngx_http_mixpanel_buf_append(b, (u_char *) "[", 1) != NGX_OK) {
         return NGX_ERROR;
@@ -713,8 +719,16 @@ ngx_http_mixpanel_json_list(ngx_http_mixpanel_buf_t *b, u_char *p,
             continue;
         }
 
-        if (n == NGX_HTTP_MIXPANEL_MAX_ITEMS) {
+        if (n == NGX_HTTP_MIXPANEL_MAX_ITEMS && !b->profile) {
             *reason = "a list of more than 254 items";
+            return NGX_DECLINED;
+        }
+
+        if (b->profile
+            && (size_t) (b->pos - b->start) - start
+               > NGX_HTTP_MIXPANEL_MAX_PROFILE_LIST)
+        {
+            *reason = "a list of more than 256 KB";
             return NGX_DECLINED;
         }
 
@@ -747,7 +761,7 @@ ngx_http_mixpanel_json_raw(ngx_http_mixpanel_buf_t *b, u_char *p,
         return NGX_DECLINED;
     }
 
-    *reason = ngx_http_mixpanel_json_limits(json, 0);
+    *reason = ngx_http_mixpanel_json_limits(json, 0, b->profile);
 
     if (*reason) {
         json_decref(json);
@@ -755,6 +769,14 @@ ngx_http_mixpanel_json_raw(ngx_http_mixpanel_buf_t *b, u_char *p,
     }
 
     n = json_dumpb(json, NULL, 0, JSON_COMPACT|JSON_ENCODE_ANY);
+
+    if (b->profile && json_is_array(json)
+        && n > NGX_HTTP_MIXPANEL_MAX_PROFILE_LIST)
+    {
+        json_decref(json);
+        *reason = "a list of more than 256 KB";
+        return NGX_DECLINED;
+    }
 
     if (n == 0 || ngx_http_mixpanel_buf_reserve(b, n) != NGX_OK) {
         json_decref(json);
@@ -776,7 +798,8 @@ ngx_http_mixpanel_json_raw(ngx_http_mixpanel_buf_t *b, u_char *p,
  */
 
 static const char *
-ngx_http_mixpanel_json_limits(json_t *json, ngx_uint_t depth)
+ngx_http_mixpanel_json_limits(json_t *json, ngx_uint_t depth,
+    ngx_uint_t profile)
 {
     size_t       i;
     json_t      *v;
@@ -796,7 +819,7 @@ ngx_http_mixpanel_json_limits(json_t *json, ngx_uint_t depth)
         }
 
         json_object_foreach(json, key, v) {
-            reason = ngx_http_mixpanel_json_limits(v, depth + 1);
+            reason = ngx_http_mixpanel_json_limits(v, depth + 1, profile);
             if (reason) {
                 return reason;
             }
@@ -805,12 +828,12 @@ ngx_http_mixpanel_json_limits(json_t *json, ngx_uint_t depth)
         return NULL;
     }
 
-    if (json_array_size(json) > NGX_HTTP_MIXPANEL_MAX_ITEMS) {
+    if (json_array_size(json) > NGX_HTTP_MIXPANEL_MAX_ITEMS && !profile) {
         return "a list of more than 254 items";
     }
 
     json_array_foreach(json, i, v) {
-        reason = ngx_http_mixpanel_json_limits(v, depth + 1);
+        reason = ngx_http_mixpanel_json_limits(v, depth + 1, profile);
         if (reason) {
             return reason;
         }

@@ -67,6 +67,7 @@ typedef struct {
     u_char                       *pos;
     u_char                       *end;
     ngx_uint_t                    nprops;
+    ngx_uint_t                    profile;      /* a profile's values */
 } ngx_http_mixpanel_buf_t;
 
 

@@ -263,6 +263,7 @@ ngx_http_mixpanel_event_head(ngx_http_mixpanel_emit_t *e,
 
     b->pos = b->start;
     b->nprops = 0;
+    b->profile = 0;
 
     if (ngx_http_mixpanel_buf_append(b, (u_char *) "{\"event\":",
                                      sizeof("{\"event\":") - 1)
@@ -503,6 +504,7 @@ ngx_http_mixpanel_people_op(ngx_http_mixpanel_emit_t *e, ngx_uint_t op,
 
     static ngx_str_t  key_ip = ngx_string(",\"$ip\":");
     static ngx_str_t  key_distinct_id = ngx_string(",\"$distinct_id\":");
+    static ngx_str_t  key_time = ngx_string(",\"$time\":");
 
     if ((props == NULL || props->nelts == 0) && !builtin) {
         return NGX_OK;
@@ -512,6 +514,7 @@ ngx_http_mixpanel_people_op(ngx_http_mixpanel_emit_t *e, ngx_uint_t op,
     b = &ngx_http_mixpanel_scratch;
     b->pos = b->start;
     b->nprops = 0;
+    b->profile = 0;
 
     if (ngx_http_mixpanel_buf_append(b, (u_char *) "{\"$token\":",
                                      sizeof("{\"$token\":") - 1)
@@ -525,13 +528,37 @@ ngx_http_mixpanel_people_op(ngx_http_mixpanel_emit_t *e, ngx_uint_t op,
         || ngx_http_mixpanel_json_string_prop(b, &key_ip, e->ip.data,
                                               e->ip.len)
            != NGX_OK
-        || ngx_http_mixpanel_buf_append(b,
-                                        ngx_http_mixpanel_people_ops[op].data,
-                                        ngx_http_mixpanel_people_ops[op].len)
+        || ngx_http_mixpanel_json_number_prop(b, &key_time, e->ms) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /*
+     * Mixpanel applies profile updates in "$time" order, so one replayed
+     * late never undoes a newer one.  Updates a "track" location sends
+     * with every request are not the person's doing: they leave "Updated
+     * at" alone.
+     */
+
+    if (e->conf->action == NGX_HTTP_MIXPANEL_TRACK
+        && ngx_http_mixpanel_buf_append(b, (u_char *) ",\"$ignore_time\":true",
+                                        sizeof(",\"$ignore_time\":true") - 1)
            != NGX_OK)
     {
         return NGX_ERROR;
     }
+
+    if (ngx_http_mixpanel_buf_append(b,
+                                     ngx_http_mixpanel_people_ops[op].data,
+                                     ngx_http_mixpanel_people_ops[op].len)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* a profile's lists have no limit of items, only of size */
+
+    b->profile = 1;
 
     /*
      * an offset, not a pointer: writing the properties may move the

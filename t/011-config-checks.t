@@ -1057,7 +1057,7 @@ with no "mixpanel_account_id"
 ["Set-Cookie: mp=[^;]+; Domain=.example.com; Path=/; Max-Age=86400; Expires=[^;]+; SameSite=None; Secure; HttpOnly", "", "", "", ""]
 --- response_body_like eval
 ["^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
-qr{^(?!.*acc-2)(?=.*"event":"Sign Up","properties":\{"token":"tok-a",[^\n]*"age":31,"event":"x","distinct_ids_seen":2,"\$email":"e\@example\.com"\}\})(?=.*\{"\$token":"tok-a","\$distinct_id":"acc-1","\$ip":"127\.0\.0\.1","\$set":\{"account_id":"acc-1","\$created":"2020-01-01"\}\})(?=.*"\$set_once":\{"\$created":"[^"]+","first_seen":"2020-01-01"\}\})(?=.*"\$add":\{"logins":1\}\})(?=.*"\$unset":\["account_id"\]\})}s]
+qr{^(?!.*acc-2)(?=.*"event":"Sign Up","properties":\{"token":"tok-a",[^\n]*"age":31,"event":"x","distinct_ids_seen":2,"\$email":"e\@example\.com"\}\})(?=.*\{"\$token":"tok-a","\$distinct_id":"acc-1","\$ip":"127\.0\.0\.1","\$time":\d{13},"\$set":\{"account_id":"acc-1","\$created":"2020-01-01"\}\})(?=.*"\$set_once":\{"\$created":"[^"]+","first_seen":"2020-01-01"\}\})(?=.*"\$add":\{"logins":1\}\})(?=.*"\$unset":\["account_id"\]\})}s]
 --- no_error_log
 [emerg]
 [error]

@@ -255,7 +255,7 @@ my $c = "Cookie: mp_device_id=$::D1";
           ::ev('E-server 2', dev => $::D1),
           ::ev('E-location 3', dev => $::D1),
           identify_re('acc-off', $::D2) ],
-        [ engage_re('acc-off', '$set', '"plan":"pro"') ])
+        [ engage_re('acc-off', '$set', '"plan":"pro"', 1) ])
 
 
 
@@ -778,18 +778,18 @@ my $c = "Cookie: mp_device_id=$::D1\nX-Account: acc-1";
 ::sink_of([ (map { ::sev('API Request', 'acc-1',
                        props => ',"account_id":"acc-1"') } 1 .. 3),
           ::ev('API Request', dev => $::D1, dist => '\$device:' . $::D1) ],
-        [ engage_re('acc-1', '$set_once', '"f":"h"'),
-          engage_re('acc-1', '$set', '"a":"h","b":"h"'),
-          engage_re('acc-1', '$add', '"n":1'),
-          engage_re('acc-1', '$unset', '"u1"'),
-          engage_re('acc-1', '$set_once', '"f":"h"'),
-          engage_re('acc-1', '$set', '"a":"h","b":"s","c":"s"'),
-          engage_re('acc-1', '$add', '"n":2,"m":5'),
-          engage_re('acc-1', '$unset', '"u1","u2"'),
-          engage_re('acc-1', '$set_once', '"f":"h","g":"l"'),
-          engage_re('acc-1', '$set', '"a":"h","b":"s","c":"l"'),
-          engage_re('acc-1', '$add', '"n":2,"m":5'),
-          engage_re('acc-1', '$unset', '"u1","u2","u3"') ])
+        [ engage_re('acc-1', '$set_once', '"f":"h"', 1),
+          engage_re('acc-1', '$set', '"a":"h","b":"h"', 1),
+          engage_re('acc-1', '$add', '"n":1', 1),
+          engage_re('acc-1', '$unset', '"u1"', 1),
+          engage_re('acc-1', '$set_once', '"f":"h"', 1),
+          engage_re('acc-1', '$set', '"a":"h","b":"s","c":"s"', 1),
+          engage_re('acc-1', '$add', '"n":2,"m":5', 1),
+          engage_re('acc-1', '$unset', '"u1","u2"', 1),
+          engage_re('acc-1', '$set_once', '"f":"h","g":"l"', 1),
+          engage_re('acc-1', '$set', '"a":"h","b":"s","c":"l"', 1),
+          engage_re('acc-1', '$add', '"n":2,"m":5', 1),
+          engage_re('acc-1', '$unset', '"u1","u2","u3"', 1) ])
 
 
 

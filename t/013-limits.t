@@ -217,8 +217,8 @@ my $c = "Cookie: mp_device_id=$::D1";
             ::ev('', raw_name => 'n' x 253 . "\xc3\xa9",
                  dist => '\$device:' . $::D1),
             ::known('acc-1'), ::known('acc-1') ],
-          [ engage_re('acc-1', '$set', '"v":"' . 'v' x 253 . '"'),
-            engage_re('acc-1', '$set', '"v":"' . 'v' x 252 . "\xe2\x82\xac" . '"') ])
+          [ engage_re('acc-1', '$set', '"v":"' . 'v' x 253 . '"', 1),
+            engage_re('acc-1', '$set', '"v":"' . 'v' x 252 . "\xe2\x82\xac" . '"', 1) ])
 
 
 

@@ -525,7 +525,7 @@ mixpanel: property v left out: a list of more than 254 items, Mixpanel would rej
 
 
 
-=== TEST 20: the limits hold for people updates too
+=== TEST 20: a profile's objects have the event limits (depth, keys); its lists have no limit of items (Mixpanel's profile lists may be longer)
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-limit20;\n"
 --- config
@@ -536,19 +536,66 @@ $::HttpConfig . "    mixpanel_token tok-limit20;\n"
         mixpanel_ip off;
         mixpanel_people_set deep $http_x_d4 type=json;
         mixpanel_people_set ok $http_x_d3 type=json;
-        mixpanel_people_set many $http_x_l255 type=list;
+        mixpanel_people_set many $http_x_l300 type=list;
         mixpanel_people_set tags $http_x_l254 type=list;
+        mixpanel_people_set jlist $http_x_j300 type=json;
         return 200 "ok\n";
     }
 --- more_headers eval
 "X-D4: {\"a\":[{\"c\":[1]}]}\n"
 . "X-D3: {\"a\":[{\"c\":1}]}\n"
-. "X-L255: " . join(",", 1 .. 255) . "\n"
+. "X-L300: " . join(",", 1 .. 300) . "\n"
 . "X-L254: " . join(",", 1 .. 254) . "\n"
+. "X-J300: [" . join(",", 1 .. 300) . "]\n"
 --- request eval
 ["GET /t", "GET /wait", "GET /wait", "GET /sink"]
 --- response_body_like eval
 ["^ok\n\$", "^GIF", "^GIF",
-'^\{"endpoint":"/engage","body":\[\{"\$token":"tok-limit20","\$distinct_id":"acct-20",[^\n]*"\$set":\{"ok":\{"a":\[\{"c":1\}\]\},"tags":\["1",(?:"\d+",){252}"254"\]\}[^\n]*\]\}\n$']
+'^\{"endpoint":"/engage","body":\[\{"\$token":"tok-limit20","\$distinct_id":"acct-20",[^\n]*"\$set":\{"ok":\{"a":\[\{"c":1\}\]\},"many":\["1",(?:"\d+",){298}"300"\],"tags":\["1",(?:"\d+",){252}"254"\],"jlist":\[1,(?:\d+,){298}300\]\}[^\n]*\]\}\n$']
 --- no_error_log
 [error]
+
+
+
+=== TEST 20b: a profile's list of more than 256 KB is left out, logged at info; one just under is sent
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-limit20b;\n    large_client_header_buffers 4 600k;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_event off;
+        mixpanel_account_id acct-20b;
+        mixpanel_ip off;
+        mixpanel_people_set big $http_x_big type=list;
+        mixpanel_people_set fits $http_x_fits type=list;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+# 1100 items of 250 bytes: 276,100 bytes of JSON; 1000: 251,001
+"X-Big: " . join(",", map { sprintf("%0250d", $_) } 1 .. 1100) . "\n"
+. "X-Fits: " . join(",", map { sprintf("%0250d", $_) } 1 .. 1000) . "\n"
+--- request eval
+["GET /t", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^GIF", "^GIF",
+'^\{"endpoint":"/engage","body":\[\{"\$token":"tok-limit20b","\$distinct_id":"acct-20b",[^\n]*"\$set":\{"fits":\["0{249}1",(?:"\d{250}",){998}"0{246}1000"\]\}\}\]\}\n$']
+
+
+
+=== TEST 20c: what the block above logs, at info
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-limit20c;\n    large_client_header_buffers 4 600k;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_event off;
+        mixpanel_account_id acct-20c;
+        mixpanel_people_set big $http_x_big type=list;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-Big: " . join(",", map { sprintf("%0250d", $_) } 1 .. 1100) . "\n"
+--- request
+GET /t
+--- error_log
+mixpanel: property big left out: a list of more than 256 KB, Mixpanel would reject the update

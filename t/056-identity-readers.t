@@ -251,6 +251,7 @@ sub calls_of {
             $j =~ s/"$token"/"TOKEN"/g;
             $j =~ s/"\$insert_id":"[0-9a-f]{32}"/"\$insert_id":"I"/g;
             $j =~ s/"time":\d{13}/"time":0/g;
+            $j =~ s/"\$time":\d{13}/"\$time":0/g;
             $j =~ s/"\$created":"[0-9T:-]{19}"/"\$created":"C"/g;
             $j =~ s/$UUID/my $u = $&; ($u eq $D1 || $u eq $D2 || $u eq $D3) ? $u : "NEW"/ge;
             push @calls, "$r->{endpoint} $j";

@@ -70,7 +70,7 @@ __DATA__
 [(map { "^ok\n\$" } @::Sizes), "^GIF", "^GIF",
  '^\{"endpoint":"/engage","body":\['
  . CORE::join($::Next, map { '\{"\$token":"tok","\$distinct_id":"acc1",'
-                   . '"\$ip":"127\.0\.0\.1","\$set":\{"profile_type":"solo",'
+                   . '"\$ip":"127\.0\.0\.1","\$time":\d{13},"\$set":\{"profile_type":"solo",'
                    . '"interests":' . ::list_re($_, "a") . '\}\}' } @::Sizes)
  . '\]\}\n$']
 --- no_error_log
@@ -102,7 +102,7 @@ exited on signal
  '^\{"endpoint":"/engage","body":\['
  . CORE::join($::Next, map {
        my $l = ::list_re($_, "b");
-       my $h = '\{"\$token":"tok","\$distinct_id":"acc2","\$ip":"127\.0\.0\.1",';
+       my $h = '\{"\$token":"tok","\$distinct_id":"acc2","\$ip":"127\.0\.0\.1","\$time":\d{13},';
        $h . '"\$set_once":\{"first":' . $l . '\}\}' . $::Next
        . $h . '"\$set":\{"tags":' . $l . '\}\}' . $::Next
        . $h . '"\$add":\{"visits":1\}\}' . $::Next

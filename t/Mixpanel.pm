@@ -154,13 +154,16 @@ sub event_re {
            . ',"ip":"127\.0\.0\.1"' . ($props // '') . '\}\}';
 }
 
-# engage_re(distinct_id, op, body of the op)
+# engage_re(distinct_id, op, body of the op, 1 for a "track" location's
+# update, which leaves "Updated at" alone)
 sub engage_re {
-    my ($distinct, $op, $body) = @_;
+    my ($distinct, $op, $body, $ignore) = @_;
     my $close = $op eq '$unset' ? '\]' : '\}';
     my $open = $op eq '$unset' ? '\[' : '\{';
     return '\{"\$token":"tok","\$distinct_id":"' . $distinct . '",'
-           . '"\$ip":"127\.0\.0\.1","' . quotemeta($op) . '":' . $open
+           . '"\$ip":"127\.0\.0\.1","\$time":\d{13},'
+           . ($ignore ? '"\$ignore_time":true,' : '')
+           . '"' . quotemeta($op) . '":' . $open
            . $body . $close . '\}';
 }
 
