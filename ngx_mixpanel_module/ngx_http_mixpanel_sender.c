@@ -341,7 +341,8 @@ static void ngx_http_mixpanel_sender_log(ngx_http_mixpanel_sender_t *s,
 static void ngx_http_mixpanel_sender_error(ngx_http_mixpanel_sender_t *s,
     const char *fmt, ...);
 static u_char *ngx_http_mixpanel_sender_escape(u_char *p, u_char *last,
-    u_char *src, size_t len, u_char *token, size_t token_len);
+    u_char *src, size_t len, u_char *token, size_t token_len,
+    ngx_uint_t backslash);
 static void ngx_http_mixpanel_sender_yield(void *data);
 static size_t ngx_http_mixpanel_sender_on_read(char *ptr, size_t size,
     size_t nmemb, void *data);
@@ -1617,7 +1618,7 @@ ngx_http_mixpanel_sender_answer(ngx_http_mixpanel_sender_t *s,
     ngx_http_mixpanel_slot_t *slot, CURLcode code)
 {
     long                        status;
-    u_char                      errtext[256], *p;
+    u_char                      raw[128], text[512], *p;
     u_char                      failed[NGX_HTTP_MIXPANEL_MAX_BATCH];
     ngx_int_t                   imported, nfailed;
     ngx_str_t                   error;
@@ -1687,19 +1688,17 @@ ngx_http_mixpanel_sender_answer(ngx_http_mixpanel_sender_t *s,
                                           slot->answer.pos
                                           - slot->answer.start,
                                           &imported, &nfailed, &error,
-                                          errtext, sizeof(errtext));
+                                          raw, sizeof(raw));
 
     /* Mixpanel's words, escaped, and never the token */
 
-    p = ngx_http_mixpanel_sender_escape(errtext + sizeof(errtext) / 2,
-                                        errtext + sizeof(errtext),
+    p = ngx_http_mixpanel_sender_escape(text, text + sizeof(text),
                                         error.data, error.len,
-                                        b->head->token, b->head->token_len);
+                                        b->head->token, b->head->token_len,
+                                        1);
 
-    ngx_memmove(errtext, errtext + sizeof(errtext) / 2,
-                p - (errtext + sizeof(errtext) / 2));
-    error.data = errtext;
-    error.len = p - (errtext + sizeof(errtext) / 2);
+    error.data = text;
+    error.len = p - text;
 
     if (status == 200 && nfailed == 0) {
 
@@ -1845,7 +1844,7 @@ ngx_http_mixpanel_sender_done(ngx_http_mixpanel_sender_t *s,
         lane->why.failure = ngx_http_mixpanel_fail_none;
         lane->told = 0;
 
-        if (++s->successes >= s->window) {
+        if (s->nslots && ++s->successes >= s->window) {
             s->window = ngx_min(s->nslots, s->window + 1);
             s->successes = 0;
         }
@@ -2665,11 +2664,11 @@ static time_t
 ngx_http_mixpanel_sender_oldest(ngx_http_mixpanel_sender_t *s,
     ngx_msec_t now)
 {
-    ngx_uint_t                 i, found;
-    ngx_msec_t                 oldest;
-    ngx_queue_t               *q;
-    ngx_http_mixpanel_lane_t  *lane;
-    ngx_http_mixpanel_batch_t *b;
+    ngx_uint_t                  i, found;
+    ngx_msec_t                  oldest;
+    ngx_queue_t                *q;
+    ngx_http_mixpanel_lane_t   *lane;
+    ngx_http_mixpanel_batch_t  *b;
 
     found = 0;
     oldest = now;
@@ -2874,7 +2873,7 @@ ngx_http_mixpanel_sender_error(ngx_http_mixpanel_sender_t *s,
     p = ngx_http_mixpanel_sender_escape(s->delta.last_error,
                                         s->delta.last_error
                                         + sizeof(s->delta.last_error),
-                                        buf, p - buf, NULL, 0);
+                                        buf, p - buf, NULL, 0, 0);
 
     s->delta.last_error_len = p - s->delta.last_error;
     s->delta.last_error_time = time(NULL);
@@ -2885,12 +2884,13 @@ ngx_http_mixpanel_sender_error(ngx_http_mixpanel_sender_t *s,
 
 /*
  * Text from elsewhere (Mixpanel's answers) made safe to log: printable
- * ASCII stays, other bytes are \xNN, and the token is never shown.
+ * ASCII stays, other bytes are \xNN, and the token is never shown.  A
+ * backslash is escaped too, unless the text is escaped already.
  */
 
 static u_char *
 ngx_http_mixpanel_sender_escape(u_char *p, u_char *last, u_char *src,
-    size_t len, u_char *token, size_t token_len)
+    size_t len, u_char *token, size_t token_len, ngx_uint_t backslash)
 {
     u_char  *end;
 
@@ -2910,7 +2910,7 @@ ngx_http_mixpanel_sender_escape(u_char *p, u_char *last, u_char *src,
             continue;
         }
 
-        if (*src >= 0x20 && *src < 0x7f && *src != '\\') {
+        if (*src >= 0x20 && *src < 0x7f && (*src != '\\' || !backslash)) {
             if (p == last) {
                 break;
             }
@@ -3076,6 +3076,10 @@ ngx_http_mixpanel_sender_drain_handler(ngx_event_t *ev)
     ngx_http_mixpanel_sender_t *s = ev->data;
 
     ngx_http_mixpanel_sender_drain(s);
+
+    /* a reload with master_process off frees the log it was armed with */
+
+    ev->log = ngx_cycle->log;
 
     ngx_add_timer(ev, NGX_HTTP_MIXPANEL_DRAIN);
 }

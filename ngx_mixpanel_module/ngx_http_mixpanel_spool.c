@@ -67,8 +67,8 @@ ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp, ngx_uint_t kind,
     off_t                        size;
     u_char                      *p, *last, *t, buf[65536];
     u_char                       tmp[NGX_MAX_PATH], path[NGX_MAX_PATH];
-    ngx_uint_t                   seq;
     ngx_err_t                    e;
+    ngx_uint_t                   seq;
     ngx_msec_t                   ms;
     struct timespec              ts;
     ngx_http_mixpanel_record_t  *rec;
@@ -281,6 +281,7 @@ ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
                                               "cannot be read");
             *p = '\0';
             (void) close(fd);
+            f->fd = -1;
             rc = NGX_ABORT;
             break;
         }
@@ -296,6 +297,7 @@ ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
         if (skip && skip(data, f->kind, f->token, f->token_len)) {
             free(body);
             (void) close(fd);
+            f->fd = -1;
             continue;
         }
 
@@ -317,6 +319,7 @@ ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
                                           "is corrupt");
         *p = '\0';
         (void) close(fd);
+        f->fd = -1;
         rc = NGX_ABORT;
         break;
     }
@@ -483,8 +486,8 @@ static ngx_int_t
 ngx_http_mixpanel_spool_read(int fd, u_char **data, size_t *len)
 {
     u_char       *p;
-    ssize_t       n;
     size_t        got;
+    ssize_t       n;
     struct stat   st;
 
     if (fstat(fd, &st) == -1 || st.st_size <= 0) {

@@ -8,6 +8,7 @@
 use Test::Nginx::Socket 'no_plan';
 use File::Temp qw(tempdir);
 use t::Mixpanel;
+use HTTP::Tiny;
 
 $ENV{TEST_NGINX_SPOOL} = tempdir(CLEANUP => 1);
 $ENV{TEST_NGINX_SPOOL_BAD} = tempdir(CLEANUP => 1);
@@ -15,10 +16,11 @@ $ENV{TEST_NGINX_SPOOL_CORRUPT} = tempdir(CLEANUP => 1);
 $ENV{TEST_NGINX_SPOOL_TMP} = tempdir(CLEANUP => 1);
 $ENV{TEST_NGINX_SPOOL_SPLIT} = tempdir(CLEANUP => 1);
 $ENV{TEST_NGINX_SPOOL_OLD} = tempdir(CLEANUP => 1);
+$ENV{TEST_NGINX_SPOOL_PEOPLE} = tempdir(CLEANUP => 1);
 
 # the workers run as nobody
 chmod 0777, map { $ENV{"TEST_NGINX_SPOOL$_"} }
-                "", qw(_BAD _CORRUPT _TMP _SPLIT _OLD);
+                "", qw(_BAD _CORRUPT _TMP _SPLIT _OLD _PEOPLE);
 
 sub put {
     my ($path, $text) = @_;
@@ -49,6 +51,21 @@ put("$ENV{TEST_NGINX_SPOOL_OLD}/mp-1-2-3.json.claimed",
       } 1, 2) . "]");
 
 start_emulator("--identity", "original");
+
+# a people update spooled long ago, and a newer one Mixpanel applied since
+put("$ENV{TEST_NGINX_SPOOL_PEOPLE}/mp-1-1-1.json",
+    "{\"kind\":\"engage\",\"token\":\"tok-spool\",\"count\":1,"
+    . "\"time\":1}\n{\"\$token\":\"tok-spool\",\"\$distinct_id\":"
+    . "\"acc-people\",\"\$set\":{\"plan\":\"old\",\"seats\":3}}\n");
+
+{
+    my $r = HTTP::Tiny->new->post(
+        "http://127.0.0.1:$ENV{TEST_NGINX_EMULATOR_PORT}/engage?verbose=1",
+        { content => '[{"$token":"tok-spool","$distinct_id":"acc-people",'
+                     . '"$set":{"plan":"new"}}]',
+          headers => { "Content-Type" => "application/json" } });
+    die "engage: $r->{status}" unless $r->{success};
+}
 
 our $HttpConfig = <<'_EOC_';
     mixpanel_api http://127.0.0.1:$TEST_NGINX_EMULATOR_PORT;
@@ -274,5 +291,19 @@ is full
  "GET /status"]
 --- response_body_like eval
 [".*", '"count": 2,', ".*", '"events_replayed":2,']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 12: a replayed people update never overwrites what a newer one set
+--- http_config
+    mixpanel_spool $TEST_NGINX_SPOOL_PEOPLE;
+--- request eval
+["GET /emu/requests?path=/engage&wait_for=2&timeout=20",
+ "GET /emu/profiles?distinct_id=acc-people"]
+--- response_body_like eval
+['"count": 2,.*"\$set_once": \{"plan": "old", "seats": 3\}',
+ '"count": 1,.*"plan": "new",.*"seats": 3']
 --- no_error_log
 [alert]

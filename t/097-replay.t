@@ -42,6 +42,10 @@ http {
         location = /status {
             mixpanel_status;
         }
+
+        location = /ready {
+            return 204;
+        }
     }
 }
 _EOC_
@@ -62,7 +66,9 @@ sub spool_files {
 
 # nginx is stopped while the files are written, then started again: the
 # files must be there when the workers start
-ok(stop_nginx($nginx), "the first nginx quits");
+ok(wait_until(30, sub { $http->get("$nginx->{base}/ready")->{success} }),
+   "the first nginx answers");
+ok(stop_nginx($nginx, 60), "the first nginx quits");
 
 my $time = int(time * 1000) - 3600 * 1000;
 my $files = 4;
@@ -143,7 +149,7 @@ ok(wait_until(10, sub {
 my $log = error_log();
 unlike($log, qr/\[alert\]|exited on signal/, "no alert, no crash");
 
-ok(stop_nginx($nginx), "nginx quits");
+ok(stop_nginx($nginx, 60), "nginx quits");
 
 done_testing();
 
