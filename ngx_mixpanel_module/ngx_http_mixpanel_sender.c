@@ -889,6 +889,13 @@ ngx_http_mixpanel_sender_thread(void *data)
 
         timeout = ngx_http_mixpanel_sender_timeout(s, now, deadline);
 
+        if (s->stopping
+            && ngx_http_mixpanel_sender_finished(s, now, deadline))
+        {
+            /* all sent already: no reason to wait for the deadline */
+            timeout = 0;
+        }
+
         pthread_mutex_lock(&s->mutex);
 
         s->oldest = ngx_http_mixpanel_sender_oldest(s, now);

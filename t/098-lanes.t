@@ -57,6 +57,9 @@ add_block_preprocessor(sub {
                       $HttpConfig . ($block->http_config // ""));
     $block->set_value("config", $Config);
     $block->set_value("timeout", 90);
+
+    # what is held at exit is given up after 750 ms, not 5 s
+    $block->set_value("main_config", "    worker_shutdown_timeout 1s;\n");
 });
 
 # a 429 whose Retry-After is a date 10 s from now, when the block starts

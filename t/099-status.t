@@ -33,6 +33,9 @@ add_block_preprocessor(sub {
     $block->set_value("http_config",
                       $HttpConfig . ($block->http_config // ""));
     $block->set_value("config", $Config);
+
+    # what is held at exit is given up after 750 ms, not 5 s
+    $block->set_value("main_config", "    worker_shutdown_timeout 1s;\n");
 });
 
 no_shuffle();
