@@ -812,6 +812,7 @@ ngx_http_mixpanel_sender_thread(void *data)
     ngx_http_mixpanel_sender_t *s = data;
 
     int                          fd;
+    time_t                       oldest;
     ngx_uint_t                   stop;
     ngx_msec_t                   now, at, deadline, timeout;
     ngx_http_mixpanel_record_t  *list;
@@ -896,9 +897,11 @@ ngx_http_mixpanel_sender_thread(void *data)
             timeout = 0;
         }
 
+        oldest = ngx_http_mixpanel_sender_oldest(s, now);
+
         pthread_mutex_lock(&s->mutex);
 
-        s->oldest = ngx_http_mixpanel_sender_oldest(s, now);
+        s->oldest = oldest;
 
         if (s->ninbox) {
             timeout = ngx_min(timeout, s->conf.flush_interval);
