@@ -160,9 +160,22 @@ FUZZ_SECONDS ?= 60
 FUZZ_DIR     := $(BUILD)/fuzz
 ASAN_DIR     := $(BUILD)/asan
 ASAN_NGINX   := $(ASAN_DIR)/nginx/objs
+TSAN_DIR     := $(BUILD)/tsan
+TSAN_NGINX   := $(TSAN_DIR)/nginx/objs
 FUZZ_DEBS    := clang libclang-rt-14-dev llvm
 
-.PHONY: test-valgrind test-asan fuzz mutate mutate-selftest
+# test-tsan: nginx 1.26.3 and the module built with -fsanitize=thread, on
+# the tests where the sender thread and the worker meet (delivery,
+# shutdown, exit, reopen, faults, spool, reload, replay, lanes, status,
+# load); a report from any process (log_path files in
+# build/tsan/reports) fails the run.  tsan.suppress holds nginx's own
+# reports only, each explained.
+TSAN_TESTS   ?= t/030-delivery.t t/040-shutdown.t t/041-exit.t \
+                t/042-reopen.t t/090-faults.t t/092-spool.t t/093-reload.t \
+                t/097-replay.t t/098-lanes.t t/099-status.t \
+                t/101-load-faults.t
+
+.PHONY: test-valgrind test-asan test-tsan fuzz mutate mutate-selftest
 
 test-valgrind: test-deps module
 	@echo "=== nginx 1.22 (Debian) under valgrind ==="
@@ -187,6 +200,22 @@ test-asan: test-deps
 	       $(ASAN_DIR)/reports/* 2>/dev/null; then \
 	    cat $(ASAN_DIR)/reports/* | head -100; \
 	    echo "sanitizer reports in $(ASAN_DIR)/reports"; rc=1; fi; \
+	exit $$rc
+
+test-tsan: test-deps
+	tools/build-sanitized-nginx tsan $(UPSTREAM_VER) $(TSAN_DIR)/nginx
+	@echo "=== nginx $(UPSTREAM_VER) with TSan ==="
+	@rm -rf $(TSAN_DIR)/reports && mkdir -p $(TSAN_DIR)/reports
+	@rc=0; \
+	TSAN_OPTIONS="log_path=$(TSAN_DIR)/reports/tsan second_deadlock_stack=1 suppressions=$(REPO)/tsan.suppress" \
+	NGINX_TEE_BINARY=$(TSAN_NGINX)/nginx \
+	NGINX_TEE_LOG=$(TSAN_DIR)/reports/stderr.log \
+	TEST_NGINX_BINARY=$(REPO)/tools/nginx-tee-stderr \
+	TEST_NGINX_LOAD_MODULES=$(TSAN_NGINX)/ngx_http_mixpanel_module.so \
+	tools/prove $(TSAN_TESTS) || rc=1; \
+	if grep -l 'ThreadSanitizer' $(TSAN_DIR)/reports/* 2>/dev/null; then \
+	    cat $(TSAN_DIR)/reports/* | head -100; \
+	    echo "sanitizer reports in $(TSAN_DIR)/reports"; rc=1; fi; \
 	exit $$rc
 
 fuzz: deps

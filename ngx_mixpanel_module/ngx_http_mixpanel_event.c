@@ -898,3 +898,51 @@ ngx_http_mixpanel_answer_parse(u_char *body, size_t len,
 
     return NGX_OK;
 }
+
+
+/*
+ * Marks in failed[] (n entries, zeroed by the caller) the records a strict
+ * /import answer lists in failed_records, by their index; returns how
+ * many distinct records were marked.
+ */
+
+ngx_uint_t
+ngx_http_mixpanel_answer_failed(u_char *body, size_t len, u_char *failed,
+    ngx_uint_t n)
+{
+    size_t        i;
+    json_t       *json, *list, *v;
+    json_int_t    index;
+    ngx_uint_t    marked;
+    json_error_t  err;
+
+    json = json_loadb((char *) body, len, 0, &err);
+    if (json == NULL) {
+        return 0;
+    }
+
+    marked = 0;
+
+    list = json_object_get(json, "failed_records");
+
+    if (json_is_array(list)) {
+        for (i = 0; i < json_array_size(list); i++) {
+            v = json_object_get(json_array_get(list, i), "index");
+
+            if (!json_is_integer(v)) {
+                continue;
+            }
+
+            index = json_integer_value(v);
+
+            if (index >= 0 && (ngx_uint_t) index < n && !failed[index]) {
+                failed[index] = 1;
+                marked++;
+            }
+        }
+    }
+
+    json_decref(json);
+
+    return marked;
+}

@@ -11,9 +11,9 @@
  * 0.124 against 0.118.  libdeflate otherwise, in one shot.  Only the
  * sender thread calls these; each sender has its own compressor.
  *
- * igzip is fed 64 KB at a time and the thread yields the CPU in between
- * (ngx_http_mixpanel_sender_yield()): a 2000-event batch is 1 ms of
- * compression, which a worker sharing the core would otherwise wait for.
+ * igzip is fed 64 KB at a time and the caller's yield runs in between:
+ * a 2000-event batch is 1 ms of compression, which a worker sharing the
+ * core with the sender would otherwise wait for.
  */
 
 
@@ -115,7 +115,7 @@ ngx_http_mixpanel_gzip_bound(ngx_http_mixpanel_gzip_t *gz, size_t len)
 
 size_t
 ngx_http_mixpanel_gzip(ngx_http_mixpanel_gzip_t *gz, u_char *in, size_t len,
-    u_char *out, size_t size)
+    u_char *out, size_t size, ngx_http_mixpanel_yield_pt yield, void *data)
 {
 #if (NGX_HTTP_MIXPANEL_ISAL)
 
@@ -154,8 +154,8 @@ ngx_http_mixpanel_gzip(ngx_http_mixpanel_gzip_t *gz, u_char *in, size_t len,
             return 0;
         }
 
-        if (len) {
-            ngx_http_mixpanel_sender_yield();
+        if (len && yield) {
+            yield(data);
         }
 
     } while (len);
@@ -173,6 +173,9 @@ ngx_http_mixpanel_gzip(ngx_http_mixpanel_gzip_t *gz, u_char *in, size_t len,
     return s->total_out;
 
 #else
+
+    (void) yield;
+    (void) data;
 
     return libdeflate_gzip_compress(gz->compressor, in, len, out, size);
 

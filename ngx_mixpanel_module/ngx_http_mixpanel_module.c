@@ -74,6 +74,8 @@ static char *ngx_http_mixpanel_check_queue_size(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_mixpanel_check_ca_file(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_mixpanel_check_concurrency(ngx_conf_t *cf, void *post,
+    void *data);
 
 static ngx_conf_post_t  ngx_http_mixpanel_batch_size_post = {
     ngx_http_mixpanel_check_batch_size
@@ -85,6 +87,10 @@ static ngx_conf_post_t  ngx_http_mixpanel_queue_size_post = {
 
 static ngx_conf_post_t  ngx_http_mixpanel_ca_file_post = {
     ngx_http_mixpanel_check_ca_file
+};
+
+static ngx_conf_post_t  ngx_http_mixpanel_concurrency_post = {
+    ngx_http_mixpanel_check_concurrency
 };
 
 
@@ -419,6 +425,13 @@ static ngx_command_t  ngx_http_mixpanel_commands[] = {
       offsetof(ngx_http_mixpanel_main_conf_t, sender.queue_size),
       &ngx_http_mixpanel_queue_size_post },
 
+    { ngx_string("mixpanel_concurrency"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mixpanel_main_conf_t, sender.concurrency),
+      &ngx_http_mixpanel_concurrency_post },
+
     { ngx_string("mixpanel_flush_interval"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -635,6 +648,7 @@ ngx_http_mixpanel_create_main_conf(ngx_conf_t *cf)
 
     mmcf->sender.batch_size = NGX_CONF_UNSET_UINT;
     mmcf->sender.queue_size = NGX_CONF_UNSET_UINT;
+    mmcf->sender.concurrency = NGX_CONF_UNSET_UINT;
     mmcf->sender.flush_interval = NGX_CONF_UNSET_MSEC;
     mmcf->sender.timeout = NGX_CONF_UNSET_MSEC;
     mmcf->sender.retry_max_time = NGX_CONF_UNSET_MSEC;
@@ -657,6 +671,7 @@ ngx_http_mixpanel_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(mmcf->sender.batch_size,
                              NGX_HTTP_MIXPANEL_MAX_BATCH);
     ngx_conf_init_uint_value(mmcf->sender.queue_size, 50000);
+    ngx_conf_init_uint_value(mmcf->sender.concurrency, 8);
     ngx_conf_init_msec_value(mmcf->sender.flush_interval, 1000);
     ngx_conf_init_msec_value(mmcf->sender.timeout, 10000);
     ngx_conf_init_msec_value(mmcf->sender.retry_max_time, 600000);
@@ -1793,6 +1808,19 @@ ngx_http_mixpanel_check_ca_file(ngx_conf_t *cf, void *post, void *data)
 
 
 static char *
+ngx_http_mixpanel_check_concurrency(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_uint_t  *np = data;
+
+    if (*np < 1 || *np > 64) {
+        return "must be between 1 and 64 requests in flight";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
 ngx_http_mixpanel_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
@@ -2120,9 +2148,8 @@ ngx_http_mixpanel_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_mixpanel_sender = ngx_http_mixpanel_sender_start(&mmcf->sender,
-                                                              mmcf->counters,
                                                               mmcf->file,
-                                                              cycle->log);
+                                                              cycle);
 
     if (ngx_http_mixpanel_sender == NULL) {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,

@@ -81,6 +81,20 @@ typedef struct {
 } ngx_http_mixpanel_prop_t;
 
 
+#define NGX_HTTP_MIXPANEL_WORKERS         256
+
+
+/* what each worker reports of its queue, for mixpanel_status */
+
+typedef struct {
+    ngx_atomic_t                  pid;          /* 0: a free slot */
+    ngx_atomic_t                  seen;         /* its last report */
+    ngx_atomic_t                  capacity;     /* its mixpanel_queue_size */
+    ngx_atomic_t                  oldest;       /* when the oldest event it
+                                                   holds was queued, or 0 */
+} ngx_http_mixpanel_worker_stat_t;
+
+
 /* the counters of SPEC section 5, one set per worker or in the zone */
 
 typedef struct {
@@ -92,6 +106,7 @@ typedef struct {
     ngx_atomic_t                  dropped_shutdown;
     ngx_atomic_t                  events_spooled;
     ngx_atomic_t                  events_replayed;
+    ngx_atomic_t                  events_replay_rejected;
     ngx_atomic_t                  batches_sent;
     ngx_atomic_t                  retries;
     ngx_atomic_t                  identify_sent;
@@ -100,6 +115,7 @@ typedef struct {
     ngx_atomic_t                  last_error_time;
     ngx_atomic_t                  last_error_len;
     u_char                        last_error[128];
+    ngx_http_mixpanel_worker_stat_t  workers[NGX_HTTP_MIXPANEL_WORKERS];
 } ngx_http_mixpanel_counters_t;
 
 
@@ -116,6 +132,8 @@ struct ngx_http_mixpanel_record_s {
     uint32_t                      len;
     uint32_t                      token_len;
     uint32_t                      identify;
+    ngx_msec_t                    at;       /* the sender's: when it took
+                                               the record */
     u_char                       *token;
 
     /*
@@ -156,6 +174,7 @@ typedef struct {
     ngx_str_t                     file;
     ngx_uint_t                    batch_size;
     ngx_uint_t                    queue_size;
+    ngx_uint_t                    concurrency;
     ngx_msec_t                    flush_interval;
     ngx_msec_t                    timeout;
     ngx_msec_t                    retry_max_time;
@@ -339,6 +358,8 @@ ngx_int_t ngx_http_mixpanel_json_number_prop(ngx_http_mixpanel_buf_t *b,
 ngx_int_t ngx_http_mixpanel_answer_parse(u_char *body, size_t len,
     ngx_int_t *imported, ngx_int_t *failed, ngx_str_t *error,
     u_char *errbuf, size_t errlen);
+ngx_uint_t ngx_http_mixpanel_answer_failed(u_char *body, size_t len,
+    u_char *failed, ngx_uint_t n);
 
 
 /* ngx_http_mixpanel_identity.c */
@@ -392,28 +413,43 @@ ngx_uint_t ngx_http_mixpanel_props_group(ngx_str_t *name);
 #define NGX_HTTP_MIXPANEL_PROPS_CLIENT    2
 
 
-/* ngx_http_mixpanel_spool.c */
+/* ngx_http_mixpanel_spool.c: called on the sender thread only */
+
+#define NGX_HTTP_MIXPANEL_TOKEN_MAX   255
 
 typedef struct {
-    u_char                        path[NGX_MAX_PATH];
-    u_char                        claimed[NGX_MAX_PATH];
-    u_char                       *data;
-    u_char                       *token;
-    size_t                        token_len;
-    u_char                       *body;
+    u_char                       *dir;          /* NUL-terminated */
     size_t                        len;
+    off_t                         max_size;
+    off_t                         size;         /* of the files, when */
+    time_t                        sized;        /* it was last counted */
+    ngx_uint_t                    seq;
+    ngx_pid_t                     pid;
+} ngx_http_mixpanel_spool_t;
+
+/* a spool file claimed for a replay: locked on fd while it is read and sent */
+
+typedef struct {
+    int                           fd;
+    u_char                        path[NGX_MAX_PATH];
     ngx_uint_t                    kind;
+    u_char                        token[NGX_HTTP_MIXPANEL_TOKEN_MAX];
+    size_t                        token_len;
+    ngx_http_mixpanel_record_t   *records;      /* malloc()ed, in order */
     ngx_uint_t                    count;
 } ngx_http_mixpanel_spooled_t;
 
-ngx_int_t ngx_http_mixpanel_spool_write(ngx_str_t *dir, off_t max_size,
-    ngx_uint_t kind, u_char *token, size_t token_len, u_char *body,
-    size_t len, ngx_uint_t count, ngx_log_t *log);
-ngx_int_t ngx_http_mixpanel_spool_next(ngx_str_t *dir,
-    ngx_http_mixpanel_spooled_t *sp, ngx_log_t *log);
-void ngx_http_mixpanel_spool_done(ngx_http_mixpanel_spooled_t *sp,
+ngx_int_t ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp,
+    ngx_uint_t kind, u_char *token, size_t token_len,
+    ngx_http_mixpanel_record_t *records, ngx_uint_t count, u_char *err,
+    size_t errlen);
+ngx_int_t ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
+    ngx_http_mixpanel_spooled_t *f, ngx_int_t (*skip)(void *data,
+    ngx_uint_t kind, u_char *token, size_t len), void *data, u_char *err,
+    size_t errlen);
+void ngx_http_mixpanel_spool_release(ngx_http_mixpanel_spooled_t *f,
     ngx_uint_t sent);
-void ngx_http_mixpanel_spool_recover(ngx_str_t *dir);
+void ngx_http_mixpanel_spool_sweep(ngx_http_mixpanel_spool_t *sp);
 
 
 /* ngx_http_mixpanel_status.c */
@@ -456,14 +492,12 @@ ngx_int_t ngx_http_mixpanel_json_jwks(ngx_pool_t *pool, u_char *data,
 
 ngx_int_t ngx_http_mixpanel_sender_init(ngx_log_t *log);
 ngx_http_mixpanel_sender_t *ngx_http_mixpanel_sender_start(
-    ngx_http_mixpanel_sender_conf_t *conf,
-    ngx_http_mixpanel_counters_t *counters, ngx_open_file_t *file,
-    ngx_log_t *log);
+    ngx_http_mixpanel_sender_conf_t *conf, ngx_open_file_t *file,
+    ngx_cycle_t *cycle);
 ngx_int_t ngx_http_mixpanel_sender_push(ngx_http_mixpanel_sender_t *sender,
     ngx_http_mixpanel_record_t *rec);
 void ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *sender,
     ngx_msec_t budget);
-void ngx_http_mixpanel_sender_yield(void);
 
 
 /* ngx_http_mixpanel_ua.c */
@@ -490,12 +524,16 @@ ngx_int_t ngx_http_mixpanel_ua_is_bot(u_char *ua, size_t len);
 
 typedef struct ngx_http_mixpanel_gzip_s  ngx_http_mixpanel_gzip_t;
 
+/* called between slices of the work, to give the CPU back */
+typedef void (*ngx_http_mixpanel_yield_pt)(void *data);
+
 ngx_http_mixpanel_gzip_t *ngx_http_mixpanel_gzip_create(void);
 void ngx_http_mixpanel_gzip_destroy(ngx_http_mixpanel_gzip_t *gz);
 size_t ngx_http_mixpanel_gzip_bound(ngx_http_mixpanel_gzip_t *gz,
     size_t len);
 size_t ngx_http_mixpanel_gzip(ngx_http_mixpanel_gzip_t *gz, u_char *in,
-    size_t len, u_char *out, size_t size);
+    size_t len, u_char *out, size_t size, ngx_http_mixpanel_yield_pt yield,
+    void *data);
 
 
 /* ngx_http_mixpanel_cache.c */

@@ -5,126 +5,239 @@
 
 
 /*
- * The spool: batches that could not be delivered (retry time spent, or a
+ * The spool: records that could not be delivered (retry time spent, or a
  * worker exiting) are written to files, atomically, and replayed later.
- * A file is a header line {"kind":"import","token":"..","count":N}
- * followed by the batch's JSON array.  Only the sender thread calls this.
+ * A file is a header line {"kind":"import","token":"..","count":N,
+ * "time":T} (the token JSON-escaped) and then one record a line; files of
+ * earlier versions hold a single JSON array after the header, and are
+ * read too.
+ *
+ * A file belongs to the worker that holds a flock() on it: locks die with
+ * their process, so the claim of a worker that is gone is free at once,
+ * and nothing is renamed to claim.  Only the sender thread calls this,
+ * and nothing here touches nginx's structures or its logger: errors are
+ * written to the caller's buffer.
  */
 
 
 #include "ngx_http_mixpanel_module.h"
 
 #include <dirent.h>
+#include <sys/file.h>
 
 
-#define NGX_HTTP_MIXPANEL_SPOOL_MAX_FILE  (4 * 1024 * 1024)
+#define NGX_HTTP_MIXPANEL_SPOOL_MAX_FILE  (8 * 1024 * 1024)
+#define NGX_HTTP_MIXPANEL_SPOOL_STALE     60
 
 
-static off_t ngx_http_mixpanel_spool_size(ngx_str_t *dir);
-static ngx_int_t ngx_http_mixpanel_spool_parse(u_char *p, size_t len,
-    ngx_http_mixpanel_spooled_t *sp);
-static ngx_int_t ngx_http_mixpanel_spool_read(char *path, u_char **data,
+static ngx_int_t ngx_http_mixpanel_spool_flush(int fd, u_char *buf,
+    u_char *p);
+static off_t ngx_http_mixpanel_spool_size(ngx_http_mixpanel_spool_t *sp);
+static ngx_int_t ngx_http_mixpanel_spool_name(u_char *name, size_t len,
+    const char *suffix);
+static ngx_int_t ngx_http_mixpanel_spool_read(int fd, u_char **data,
     size_t *len);
-static void ngx_http_mixpanel_spool_aside(char *path, ngx_log_t *log,
-    const char *why);
+static ngx_int_t ngx_http_mixpanel_spool_header(u_char *p, u_char *last,
+    ngx_http_mixpanel_spooled_t *f);
+static ngx_int_t ngx_http_mixpanel_spool_records(u_char *p, u_char *last,
+    ngx_http_mixpanel_spooled_t *f);
+static ngx_int_t ngx_http_mixpanel_spool_record(
+    ngx_http_mixpanel_spooled_t *f, u_char *p, u_char *last,
+    ngx_http_mixpanel_record_t ***tail);
+static u_char *ngx_http_mixpanel_spool_value_end(u_char *p, u_char *last);
+static u_char *ngx_http_mixpanel_spool_top_key(u_char *p, u_char *last,
+    char *key, size_t len);
+static void ngx_http_mixpanel_spool_free(ngx_http_mixpanel_spooled_t *f);
+static u_char *ngx_http_mixpanel_spool_aside(u_char *path, u_char *err,
+    u_char *last, const char *why);
 
 
-static ngx_uint_t  ngx_http_mixpanel_spool_seq;
-
+/*
+ * Writes count records, in one file, with the kind and token they all
+ * have.  NGX_DECLINED: the spool is full; NGX_ERROR: the file could not be
+ * written; err says why either way.
+ */
 
 ngx_int_t
-ngx_http_mixpanel_spool_write(ngx_str_t *dir, off_t max_size,
-    ngx_uint_t kind, u_char *token, size_t token_len, u_char *body,
-    size_t len, ngx_uint_t count, ngx_log_t *log)
+ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp, ngx_uint_t kind,
+    u_char *token, size_t token_len, ngx_http_mixpanel_record_t *records,
+    ngx_uint_t count, u_char *err, size_t errlen)
 {
-    int        fd;
-    u_char    *p, head[256], tmp[NGX_MAX_PATH], path[NGX_MAX_PATH];
-    size_t     hlen;
-    ngx_err_t  err;
+    int                          fd;
+    off_t                        size;
+    u_char                      *p, *last, *t, buf[65536];
+    u_char                       tmp[NGX_MAX_PATH], path[NGX_MAX_PATH];
+    ngx_err_t                    e;
+    ngx_uint_t                   seq;
+    ngx_msec_t                   ms;
+    struct timespec              ts;
+    ngx_http_mixpanel_record_t  *rec;
 
-    if (token_len > 128) {
+    last = err + errlen - 1;
+
+    if (token_len > NGX_HTTP_MIXPANEL_TOKEN_MAX) {
+        *ngx_slprintf(err, last, "a token of %uz bytes does not fit in a "
+                      "spool file header", token_len) = '\0';
         return NGX_ERROR;
     }
 
-    if (max_size
-        && ngx_http_mixpanel_spool_size(dir) + (off_t) len > max_size)
-    {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "mixpanel: spool \"%V\" is full (max_size=%O), "
-                      "%ui events not spooled", dir, max_size, count);
-        return NGX_DECLINED;
+    size = 0;
+
+    for (rec = records; rec; rec = rec->next) {
+        size += rec->len + 1;
     }
 
-    p = ngx_snprintf(head, sizeof(head),
-                     "{\"kind\":\"%s\",\"token\":\"%*s\",\"count\":%ui}\n",
-                     kind == NGX_HTTP_MIXPANEL_RECORD_ENGAGE ? "engage"
-                                                             : "import",
-                     token_len, token, count);
-    hlen = p - head;
+    if (sp->max_size) {
+        if (sp->sized != time(NULL)) {
+            sp->size = ngx_http_mixpanel_spool_size(sp);
+            sp->sized = time(NULL);
+        }
 
-    ngx_snprintf(path, sizeof(path), "%V/mp-%P-%M-%ui.json%Z", dir, ngx_pid,
-                 ngx_current_msec, ngx_http_mixpanel_spool_seq);
-    ngx_snprintf(tmp, sizeof(tmp), "%V/.mp-%P-%M-%ui.tmp%Z", dir, ngx_pid,
-                 ngx_current_msec, ngx_http_mixpanel_spool_seq++);
+        if (sp->size + size > sp->max_size) {
+            *ngx_slprintf(err, last, "spool \"%s\" is full (max_size=%O)",
+                          sp->dir, sp->max_size) = '\0';
+            return NGX_DECLINED;
+        }
+    }
 
-    fd = open((char *) tmp, O_WRONLY|O_CREAT|O_TRUNC, 0600);
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+    ms = (ngx_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    seq = sp->seq++;
+
+    ngx_snprintf(path, sizeof(path), "%s/mp-%P-%M-%ui.json%Z", sp->dir,
+                 sp->pid, ms, seq);
+    ngx_snprintf(tmp, sizeof(tmp), "%s/.mp-%P-%M-%ui.tmp%Z", sp->dir,
+                 sp->pid, ms, seq);
+
+    fd = open((char *) tmp, O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, 0600);
     if (fd == -1) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      "mixpanel: open(\"%s\") failed", tmp);
+        e = ngx_errno;
+        p = ngx_slprintf(err, last, "open(\"%s\") failed ", tmp);
+        *ngx_strerror(e, p, last - p) = '\0';
         return NGX_ERROR;
     }
 
-    if (write(fd, head, hlen) != (ssize_t) hlen
-        || write(fd, body, len) != (ssize_t) len
-        || fsync(fd) == -1)
+    /* the start-up sweep leaves a locked temporary file alone */
+
+    (void) flock(fd, LOCK_EX);
+
+    p = ngx_cpymem(buf, "{\"kind\":\"", sizeof("{\"kind\":\"") - 1);
+    p = ngx_cpymem(p, kind == NGX_HTTP_MIXPANEL_RECORD_ENGAGE ? "engage"
+                                                              : "import", 6);
+    p = ngx_cpymem(p, "\",\"token\":\"", sizeof("\",\"token\":\"") - 1);
+
+    for (t = token; t < token + token_len; t++) {
+        if (*t == '"' || *t == '\\') {
+            *p++ = '\\';
+            *p++ = *t;
+
+        } else if (*t < 0x20 || *t == 0x7f) {
+            p = ngx_sprintf(p, "\\u%04xD", (uint32_t) *t);
+
+        } else {
+            *p++ = *t;
+        }
+    }
+
+    p = ngx_sprintf(p, "\",\"count\":%ui,\"time\":%T}\n", count, time(NULL));
+
+    for (rec = records; rec; rec = rec->next) {
+
+        if ((size_t) (buf + sizeof(buf) - p) < (size_t) rec->len + 1) {
+            if (ngx_http_mixpanel_spool_flush(fd, buf, p) != NGX_OK) {
+                goto failed;
+            }
+
+            p = buf;
+        }
+
+        if ((size_t) rec->len + 1 > sizeof(buf)) {
+            if (ngx_http_mixpanel_spool_flush(fd, rec->data,
+                                              rec->data + rec->len)
+                != NGX_OK)
+            {
+                goto failed;
+            }
+
+        } else {
+            p = ngx_cpymem(p, rec->data, rec->len);
+        }
+
+        *p++ = '\n';
+    }
+
+    if (ngx_http_mixpanel_spool_flush(fd, buf, p) != NGX_OK
+        || fsync(fd) == -1
+        || rename((char *) tmp, (char *) path) == -1)
     {
-        err = ngx_errno;
         goto failed;
     }
 
-    if (close(fd) == -1) {
-        err = ngx_errno;
-        fd = -1;
-        goto failed;
-    }
+    (void) close(fd);
 
-    fd = -1;
-
-    if (rename((char *) tmp, (char *) path) == -1) {
-        err = ngx_errno;
-        goto failed;
-    }
+    sp->size += size;
 
     return NGX_OK;
 
 failed:
 
-    ngx_log_error(NGX_LOG_ERR, log, err,
-                  "mixpanel: writing the spool file \"%s\" failed", tmp);
-
-    if (fd != -1) {
-        (void) close(fd);
-    }
+    e = ngx_errno;
 
     (void) unlink((char *) tmp);
+    (void) close(fd);
+
+    p = ngx_slprintf(err, last, "writing the spool file \"%s\" failed ", tmp);
+    *ngx_strerror(e, p, last - p) = '\0';
 
     return NGX_ERROR;
 }
 
 
-/* claims the next spool file, or NGX_DECLINED when there is none */
+static ngx_int_t
+ngx_http_mixpanel_spool_flush(int fd, u_char *buf, u_char *p)
+{
+    ssize_t  n;
+
+    while (buf < p) {
+        n = write(fd, buf, p - buf);
+
+        if (n == -1) {
+            if (ngx_errno == NGX_EINTR) {
+                continue;
+            }
+
+            return NGX_ERROR;
+        }
+
+        buf += n;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Claims the next file no live worker holds and whose kind and token
+ * skip() does not refuse, and reads its records.  NGX_OK: f holds them
+ * and the lock; NGX_DECLINED: none; NGX_ABORT: a file could not be used
+ * and was moved aside, err says which (call again for the next).
+ */
 
 ngx_int_t
-ngx_http_mixpanel_spool_next(ngx_str_t *dir, ngx_http_mixpanel_spooled_t *sp,
-    ngx_log_t *log)
+ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
+    ngx_http_mixpanel_spooled_t *f, ngx_int_t (*skip)(void *data,
+    ngx_uint_t kind, u_char *token, size_t len), void *data, u_char *err,
+    size_t errlen)
 {
+    int             fd;
     DIR            *d;
-    u_char         *data;
-    size_t          len, nlen;
+    u_char         *body, *nl, *p;
+    size_t          len;
     ngx_int_t       rc;
+    struct stat     st;
     struct dirent  *de;
 
-    d = opendir((char *) dir->data);
+    d = opendir((char *) sp->dir);
     if (d == NULL) {
         return NGX_DECLINED;
     }
@@ -133,41 +246,81 @@ ngx_http_mixpanel_spool_next(ngx_str_t *dir, ngx_http_mixpanel_spooled_t *sp,
 
     while ((de = readdir(d)) != NULL) {
 
-        nlen = ngx_strlen(de->d_name);
-
-        if (nlen < 8 || ngx_strncmp(de->d_name, "mp-", 3) != 0
-            || ngx_strcmp(de->d_name + nlen - 5, ".json") != 0)
-        {
-            continue;
-        }
-
-        ngx_snprintf(sp->path, sizeof(sp->path), "%V/%s%Z", dir,
-                     de->d_name);
-        ngx_snprintf(sp->claimed, sizeof(sp->claimed), "%V/%s.claimed%Z",
-                     dir, de->d_name);
-
-        /* another worker may take the same file: rename decides */
-
-        if (rename((char *) sp->path, (char *) sp->claimed) == -1) {
-            continue;
-        }
-
-        if (ngx_http_mixpanel_spool_read((char *) sp->claimed, &data, &len)
+        if (ngx_http_mixpanel_spool_name((u_char *) de->d_name,
+                                         ngx_strlen(de->d_name), ".json")
             != NGX_OK)
         {
-            ngx_http_mixpanel_spool_aside((char *) sp->claimed, log,
-                                          "cannot be read");
             continue;
         }
 
-        if (ngx_http_mixpanel_spool_parse(data, len, sp) != NGX_OK) {
-            free(data);
-            ngx_http_mixpanel_spool_aside((char *) sp->claimed, log,
-                                          "is corrupt");
+        ngx_snprintf(f->path, sizeof(f->path), "%s/%s%Z", sp->dir,
+                     de->d_name);
+
+        fd = open((char *) f->path, O_RDONLY|O_CLOEXEC);
+        if (fd == -1) {
             continue;
         }
 
+        /* another worker's, or sent and removed since readdir() */
+
+        if (flock(fd, LOCK_EX|LOCK_NB) == -1
+            || fstat(fd, &st) == -1 || st.st_nlink == 0)
+        {
+            (void) close(fd);
+            continue;
+        }
+
+        f->fd = fd;
+        f->records = NULL;
+        f->count = 0;
+
+        if (st.st_size <= 0 || st.st_size > NGX_HTTP_MIXPANEL_SPOOL_MAX_FILE
+            || ngx_http_mixpanel_spool_read(fd, &body, &len) != NGX_OK)
+        {
+            p = ngx_http_mixpanel_spool_aside(f->path, err, err + errlen - 1,
+                                              "cannot be read");
+            *p = '\0';
+            (void) close(fd);
+            f->fd = -1;
+            rc = NGX_ABORT;
+            break;
+        }
+
+        nl = ngx_strlchr(body, body + len, '\n');
+
+        if (nl == NULL
+            || ngx_http_mixpanel_spool_header(body, nl, f) != NGX_OK)
+        {
+            goto corrupt;
+        }
+
+        if (skip && skip(data, f->kind, f->token, f->token_len)) {
+            free(body);
+            (void) close(fd);
+            f->fd = -1;
+            continue;
+        }
+
+        if (ngx_http_mixpanel_spool_records(nl + 1, body + len, f)
+            != NGX_OK)
+        {
+            goto corrupt;
+        }
+
+        free(body);
         rc = NGX_OK;
+        break;
+
+    corrupt:
+
+        free(body);
+        ngx_http_mixpanel_spool_free(f);
+        p = ngx_http_mixpanel_spool_aside(f->path, err, err + errlen - 1,
+                                          "is corrupt");
+        *p = '\0';
+        (void) close(fd);
+        f->fd = -1;
+        rc = NGX_ABORT;
         break;
     }
 
@@ -177,36 +330,42 @@ ngx_http_mixpanel_spool_next(ngx_str_t *dir, ngx_http_mixpanel_spooled_t *sp,
 }
 
 
-/* a replayed file: removed when sent, put back for a later try if not */
+/* a replayed file: removed (under the lock) when sent, left if not */
 
 void
-ngx_http_mixpanel_spool_done(ngx_http_mixpanel_spooled_t *sp,
+ngx_http_mixpanel_spool_release(ngx_http_mixpanel_spooled_t *f,
     ngx_uint_t sent)
 {
-    free(sp->data);
-    sp->data = NULL;
+    if (f->fd == -1) {
+        return;
+    }
 
     if (sent) {
-        (void) unlink((char *) sp->claimed);
-
-    } else {
-        (void) rename((char *) sp->claimed, (char *) sp->path);
+        (void) unlink((char *) f->path);
     }
+
+    (void) close(f->fd);
+    f->fd = -1;
 }
 
 
-/* claims left by a worker that died are put back on start */
+/*
+ * At start: temporary files no one writes any more are removed, and the
+ * claims that earlier versions made by renaming to ".claimed" are put
+ * back when no live worker holds them.
+ */
 
 void
-ngx_http_mixpanel_spool_recover(ngx_str_t *dir)
+ngx_http_mixpanel_spool_sweep(ngx_http_mixpanel_spool_t *sp)
 {
+    int             fd;
     DIR            *d;
     size_t          nlen;
-    u_char          from[NGX_MAX_PATH], to[NGX_MAX_PATH];
+    u_char          path[NGX_MAX_PATH], to[NGX_MAX_PATH];
     struct stat     st;
     struct dirent  *de;
 
-    d = opendir((char *) dir->data);
+    d = opendir((char *) sp->dir);
     if (d == NULL) {
         return;
     }
@@ -214,36 +373,68 @@ ngx_http_mixpanel_spool_recover(ngx_str_t *dir)
     while ((de = readdir(d)) != NULL) {
         nlen = ngx_strlen(de->d_name);
 
-        if (nlen < 16 || ngx_strncmp(de->d_name, "mp-", 3) != 0
-            || ngx_strcmp(de->d_name + nlen - 8, ".claimed") != 0)
+        if (nlen > 8 && ngx_strncmp(de->d_name, ".mp-", 4) == 0
+            && ngx_strcmp(de->d_name + nlen - 4, ".tmp") == 0)
+        {
+            ngx_snprintf(path, sizeof(path), "%s/%s%Z", sp->dir, de->d_name);
+
+            fd = open((char *) path, O_RDONLY|O_CLOEXEC);
+            if (fd == -1) {
+                continue;
+            }
+
+            /* a writer locks its file right after creating it */
+
+            if (flock(fd, LOCK_EX|LOCK_NB) == 0 && fstat(fd, &st) == 0
+                && st.st_mtime + NGX_HTTP_MIXPANEL_SPOOL_STALE < time(NULL))
+            {
+                (void) unlink((char *) path);
+            }
+
+            (void) close(fd);
+            continue;
+        }
+
+        if (ngx_http_mixpanel_spool_name((u_char *) de->d_name, nlen,
+                                         ".json.claimed")
+            != NGX_OK)
         {
             continue;
         }
 
-        ngx_snprintf(from, sizeof(from), "%V/%s%Z", dir, de->d_name);
-        ngx_snprintf(to, sizeof(to), "%V/%*s%Z", dir, nlen - 8, de->d_name);
+        ngx_snprintf(path, sizeof(path), "%s/%s%Z", sp->dir, de->d_name);
+        ngx_snprintf(to, sizeof(to), "%s/%*s%Z", sp->dir,
+                     nlen - sizeof(".claimed") + 1, de->d_name);
 
-        /* a claim older than a minute is not another worker's replay */
-
-        if (stat((char *) from, &st) == 0 && st.st_mtime + 60 < ngx_time()) {
-            (void) rename((char *) from, (char *) to);
+        fd = open((char *) path, O_RDONLY|O_CLOEXEC);
+        if (fd == -1) {
+            continue;
         }
+
+        if (flock(fd, LOCK_EX|LOCK_NB) == 0) {
+            (void) rename((char *) path, (char *) to);
+        }
+
+        (void) close(fd);
     }
 
     (void) closedir(d);
 }
 
 
+/* what counts against max_size: the files waiting to be sent */
+
 static off_t
-ngx_http_mixpanel_spool_size(ngx_str_t *dir)
+ngx_http_mixpanel_spool_size(ngx_http_mixpanel_spool_t *sp)
 {
     DIR            *d;
     off_t           size;
+    size_t          nlen;
     u_char          path[NGX_MAX_PATH];
     struct stat     st;
     struct dirent  *de;
 
-    d = opendir((char *) dir->data);
+    d = opendir((char *) sp->dir);
     if (d == NULL) {
         return 0;
     }
@@ -251,11 +442,17 @@ ngx_http_mixpanel_spool_size(ngx_str_t *dir)
     size = 0;
 
     while ((de = readdir(d)) != NULL) {
-        if (ngx_strncmp(de->d_name, "mp-", 3) != 0) {
+        nlen = ngx_strlen(de->d_name);
+
+        if (ngx_http_mixpanel_spool_name((u_char *) de->d_name, nlen,
+                                         ".json") != NGX_OK
+            && ngx_http_mixpanel_spool_name((u_char *) de->d_name, nlen,
+                                            ".json.claimed") != NGX_OK)
+        {
             continue;
         }
 
-        ngx_snprintf(path, sizeof(path), "%V/%s%Z", dir, de->d_name);
+        ngx_snprintf(path, sizeof(path), "%s/%s%Z", sp->dir, de->d_name);
 
         if (stat((char *) path, &st) == 0) {
             size += st.st_size;
@@ -269,115 +466,413 @@ ngx_http_mixpanel_spool_size(ngx_str_t *dir)
 
 
 static ngx_int_t
-ngx_http_mixpanel_spool_read(char *path, u_char **data, size_t *len)
+ngx_http_mixpanel_spool_name(u_char *name, size_t len, const char *suffix)
 {
-    int          fd;
-    u_char      *p;
-    ssize_t      n;
-    struct stat  st;
+    size_t  slen;
 
-    fd = open(path, O_RDONLY);
-    if (fd == -1) {
-        return NGX_ERROR;
+    slen = ngx_strlen(suffix);
+
+    if (len <= 3 + slen || ngx_strncmp(name, "mp-", 3) != 0
+        || ngx_strncmp(name + len - slen, suffix, slen) != 0)
+    {
+        return NGX_DECLINED;
     }
 
-    if (fstat(fd, &st) == -1 || st.st_size <= 0
-        || st.st_size > NGX_HTTP_MIXPANEL_SPOOL_MAX_FILE)
-    {
-        (void) close(fd);
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_spool_read(int fd, u_char **data, size_t *len)
+{
+    u_char       *p;
+    size_t        got;
+    ssize_t       n;
+    struct stat   st;
+
+    if (fstat(fd, &st) == -1 || st.st_size <= 0) {
         return NGX_ERROR;
     }
 
     p = malloc(st.st_size);
     if (p == NULL) {
-        (void) close(fd);
         return NGX_ERROR;
     }
 
-    n = read(fd, p, st.st_size);
-    (void) close(fd);
+    got = 0;
 
-    if (n != st.st_size) {
-        free(p);
-        return NGX_ERROR;
+    while (got < (size_t) st.st_size) {
+        n = pread(fd, p + got, st.st_size - got, got);
+
+        if (n == -1 && ngx_errno == NGX_EINTR) {
+            continue;
+        }
+
+        if (n <= 0) {
+            free(p);
+            return NGX_ERROR;
+        }
+
+        got += n;
     }
 
     *data = p;
-    *len = n;
+    *len = got;
+
+    return NGX_OK;
+}
+
+
+/* {"kind":"import","token":"T","count":N[,"time":S]} */
+
+static ngx_int_t
+ngx_http_mixpanel_spool_header(u_char *p, u_char *last,
+    ngx_http_mixpanel_spooled_t *f)
+{
+    u_char     *t, *e;
+    ngx_int_t   count, n;
+
+    if (last - p > 26
+        && ngx_strncmp(p, "{\"kind\":\"import\",\"token\":\"", 26) == 0)
+    {
+        f->kind = NGX_HTTP_MIXPANEL_RECORD_EVENT;
+
+    } else if (last - p > 26
+               && ngx_strncmp(p, "{\"kind\":\"engage\",\"token\":\"", 26)
+                  == 0)
+    {
+        f->kind = NGX_HTTP_MIXPANEL_RECORD_ENGAGE;
+
+    } else {
+        return NGX_ERROR;
+    }
+
+    p += 26;
+    t = f->token;
+
+    /* the escapes the writer makes: \" \\ \u00XX */
+
+    while (p < last && *p != '"') {
+
+        if (t == f->token + sizeof(f->token)) {
+            return NGX_ERROR;
+        }
+
+        if (*p != '\\') {
+            *t++ = *p++;
+            continue;
+        }
+
+        if (last - p >= 2 && (p[1] == '"' || p[1] == '\\')) {
+            *t++ = p[1];
+            p += 2;
+            continue;
+        }
+
+        if (last - p < 6 || p[1] != 'u') {
+            return NGX_ERROR;
+        }
+
+        n = ngx_hextoi(p + 2, 4);
+        if (n == NGX_ERROR || n > 0x7f) {
+            return NGX_ERROR;
+        }
+
+        *t++ = (u_char) n;
+        p += 6;
+    }
+
+    f->token_len = t - f->token;
+
+    if (f->token_len == 0 || last - p < 11
+        || ngx_strncmp(p, "\",\"count\":", 10) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    p += 10;
+
+    for (e = p; e < last && *e >= '0' && *e <= '9'; e++) { /* void */ }
+
+    count = ngx_atoi(p, e - p);
+
+    if (count <= 0 || e == last) {
+        return NGX_ERROR;
+    }
+
+    if (*e == ',') {
+        if (last - e < 9 || ngx_strncmp(e, ",\"time\":", 8) != 0) {
+            return NGX_ERROR;
+        }
+
+        for (e += 8; e < last && *e >= '0' && *e <= '9'; e++) { /* void */ }
+    }
+
+    if (e != last - 1 || *e != '}') {
+        return NGX_ERROR;
+    }
+
+    f->count = count;
+
+    return NGX_OK;
+}
+
+
+/* one record a line; or, from earlier versions, one JSON array */
+
+static ngx_int_t
+ngx_http_mixpanel_spool_records(u_char *p, u_char *last,
+    ngx_http_mixpanel_spooled_t *f)
+{
+    u_char                       *e;
+    ngx_uint_t                    n, array;
+    ngx_http_mixpanel_record_t  **tail;
+
+    tail = &f->records;
+    n = 0;
+
+    array = (p < last && *p == '[');
+
+    if (array) {
+        while (last > p && (last[-1] == '\n' || last[-1] == ' ')) {
+            last--;
+        }
+
+        if (last - p < 2 || last[-1] != ']') {
+            return NGX_ERROR;
+        }
+
+        p++;
+        last--;
+    }
+
+    while (p < last) {
+
+        if (array) {
+            e = ngx_http_mixpanel_spool_value_end(p, last);
+
+        } else {
+            e = ngx_strlchr(p, last, '\n');
+        }
+
+        if (e == NULL || e == p
+            || ngx_http_mixpanel_spool_record(f, p, e, &tail) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        n++;
+
+        p = e + 1;
+
+        if (array && e < last && *e != ',') {
+            return NGX_ERROR;
+        }
+    }
+
+    if (n != f->count) {
+        return NGX_ERROR;
+    }
 
     return NGX_OK;
 }
 
 
 /*
- * {"kind":"import","token":"T","count":N}\n[ ... ]
- * The array itself is not parsed again: it was written by us, and
- * Mixpanel's answer tells about each record.
+ * A record as the sender holds one.  A people update carries the "$time"
+ * of its request, by which Mixpanel orders a profile's updates, so that a
+ * replayed one never overwrites what a newer one set; one written without
+ * it (a file of an earlier version) is replayed with "$set" made
+ * "$set_once" instead.
  */
 
 static ngx_int_t
-ngx_http_mixpanel_spool_parse(u_char *p, size_t len,
-    ngx_http_mixpanel_spooled_t *sp)
+ngx_http_mixpanel_spool_record(ngx_http_mixpanel_spooled_t *f, u_char *p,
+    u_char *last, ngx_http_mixpanel_record_t ***tail)
 {
-    u_char     *nl, *last, *t, *e;
-    ngx_int_t   count;
+    u_char                      *key, *d;
+    size_t                       len;
+    ngx_http_mixpanel_record_t  *rec;
 
-    last = p + len;
-
-    nl = ngx_strlchr(p, last, '\n');
-    if (nl == NULL || last - nl < 3 || nl[1] != '[' || last[-1] != ']') {
+    if (*p != '{' || last[-1] != '}') {
         return NGX_ERROR;
     }
 
-    if (ngx_strncmp(p, "{\"kind\":\"import\",\"token\":\"", 26) == 0) {
-        sp->kind = NGX_HTTP_MIXPANEL_RECORD_EVENT;
+    len = last - p;
+    key = NULL;
 
-    } else if (ngx_strncmp(p, "{\"kind\":\"engage\",\"token\":\"", 26) == 0) {
-        sp->kind = NGX_HTTP_MIXPANEL_RECORD_ENGAGE;
+    if (f->kind == NGX_HTTP_MIXPANEL_RECORD_ENGAGE
+        && ngx_http_mixpanel_spool_top_key(p, last, "$time", 5) == NULL)
+    {
+        key = ngx_http_mixpanel_spool_top_key(p, last, "$set", 4);
+    }
+
+    rec = malloc(offsetof(ngx_http_mixpanel_record_t, data) + len
+                 + (key ? 5 : 0) + f->token_len + 1);
+    if (rec == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (key) {
+        d = ngx_cpymem(rec->data, p, key + 5 - p);
+        d = ngx_cpymem(d, "_once", 5);
+        d = ngx_cpymem(d, key + 5, last - (key + 5));
+        len += 5;
 
     } else {
-        return NGX_ERROR;
+        d = ngx_cpymem(rec->data, p, len);
     }
 
-    t = p + 26;
-    e = ngx_strlchr(t, nl, '"');
+    rec->next = NULL;
+    rec->kind = f->kind;
+    rec->len = len;
+    rec->identify = (len > 20 && ngx_strncmp(rec->data,
+                                             "{\"event\":\"$identify\"", 20)
+                                 == 0);
+    rec->at = 0;
+    rec->device = NULL;
+    rec->token = d;
+    rec->token_len = f->token_len;
+    *ngx_cpymem(rec->token, f->token, f->token_len) = '\0';
 
-    if (e == NULL || e == t || e - t > 128
-        || ngx_strncmp(e, "\",\"count\":", 10) != 0)
-    {
-        return NGX_ERROR;
-    }
-
-    count = ngx_atoi(e + 10, nl - 1 - (e + 10));
-
-    if (count <= 0 || nl[-1] != '}') {
-        return NGX_ERROR;
-    }
-
-    sp->data = p;
-    sp->token = t;
-    sp->token_len = e - t;
-    sp->count = count;
-
-    /* the records without the brackets */
-
-    sp->body = nl + 2;
-    sp->len = last - 1 - sp->body;
+    **tail = rec;
+    *tail = &rec->next;
 
     return NGX_OK;
 }
 
 
+/* the end of the JSON value at p: strings skipped, brackets balanced */
+
+static u_char *
+ngx_http_mixpanel_spool_value_end(u_char *p, u_char *last)
+{
+    ngx_uint_t  depth, string;
+
+    depth = 0;
+    string = 0;
+
+    for ( /* void */ ; p < last; p++) {
+
+        if (string) {
+            if (*p == '\\') {
+                p++;
+
+            } else if (*p == '"') {
+                string = 0;
+            }
+
+            continue;
+        }
+
+        switch (*p) {
+
+        case '"':
+            string = 1;
+            break;
+
+        case '{':
+        case '[':
+            depth++;
+            break;
+
+        case '}':
+        case ']':
+            if (depth == 0) {
+                return NULL;
+            }
+
+            depth--;
+            break;
+
+        case ',':
+            if (depth == 0) {
+                return p;
+            }
+
+            break;
+        }
+    }
+
+    return (depth == 0 && !string) ? last : NULL;
+}
+
+
+/* the opening quote of a key of the object at p, on its top level */
+
+static u_char *
+ngx_http_mixpanel_spool_top_key(u_char *p, u_char *last, char *key,
+    size_t len)
+{
+    u_char      *start;
+    ngx_uint_t   depth;
+
+    depth = 0;
+
+    for ( /* void */ ; p < last; p++) {
+
+        switch (*p) {
+
+        case '"':
+            start = p;
+
+            for (p++; p < last && *p != '"'; p++) {
+                if (*p == '\\') {
+                    p++;
+                }
+            }
+
+            /* a key: the next byte is the colon, as the writer puts it */
+
+            if (depth == 1 && (size_t) (p - start - 1) == len
+                && last - p > 1 && p[1] == ':'
+                && ngx_strncmp(start + 1, key, len) == 0)
+            {
+                return start;
+            }
+
+            break;
+
+        case '{':
+        case '[':
+            depth++;
+            break;
+
+        case '}':
+        case ']':
+            depth--;
+            break;
+        }
+    }
+
+    return NULL;
+}
+
+
 static void
-ngx_http_mixpanel_spool_aside(char *path, ngx_log_t *log, const char *why)
+ngx_http_mixpanel_spool_free(ngx_http_mixpanel_spooled_t *f)
+{
+    ngx_http_mixpanel_record_t  *rec, *next;
+
+    for (rec = f->records; rec; rec = next) {
+        next = rec->next;
+        free(rec);
+    }
+
+    f->records = NULL;
+}
+
+
+static u_char *
+ngx_http_mixpanel_spool_aside(u_char *path, u_char *err, u_char *last,
+    const char *why)
 {
     u_char  aside[NGX_MAX_PATH];
 
     ngx_snprintf(aside, sizeof(aside), "%s.corrupt%Z", path);
 
-    (void) rename(path, (char *) aside);
+    (void) rename((char *) path, (char *) aside);
 
-    ngx_log_error(NGX_LOG_ERR, log, 0,
-                  "mixpanel: spool file \"%s\" %s, moved aside as \"%s\"",
-                  path, why, aside);
+    return ngx_slprintf(err, last, "spool file \"%s\" %s, moved aside as "
+                        "\"%s\"", path, why, aside);
 }

@@ -267,3 +267,39 @@ GET /emu/events?prop.scenario=auth&wait_for=1&timeout=20
   "GET /emu/events?prop.scenario=big&wait_for=100&timeout=30" ]
 --- response_body_like eval
 [ (map { "^ok" } 1 .. 100), '"count": 100,' ]
+
+
+
+=== TEST 13: identify_sent counts exactly the $identify records Mixpanel accepted: the event refused
+--- config
+    location = /signup2 {
+        mixpanel signup;
+        mixpanel_account_id $arg_account;
+        return 200 "ok\n";
+    }
+--- request eval
+["POST /emu/faults\n{\"status\":400,\"count\":1,\"path\":\"/import\",\"body\":{\"code\":400,\"error\":\"some data points in the request failed validation\",\"num_records_imported\":1,\"failed_records\":[{\"index\":1,\"\$insert_id\":\"x\",\"field\":\"properties.time\",\"message\":\"bad\"}]}}",
+ "GET /signup2?account=acc-ids-1",
+ "GET /emu/events?wait_for=1000&timeout=2",
+ "GET /status"]
+--- response_body_like eval
+[".*", "^ok", ".*",
+ '^\{"events_queued":4,"events_sent":3,"events_rejected":1,.*"identify_sent":1,"queue_depth":0,']
+
+
+
+=== TEST 14: ... and the $identify refused
+--- config
+    location = /signup2 {
+        mixpanel signup;
+        mixpanel_account_id $arg_account;
+        return 200 "ok\n";
+    }
+--- request eval
+["POST /emu/faults\n{\"status\":400,\"count\":1,\"path\":\"/import\",\"body\":{\"code\":400,\"error\":\"some data points in the request failed validation\",\"num_records_imported\":1,\"failed_records\":[{\"index\":0,\"\$insert_id\":\"x\",\"field\":\"properties.time\",\"message\":\"bad\"}]}}",
+ "GET /signup2?account=acc-ids-2",
+ "GET /emu/events?wait_for=1000&timeout=2",
+ "GET /status"]
+--- response_body_like eval
+[".*", "^ok", ".*",
+ '^\{"events_queued":4,"events_sent":3,"events_rejected":1,.*"identify_sent":0,"queue_depth":0,']

@@ -1,30 +1,88 @@
 # mixpanel_spool: batches an exiting worker could not deliver are written
 # to files and sent by the next nginx once Mixpanel answers again; a
-# corrupt file is moved aside.
+# corrupt file is moved aside.  Any token survives the file's header; a
+# file set aside does not count against max_size; temporary files left by
+# a worker that died are removed; a 413 on replay splits the batch; a
+# claim left by an earlier version (".claimed") is taken back.
 
 use Test::Nginx::Socket 'no_plan';
 use File::Temp qw(tempdir);
 use t::Mixpanel;
+use HTTP::Tiny;
 
 $ENV{TEST_NGINX_SPOOL} = tempdir(CLEANUP => 1);
 $ENV{TEST_NGINX_SPOOL_BAD} = tempdir(CLEANUP => 1);
+$ENV{TEST_NGINX_SPOOL_CORRUPT} = tempdir(CLEANUP => 1);
+$ENV{TEST_NGINX_SPOOL_TMP} = tempdir(CLEANUP => 1);
+$ENV{TEST_NGINX_SPOOL_SPLIT} = tempdir(CLEANUP => 1);
+$ENV{TEST_NGINX_SPOOL_OLD} = tempdir(CLEANUP => 1);
+$ENV{TEST_NGINX_SPOOL_PEOPLE} = tempdir(CLEANUP => 1);
 
-open my $fh, '>', "$ENV{TEST_NGINX_SPOOL_BAD}/mp-1-1-1.json" or die $!;
-print $fh "{\"kind\":\"import\",\"token\":\"t\",\"count\":2}\n[{\"event\":";
-close $fh;
+# the workers run as nobody
+chmod 0777, map { $ENV{"TEST_NGINX_SPOOL$_"} }
+                "", qw(_BAD _CORRUPT _TMP _SPLIT _OLD _PEOPLE);
+
+sub put {
+    my ($path, $text) = @_;
+    open my $fh, '>', $path or die "$path: $!";
+    print $fh $text;
+    close $fh;
+}
+
+put("$ENV{TEST_NGINX_SPOOL_BAD}/mp-1-1-1.json",
+    "{\"kind\":\"import\",\"token\":\"t\",\"count\":2}\n[{\"event\":");
+
+# 4 KB set aside earlier, against a max_size of 1k
+put("$ENV{TEST_NGINX_SPOOL_CORRUPT}/mp-9-9-9.json.corrupt", "x" x 4096);
+
+# a worker died while it wrote this, an hour ago
+put("$ENV{TEST_NGINX_SPOOL_TMP}/.mp-1-1-1.tmp", "{\"kind\":");
+utime time - 3600, time - 3600, "$ENV{TEST_NGINX_SPOOL_TMP}/.mp-1-1-1.tmp";
+
+# a claim an earlier version left when its worker died
+my $t = int(time * 1000) - 60000;
+put("$ENV{TEST_NGINX_SPOOL_OLD}/mp-1-2-3.json.claimed",
+    "{\"kind\":\"import\",\"token\":\"tok-spool\",\"count\":2}\n["
+    . join(",", map {
+          "{\"event\":\"Old\",\"properties\":{\"token\":\"tok-spool\","
+          . "\"time\":" . ($t + $_) . ",\"distinct_id\":\"d$_\","
+          . "\"\$insert_id\":\"" . sprintf("%032x", 4242 + $_) . "\","
+          . "\"scenario\":\"claimed\"}}"
+      } 1, 2) . "]");
 
 start_emulator("--identity", "original");
+
+# a people update spooled long ago, and a newer one Mixpanel applied since
+put("$ENV{TEST_NGINX_SPOOL_PEOPLE}/mp-1-1-1.json",
+    "{\"kind\":\"engage\",\"token\":\"tok-spool\",\"count\":1,"
+    . "\"time\":1}\n{\"\$token\":\"tok-spool\",\"\$distinct_id\":"
+    . "\"acc-people\",\"\$set\":{\"plan\":\"old\",\"seats\":3}}\n");
+
+{
+    my $r = HTTP::Tiny->new->post(
+        "http://127.0.0.1:$ENV{TEST_NGINX_EMULATOR_PORT}/engage?verbose=1",
+        { content => '[{"$token":"tok-spool","$distinct_id":"acc-people",'
+                     . '"$set":{"plan":"new"}}]',
+          headers => { "Content-Type" => "application/json" } });
+    die "engage: $r->{status}" unless $r->{success};
+}
 
 our $HttpConfig = <<'_EOC_';
     mixpanel_api http://127.0.0.1:$TEST_NGINX_EMULATOR_PORT;
     mixpanel_token tok-spool;
-    mixpanel_flush_interval 50ms;
     mixpanel_timeout 1s;
 _EOC_
 
 our $Config = <<'_EOC_';
     location = /t {
         mixpanel track;
+        mixpanel_property scenario $arg_s;
+        return 200 "ok\n";
+    }
+
+    location = /q {
+        mixpanel track;
+        mixpanel_token $http_x_tok;
         mixpanel_property scenario $arg_s;
         return 200 "ok\n";
     }
@@ -47,13 +105,19 @@ _EOC_
 add_block_preprocessor(sub {
     my $block = shift;
     $block->set_value("main_config", "    worker_shutdown_timeout 2s;\n");
-    $block->set_value("http_config", $HttpConfig . $block->http_config);
+    my $http = $block->http_config // "";
+    $http .= "    mixpanel_flush_interval 50ms;\n"
+        unless $http =~ /mixpanel_flush_interval/;
+    $block->set_value("http_config", $HttpConfig . $http);
     $block->set_value("config", $Config);
-    $block->set_value("timeout", 30);
+    $block->set_value("timeout", 60);
 });
 
 no_shuffle();
 run_tests();
+
+ok(!-e "$ENV{TEST_NGINX_SPOOL_TMP}/.mp-1-1-1.tmp",
+   "a temporary file no one writes any more was removed");
 
 __DATA__
 
@@ -102,7 +166,7 @@ GET /t?s=after-corrupt
 ok
 --- wait: 0.5
 --- error_log eval
-qr/mixpanel: spool file "[^"]+\/mp-1-1-1\.json\.claimed" is corrupt, moved aside as "[^"]+\.corrupt"/
+qr/mixpanel: spool file "[^"]+\/mp-1-1-1\.json" is corrupt, moved aside as "[^"]+\/mp-1-1-1\.json\.corrupt"/
 --- no_error_log
 [alert]
 
@@ -126,3 +190,120 @@ qr/mixpanel: spool file "[^"]+\/mp-1-1-1\.json\.claimed" is corrupt, moved aside
 --- request
 POST /emu/faults/clear
 --- response_body_like: .
+
+
+
+=== TEST 6: a token with a quote and a backslash is spooled at exit
+--- http_config
+    mixpanel_spool $TEST_NGINX_SPOOL;
+--- request eval
+["POST /emu/faults\n{\"status\":503,\"count\":-1,\"path\":\"/import\"}",
+ "GET /q?s=quote"]
+--- more_headers eval
+["", "X-Tok: tok\"q\\x"]
+--- response_body_like eval
+[".*", "^ok"]
+--- shutdown_error_log eval
+qr/mixpanel: 1 events spooled to "[^"]+" on exit/
+
+
+
+=== TEST 7: ... and sent with its token by the next nginx
+--- http_config
+    mixpanel_spool $TEST_NGINX_SPOOL;
+--- request eval
+["POST /emu/faults/clear",
+ "GET /q?s=live-quote",
+ "GET /emu/events?prop.scenario=quote&wait_for=1&timeout=40",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /spooldir/"]
+--- more_headers eval
+["", "X-Tok: tok-live", "", "", ""]
+--- response_body_like eval
+[".*", "^ok", '"count": 1,.*"token": "tok\\\\"q\\\\\\\\x"', ".*",
+ '^(?!.*mp-)']
+--- no_error_log
+is corrupt
+[alert]
+
+
+
+=== TEST 8: a file set aside does not count against max_size
+--- http_config
+    mixpanel_spool $TEST_NGINX_SPOOL_CORRUPT max_size=1k;
+--- request eval
+["POST /emu/faults\n{\"status\":503,\"count\":-1,\"path\":\"/import\"}",
+ "GET /t?s=aside"]
+--- response_body_like eval
+[".*", "^ok"]
+--- shutdown_error_log eval
+qr/mixpanel: 1 events spooled to "[^"]+" on exit/
+--- no_shutdown_error_log
+is full
+
+
+
+=== TEST 9: a temporary file left by a worker that died is removed at start
+--- http_config
+    mixpanel_spool $TEST_NGINX_SPOOL_TMP;
+--- request eval
+["POST /emu/faults/clear", "GET /t?s=tmp",
+ "GET /emu/events?prop.scenario=tmp&wait_for=1&timeout=20"]
+--- response_body_like eval
+[".*", "^ok", '"count": 1,']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 10: a 413 on replay splits the spooled batch: every event arrives
+--- http_config
+    mixpanel_spool $TEST_NGINX_SPOOL_SPLIT;
+    mixpanel_batch_size 4;
+    mixpanel_flush_interval 2s;
+    mixpanel_retry_max_time 1s;
+--- request eval
+["POST /emu/faults/clear",
+ "POST /emu/faults\n[{\"status\":503,\"count\":1,\"token\":\"tok-split\"},{\"status\":413,\"count\":1,\"token\":\"tok-split\"}]",
+ "GET /q?s=split", "GET /q?s=split", "GET /q?s=split", "GET /q?s=split",
+ "GET /emu/events?wait_for=1000&timeout=4",
+ "GET /q?s=live-split",
+ "GET /emu/events?prop.scenario=split&wait_for=4&timeout=40",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status"]
+--- more_headers eval
+["", "", ("X-Tok: tok-split") x 4, "", "X-Tok: tok-live", "", "", ""]
+--- response_body_like eval
+[".*", ".*", "^ok", "^ok", "^ok", "^ok", ".*", "^ok", '"count": 4,', ".*",
+ '"events_rejected":0,.*"events_spooled":4,"events_replayed":4,']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 11: a claim an earlier version left is taken back and sent
+--- http_config
+    mixpanel_spool $TEST_NGINX_SPOOL_OLD;
+--- request eval
+["POST /emu/faults/clear",
+ "GET /emu/events?prop.scenario=claimed&wait_for=2&timeout=20",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status"]
+--- response_body_like eval
+[".*", '"count": 2,', ".*", '"events_replayed":2,']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 12: a replayed people update never overwrites what a newer one set
+--- http_config
+    mixpanel_spool $TEST_NGINX_SPOOL_PEOPLE;
+--- request eval
+["GET /emu/requests?path=/engage&wait_for=2&timeout=20",
+ "GET /emu/profiles?distinct_id=acc-people"]
+--- response_body_like eval
+['"count": 2,.*"\$set_once": \{"plan": "old", "seats": 3\}',
+ '"count": 1,.*"plan": "new",.*"seats": 3']
+--- no_error_log
+[alert]

@@ -248,7 +248,8 @@ END {
 # For the plain Test::More files that drive nginx with signals: a temp
 # prefix with conf/, logs/ and any extra directories, a free port, and
 # nginx (TEST_NGINX_BINARY, TEST_NGINX_LOAD_MODULES) as a direct child.
-# In the text given, %PREFIX% and %PORT% are replaced.
+# In the text given, %PREFIX% and %PORT% are replaced; master_process is
+# on unless master => 0.
 sub start_nginx {
     my (%o) = @_;
 
@@ -268,7 +269,8 @@ sub start_nginx {
 
     my $conf = join("", map { "load_module $_;\n" }
                         split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // ""))
-               . "daemon off;\nmaster_process on;\npid logs/nginx.pid;\n"
+               . "daemon off;\nmaster_process "
+               . (($o{master} // 1) ? "on" : "off") . ";\npid logs/nginx.pid;\n"
                . $o{conf};
     $conf =~ s/%PREFIX%/$prefix/g;
     $conf =~ s/%PORT%/$port/g;

@@ -3,6 +3,7 @@
 connections, scoping, and retries that must not duplicate."""
 
 import http.client
+import json
 import os
 import socket
 import sys
@@ -12,7 +13,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import tap  # noqa: E402
-from emutest import EmulatorProcess, EmulatorTestCase, event  # noqa: E402
+from emutest import (EmulatorProcess, EmulatorTestCase, TOKEN,  # noqa: E402
+                     basic, event)
 
 
 class Statuses(EmulatorTestCase):
@@ -69,6 +71,45 @@ class Statuses(EmulatorTestCase):
         self.assertEqual(len(self.emu.query("faults")["faults"]), 1)
         self.emu.call("DELETE", "/_emulator/faults")
         self.assertEqual(self.emu.import_([event("E", "u1")]).status, 200)
+
+    def test_scoped_to_a_token(self):
+        self.emu.fault({"status": 401, "token": "tok-revoked", "count": -1})
+        revoked = event("E", "u1", token="tok-revoked")
+        self.assertEqual(self.emu.import_([revoked],
+                                          token="tok-revoked").status, 401)
+        self.assertEqual(self.emu.import_([event("E", "u1")]).status, 200)
+        update = {"$token": "tok-revoked", "$distinct_id": "u1",
+                  "$set": {"a": 1}}
+        self.assertEqual(self.emu.engage([update]).status, 401)
+        update["$token"] = TOKEN
+        self.assertEqual(self.emu.engage([update]).status, 200)
+
+    def test_retry_after_as_a_date(self):
+        date = "Wed, 21 Oct 2026 07:28:00 GMT"
+        self.emu.fault({"status": 503, "retry_after": date})
+        answer = self.emu.import_([event("E", "u1")])
+        self.assertEqual(answer.headers["Retry-After"], date)
+
+    def test_concurrency(self):
+        self.emu.call("POST", "/_emulator/concurrency/reset")
+        self.emu.fault({"delay_ms": 600, "count": 3})
+        conns = [self.emu.connection() for _ in range(3)]
+        try:
+            for conn in conns:
+                conn.request("POST", "/import?strict=1", body=json.dumps(
+                    [event("E", "u1")]), headers={
+                    "Authorization": basic(TOKEN),
+                    "Content-Type": "application/json"})
+            answers = [conn.getresponse() for conn in conns]
+            for answer in answers:
+                answer.read()
+            self.assertEqual([a.status for a in answers], [200] * 3)
+            self.emu.import_([event("E", "u1")], conn=conns[0])
+        finally:
+            for conn in conns:
+                conn.close()
+        self.assertEqual(self.emu.query("concurrency"), {
+            "in_flight": 0, "max_in_flight": 3, "connections": 3})
 
     def test_query_api_is_never_faulted(self):
         self.emu.fault({"status": 503})

@@ -4,7 +4,8 @@ A fault is a JSON object; the next ``count`` requests that match its ``path``
 get it, oldest fault first.  Fields (all optional, at least one action):
 
     status       answer with this HTTP status and a Mixpanel-style body
-    retry_after  with status: send ``Retry-After: <seconds>``
+    retry_after  with status: send ``Retry-After: <seconds>``, or the
+                 string given (an HTTP date)
     body         with status: this body instead (a string, or JSON)
     delay_ms     wait this long before handling the request
     hang         true: read the request, never answer (until the client
@@ -17,6 +18,8 @@ get it, oldest fault first.  Fields (all optional, at least one action):
     count        how many requests get it (default 1; -1: until cleared)
     path         "/import", or a list of paths (default: every ingestion
                  endpoint)
+    token        only requests of this project token (the Basic user on
+                 /import, else the first record's token or $token)
 """
 
 import itertools
@@ -38,7 +41,7 @@ STATUS_BODIES = {
 }
 
 FIELDS = {"status", "retry_after", "body", "delay_ms", "hang", "close",
-          "ingest", "count", "path"}
+          "ingest", "count", "path", "token"}
 CLOSE_MODES = {True: "empty", "empty": "empty", "reset": "reset",
                "partial": "partial"}
 
@@ -66,7 +69,11 @@ def validate(spec):
                                         "close")):
         raise FaultError("a fault needs status, delay_ms, hang or close")
     check_int(fault, "status", 100, 599)
-    check_int(fault, "retry_after", 0, 86400)
+    if isinstance(fault.get("retry_after"), str):
+        if not fault["retry_after"] or "\n" in fault["retry_after"]:
+            raise FaultError("retry_after is seconds or an HTTP date")
+    else:
+        check_int(fault, "retry_after", 0, 86400)
     check_int(fault, "delay_ms", 0, 3600 * 1000)
     check_int(fault, "count", -1, 10 ** 9)
     fault.setdefault("count", 1)
@@ -85,6 +92,8 @@ def validate(spec):
     elif paths is not None and not (isinstance(paths, list) and all(
             isinstance(p, str) for p in paths)):
         raise FaultError("path is a string or a list of strings")
+    if "token" in fault and not isinstance(fault["token"], str):
+        raise FaultError("token is a string")
     if "body" in fault and not isinstance(fault["body"], str):
         fault["body"] = json.dumps(fault["body"])
     return fault
@@ -120,11 +129,14 @@ class Faults:
                 self.pending.append(fault)
         return faults
 
-    def take(self, path):
-        """The fault for a request to ``path``, if one is pending."""
+    def take(self, path, token=None):
+        """The fault for a request to ``path`` (of project ``token``), if
+        one is pending."""
         with self.lock:
             for fault in self.pending:
                 if fault.get("path") and path not in fault["path"]:
+                    continue
+                if "token" in fault and fault["token"] != token:
                     continue
                 if fault["count"] > 0:
                     fault["count"] -= 1

@@ -19,7 +19,8 @@ import urllib.parse
 
 from . import __version__, query
 from .faults import FaultError, Faults, status_body
-from .ingest import ENDPOINTS, Answer, Request
+from .ingest import ENDPOINTS, Answer, Request, basic_credentials
+from .payload import PayloadError, decode_body, extract_records
 from .report import build_report
 from .store import now_ms
 
@@ -45,10 +46,36 @@ class Application:
         self.faults = faults or Faults()
         self.verbose = verbose
         self.stopping = threading.Event()
+        # ingestion requests being handled now, the most seen at once, and
+        # the connections that carried ingestion requests (for a client's
+        # concurrency and connection reuse)
+        self.flight_lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.connections = set()
 
     def reset(self):
         self.faults.clear()
         self.emulator.reset()
+        self.reset_concurrency()
+
+    def reset_concurrency(self):
+        with self.flight_lock:
+            self.max_in_flight = self.in_flight
+            self.connections = set()
+
+    def concurrency(self):
+        with self.flight_lock:
+            return {"in_flight": self.in_flight,
+                    "max_in_flight": self.max_in_flight,
+                    "connections": len(self.connections)}
+
+    def flight(self, delta, connection=None):
+        with self.flight_lock:
+            self.in_flight += delta
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            if connection is not None:
+                self.connections.add(connection)
 
 
 class Server(http.server.ThreadingHTTPServer):
@@ -88,6 +115,28 @@ def login_events(params):
     if names is None:
         return ()
     return (tuple(names) if isinstance(names, list) else (names,),)
+
+
+def request_token(request):
+    """The project a request names, for faults that match a token: the
+    Basic user, else the first record's token or $token."""
+    credentials = basic_credentials(request.headers)
+    if credentials and credentials[0]:
+        return credentials[0]
+    try:
+        decoded = decode_body(request.body, request.headers,
+                              MAX_REQUEST_BYTES)
+        records, _ = extract_records(request.method, request.headers,
+                                     request.query, decoded)
+    except (PayloadError, ValueError):
+        return None
+    if not records or not isinstance(records[0], dict):
+        return None
+    first = records[0]
+    properties = first.get("properties")
+    if isinstance(properties, dict) and "token" in properties:
+        return properties["token"]
+    return first.get("$token")
 
 
 def close_quietly(sock):
@@ -142,10 +191,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                             % path})
             request = Request(self.command, path, url.query, self.headers,
                               body, self.client_address[0], received)
-            fault = self.app.faults.take(path)
-            if fault:
-                return self.faulted(request, fault)
-            return self.send_answer(self.app.emulator.handle(request))
+            self.app.flight(1, self.client_address)
+            try:
+                fault = self.app.faults.take(path, request_token(request))
+                if fault:
+                    return self.faulted(request, fault)
+                return self.send_answer(self.app.emulator.handle(request))
+            finally:
+                self.app.flight(-1)
         except Exception as exc:  # keep serving; say what went wrong
             self.log_message("internal error on %s: %r", path, exc)
             self.close_connection = True
@@ -250,6 +303,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(200, {"ok": True})
         if name in ("faults", "faults/clear"):
             return self.control_faults(name, method, body)
+        if name == "concurrency/reset" and method == "POST":
+            self.app.reset_concurrency()
+            return self.send_json(200, self.app.concurrency())
+        if name == "concurrency":
+            return self.send_json(200, self.app.concurrency())
         if method not in ("GET", "HEAD"):
             return self.send_json(405, {"error": "use GET"})
         store = self.app.store

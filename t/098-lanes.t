@@ -1,0 +1,298 @@
+# Lanes and concurrency: each (token, kind) is a lane, so one token's
+# 401 or a failing project never holds up another's delivery; the updates
+# of a lane are applied in order; several batches are in flight at once
+# on reused connections, fewer after a 429; Retry-After is honoured;
+# what is logged names the real failure, escaped.
+
+use Test::Nginx::Socket 'no_plan';
+use Test::More;
+use POSIX ();
+use t::Mixpanel;
+
+start_emulator("--identity", "original");
+
+our $HttpConfig = <<'_EOC_';
+    mixpanel_api http://127.0.0.1:$TEST_NGINX_EMULATOR_PORT;
+    mixpanel_token $arg_tok;
+    mixpanel_batch_size 1;
+    mixpanel_flush_interval 50ms;
+    mixpanel_timeout 30s;
+_EOC_
+
+our $Config = <<'_EOC_';
+    location = /t {
+        mixpanel track;
+        mixpanel_event "Event $arg_n";
+        mixpanel_property scenario $arg_s;
+        return 200 "ok\n";
+    }
+
+    location = /p {
+        mixpanel profile_update;
+        mixpanel_event off;
+        mixpanel_account_id $arg_a;
+        mixpanel_people_set plan $arg_plan;
+        return 200 "ok\n";
+    }
+
+    location = /status {
+        mixpanel_status;
+    }
+
+    location /emu/ {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_EMULATOR_PORT/_emulator/;
+        proxy_read_timeout 60s;
+    }
+
+    location = /errlog {
+        mixpanel off;
+        default_type text/plain;
+        alias $TEST_NGINX_SERVER_ROOT/logs/error.log;
+    }
+_EOC_
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    $block->set_value("http_config",
+                      $HttpConfig . ($block->http_config // ""));
+    $block->set_value("config", $Config);
+    $block->set_value("timeout", 90);
+
+    # what is held at exit is given up after 750 ms, not 5 s
+    $block->set_value("main_config", "    worker_shutdown_timeout 1s;\n");
+});
+
+# a 429 whose Retry-After is a date 10 s from now, when the block starts
+sub post_date_fault {
+    my $date = POSIX::strftime("%a, %d %b %Y %H:%M:%S GMT",
+                               gmtime(time + 10));
+    emulator("faults/clear", "{}");
+    emulator("faults", '{"status":429,"count":1,"retry_after":"' . $date
+                       . '","path":"/import"}');
+}
+
+no_shuffle();
+run_tests();
+
+# Retry-After, from the request log: the retry came no earlier than the
+# server asked, where the backoff alone would have been 3 to 7 s
+my $log = emulator("requests?path=/import");
+my %by;
+
+for my $req (@{ $log->{requests} }) {
+    my $s = $req->{records}[0]{properties}{scenario} // next;
+    push @{ $by{$s} }, $req->{received_ms};
+}
+
+for my $s ("ra-seconds", "ra-date") {
+    my @at = @{ $by{$s} // [] };
+    is(scalar @at, 2, "$s: two attempts");
+    cmp_ok($at[1] - $at[0], '>=', 8000,
+           "$s: the retry waited for Retry-After") if @at == 2;
+}
+
+__DATA__
+
+=== TEST 1: one token refused (401): another token's events go on being delivered
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"status\":401,\"count\":-1,\"token\":\"tok-a\"}",
+ "GET /t?tok=tok-a&s=held",
+ "GET /emu/requests?path=/import&status=401&wait_for=1&timeout=20",
+ "GET /t?tok=tok-b&s=free",
+ "GET /emu/events?prop.scenario=free&wait_for=1&timeout=20",
+ "GET /emu/events?prop.scenario=held&wait_for=1&timeout=1",
+ "GET /status"]
+--- response_body_like eval
+[".*", ".*", "^ok", '"count": 1,', "^ok",
+ '"count": 1,.*"token": "tok-b"',
+ '"count": 0,',
+ '"events_queued":2,"events_sent":1,.*"queue_depth":1,']
+--- shutdown_error_log eval
+qr/mixpanel: 1 events dropped on exit, last failure: "[^"]+" refused the credentials \(401\)/
+--- no_shutdown_error_log
+could not be reached
+[alert]
+
+
+
+=== TEST 2: one project failing (503): another's events go on being delivered
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"status\":503,\"count\":-1,\"token\":\"tok-a\"}",
+ "GET /t?tok=tok-a&s=failing",
+ "GET /emu/requests?path=/import&status=503&wait_for=1&timeout=20",
+ "GET /t?tok=tok-b&s=healthy",
+ "GET /emu/events?prop.scenario=healthy&wait_for=1&timeout=20",
+ "POST /emu/faults/clear",
+ "GET /emu/events?prop.scenario=failing&wait_for=1&timeout=30"]
+--- response_body_like eval
+[".*", ".*", "^ok", '"count": 1,', "^ok",
+ '"count": 1,.*"token": "tok-b"', ".*", '"count": 1,.*"token": "tok-a"']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 3: the updates of a lane are applied in order, a retried one holding back the later ones
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"status\":503,\"count\":1,\"path\":\"/engage\"}",
+ "GET /p?tok=tok-order&a=acc-order&plan=1",
+ "GET /emu/requests?path=/engage&status=503&wait_for=1&timeout=20",
+ "GET /p?tok=tok-order&a=acc-order&plan=2",
+ "GET /p?tok=tok-order&a=acc-order&plan=3",
+ "GET /emu/requests?path=/engage&status=200&wait_for=3&timeout=30",
+ "GET /emu/profiles?distinct_id=acc-order"]
+--- response_body_like eval
+[".*", ".*", "^ok", '"count": 1,', "^ok", "^ok",
+ '(?s)"count": 3,.*"plan": "1".*"plan": "2".*"plan": "3"',
+ '"count": 1,.*"plan": "3"']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 4: several batches in flight at once, on reused connections
+--- http_config
+    mixpanel_concurrency 4;
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"delay_ms\":1000,\"count\":-1,\"path\":\"/import\"}",
+ (map { "GET /t?tok=tok-c&s=concurrent&n=$_" } 1 .. 8),
+ "GET /emu/events?prop.scenario=concurrent&wait_for=8&timeout=30",
+ "GET /emu/concurrency",
+ "POST /emu/faults/clear"]
+--- response_body_like eval
+[".*", ".*", (("^ok") x 8), '"count": 8,',
+ '^\{"in_flight": 0, "max_in_flight": 4, "connections": 4\}$', ".*"]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 5: mixpanel_concurrency 1: one batch at a time, one connection
+--- http_config
+    mixpanel_concurrency 1;
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"delay_ms\":300,\"count\":-1,\"path\":\"/import\"}",
+ (map { "GET /t?tok=tok-c&s=serial&n=$_" } 1 .. 4),
+ "GET /emu/events?prop.scenario=serial&wait_for=4&timeout=30",
+ "GET /emu/concurrency",
+ "POST /emu/faults/clear"]
+--- response_body_like eval
+[".*", ".*", (("^ok") x 4), '"count": 4,',
+ '^\{"in_flight": 0, "max_in_flight": 1, "connections": 1\}$', ".*"]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 6: a 429 halves the batches in flight
+--- http_config
+    mixpanel_concurrency 4;
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n[{\"status\":429,\"count\":1,\"retry_after\":1,\"path\":\"/import\"},{\"hang\":true,\"count\":-1,\"path\":\"/import\"}]",
+ "GET /t?tok=tok-aimd&s=aimd&n=1",
+ "GET /emu/requests?path=/import&status=429&wait_for=1&timeout=20",
+ (map { "GET /t?tok=tok-aimd&s=aimd&n=$_" } 2 .. 7),
+ "POST /emu/concurrency/reset",
+ "GET /emu/events?wait_for=1000&timeout=9",
+ "GET /emu/concurrency",
+ "POST /emu/faults/clear",
+ "GET /emu/events?prop.scenario=aimd&wait_for=7&timeout=60"]
+--- response_body_like eval
+[".*", ".*", "^ok", '"count": 1,', (("^ok") x 6), ".*", ".*",
+ '^\{"in_flight": 2, "max_in_flight": 2, ',
+ ".*", '"count": 7,']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 7: retry time spent: the drop says how long and how many attempts, and the last failure
+--- http_config
+    mixpanel_retry_max_time 1s;
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"status\":503,\"count\":-1,\"path\":\"/import\"}",
+ "GET /t?tok=tok-exp&s=expired",
+ "GET /emu/requests?path=/import&status=503&wait_for=1&timeout=20",
+ "GET /emu/events?wait_for=1000&timeout=1",
+ "GET /status",
+ "POST /emu/faults/clear",
+ "GET /errlog"]
+--- response_body_like eval
+[".*", ".*", "^ok", '"count": 1,', ".*",
+ '"events_dropped":\{"queue_full":0,"retry_expired":1,"shutdown":0\},.*"queue_depth":0,',
+ ".*",
+ qr/\[error\] [^\n]*mixpanel: 1 events dropped after 1 attempt in \d+ ms \(mixpanel_retry_max_time 1000 ms\), last failure: "[^"]+" answered 503/]
+--- no_error_log
+retried for
+[alert]
+
+
+
+=== TEST 8: Mixpanel's error text is logged escaped: no forged log line
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"status\":400,\"count\":1,\"path\":\"/import\",\"body\":{\"error\":\"bad record\\nFORGED line \\u00e9\\u0001\"}}",
+ "GET /t?tok=tok-esc&s=escaped",
+ "GET /emu/requests?path=/import&status=400&wait_for=1&timeout=20",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status",
+ "GET /errlog"]
+--- response_body_like eval
+[".*", ".*", "^ok", '"count": 1,', ".*",
+ qr/"events_rejected":1,.*"last_error":"HTTP 400 from \/import: bad record\\\\x0AFORGED line \\\\xC3\\\\xA9\\\\x01"/,
+ qr/\[error\] [^\n]*rejected 1 of 1 events \(400\): "bad record\\x0AFORGED line \\xC3\\xA9\\x01"/]
+--- no_error_log eval
+[qr/^FORGED/, qr/\[alert\]/]
+
+
+
+=== TEST 9: /engage status 1 with an error: counted as sent, the error logged
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"status\":200,\"count\":1,\"path\":\"/engage\",\"body\":{\"status\":1,\"error\":\"some updates were invalid\"}}",
+ "GET /p?tok=tok-e1&a=acc-e1&plan=1",
+ "GET /emu/requests?path=/engage&wait_for=1&timeout=20",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status",
+ "GET /errlog"]
+--- response_body_like eval
+[".*", ".*", "^ok", '"count": 1,', ".*",
+ '"events_queued":1,"events_sent":1,"events_rejected":0,',
+ qr/\[warn\] [^\n]*mixpanel: "[^"]+" accepted 1 updates with an error: "some updates were invalid"/]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 10: Retry-After in seconds is honoured on 503
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"status\":503,\"count\":1,\"retry_after\":9,\"path\":\"/import\"}",
+ "GET /t?tok=tok-ra&s=ra-seconds",
+ "GET /emu/events?prop.scenario=ra-seconds&wait_for=1&timeout=40"]
+--- response_body_like eval
+[".*", ".*", "^ok", '"count": 1,']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 11: Retry-After as an HTTP date is honoured on 429
+--- init
+main::post_date_fault();
+--- request eval
+["GET /t?tok=tok-ra&s=ra-date",
+ "GET /emu/events?prop.scenario=ra-date&wait_for=1&timeout=40"]
+--- response_body_like eval
+["^ok", '"count": 1,']
+--- no_error_log
+[alert]
