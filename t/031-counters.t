@@ -308,7 +308,7 @@ my $batch = sub {
 --- steps eval
 [ { req => "GET /t?n=1" }, { req => "GET /t?n=2", queued => 2 },
   { req => "GET /errlog",
-    body => '^(?:\[error\] [^\n]*mixpanel: sending 2 events to "http://127\.0\.0\.1:\d+" failed: [^\n]+\n)?\[error\] [^\n]*mixpanel: 2 events dropped, retried for \d+ ms without success\n\z' },
+    body => '^(?:\[error\] [^\n]*mixpanel: sending 2 events to "http://127\.0\.0\.1:\d+" failed: [^\n]+\n)?\[error\] [^\n]*mixpanel: 2 events dropped after 2 attempts in \d+ ms \(mixpanel_retry_max_time 7500 ms\), last failure: could not connect to "http://127\.0\.0\.1:\d+"\n\z' },
   ::status_steps(events_queued => 2, events_sent => 0, events_rejected => 0,
                  queue_full => 0, retry_expired => 2, shutdown => 0,
                  events_spooled => 0, events_replayed => 0,

@@ -277,6 +277,8 @@ GET /emu/events?prop.scenario=auth&wait_for=1&timeout=20
         mixpanel_account_id $arg_account;
         return 200 "ok\n";
     }
+--- more_headers eval
+["", "Cookie: mp_device_id=33333333-3333-4333-8333-333333333333", "", ""]
 --- request eval
 ["POST /emu/faults\n{\"status\":400,\"count\":1,\"path\":\"/import\",\"body\":{\"code\":400,\"error\":\"some data points in the request failed validation\",\"num_records_imported\":1,\"failed_records\":[{\"index\":1,\"\$insert_id\":\"x\",\"field\":\"properties.time\",\"message\":\"bad\"}]}}",
  "GET /signup2?account=acc-ids-1",
@@ -295,6 +297,8 @@ GET /emu/events?prop.scenario=auth&wait_for=1&timeout=20
         mixpanel_account_id $arg_account;
         return 200 "ok\n";
     }
+--- more_headers eval
+["", "Cookie: mp_device_id=33333333-3333-4333-8333-333333333334", "", ""]
 --- request eval
 ["POST /emu/faults\n{\"status\":400,\"count\":1,\"path\":\"/import\",\"body\":{\"code\":400,\"error\":\"some data points in the request failed validation\",\"num_records_imported\":1,\"failed_records\":[{\"index\":0,\"\$insert_id\":\"x\",\"field\":\"properties.time\",\"message\":\"bad\"}]}}",
  "GET /signup2?account=acc-ids-2",
