@@ -816,7 +816,9 @@ ngx_http_mixpanel_identity_header(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (conf->action == NGX_HTTP_MIXPANEL_LOGOUT && ctx->prev_profile.len) {
+    if ((conf->action == NGX_HTTP_MIXPANEL_LOGOUT && ctx->prev_profile.len)
+        || (ctx->drop_profile && !ctx->profile_set))
+    {
         return ngx_http_mixpanel_set_cookie(r, conf->profile_cookie,
                                             (u_char *) "", 0, 1);
     }
@@ -924,6 +926,21 @@ ngx_http_mixpanel_decide(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
         }
 
         if (bound_other) {
+
+            /*
+             * the profile the cookie remembers is the other person's:
+             * neither this account's nor worth keeping
+             */
+
+            if (ctx->prev_profile.len) {
+                ctx->drop_profile = 1;
+
+                if (!ctx->profile_set) {
+                    ngx_str_null(&ctx->profile);
+                }
+
+                ngx_str_null(&ctx->prev_profile);
+            }
 
             /* two people never merge: the new one gets a fresh device */
 

@@ -306,6 +306,7 @@ typedef struct {
     unsigned                      bind:1;
     unsigned                      identify_refused:1;
     unsigned                      foreign:1;
+    unsigned                      drop_profile:1;
     unsigned                      opted_out:1;
     unsigned                      ignored:1;
     unsigned                      profile_set:1;
