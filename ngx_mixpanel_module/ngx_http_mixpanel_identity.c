@@ -996,7 +996,12 @@ ngx_http_mixpanel_decide(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
 
     case NGX_HTTP_MIXPANEL_RESET:
 
-        if (ctx->has_tag && !late) {
+        /*
+         * the person the device is bound to is still here (the request
+         * names its account): a new device would only join its cluster
+         */
+
+        if (ctx->has_tag && !late && !bound_to_a) {
             if (ngx_http_mixpanel_rotate(r, ctx) != NGX_OK) {
                 return NGX_ERROR;
             }

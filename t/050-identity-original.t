@@ -474,6 +474,40 @@ GET /signup-screen
 
 
 
+=== TEST 19a: reset on a device bound to the account of the request keeps it: the same person is still here (rotating would add a device to the cluster at every visit)
+--- config
+    location = /signup-screen {
+        mixpanel reset;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1\nX-Account: acc-1"
+--- request
+GET /signup-screen
+--- response_headers
+!Set-Cookie
+--- calls eval
+'^$'
+
+
+
+=== TEST 19b: reset on a device bound to another account than the request's rotates it
+--- config
+    location = /signup-screen {
+        mixpanel reset;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1\nX-Account: acc-2"
+--- request
+GET /signup-screen
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=(?!$::D1)$::UUID; Path=/; .*"
+--- calls eval
+'^$'
+
+
+
 === TEST 20: an unknown account: events as the device, never a people update
 --- config
     location = /signup {
