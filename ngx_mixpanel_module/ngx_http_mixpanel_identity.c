@@ -910,6 +910,19 @@ ngx_http_mixpanel_decide(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
     bound_other = ctx->has_tag && !ctx->pending && !bound_to_a;
 
     /*
+     * the SDK identified its device itself: the device is in the cluster
+     * of the SDK's $user_id, whatever the module's cookie says
+     */
+
+    if (known && ctx->from_sdk && ctx->sdk_user.len) {
+        bound_to_a = (ctx->sdk_user.len == ctx->account.len
+                      && ngx_strncmp(ctx->sdk_user.data, ctx->account.data,
+                                     ctx->account.len)
+                         == 0);
+        bound_other = !bound_to_a;
+    }
+
+    /*
      * a known account on a device another account's cluster holds: its
      * events must not claim the device (Simplified would try to merge it)
      */
