@@ -836,6 +836,31 @@ sink_re(['/import', event_re('API Request', $::UUID, $::UUID),
 
 
 
+=== TEST 35a: a browser's prefetches (Sec-Purpose, and the older Purpose, X-Moz and X-Purpose forms) are not tracked nor given a cookie; a POST with Sec-Purpose (no prefetch is a POST), and a header that only looks alike, are
+--- config
+    location /page {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["Sec-Purpose: prefetch", "Sec-Purpose: prefetch;prerender",
+ "Purpose: prefetch", "X-Moz: prefetch", "X-Purpose: preview",
+ "Sec-Purpose: prefetch", "X-Moz: prefetched", "Sec-Purposes: prefetch"]
+--- request eval
+["GET /page", "GET /page", "GET /page", "HEAD /page", "GET /page",
+ "POST /page", "GET /page", "GET /page"]
+--- response_headers eval
+["!Set-Cookie", "!Set-Cookie", "!Set-Cookie", "!Set-Cookie", "!Set-Cookie",
+ "", "", ""]
+--- response_headers_like eval
+["", "", "", "", "", "Set-Cookie: mp_device_id=$::UUID; .*",
+ "Set-Cookie: mp_device_id=$::UUID; .*",
+ "Set-Cookie: mp_device_id=$::UUID; .*"]
+--- calls eval
+sink_re(['/import', map { event_re('API Request', $::UUID, $::UUID) } 1 .. 3])
+
+
+
 === TEST 36: a publicly cacheable response (Cache-Control public or s-maxage from the upstream) gets no cookie, and no rotation; a private one does
 --- config
     location /api/ {
