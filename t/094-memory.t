@@ -1,6 +1,9 @@
 # Memory during an outage: bounded by the queue, about what an event
-# takes, and given back once the queue drains.  A plain Test::More file:
-# it reads the worker's resident size from /proc.
+# takes, and reused once the queue drains: after a second outage of the
+# same size the worker holds no more at rest (the freed records are not
+# given back to the system with malloc_trim(), which stalls the worker:
+# docs/delivery.md, Memory).
+# A plain Test::More file: it reads the worker's resident size from /proc.
 
 use strict;
 use warnings;
@@ -87,39 +90,56 @@ ok(wait_until(20, sub { status()->{queue_depth} == 0 }), "warmed up");
 my $base_rss = worker_rss();
 ok($base_rss, "worker resident size: $base_rss kB");
 
-emulator("faults", '{"status":503,"count":-1,"path":"/import"}');
+my ($sent, $after1) = (200, undef);
 
-my $failed = 0;
-for my $i (1 .. $N) {
-    my $r = $http->get("$base/t?n=$i");
-    $failed++ unless $r->{status} == 204;
+for my $round (1, 2) {
+    emulator("faults", '{"status":503,"count":-1,"path":"/import"}');
+
+    my $failed = 0;
+    for my $i (1 .. $N) {
+        my $r = $http->get("$base/t?n=$i");
+        $failed++ unless $r->{status} == 204;
+    }
+
+    is($failed, 0, "outage $round: $N requests answered while Mixpanel fails");
+
+    my $st = status();
+    cmp_ok($st->{queue_depth}, '>=', $N - 2000,
+           "outage $round: the events are held");
+
+    my $peak_rss = worker_rss();
+    my $per_event = ($peak_rss - $base_rss) * 1024 / $N;
+    diag(sprintf "outage $round: resident %d kB -> %d kB: %.0f bytes per "
+                 . "queued event", $base_rss, $peak_rss, $per_event);
+
+    cmp_ok($per_event, '<=', 2048,
+           "outage $round: at most 2 KiB per queued event");
+
+    emulator("faults/clear", "{}");
+
+    ok(wait_until(90, sub { status()->{queue_depth} == 0 }),
+       "outage $round: the queue drains once Mixpanel recovers");
+
+    $sent += $N;
+    $st = status();
+    is($st->{events_sent}, $sent, "outage $round: every event delivered");
+    is($st->{events_dropped}{queue_full}, 0, "outage $round: nothing dropped");
+
+    sleep 0.5;
+    my $after_rss = worker_rss();
+    diag("outage $round: resident after the drain: $after_rss kB");
+
+    if ($round == 1) {
+        $after1 = $after_rss;
+
+    } else {
+
+        # 20000 records kept would be some 10 MB more
+        cmp_ok($after_rss, '<=', $after1 + 1024,
+               "what the first outage freed served the second: "
+               . "no growth at rest");
+    }
 }
-
-is($failed, 0, "$N requests answered while Mixpanel fails");
-
-my $st = status();
-cmp_ok($st->{queue_depth}, '>=', $N - 2000, "the events are held");
-
-my $peak_rss = worker_rss();
-my $per_event = ($peak_rss - $base_rss) * 1024 / $N;
-diag(sprintf "resident %d kB -> %d kB: %.0f bytes per queued event",
-     $base_rss, $peak_rss, $per_event);
-cmp_ok($per_event, '<=', 2048, "at most 2 KiB per queued event");
-
-emulator("faults/clear", "{}");
-
-ok(wait_until(90, sub { status()->{queue_depth} == 0 }),
-   "the queue drains once Mixpanel recovers");
-
-$st = status();
-is($st->{events_sent}, $N + 200, "every event delivered");
-is($st->{events_dropped}{queue_full}, 0, "nothing dropped");
-
-sleep 0.5;
-my $after_rss = worker_rss();
-diag("resident after the drain: $after_rss kB");
-cmp_ok($after_rss - $base_rss, '<=', 0.25 * ($peak_rss - $base_rss) + 2048,
-       "memory returns to its baseline");
 
 ok(stop_nginx($nginx), "nginx quits");
 
