@@ -359,7 +359,8 @@ ngx_http_mixpanel_resolve(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
     }
 
     if (conf->token
-        && ngx_http_complex_value(r, conf->token, &ctx->token) != NGX_OK)
+        && ngx_http_mixpanel_complex_value_copy(r, conf->token, &ctx->token)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -373,7 +374,8 @@ ngx_http_mixpanel_resolve(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
     }
 
     if (conf->device_id) {
-        if (ngx_http_complex_value(r, conf->device_id, &v) != NGX_OK
+        if (ngx_http_mixpanel_complex_value(r, conf->device_id, &v)
+            != NGX_OK
             || ngx_http_mixpanel_client_device(r, ctx, &v) != NGX_OK)
         {
             return NGX_ERROR;
@@ -598,7 +600,10 @@ ngx_http_mixpanel_eval_profile(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (ngx_http_complex_value(r, ctx->resolved->profile_id, &v) != NGX_OK) {
+    if (ngx_http_mixpanel_complex_value_copy(r, ctx->resolved->profile_id,
+                                             &v)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -628,7 +633,8 @@ ngx_http_mixpanel_eval_account(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (ngx_http_complex_value(r, ctx->resolved->account_id, &ctx->account)
+    if (ngx_http_mixpanel_complex_value_copy(r, ctx->resolved->account_id,
+                                             &ctx->account)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -735,7 +741,9 @@ ngx_http_mixpanel_identity_needs_body(ngx_http_request_t *r)
     }
 
     if (conf->account_id) {
-        if (ngx_http_complex_value(r, conf->account_id, &v) != NGX_OK) {
+        if (ngx_http_mixpanel_complex_value(r, conf->account_id, &v)
+            != NGX_OK)
+        {
             return NGX_DECLINED;
         }
 
@@ -745,7 +753,9 @@ ngx_http_mixpanel_identity_needs_body(ngx_http_request_t *r)
     }
 
     if (conf->action == NGX_HTTP_MIXPANEL_PROFILE_SWITCH && conf->profile_id) {
-        if (ngx_http_complex_value(r, conf->profile_id, &v) != NGX_OK) {
+        if (ngx_http_mixpanel_complex_value(r, conf->profile_id, &v)
+            != NGX_OK)
+        {
             return NGX_DECLINED;
         }
 
@@ -1450,7 +1460,7 @@ ngx_http_mixpanel_condition(ngx_http_request_t *r,
 {
     ngx_str_t  val;
 
-    if (ngx_http_complex_value(r, cv, &val) != NGX_OK) {
+    if (ngx_http_mixpanel_complex_value(r, cv, &val) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -138,7 +138,7 @@ ngx_http_mixpanel_record_emit(ngx_http_request_t *r,
         ngx_str_set(&e.ip, "0");
 
     } else {
-        if (ngx_http_complex_value(r, conf->ip, &ip) != NGX_OK) {
+        if (ngx_http_mixpanel_complex_value(r, conf->ip, &ip) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -383,7 +383,9 @@ ngx_http_mixpanel_emit_event(ngx_http_mixpanel_emit_t *e)
     b = &ngx_http_mixpanel_scratch;
 
     if (conf->event) {
-        if (ngx_http_complex_value(r, conf->event, &name) != NGX_OK) {
+        if (ngx_http_mixpanel_complex_value(r, conf->event, &name)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
@@ -638,7 +640,7 @@ ngx_http_mixpanel_people_op(ngx_http_mixpanel_emit_t *e, ngx_uint_t op,
                 continue;
             }
 
-            if (ngx_http_complex_value(e->r, prop[i].value, &value)
+            if (ngx_http_mixpanel_complex_value(e->r, prop[i].value, &value)
                 != NGX_OK)
             {
                 return NGX_ERROR;
@@ -698,7 +700,9 @@ ngx_http_mixpanel_conf_props(ngx_http_request_t *r, ngx_array_t *props,
     prop = props->elts;
 
     for (i = 0; i < props->nelts; i++) {
-        if (ngx_http_complex_value(r, prop[i].value, &value) != NGX_OK) {
+        if (ngx_http_mixpanel_complex_value(r, prop[i].value, &value)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
 

@@ -127,6 +127,79 @@ ngx_http_mixpanel_hex(u_char *dst, u_char *src, size_t len)
 }
 
 
+/*
+ * ngx_http_complex_value() for the request path.  A value that is one
+ * variable and nothing else ("$jwt_sub", "$http_x_plan"), compiled as a
+ * single variable code, is that variable's value, read without running
+ * the script and without a copy: good for as long as the variable's own
+ * value is.  Anything else goes to ngx_http_complex_value().  As there,
+ * a variable that is not found or fails is empty.
+ */
+
+ngx_int_t
+ngx_http_mixpanel_complex_value(ngx_http_request_t *r,
+    ngx_http_complex_value_t *val, ngx_str_t *value)
+{
+    ngx_http_variable_value_t   *vv;
+    ngx_http_script_var_code_t  *code;
+
+    code = val->lengths;
+
+    if (code == NULL
+        || code->code != (ngx_http_script_code_pt) (void *)
+                         ngx_http_script_copy_var_len_code
+        || *(uintptr_t *) (code + 1) != (uintptr_t) NULL)
+    {
+        return ngx_http_complex_value(r, val, value);
+    }
+
+    vv = ngx_http_get_flushed_variable(r, code->index);
+
+    if (vv == NULL || vv->not_found) {
+        value->len = 0;
+        value->data = (u_char *) "";
+        return NGX_OK;
+    }
+
+    value->len = vv->len;
+    value->data = vv->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The same, for a value kept in the request's context: a copy, as
+ * ngx_http_complex_value() makes, so that a variable that changes later
+ * (the module's own, such as $mixpanel_device_id) leaves it as it was.
+ */
+
+ngx_int_t
+ngx_http_mixpanel_complex_value_copy(ngx_http_request_t *r,
+    ngx_http_complex_value_t *val, ngx_str_t *value)
+{
+    u_char  *p;
+
+    if (val->lengths == NULL) {
+        return ngx_http_complex_value(r, val, value);
+    }
+
+    if (ngx_http_mixpanel_complex_value(r, val, value) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, value->len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, value->data, value->len);
+    value->data = p;
+
+    return NGX_OK;
+}
+
+
 /* 16 bytes in, 36 characters out, laid out as a version 4 UUID */
 
 void
