@@ -508,6 +508,13 @@ typedef struct {
     ngx_str_t                     os;
     ngx_str_t                     device;
     ngx_uint_t                    bot;
+
+    /*
+     * by ngx_http_mixpanel_ua_get() only: the four as an event carries
+     * them, ,"$browser":"Chrome","$browser_version":120,..., and how many
+     */
+    ngx_str_t                     json;
+    ngx_uint_t                    nprops;
 } ngx_http_mixpanel_ua_t;
 
 void ngx_http_mixpanel_ua_parse(u_char *ua, size_t len,

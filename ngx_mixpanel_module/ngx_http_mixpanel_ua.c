@@ -117,6 +117,7 @@ typedef struct {
 
 
 static void ngx_http_mixpanel_ua_init(void);
+static void ngx_http_mixpanel_ua_json(ngx_http_mixpanel_ua_t *ua);
 static void ngx_http_mixpanel_ua_native(uint64_t found,
     ngx_http_mixpanel_ua_t *out);
 static void ngx_http_mixpanel_ua_version(u_char *p, u_char *last,
@@ -242,10 +243,22 @@ static u_char      ngx_http_mixpanel_ua_head[0x800];
 static u_char      ngx_http_mixpanel_ua_next[NGX_UA_NMARKERS + 1];
 
 
-/* parsed User-Agents: 1024 of up to 768 bytes, at most 1 MB per worker */
+/*
+ * parsed User-Agents: 1024 of up to 768 bytes, with their values and
+ * their JSON, at most 1.2 MB per worker
+ */
 
 static ngx_http_mixpanel_cache_t  ngx_http_mixpanel_ua_cache =
-    ngx_http_mixpanel_cache(1024, 768, 128);
+    ngx_http_mixpanel_cache(1024, 768, 320);
+
+/*
+ * The JSON of the values: keys of 50 bytes, names of 24 at most, and a
+ * version of at most 18 digits or what "%.17g" prints
+ */
+
+#define NGX_HTTP_MIXPANEL_UA_JSON       256
+
+static u_char  ngx_http_mixpanel_ua_json_buf[NGX_HTTP_MIXPANEL_UA_JSON];
 
 
 static ngx_str_t  ngx_http_mixpanel_ua_opera = ngx_string("Opera");
@@ -714,10 +727,10 @@ ngx_http_mixpanel_ua_version(u_char *p, u_char *last, ngx_str_t *v)
 void
 ngx_http_mixpanel_ua_get(u_char *ua, size_t len, ngx_http_mixpanel_ua_t *out)
 {
-    ngx_str_t  v[5];
+    ngx_str_t  v[6];
 
     if (ngx_http_mixpanel_cache_get(&ngx_http_mixpanel_ua_cache, 0, ua, len,
-                                    v, 5, NULL)
+                                    v, 6, NULL)
         == NGX_OK)
     {
         out->browser = v[0];
@@ -725,10 +738,14 @@ ngx_http_mixpanel_ua_get(u_char *ua, size_t len, ngx_http_mixpanel_ua_t *out)
         out->os = v[2];
         out->device = v[3];
         out->bot = v[4].len;
+        out->json = v[5];
+        out->nprops = (v[0].len != 0) + (v[1].len != 0) + (v[2].len != 0)
+                      + (v[3].len != 0);
         return;
     }
 
     ngx_http_mixpanel_ua_parse(ua, len, out);
+    ngx_http_mixpanel_ua_json(out);
 
     v[0] = out->browser;
     v[1] = out->browser_version;
@@ -736,8 +753,57 @@ ngx_http_mixpanel_ua_get(u_char *ua, size_t len, ngx_http_mixpanel_ua_t *out)
     v[3] = out->device;
     v[4].len = out->bot;
     v[4].data = (u_char *) "b";
+    v[5] = out->json;
 
-    ngx_http_mixpanel_cache_put(&ngx_http_mixpanel_ua_cache, 0, ua, len, v, 5);
+    ngx_http_mixpanel_cache_put(&ngx_http_mixpanel_ua_cache, 0, ua, len, v, 6);
+}
+
+
+/*
+ * The values as props.c writes them, once per User-Agent: the names are
+ * the static strings above, ASCII with nothing to escape, and the version
+ * a JSON number.
+ */
+
+static void
+ngx_http_mixpanel_ua_json(ngx_http_mixpanel_ua_t *ua)
+{
+    u_char      *p;
+    ngx_str_t   *v[4];
+    ngx_uint_t   i;
+
+    static ngx_str_t  keys[] = {
+        ngx_string(",\"$browser\":\""),
+        ngx_string(",\"$browser_version\":"),
+        ngx_string(",\"$os\":\""),
+        ngx_string(",\"$device\":\"")
+    };
+
+    v[0] = &ua->browser;
+    v[1] = &ua->browser_version;
+    v[2] = &ua->os;
+    v[3] = &ua->device;
+
+    p = ngx_http_mixpanel_ua_json_buf;
+    ua->nprops = 0;
+
+    for (i = 0; i < 4; i++) {
+        if (v[i]->len == 0) {
+            continue;
+        }
+
+        p = ngx_cpymem(p, keys[i].data, keys[i].len);
+        p = ngx_cpymem(p, v[i]->data, v[i]->len);
+
+        if (i != 1) {
+            *p++ = '"';
+        }
+
+        ua->nprops++;
+    }
+
+    ua->json.data = ngx_http_mixpanel_ua_json_buf;
+    ua->json.len = p - ngx_http_mixpanel_ua_json_buf;
 }
 
 
