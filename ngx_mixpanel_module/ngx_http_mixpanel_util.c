@@ -10,6 +10,10 @@
 #include <sys/random.h>
 #endif
 
+#if (defined __SSE2__)
+#include <emmintrin.h>
+#endif
+
 
 #define NGX_HTTP_MIXPANEL_RANDOM_POOL  4096
 
@@ -118,7 +122,35 @@ ngx_http_mixpanel_random_fill(u_char *buf, size_t len)
 void
 ngx_http_mixpanel_hex(u_char *dst, u_char *src, size_t len)
 {
+#if (defined __SSE2__)
+    __m128i        v, n, a;
+#endif
     static u_char  hex[] = "0123456789abcdef";
+
+#if (defined __SSE2__)
+
+    /*
+     * 8 bytes at a time (an insert id is two): the high and the low
+     * nibbles interleaved, then '0' added, and 'a' - '0' - 10 more above 9
+     */
+
+    while (len >= 8) {
+        v = _mm_loadl_epi64((__m128i *) src);
+        n = _mm_unpacklo_epi8(_mm_and_si128(_mm_srli_epi16(v, 4),
+                                            _mm_set1_epi8(0x0f)),
+                              _mm_and_si128(v, _mm_set1_epi8(0x0f)));
+        a = _mm_and_si128(_mm_cmpgt_epi8(n, _mm_set1_epi8(9)),
+                          _mm_set1_epi8('a' - '0' - 10));
+        n = _mm_add_epi8(n, _mm_add_epi8(a, _mm_set1_epi8('0')));
+
+        _mm_storeu_si128((__m128i *) dst, n);
+
+        src += 8;
+        dst += 16;
+        len -= 8;
+    }
+
+#endif
 
     while (len--) {
         *dst++ = hex[*src >> 4];
