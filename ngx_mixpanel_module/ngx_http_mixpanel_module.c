@@ -789,6 +789,7 @@ ngx_http_mixpanel_create_loc_conf(ngx_conf_t *cf)
      *     mlcf->ip = NULL;
      *     mlcf->untracked = 0;
      *     mlcf->route = { 0, NULL };
+     *     mlcf->head = { 0, NULL };
      */
 
     mlcf->action = NGX_CONF_UNSET_UINT;
@@ -921,6 +922,10 @@ ngx_http_mixpanel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     conf->route = clcf->name;
+
+    if (ngx_http_mixpanel_record_head(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->action != NGX_HTTP_MIXPANEL_OFF && conf->token == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -255,6 +255,12 @@ typedef struct {
     ngx_flag_t                    untracked;     /* mixpanel_status */
 
     ngx_str_t                     route;
+
+    /*
+     * {"event":"API Request","properties":{"token":"..." when neither
+     * the event's name nor the token has variables: rendered once
+     */
+    ngx_str_t                     head;
 } ngx_http_mixpanel_loc_conf_t;
 
 
@@ -398,6 +404,8 @@ void ngx_http_mixpanel_identity_unbind(ngx_cycle_t *cycle, u_char *device);
 void ngx_http_mixpanel_record_set_sender(ngx_http_mixpanel_sender_t *s);
 ngx_int_t ngx_http_mixpanel_record_emit(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx);
+ngx_int_t ngx_http_mixpanel_record_head(ngx_conf_t *cf,
+    ngx_http_mixpanel_loc_conf_t *conf);
 void ngx_http_mixpanel_record_ip(ngx_str_t *value, ngx_str_t *ip);
 
 
