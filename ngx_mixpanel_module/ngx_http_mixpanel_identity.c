@@ -1284,7 +1284,10 @@ ngx_http_mixpanel_set_cookie(ngx_http_request_t *r,
 }
 
 
-/* a version 4 UUID, any case */
+/*
+ * a version 4 UUID, any case; the dashes are checked first, so that the
+ * loop tests each character once (it runs on every tracked request)
+ */
 
 static ngx_int_t
 ngx_http_mixpanel_is_uuid4(u_char *p, size_t len)
@@ -1292,29 +1295,27 @@ ngx_http_mixpanel_is_uuid4(u_char *p, size_t len)
     u_char      c;
     ngx_uint_t  i;
 
-    if (len != NGX_HTTP_MIXPANEL_UUID_LEN) {
+    if (len != NGX_HTTP_MIXPANEL_UUID_LEN
+        || p[8] != '-' || p[13] != '-' || p[18] != '-' || p[23] != '-')
+    {
         return 0;
     }
 
     for (i = 0; i < NGX_HTTP_MIXPANEL_UUID_LEN; i++) {
         c = p[i];
 
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-') {
-                return 0;
-            }
-
+        if ((u_char) (c - '0') < 10 || (u_char) ((c | 0x20) - 'a') < 6) {
             continue;
         }
 
-        c = ngx_tolower(c);
-
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-            return 0;
+        if (c == '-' && (i == 8 || i == 13 || i == 18 || i == 23)) {
+            continue;
         }
+
+        return 0;
     }
 
-    c = ngx_tolower(p[19]);
+    c = p[19] | 0x20;
 
     return p[14] == '4' && (c == '8' || c == '9' || c == 'a' || c == 'b');
 }
