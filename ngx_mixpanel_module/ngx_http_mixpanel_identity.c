@@ -1518,7 +1518,9 @@ ngx_http_mixpanel_is_banned(ngx_str_t *id)
 {
     ngx_uint_t  i;
 
-    if (id->len == 0 || id->len > 36) {
+    /* the list's ids have 1 to 9 characters, or 36 (the nil UUID) */
+
+    if (id->len == 0 || (id->len > 9 && id->len != 36)) {
         return 0;
     }
 

@@ -458,7 +458,13 @@ ngx_http_mixpanel_jwt_strip(ngx_str_t *token)
         p++;
     }
 
-    if (last - p > 7 && ngx_strncasecmp(p, (u_char *) "Bearer ", 7) == 0) {
+    /* "Bearer " in any case, as ngx_strncasecmp() would take it */
+
+    if (last - p > 7
+        && (p[0] | 0x20) == 'b' && (p[1] | 0x20) == 'e'
+        && (p[2] | 0x20) == 'a' && (p[3] | 0x20) == 'r'
+        && (p[4] | 0x20) == 'e' && (p[5] | 0x20) == 'r' && p[6] == ' ')
+    {
         p += 7;
 
         while (p < last && *p == ' ') {
