@@ -303,11 +303,7 @@ ngx_http_mixpanel_ignored(ngx_http_request_t *r,
         }
     }
 
-    if (!conf->track_bots
-        && r->headers_in.user_agent
-        && ngx_http_mixpanel_ua_is_bot(r->headers_in.user_agent->value.data,
-                                       r->headers_in.user_agent->value.len))
-    {
+    if (!conf->track_bots && ngx_http_mixpanel_ua_is_bot(r)) {
         return 1;
     }
 

@@ -534,7 +534,9 @@ void ngx_http_mixpanel_ua_get(u_char *ua, size_t len,
     ngx_http_mixpanel_ua_t *out);
 void ngx_http_mixpanel_ua_exit(void);
 /* a crawler of the JavaScript SDK's blocked list (mixpanel_track_bots) */
-ngx_int_t ngx_http_mixpanel_ua_is_bot(u_char *ua, size_t len);
+ngx_int_t ngx_http_mixpanel_ua_request(ngx_http_request_t *r,
+    ngx_http_mixpanel_ua_t *out);
+ngx_int_t ngx_http_mixpanel_ua_is_bot(ngx_http_request_t *r);
 
 
 /* ngx_http_mixpanel_gzip.c */

@@ -233,13 +233,9 @@ ngx_int_t
 ngx_http_mixpanel_client_props(ngx_http_request_t *r,
     ngx_http_mixpanel_buf_t *b)
 {
-    ngx_table_elt_t         *h;
-    ngx_http_mixpanel_ua_t   ua;
+    ngx_http_mixpanel_ua_t  ua;
 
-    h = r->headers_in.user_agent;
-
-    if (h) {
-        ngx_http_mixpanel_ua_get(h->value.data, h->value.len, &ua);
+    if (ngx_http_mixpanel_ua_request(r, &ua)) {
 
         /*
          * the four as the User-Agent cache wrote them; at most 17

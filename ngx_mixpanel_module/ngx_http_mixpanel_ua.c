@@ -261,6 +261,26 @@ static ngx_http_mixpanel_cache_t  ngx_http_mixpanel_ua_cache =
 static u_char  ngx_http_mixpanel_ua_json_buf[NGX_HTTP_MIXPANEL_UA_JSON];
 
 
+/*
+ * The last request's answer: a request asks twice (is it a bot, in the
+ * rewrite phase; its properties, in the log phase).  The values stay
+ * where they are until the next miss, which parses into the static
+ * buffers and may evict an entry: "misses" counts them.
+ */
+
+typedef struct {
+    ngx_atomic_uint_t             number;
+    ngx_uint_t                    requests;
+    u_char                       *data;
+    size_t                        len;
+    ngx_uint_t                    misses;
+    ngx_http_mixpanel_ua_t        ua;
+} ngx_http_mixpanel_ua_last_t;
+
+static ngx_uint_t                   ngx_http_mixpanel_ua_misses;
+static ngx_http_mixpanel_ua_last_t  ngx_http_mixpanel_ua_last;
+
+
 static ngx_str_t  ngx_http_mixpanel_ua_opera = ngx_string("Opera");
 static ngx_str_t  ngx_http_mixpanel_ua_opera_mini = ngx_string("Opera Mini");
 static ngx_str_t  ngx_http_mixpanel_ua_blackberry = ngx_string("BlackBerry");
@@ -744,6 +764,8 @@ ngx_http_mixpanel_ua_get(u_char *ua, size_t len, ngx_http_mixpanel_ua_t *out)
         return;
     }
 
+    ngx_http_mixpanel_ua_misses++;
+
     ngx_http_mixpanel_ua_parse(ua, len, out);
     ngx_http_mixpanel_ua_json(out);
 
@@ -815,16 +837,59 @@ ngx_http_mixpanel_ua_exit(void)
 
 
 /*
+ * The request's User-Agent as ngx_http_mixpanel_ua_get() parses it, the
+ * second time without asking the cache again; 0 without a User-Agent.
+ */
+
+ngx_int_t
+ngx_http_mixpanel_ua_request(ngx_http_request_t *r,
+    ngx_http_mixpanel_ua_t *out)
+{
+    ngx_table_elt_t              *h;
+    ngx_connection_t             *c;
+    ngx_http_mixpanel_ua_last_t  *last;
+
+    h = r->headers_in.user_agent;
+
+    if (h == NULL) {
+        return 0;
+    }
+
+    c = r->connection;
+    last = &ngx_http_mixpanel_ua_last;
+
+    if (last->data == h->value.data
+        && last->len == h->value.len
+        && last->number == c->number
+        && last->requests == c->requests
+        && last->misses == ngx_http_mixpanel_ua_misses)
+    {
+        *out = last->ua;
+        return 1;
+    }
+
+    ngx_http_mixpanel_ua_get(h->value.data, h->value.len, out);
+
+    last->number = c->number;
+    last->requests = c->requests;
+    last->data = h->value.data;
+    last->len = h->value.len;
+    last->misses = ngx_http_mixpanel_ua_misses;
+    last->ua = *out;
+
+    return 1;
+}
+
+
+/*
  * mixpanel_track_bots: the SDK drops every event of a User-Agent that
  * contains, in any case, one of its crawler strings.
  */
 
 ngx_int_t
-ngx_http_mixpanel_ua_is_bot(u_char *ua, size_t len)
+ngx_http_mixpanel_ua_is_bot(ngx_http_request_t *r)
 {
     ngx_http_mixpanel_ua_t  parsed;
 
-    ngx_http_mixpanel_ua_get(ua, len, &parsed);
-
-    return parsed.bot;
+    return ngx_http_mixpanel_ua_request(r, &parsed) && parsed.bot;
 }
