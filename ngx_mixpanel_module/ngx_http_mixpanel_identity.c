@@ -62,6 +62,7 @@ static ngx_int_t ngx_http_mixpanel_set_cookie(ngx_http_request_t *r,
     ngx_http_mixpanel_cookie_t *cookie, u_char *value, size_t len,
     ngx_uint_t clear);
 static ngx_int_t ngx_http_mixpanel_is_uuid4(u_char *p, size_t len);
+static ngx_inline ngx_uint_t ngx_http_mixpanel_hex8(uint64_t w);
 static ngx_int_t ngx_http_mixpanel_is_tag(u_char *p);
 static void ngx_http_mixpanel_map_device(u_char *dst, u_char *id, size_t len);
 static ngx_int_t ngx_http_mixpanel_key_id(ngx_str_t *secret, u_char *kid);
@@ -1281,15 +1282,15 @@ ngx_http_mixpanel_set_cookie(ngx_http_request_t *r,
 
 
 /*
- * a version 4 UUID, any case; the dashes are checked first, so that the
- * loop tests each character once (it runs on every tracked request)
+ * a version 4 UUID, any case: the dashes, then the 32 hex digits as four
+ * words of 8 (it runs on every tracked request)
  */
 
 static ngx_int_t
 ngx_http_mixpanel_is_uuid4(u_char *p, size_t len)
 {
-    u_char      c;
-    ngx_uint_t  i;
+    u_char    c;
+    uint64_t  w[4];
 
     if (len != NGX_HTTP_MIXPANEL_UUID_LEN
         || p[8] != '-' || p[13] != '-' || p[18] != '-' || p[23] != '-')
@@ -1297,23 +1298,55 @@ ngx_http_mixpanel_is_uuid4(u_char *p, size_t len)
         return 0;
     }
 
-    for (i = 0; i < NGX_HTTP_MIXPANEL_UUID_LEN; i++) {
-        c = p[i];
+    ngx_memcpy(&w[0], p, 8);
+    ngx_memcpy(&w[1], p + 9, 4);
+    ngx_memcpy((u_char *) &w[1] + 4, p + 14, 4);
+    ngx_memcpy(&w[2], p + 19, 4);
+    ngx_memcpy((u_char *) &w[2] + 4, p + 24, 4);
+    ngx_memcpy(&w[3], p + 28, 8);
 
-        if ((u_char) (c - '0') < 10 || (u_char) ((c | 0x20) - 'a') < 6) {
-            continue;
-        }
-
-        if (c == '-' && (i == 8 || i == 13 || i == 18 || i == 23)) {
-            continue;
-        }
-
+    if (!ngx_http_mixpanel_hex8(w[0]) || !ngx_http_mixpanel_hex8(w[1])
+        || !ngx_http_mixpanel_hex8(w[2]) || !ngx_http_mixpanel_hex8(w[3]))
+    {
         return 0;
     }
 
     c = p[19] | 0x20;
 
     return p[14] == '4' && (c == '8' || c == '9' || c == 'a' || c == 'b');
+}
+
+
+/*
+ * Whether each of the 8 bytes is 0-9, a-f or A-F.  With every byte
+ * below 0x80, adding a constant to the word carries into no other byte:
+ * a byte's top bit then tells whether it was at least, or at most, a
+ * bound.  Letters are tested on the word with 0x20 set in every byte,
+ * which maps A-F, and only them, to a-f.
+ */
+
+static ngx_inline ngx_uint_t
+ngx_http_mixpanel_hex8(uint64_t w)
+{
+    uint64_t  l, digit, alpha;
+
+#define NGX_HTTP_MIXPANEL_BYTES(c)  (0x0101010101010101ULL * (c))
+
+    if (w & NGX_HTTP_MIXPANEL_BYTES(0x80)) {
+        return 0;
+    }
+
+    l = w | NGX_HTTP_MIXPANEL_BYTES(0x20);
+
+    digit = (w + NGX_HTTP_MIXPANEL_BYTES(0x80 - '0'))
+            & ~(w + NGX_HTTP_MIXPANEL_BYTES(0x7f - '9'));
+    alpha = (l + NGX_HTTP_MIXPANEL_BYTES(0x80 - 'a'))
+            & ~(l + NGX_HTTP_MIXPANEL_BYTES(0x7f - 'f'));
+
+    return ((digit | alpha) & NGX_HTTP_MIXPANEL_BYTES(0x80))
+           == NGX_HTTP_MIXPANEL_BYTES(0x80);
+
+#undef NGX_HTTP_MIXPANEL_BYTES
 }
 
 
