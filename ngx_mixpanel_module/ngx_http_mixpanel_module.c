@@ -64,6 +64,7 @@ static ngx_http_complex_value_t *ngx_http_mixpanel_compile(ngx_conf_t *cf,
 static ngx_http_mixpanel_conf_src_t *ngx_http_mixpanel_conf_src(
     ngx_conf_t *cf, ngx_str_t *value);
 static ngx_int_t ngx_http_mixpanel_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_mixpanel_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_mixpanel_init_process(ngx_cycle_t *cycle);
 static void ngx_http_mixpanel_exit_process(ngx_cycle_t *cycle);
 
@@ -500,7 +501,7 @@ ngx_module_t  ngx_http_mixpanel_module = {
     ngx_http_mixpanel_commands,            /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_mixpanel_init_module,         /* init module */
     ngx_http_mixpanel_init_process,        /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -2127,6 +2128,15 @@ ngx_http_mixpanel_init(ngx_conf_t *cf)
     ngx_http_top_header_filter = ngx_http_mixpanel_header_filter;
 
     return NGX_OK;
+}
+
+
+/* each configuration, once its variables have their handlers */
+
+static ngx_int_t
+ngx_http_mixpanel_init_module(ngx_cycle_t *cycle)
+{
+    return ngx_http_mixpanel_header_vars_init(cycle);
 }
 
 

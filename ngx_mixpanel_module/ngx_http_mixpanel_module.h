@@ -584,6 +584,7 @@ void ngx_http_mixpanel_cache_put(ngx_http_mixpanel_cache_t *cache,
 ngx_int_t ngx_http_mixpanel_random(u_char *buf, size_t len);
 void ngx_http_mixpanel_hex(u_char *dst, u_char *src, size_t len);
 void ngx_http_mixpanel_uuid4(u_char *dst, u_char *rnd);
+ngx_int_t ngx_http_mixpanel_header_vars_init(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_mixpanel_complex_value(ngx_http_request_t *r,
     ngx_http_complex_value_t *val, ngx_str_t *value);
 ngx_int_t ngx_http_mixpanel_complex_value_copy(ngx_http_request_t *r,
