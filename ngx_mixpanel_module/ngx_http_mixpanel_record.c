@@ -145,7 +145,24 @@ ngx_http_mixpanel_record_emit(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        ngx_http_mixpanel_record_ip(&ip, &e.ip);
+        /*
+         * the connection's own address, as nginx printed it from an IPv4
+         * or IPv6 socket address ($remote_addr, the default), is valid
+         */
+
+        if (ip.data == r->connection->addr_text.data
+            && ip.len == r->connection->addr_text.len
+            && (r->connection->sockaddr->sa_family == AF_INET
+#if (NGX_HAVE_INET6)
+                || r->connection->sockaddr->sa_family == AF_INET6
+#endif
+               ))
+        {
+            e.ip = ip;
+
+        } else {
+            ngx_http_mixpanel_record_ip(&ip, &e.ip);
+        }
     }
 
     if (ctx->identify && ngx_http_mixpanel_emit_identify(&e) != NGX_OK) {
