@@ -34,6 +34,8 @@
 static void ngx_http_mixpanel_ctx_cleanup(void *data);
 static ngx_int_t ngx_http_mixpanel_ignored(ngx_http_request_t *r,
     ngx_http_mixpanel_loc_conf_t *conf);
+static ngx_int_t ngx_http_mixpanel_not_seen(ngx_http_request_t *r,
+    ngx_table_elt_t *h);
 static ngx_int_t ngx_http_mixpanel_resolve(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx, ngx_http_mixpanel_loc_conf_t *conf);
 static ngx_int_t ngx_http_mixpanel_client_device(ngx_http_request_t *r,
@@ -261,8 +263,9 @@ ngx_http_mixpanel_identity_start(ngx_http_request_t *r,
 
 /*
  * Never tracked, never given a cookie: the status location, CORS
- * preflights, and crawlers the JavaScript SDK ignores (unless
- * mixpanel_track_bots is on).
+ * preflights, a browser's prefetches (no one has seen the page yet; the
+ * JavaScript SDK never runs for them), and crawlers the JavaScript SDK
+ * ignores (unless mixpanel_track_bots is on).
  */
 
 static ngx_int_t
@@ -277,7 +280,7 @@ ngx_http_mixpanel_ignored(ngx_http_request_t *r,
         return 1;
     }
 
-    if (r->method == NGX_HTTP_OPTIONS) {
+    if (r->method & (NGX_HTTP_OPTIONS|NGX_HTTP_GET|NGX_HTTP_HEAD)) {
         part = &r->headers_in.headers.part;
         h = part->elts;
 
@@ -293,12 +296,7 @@ ngx_http_mixpanel_ignored(ngx_http_request_t *r,
                 i = 0;
             }
 
-            if (h[i].key.len == sizeof("Access-Control-Request-Method") - 1
-                && ngx_strncasecmp(h[i].key.data,
-                                   (u_char *) "Access-Control-Request-Method",
-                                   h[i].key.len)
-                   == 0)
-            {
+            if (ngx_http_mixpanel_not_seen(r, &h[i])) {
                 return 1;
             }
         }
@@ -309,6 +307,61 @@ ngx_http_mixpanel_ignored(ngx_http_request_t *r,
     }
 
     return 0;
+}
+
+
+/*
+ * A CORS preflight (OPTIONS with Access-Control-Request-Method) or a
+ * prefetch: "Sec-Purpose: prefetch" (and "prefetch;prerender"), and the
+ * older "Purpose: prefetch", "X-Moz: prefetch", "X-Purpose: preview"
+ */
+
+static ngx_int_t
+ngx_http_mixpanel_not_seen(ngx_http_request_t *r, ngx_table_elt_t *h)
+{
+    if (r->method == NGX_HTTP_OPTIONS) {
+        return h->key.len == sizeof("Access-Control-Request-Method") - 1
+               && ngx_strncasecmp(h->key.data,
+                                  (u_char *) "Access-Control-Request-Method",
+                                  h->key.len)
+                  == 0;
+    }
+
+    switch (h->key.len) {
+
+    case sizeof("X-Moz") - 1:
+        return ngx_strncasecmp(h->key.data, (u_char *) "X-Moz", 5) == 0
+               && h->value.len == sizeof("prefetch") - 1
+               && ngx_strncasecmp(h->value.data, (u_char *) "prefetch", 8)
+                  == 0;
+
+    case sizeof("Purpose") - 1:
+        return ngx_strncasecmp(h->key.data, (u_char *) "Purpose", 7) == 0
+               && h->value.len >= sizeof("prefetch") - 1
+               && ngx_strncasecmp(h->value.data, (u_char *) "prefetch", 8)
+                  == 0;
+
+    case sizeof("X-Purpose") - 1:
+        return ngx_strncasecmp(h->key.data, (u_char *) "X-Purpose", 9) == 0
+               && ((h->value.len == sizeof("preview") - 1
+                    && ngx_strncasecmp(h->value.data, (u_char *) "preview",
+                                       7)
+                       == 0)
+                   || (h->value.len >= sizeof("prefetch") - 1
+                       && ngx_strncasecmp(h->value.data,
+                                          (u_char *) "prefetch", 8)
+                          == 0));
+
+    case sizeof("Sec-Purpose") - 1:
+        return ngx_strncasecmp(h->key.data, (u_char *) "Sec-Purpose", 11)
+               == 0
+               && h->value.len >= sizeof("prefetch") - 1
+               && ngx_strncasecmp(h->value.data, (u_char *) "prefetch", 8)
+                  == 0;
+
+    default:
+        return 0;
+    }
 }
 
 
@@ -917,6 +970,19 @@ ngx_http_mixpanel_decide(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
     bound_other = ctx->has_tag && !ctx->pending && !bound_to_a;
 
     /*
+     * the SDK identified its device itself: the device is in the cluster
+     * of the SDK's $user_id, whatever the module's cookie says
+     */
+
+    if (known && ctx->from_sdk && ctx->sdk_user.len) {
+        bound_to_a = (ctx->sdk_user.len == ctx->account.len
+                      && ngx_strncmp(ctx->sdk_user.data, ctx->account.data,
+                                     ctx->account.len)
+                         == 0);
+        bound_other = !bound_to_a;
+    }
+
+    /*
      * a known account on a device another account's cluster holds: its
      * events must not claim the device (Simplified would try to merge it)
      */
@@ -1003,7 +1069,12 @@ ngx_http_mixpanel_decide(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
 
     case NGX_HTTP_MIXPANEL_RESET:
 
-        if (ctx->has_tag && !late) {
+        /*
+         * the person the device is bound to is still here (the request
+         * names its account): a new device would only join its cluster
+         */
+
+        if (ctx->has_tag && !late && !bound_to_a) {
             if (ngx_http_mixpanel_rotate(r, ctx) != NGX_OK) {
                 return NGX_ERROR;
             }

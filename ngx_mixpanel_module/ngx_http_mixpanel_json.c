@@ -93,6 +93,8 @@ static ngx_int_t ngx_http_mixpanel_json_hold(ngx_http_request_t *r,
     ngx_http_mixpanel_json_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_mixpanel_json_release(ngx_http_request_t *r,
     ngx_http_mixpanel_json_ctx_t *ctx, ngx_chain_t *rest);
+static ngx_int_t ngx_http_mixpanel_json_upstream_failed(
+    ngx_http_request_t *r);
 static ngx_int_t ngx_http_mixpanel_json_copy(ngx_http_request_t *r,
     ngx_http_mixpanel_json_ctx_t *ctx, u_char *data, size_t size);
 static ngx_int_t ngx_http_mixpanel_json_find(ngx_pool_t *pool, u_char *data,
@@ -494,12 +496,21 @@ ngx_http_mixpanel_json_header_filter(ngx_http_request_t *r)
         }
     }
 
+    /*
+     * a header again (an error page after a held header, which nginx
+     * took for unsent): what was held is dropped with its response
+     */
+
+    if (ctx->holding) {
+        ctx->holding = 0;
+        r->buffered &= ~NGX_HTTP_MIXPANEL_JSON_BUFFERED;
+    }
+
     ctx->values[NGX_HTTP_MIXPANEL_JSON_RESPONSE] = NULL;
     ctx->start = NULL;
     ctx->pos = NULL;
     ctx->end = NULL;
     ctx->state = NGX_HTTP_MIXPANEL_JSON_READING;
-    ctx->holding = 0;
     ctx->too_large = 0;
     ctx->logged = 0;
 
@@ -546,6 +557,14 @@ ngx_http_mixpanel_json_header_filter(ngx_http_request_t *r)
 
         ctx->holding = 1;
         r->buffered |= NGX_HTTP_MIXPANEL_JSON_BUFFERED;
+
+        /*
+         * the range body filter runs before this one and would see the
+         * body before the range header filter, after it, saw the header:
+         * a 206 header over the whole body; a held response is whole
+         */
+
+        r->allow_ranges = 0;
 
         return NGX_OK;
     }
@@ -663,9 +682,38 @@ ngx_http_mixpanel_json_hold(ngx_http_request_t *r,
             ctx->state = NGX_HTTP_MIXPANEL_JSON_DONE;
             return ngx_http_mixpanel_json_release(r, ctx, NULL);
         }
+
+        if (b->flush && ngx_http_mixpanel_json_upstream_failed(r)) {
+
+            /*
+             * the upstream failed after its header: nginx flushes what
+             * was sent and closes; held, the flush would leave the
+             * request waiting for a body that never comes
+             */
+
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "mixpanel: the upstream failed in the middle of "
+                          "a response held for its account, the account "
+                          "is unknown");
+
+            ctx->state = NGX_HTTP_MIXPANEL_JSON_FAILED;
+            return ngx_http_mixpanel_json_release(r, ctx, cl);
+        }
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The upstream module flushes without a last buffer once it has closed
+ * its connection only when the response ended in an error
+ */
+
+static ngx_int_t
+ngx_http_mixpanel_json_upstream_failed(ngx_http_request_t *r)
+{
+    return r->upstream != NULL && r->upstream->peer.connection == NULL;
 }
 
 

@@ -883,7 +883,7 @@ ngx_http_mixpanel_push(ngx_http_mixpanel_emit_t *e,
 void
 ngx_http_mixpanel_record_ip(ngx_str_t *value, ngx_str_t *ip)
 {
-    u_char  *p, *last;
+    u_char  *p, *q, *last;
 #if (NGX_HAVE_INET6)
     u_char   addr6[16];
 #endif
@@ -906,6 +906,30 @@ ngx_http_mixpanel_record_ip(ngx_str_t *value, ngx_str_t *ip)
     }
 
     ip->len = p - ip->data;
+
+    /*
+     * a port, as some load balancers append to X-Forwarded-For:
+     * "192.0.2.1:4711", "[2001:db8::1]:443", "[2001:db8::1]"
+     */
+
+    p = ip->data;
+    last = p + ip->len;
+
+    if (ip->len > 2 && *p == '[') {
+        q = ngx_strlchr(p + 1, last, ']');
+
+        if (q != NULL && (q + 1 == last || q[1] == ':')) {
+            ip->data = p + 1;
+            ip->len = q - ip->data;
+        }
+
+    } else {
+        q = ngx_strlchr(p, last, ':');
+
+        if (q != NULL && ngx_strlchr(q + 1, last, ':') == NULL) {
+            ip->len = q - p;
+        }
+    }
 
     if (ip->len && ip->len <= NGX_INET6_ADDRSTRLEN) {
 

@@ -1114,7 +1114,7 @@ ngx_http_mixpanel_sender_cut(ngx_http_mixpanel_sender_t *s, ngx_msec_t now)
             b->lane = lane;
 
             lane->npending -= b->n;
-            lane->psize -= size - 2;
+            lane->psize -= size - 1;
 
             if (lane->npending == 0) {
                 lane->tail = &lane->pending;
@@ -1149,7 +1149,9 @@ ngx_http_mixpanel_sender_batch(ngx_http_mixpanel_sender_t *s,
         return NULL;
     }
 
-    bytes = 2;
+    /* "[", the records and a comma after each but the last, "]" */
+
+    bytes = 1;
     last = NULL;
     i = 0;
 
@@ -1781,13 +1783,14 @@ ngx_http_mixpanel_sender_answer(ngx_http_mixpanel_sender_t *s,
     }
 
     /*
-     * A strict 400 lists the records it refused, the rest were accepted;
-     * other 4xx, and /engage's status 0, refuse the batch.
+     * A strict 400 lists the records it refused, the rest were accepted
+     * (with or without num_records_imported); other 4xx, and /engage's
+     * status 0, refuse the batch.
      */
 
     marked = 0;
 
-    if (status == 400 && !engage && nfailed > 0 && imported >= 0
+    if (status == 400 && !engage && nfailed > 0
         && n <= NGX_HTTP_MIXPANEL_MAX_BATCH)
     {
         ngx_memzero(failed, n);
@@ -1800,7 +1803,7 @@ ngx_http_mixpanel_sender_answer(ngx_http_mixpanel_sender_t *s,
     if (marked) {
         rejected = marked;
 
-    } else if (status == 400 && !engage && nfailed > 0 && imported >= 0) {
+    } else if (status == 400 && !engage && nfailed > 0) {
         rejected = ngx_min((ngx_uint_t) nfailed, n);
 
     } else if (status == 200 && engage) {

@@ -617,6 +617,26 @@ my $pad = 'a' x 255;
 
 
 
+=== TEST 18a: a batch whose body is exactly 2 MB leaves as one request
+--- http_config
+    mixpanel_flush_interval 3s;
+--- config eval
+my $pad = 'a' x 255;
+"    mixpanel_event Big;\n"
+. "    location = /big {\n        mixpanel track;\n"
+. CORE::join("", map { sprintf "        mixpanel_property p%03d %s;\n", $_, $pad } 1 .. 200)
+. "        return 200 \"ok\\n\";\n    }\n"
+. "    location = /fill {\n        mixpanel track;\n"
+. CORE::join("", map { sprintf "        mixpanel_property p%03d \$arg_f;\n", $_ } 1 .. 200)
+. "        mixpanel_property z \$arg_z;\n"
+. "        return 200 \"ok\\n\";\n    }\n"
+--- steps eval
+::big_steps(2 * 1024 * 1024)
+--- sink_sizes eval
+'^# /import:40 /import:1\z'
+
+
+
 === TEST 19: a batch whose body would be 2 MB and one byte is cut before its last event
 --- http_config
     mixpanel_flush_interval 3s;

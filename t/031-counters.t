@@ -210,6 +210,29 @@ my $batch = sub {
 
 
 
+=== TEST 2a: a strict 400 that lists failed_records without num_records_imported: the listed records are rejected, the rest sent
+--- http_config
+    mixpanel_batch_size 5;
+    mixpanel_flush_interval 1h;
+--- steps eval
+[ { req => "POST /emu/reset", body => '"ok": true' },
+  ::fault({ status => 400, count => 1, path => "/import",
+            body => { code => 400, status => "Bad Request",
+                      error => "some data points in the request failed validation",
+                      failed_records => [ map { { index => $_,
+                          '$insert_id' => "x$_", field => "properties.time",
+                          message => "bad" } } (1, 3) ] } }),
+  (map { { req => "GET /t?n=$_" } } 1 .. 4),
+  { req => "GET /t?n=5", queued => 5 },
+  { req => "GET /emu/requests", body => '^requests: 400:5\n\z' },
+  ::status_steps(events_queued => 5, events_sent => 3, events_rejected => 2,
+                 queue_full => 0, retry_expired => 0, shutdown => 0,
+                 events_spooled => 0, events_replayed => 0,
+                 batches_sent => 1, retries => 0, identify_sent => 0,
+                 queue_depth => 0) ]
+
+
+
 === TEST 3: a 400 without failed_records and a 404 reject their whole batch, with nothing retried
 --- http_config
     mixpanel_batch_size 2;

@@ -474,6 +474,40 @@ GET /signup-screen
 
 
 
+=== TEST 19a: reset on a device bound to the account of the request keeps it: the same person is still here (rotating would add a device to the cluster at every visit)
+--- config
+    location = /signup-screen {
+        mixpanel reset;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1\nX-Account: acc-1"
+--- request
+GET /signup-screen
+--- response_headers
+!Set-Cookie
+--- calls eval
+'^$'
+
+
+
+=== TEST 19b: reset on a device bound to another account than the request's rotates it
+--- config
+    location = /signup-screen {
+        mixpanel reset;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1\nX-Account: acc-2"
+--- request
+GET /signup-screen
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=(?!$::D1)$::UUID; Path=/; .*"
+--- calls eval
+'^$'
+
+
+
 === TEST 20: an unknown account: events as the device, never a people update
 --- config
     location = /signup {
@@ -799,6 +833,31 @@ sink_re(['/import', event_re('API Request', $::UP, $::UP),
 --- calls eval
 sink_re(['/import', event_re('API Request', $::UUID, $::UUID),
          event_re('API Request', $::UUID, $::UUID)])
+
+
+
+=== TEST 35a: a browser's prefetches (Sec-Purpose, and the older Purpose, X-Moz and X-Purpose forms) are not tracked nor given a cookie; a POST with Sec-Purpose (no prefetch is a POST), and a header that only looks alike, are
+--- config
+    location /page {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["Sec-Purpose: prefetch", "Sec-Purpose: prefetch;prerender",
+ "Purpose: prefetch", "X-Moz: prefetch", "X-Purpose: preview",
+ "Sec-Purpose: prefetch", "X-Moz: prefetched", "Sec-Purposes: prefetch"]
+--- request eval
+["GET /page", "GET /page", "GET /page", "HEAD /page", "GET /page",
+ "POST /page", "GET /page", "GET /page"]
+--- response_headers eval
+["!Set-Cookie", "!Set-Cookie", "!Set-Cookie", "!Set-Cookie", "!Set-Cookie",
+ "", "", ""]
+--- response_headers_like eval
+["", "", "", "", "", "Set-Cookie: mp_device_id=$::UUID; .*",
+ "Set-Cookie: mp_device_id=$::UUID; .*",
+ "Set-Cookie: mp_device_id=$::UUID; .*"]
+--- calls eval
+sink_re(['/import', map { event_re('API Request', $::UUID, $::UUID) } 1 .. 3])
 
 
 

@@ -7,6 +7,10 @@ use t::Mixpanel;
 
 our ($T1, $T9) = (tag("acc-1"), tag("acc-9"));
 
+# mixpanel-browser 2.83's cookie after init(), then identify("acc-1")
+our $SDK_ID_U = "a17628db-0b3c-4b58-94c6-2458ce5ca2a6";
+our $SDK_IDENTIFIED = 'mp_tok_mixpanel=%7B%22distinct_id%22%3A%22acc-1%22%2C%22%24device_id%22%3A%22a17628db-0b3c-4b58-94c6-2458ce5ca2a6%22%2C%22%24initial_referrer%22%3A%22%24direct%22%2C%22%24initial_referring_domain%22%3A%22%24direct%22%2C%22__mps%22%3A%7B%7D%2C%22__mpso%22%3A%7B%7D%2C%22__mpus%22%3A%7B%7D%2C%22__mpa%22%3A%7B%7D%2C%22__mpu%22%3A%7B%7D%2C%22__mpr%22%3A%5B%5D%2C%22__mpap%22%3A%5B%5D%2C%22%24user_id%22%3A%22acc-1%22%7D';
+
 use_sink("simplified");
 no_shuffle();
 run_tests();
@@ -272,3 +276,23 @@ sink_re(['/import', event_re('API Request', 'eve', $d, 'eve',
                   ',"account_id":"eve"')],
         ['/engage', engage_re('frank', '$set',
                               '"account_id":"frank"')])
+
+
+
+=== TEST 11a: the SDK identified its device with acc-1 (its cookie says so): acc-2's request on it carries $user_id but no $device_id, acc-1's carries both
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_device_id $mixpanel_sdk_device_id;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["Cookie: $::SDK_IDENTIFIED\nX-Account: acc-2",
+ "Cookie: $::SDK_IDENTIFIED\nX-Account: acc-1"]
+--- request eval
+["GET /t", "GET /t"]
+--- calls eval
+sink_re(['/import', event_re('API Request', 'acc-2', undef, 'acc-2',
+                             ',"account_id":"acc-2"'),
+         event_re('API Request', 'acc-1', $::SDK_ID_U, 'acc-1',
+                  ',"account_id":"acc-1"')])

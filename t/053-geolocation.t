@@ -94,7 +94,7 @@ login_calls('0')
 
 
 
-=== TEST 5: values that are no address: "0"
+=== TEST 5: values that are no address: "0"; an address with a port (as some load balancers write X-Forwarded-For) or in brackets: the address
 --- config
     location = /t {
         mixpanel track;
@@ -109,12 +109,36 @@ login_calls('0')
  "Cookie: mp_device_id=$::D1\nX-Ip: [2001:db8::7]",
  "Cookie: mp_device_id=$::D1\nX-Ip: 203.0.113.9"]
 --- request eval
-["GET /t", "GET /t", "GET /t", "GET /t", "GET /t", "GET /t"]
+[("GET /t") x 6]
 --- calls eval
 my @ev = map {
     (my $e = event_re('API Request', $::D1, $::D1)) =~ s/127\\\.0\\\.0\\\.1/$_/;
     $e
-} ('0', '0', '0', '0', '0', '203\.0\.113\.9');
+} ('0', '203\.0\.113\.9', '0', '0', '2001:db8::7', '203\.0\.113\.9');
+sink_re(['/import', @ev])
+
+
+
+=== TEST 5a: ports and brackets, at their edges
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_ip $http_x_ip;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["Cookie: mp_device_id=$::D1\nX-Ip: [2001:db8::8]:443, 10.0.0.1",
+ "Cookie: mp_device_id=$::D1\nX-Ip: 203.0.113.9:",
+ "Cookie: mp_device_id=$::D1\nX-Ip: [2001:db8::7]x",
+ "Cookie: mp_device_id=$::D1\nX-Ip: 203.0.113.9:1:2",
+ "Cookie: mp_device_id=$::D1\nX-Ip: []:1"]
+--- request eval
+[("GET /t") x 5]
+--- calls eval
+my @ev = map {
+    (my $e = event_re('API Request', $::D1, $::D1)) =~ s/127\\\.0\\\.0\\\.1/$_/;
+    $e
+} ('2001:db8::8', '203\.0\.113\.9', '0', '0', '0');
 sink_re(['/import', @ev])
 
 

@@ -629,3 +629,173 @@ POST /login
 sink_re(['/import', identify_re('acc-1', $::D1),
          event_re('Log In', 'acc-1', $::D1, undef, ',"account_id":"acc-1"')],
         ['/engage', engage_re('acc-1', '$set', '"account_id":"acc-1"')])
+
+
+
+=== TEST 21: a Range request for a held login answers 200 with the whole body: the range filter, which runs before the hold, would see no range yet and pass the whole body under a 206 header
+--- config
+    location = /login {
+        mixpanel login;
+        mixpanel_account_id $body_account;
+        default_type application/json;
+        alias $TEST_NGINX_SERVER_ROOT/html/login.json;
+    }
+--- user_files
+>>> login.json
+{"account":{"id":"acc-1"}}
+--- more_headers eval
+"Cookie: mp_device_id=$::D1\nRange: bytes=0-4"
+--- request
+GET /login
+--- error_code: 200
+--- response_body_like chomp
+^\{"account":\{"id":"acc-1"\}\}$
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=$::D1.$::T1; .*"
+--- calls eval
+sink_re(['/import', identify_re('acc-1', $::D1),
+         event_re('Log In', 'acc-1', $::D1, undef, ',"account_id":"acc-1"')],
+        ['/engage', engage_re('acc-1', '$set', '"account_id":"acc-1"')])
+
+
+
+=== TEST 22: the same Range request where nothing is held (a header account): the range is served, so ranges are off only while holding
+--- config
+    location = /login {
+        mixpanel login;
+        mixpanel_account_id $http_x_account;
+        default_type application/json;
+        alias $TEST_NGINX_SERVER_ROOT/html/login.json;
+    }
+--- user_files
+>>> login.json
+{"account":{"id":"acc-1"}}
+--- more_headers eval
+"Cookie: mp_device_id=$::D1\nRange: bytes=0-4\nX-Account: acc-1"
+--- request
+GET /login
+--- error_code: 206
+--- response_body chomp
+{"acc
+
+
+
+=== TEST 23: the upstream fails in the middle of a held body (read timeout, buffered): the client gets the held part and the connection closes at once, as without the hold; nothing is bound
+--- config
+    location = /login {
+        mixpanel login;
+        mixpanel_account_id $body_account;
+        proxy_read_timeout 300ms;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+    }
+
+    location = /backend {
+        mixpanel off;
+        default_type application/json;
+        limit_rate_after 10k;
+        limit_rate 1;
+        alias $TEST_NGINX_SERVER_ROOT/html/big.json;
+    }
+--- user_files eval
+">>> big.json\n$::BIG"
+--- more_headers eval
+"Cookie: mp_device_id=$::D1"
+--- request
+GET /login
+--- timeout: 4
+--- ignore_response
+--- error_log
+upstream timed out
+mixpanel: the upstream failed in the middle of a response held for its account
+--- no_error_log
+[alert]
+
+
+
+=== TEST 23b: the event of the block above is anonymous, nothing is identified or bound
+--- config
+    location = /login {
+        mixpanel login;
+        mixpanel_account_id $body_account;
+        proxy_read_timeout 300ms;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+    }
+
+    location = /backend {
+        mixpanel off;
+        default_type application/json;
+        limit_rate_after 10k;
+        limit_rate 1;
+        alias $TEST_NGINX_SERVER_ROOT/html/big.json;
+    }
+--- user_files eval
+">>> big.json\n$::BIG"
+--- more_headers eval
+"Cookie: mp_device_id=$::D1"
+--- request
+GET /login
+--- timeout: 4
+--- calls eval
+sink_re(['/import', event_re('Log In', $::D1, $::D1, undef)])
+
+
+
+=== TEST 24: the same with proxy_buffering off
+--- config
+    location = /login {
+        mixpanel login;
+        mixpanel_account_id $body_account;
+        proxy_buffering off;
+        proxy_read_timeout 300ms;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+    }
+
+    location = /backend {
+        mixpanel off;
+        default_type application/json;
+        limit_rate_after 10k;
+        limit_rate 1;
+        alias $TEST_NGINX_SERVER_ROOT/html/big.json;
+    }
+--- user_files eval
+">>> big.json\n$::BIG"
+--- more_headers eval
+"Cookie: mp_device_id=$::D1"
+--- request
+GET /login
+--- timeout: 4
+--- ignore_response
+--- error_log
+upstream timed out
+mixpanel: the upstream failed in the middle of a response held for its account
+--- no_error_log
+[alert]
+
+
+
+=== TEST 24b: the event of the block above is anonymous, nothing is identified or bound
+--- config
+    location = /login {
+        mixpanel login;
+        mixpanel_account_id $body_account;
+        proxy_buffering off;
+        proxy_read_timeout 300ms;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+    }
+
+    location = /backend {
+        mixpanel off;
+        default_type application/json;
+        limit_rate_after 10k;
+        limit_rate 1;
+        alias $TEST_NGINX_SERVER_ROOT/html/big.json;
+    }
+--- user_files eval
+">>> big.json\n$::BIG"
+--- more_headers eval
+"Cookie: mp_device_id=$::D1"
+--- request
+GET /login
+--- timeout: 4
+--- calls eval
+sink_re(['/import', event_re('Log In', $::D1, $::D1, undef)])

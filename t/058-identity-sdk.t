@@ -174,3 +174,28 @@ sink_re(['/import',
 sink_re(['/import', event_re('API Request', $::D1, $::D1),
          event_re('API Request', $::D2, $::D2),
          event_re('API Request', '\$device:' . $::SDK_U, $::SDK_U)])
+
+
+
+=== TEST 7: an SDK that identified the device with acc-1: a request of acc-2 on it sends no $identify (the device is in acc-1's cluster, Mixpanel would refuse the merge), acc-1's sends none either (the SDK merged it); the same request on the SDK's anonymous device does
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_device_id $mixpanel_sdk_device_id;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["Cookie: $::SDK_IDENTIFIED\nX-Account: acc-2",
+ "Cookie: $::SDK_IDENTIFIED\nX-Account: acc-1",
+ "Cookie: $::SDK_ANON\nX-Account: acc-2"]
+--- request eval
+["GET /t", "GET /t", "GET /t"]
+--- calls eval
+sink_re(['/import',
+         event_re('API Request', 'acc-2', $::SDK_ID_U, undef,
+                  ',"account_id":"acc-2"'),
+         event_re('API Request', 'acc-1', $::SDK_ID_U, undef,
+                  ',"account_id":"acc-1"'),
+         identify_re('acc-2', $::SDK_U, '\$device:' . $::SDK_U),
+         event_re('API Request', 'acc-2', $::SDK_U, undef,
+                  ',"account_id":"acc-2"')])

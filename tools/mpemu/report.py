@@ -270,8 +270,10 @@ def cookieless_clients(report):
         "warning", "cookieless_clients",
         "%d anonymous users hold a single event each (%s): clients that "
         "keep no cookie (crawlers, monitors, scripts) get a new device id "
-        "on every request; mixpanel-browser tracks no crawler on its "
-        "blocked list" % (len(single), format_counts(names)),
+        "on every request, and so does each of a new browser's first "
+        "requests sent in parallel, before a response set the cookie; "
+        "mixpanel-browser tracks no crawler on its blocked list"
+        % (len(single), format_counts(names)),
         count=len(single), events=names)]
 
 
