@@ -35,6 +35,7 @@ struct ngx_http_mixpanel_cache_slot_s {
 
 
 #define NGX_HTTP_MIXPANEL_CACHE_WAYS  4
+#define NGX_HTTP_MIXPANEL_CACHE_K     0x9e3779b97f4a7c15ULL
 
 
 /* the entries and the slots go; the cache can be used again */
@@ -63,23 +64,70 @@ ngx_http_mixpanel_cache_empty(ngx_http_mixpanel_cache_t *cache)
  * The hash of a long key takes its first and last 32 bytes and its length:
  * where keys differ (a JWT's signature; a User-Agent's platform and its
  * browser's version), at a fixed cost.  Hits compare the whole key.
+ * Eight bytes at a time, multiplied and folded (murmur2 took 4 at a time
+ * and three times the instructions); nothing depends on the hash but
+ * which set a key goes to.
  */
+
+static ngx_inline uint64_t
+ngx_http_mixpanel_cache_words(uint64_t h, u_char *p, size_t len)
+{
+    u_char    *last;
+    uint64_t   w;
+
+    /* len >= 8: the last word overlaps the one before */
+
+    last = p + len - 8;
+
+    for ( ;; ) {
+        if (p > last) {
+            p = last;
+        }
+
+        ngx_memcpy(&w, p, 8);
+
+        h = (h ^ w) * NGX_HTTP_MIXPANEL_CACHE_K;
+        h ^= h >> 32;
+
+        if (p == last) {
+            return h;
+        }
+
+        p += 8;
+    }
+}
+
 
 static ngx_inline uint32_t
 ngx_http_mixpanel_cache_hash(uintptr_t tag, u_char *key, size_t len)
 {
-    uint32_t  h;
+    size_t    i;
+    uint64_t  h, w;
 
-    if (len <= 64) {
-        h = ngx_murmur_hash2(key, len);
+    h = ((uint64_t) len * NGX_HTTP_MIXPANEL_CACHE_K) ^ (uint64_t) tag;
+
+    if (len < 8) {
+        w = 0;
+
+        for (i = 0; i < len; i++) {
+            w = (w << 8) | key[i];
+        }
+
+        h = (h ^ w) * NGX_HTTP_MIXPANEL_CACHE_K;
+
+    } else if (len <= 64) {
+        h = ngx_http_mixpanel_cache_words(h, key, len);
 
     } else {
-        h = ngx_murmur_hash2(key, 32)
-            ^ (ngx_murmur_hash2(key + len - 32, 32) * 31)
-            ^ (uint32_t) len * 0x9e3779b1;
+        h = ngx_http_mixpanel_cache_words(h, key, 32);
+        h = ngx_http_mixpanel_cache_words(h, key + len - 32, 32);
     }
 
-    return h ^ (uint32_t) (tag >> 4);
+    h ^= h >> 29;
+    h *= NGX_HTTP_MIXPANEL_CACHE_K;
+    h ^= h >> 32;
+
+    return (uint32_t) h;
 }
 
 

@@ -9,6 +9,10 @@
 #include <jansson.h>
 #include <math.h>
 
+#if (defined __SSE2__)
+#include <emmintrin.h>
+#endif
+
 
 static size_t ngx_http_mixpanel_utf8_next(u_char *p, u_char *last,
     uint32_t *cp);
@@ -123,6 +127,86 @@ ngx_http_mixpanel_json_special(uint64_t w)
 }
 
 
+/*
+ * Whether none of len bytes needs escaping or a look at UTF-8: the text
+ * of most values.  Words are read whole, the last one overlapping the one
+ * before, never past the end.
+ */
+
+static ngx_inline ngx_uint_t
+ngx_http_mixpanel_json_is_plain(u_char *p, size_t len)
+{
+    u_char    *last;
+    uint64_t   w;
+#if (defined __SSE2__)
+    __m128i    v, m;
+#endif
+
+    if (len < 8) {
+        while (len--) {
+            if (!ngx_http_mixpanel_json_plain[*p++]) {
+                return 0;
+            }
+        }
+
+        return 1;
+    }
+
+#if (defined __SSE2__)
+
+    if (len >= 16) {
+        last = p + len - 16;
+
+        for ( ;; ) {
+            if (p > last) {
+                p = last;
+            }
+
+            /* a signed compare: below 0x20, and 0x80 and above */
+
+            v = _mm_loadu_si128((__m128i *) p);
+            m = _mm_or_si128(
+                    _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                 _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))),
+                    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                 _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+
+            if (_mm_movemask_epi8(m)) {
+                return 0;
+            }
+
+            if (p == last) {
+                return 1;
+            }
+
+            p += 16;
+        }
+    }
+
+#endif
+
+    last = p + len - 8;
+
+    for ( ;; ) {
+        if (p > last) {
+            p = last;
+        }
+
+        ngx_memcpy(&w, p, 8);
+
+        if (ngx_http_mixpanel_json_special(w)) {
+            return 0;
+        }
+
+        if (p == last) {
+            return 1;
+        }
+
+        p += 8;
+    }
+}
+
+
 ngx_int_t
 ngx_http_mixpanel_json_string(ngx_http_mixpanel_buf_t *b, u_char *data,
     size_t len)
@@ -132,6 +216,22 @@ ngx_http_mixpanel_json_string(ngx_http_mixpanel_buf_t *b, u_char *data,
     uint32_t        cp;
     uint64_t        w;
     static u_char   hex[] = "0123456789abcdef";
+
+    if (len <= NGX_HTTP_MIXPANEL_MAX_STRING
+        && ngx_http_mixpanel_json_is_plain(data, len))
+    {
+        if (ngx_http_mixpanel_buf_reserve(b, len + 2) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        o = b->pos;
+        *o++ = '"';
+        o = ngx_cpymem(o, data, len);
+        *o++ = '"';
+        b->pos = o;
+
+        return NGX_OK;
+    }
 
     /* the worst case: every byte becomes a 6-byte escape */
 
@@ -404,7 +504,27 @@ ngx_int_t
 ngx_http_mixpanel_json_string_prop(ngx_http_mixpanel_buf_t *b,
     ngx_str_t *key, u_char *data, size_t len)
 {
+    u_char  *o;
+
     if (len == 0 || b->nprops >= NGX_HTTP_MIXPANEL_MAX_PROPS) {
+        return NGX_OK;
+    }
+
+    if (len <= NGX_HTTP_MIXPANEL_MAX_STRING
+        && ngx_http_mixpanel_json_is_plain(data, len))
+    {
+        if (ngx_http_mixpanel_buf_reserve(b, key->len + len + 2) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        o = ngx_cpymem(b->pos, key->data, key->len);
+        *o++ = '"';
+        o = ngx_cpymem(o, data, len);
+        *o++ = '"';
+
+        b->pos = o;
+        b->nprops++;
+
         return NGX_OK;
     }
 

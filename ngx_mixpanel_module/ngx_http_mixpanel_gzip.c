@@ -11,9 +11,13 @@
  * 0.124 against 0.118.  libdeflate otherwise, in one shot.  Only the
  * sender thread calls these; each sender has its own compressor.
  *
- * igzip is fed 64 KB at a time and the caller's yield runs in between:
+ * igzip is fed 128 KB at a time and the caller's yield runs in between:
  * a 2000-event batch is 1 ms of compression, which a worker sharing the
- * core with the sender would otherwise wait for.
+ * core with the sender would otherwise wait for.  Each isal_deflate()
+ * call copies its first 32 KB into igzip's window and the last 32 KB
+ * back out (about 100k instructions): with 64 KB slices that was a
+ * quarter of the instructions and 10 % of the time of a batch, with
+ * 128 KB an eighth and 5 %, for slices of about 70 us instead of 35 us.
  */
 
 
@@ -22,7 +26,7 @@
 #if (NGX_HTTP_MIXPANEL_ISAL)
 #include <isa-l/igzip_lib.h>
 
-#define NGX_HTTP_MIXPANEL_GZIP_CHUNK  65536
+#define NGX_HTTP_MIXPANEL_GZIP_CHUNK  131072
 #else
 #include <libdeflate.h>
 #endif

@@ -64,6 +64,7 @@ static ngx_int_t ngx_http_mixpanel_set_cookie(ngx_http_request_t *r,
     ngx_http_mixpanel_cookie_t *cookie, u_char *value, size_t len,
     ngx_uint_t clear);
 static ngx_int_t ngx_http_mixpanel_is_uuid4(u_char *p, size_t len);
+static ngx_inline ngx_uint_t ngx_http_mixpanel_hex8(uint64_t w);
 static ngx_int_t ngx_http_mixpanel_is_tag(u_char *p);
 static void ngx_http_mixpanel_map_device(u_char *dst, u_char *id, size_t len);
 static ngx_int_t ngx_http_mixpanel_key_id(ngx_str_t *secret, u_char *kid);
@@ -301,11 +302,7 @@ ngx_http_mixpanel_ignored(ngx_http_request_t *r,
         }
     }
 
-    if (!conf->track_bots
-        && r->headers_in.user_agent
-        && ngx_http_mixpanel_ua_is_bot(r->headers_in.user_agent->value.data,
-                                       r->headers_in.user_agent->value.len))
-    {
+    if (!conf->track_bots && ngx_http_mixpanel_ua_is_bot(r)) {
         return 1;
     }
 
@@ -415,7 +412,8 @@ ngx_http_mixpanel_resolve(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
     }
 
     if (conf->token
-        && ngx_http_complex_value(r, conf->token, &ctx->token) != NGX_OK)
+        && ngx_http_mixpanel_complex_value_copy(r, conf->token, &ctx->token)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -429,7 +427,8 @@ ngx_http_mixpanel_resolve(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
     }
 
     if (conf->device_id) {
-        if (ngx_http_complex_value(r, conf->device_id, &v) != NGX_OK
+        if (ngx_http_mixpanel_complex_value(r, conf->device_id, &v)
+            != NGX_OK
             || ngx_http_mixpanel_client_device(r, ctx, &v) != NGX_OK)
         {
             return NGX_ERROR;
@@ -654,7 +653,10 @@ ngx_http_mixpanel_eval_profile(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (ngx_http_complex_value(r, ctx->resolved->profile_id, &v) != NGX_OK) {
+    if (ngx_http_mixpanel_complex_value_copy(r, ctx->resolved->profile_id,
+                                             &v)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -684,7 +686,8 @@ ngx_http_mixpanel_eval_account(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (ngx_http_complex_value(r, ctx->resolved->account_id, &ctx->account)
+    if (ngx_http_mixpanel_complex_value_copy(r, ctx->resolved->account_id,
+                                             &ctx->account)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -791,7 +794,9 @@ ngx_http_mixpanel_identity_needs_body(ngx_http_request_t *r)
     }
 
     if (conf->account_id) {
-        if (ngx_http_complex_value(r, conf->account_id, &v) != NGX_OK) {
+        if (ngx_http_mixpanel_complex_value(r, conf->account_id, &v)
+            != NGX_OK)
+        {
             return NGX_DECLINED;
         }
 
@@ -801,7 +806,9 @@ ngx_http_mixpanel_identity_needs_body(ngx_http_request_t *r)
     }
 
     if (conf->action == NGX_HTTP_MIXPANEL_PROFILE_SWITCH && conf->profile_id) {
-        if (ngx_http_complex_value(r, conf->profile_id, &v) != NGX_OK) {
+        if (ngx_http_mixpanel_complex_value(r, conf->profile_id, &v)
+            != NGX_OK)
+        {
             return NGX_DECLINED;
         }
 
@@ -1345,39 +1352,72 @@ ngx_http_mixpanel_set_cookie(ngx_http_request_t *r,
 }
 
 
-/* a version 4 UUID, any case */
+/*
+ * a version 4 UUID, any case: the dashes, then the 32 hex digits as four
+ * words of 8 (it runs on every tracked request)
+ */
 
 static ngx_int_t
 ngx_http_mixpanel_is_uuid4(u_char *p, size_t len)
 {
-    u_char      c;
-    ngx_uint_t  i;
+    u_char    c;
+    uint64_t  w[4];
 
-    if (len != NGX_HTTP_MIXPANEL_UUID_LEN) {
+    if (len != NGX_HTTP_MIXPANEL_UUID_LEN
+        || p[8] != '-' || p[13] != '-' || p[18] != '-' || p[23] != '-')
+    {
         return 0;
     }
 
-    for (i = 0; i < NGX_HTTP_MIXPANEL_UUID_LEN; i++) {
-        c = p[i];
+    ngx_memcpy(&w[0], p, 8);
+    ngx_memcpy(&w[1], p + 9, 4);
+    ngx_memcpy((u_char *) &w[1] + 4, p + 14, 4);
+    ngx_memcpy(&w[2], p + 19, 4);
+    ngx_memcpy((u_char *) &w[2] + 4, p + 24, 4);
+    ngx_memcpy(&w[3], p + 28, 8);
 
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-') {
-                return 0;
-            }
-
-            continue;
-        }
-
-        c = ngx_tolower(c);
-
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-            return 0;
-        }
+    if (!ngx_http_mixpanel_hex8(w[0]) || !ngx_http_mixpanel_hex8(w[1])
+        || !ngx_http_mixpanel_hex8(w[2]) || !ngx_http_mixpanel_hex8(w[3]))
+    {
+        return 0;
     }
 
-    c = ngx_tolower(p[19]);
+    c = p[19] | 0x20;
 
     return p[14] == '4' && (c == '8' || c == '9' || c == 'a' || c == 'b');
+}
+
+
+/*
+ * Whether each of the 8 bytes is 0-9, a-f or A-F.  With every byte
+ * below 0x80, adding a constant to the word carries into no other byte:
+ * a byte's top bit then tells whether it was at least, or at most, a
+ * bound.  Letters are tested on the word with 0x20 set in every byte,
+ * which maps A-F, and only them, to a-f.
+ */
+
+static ngx_inline ngx_uint_t
+ngx_http_mixpanel_hex8(uint64_t w)
+{
+    uint64_t  l, digit, alpha;
+
+#define NGX_HTTP_MIXPANEL_BYTES(c)  (0x0101010101010101ULL * (c))
+
+    if (w & NGX_HTTP_MIXPANEL_BYTES(0x80)) {
+        return 0;
+    }
+
+    l = w | NGX_HTTP_MIXPANEL_BYTES(0x20);
+
+    digit = (w + NGX_HTTP_MIXPANEL_BYTES(0x80 - '0'))
+            & ~(w + NGX_HTTP_MIXPANEL_BYTES(0x7f - '9'));
+    alpha = (l + NGX_HTTP_MIXPANEL_BYTES(0x80 - 'a'))
+            & ~(l + NGX_HTTP_MIXPANEL_BYTES(0x7f - 'f'));
+
+    return ((digit | alpha) & NGX_HTTP_MIXPANEL_BYTES(0x80))
+           == NGX_HTTP_MIXPANEL_BYTES(0x80);
+
+#undef NGX_HTTP_MIXPANEL_BYTES
 }
 
 
@@ -1578,7 +1618,9 @@ ngx_http_mixpanel_is_banned(ngx_str_t *id)
 {
     ngx_uint_t  i;
 
-    if (id->len == 0 || id->len > 36) {
+    /* the list's ids have 1 to 9 characters, or 36 (the nil UUID) */
+
+    if (id->len == 0 || (id->len > 9 && id->len != 36)) {
         return 0;
     }
 
@@ -1628,7 +1670,7 @@ ngx_http_mixpanel_condition(ngx_http_request_t *r,
 {
     ngx_str_t  val;
 
-    if (ngx_http_complex_value(r, cv, &val) != NGX_OK) {
+    if (ngx_http_mixpanel_complex_value(r, cv, &val) != NGX_OK) {
         return NGX_ERROR;
     }
 

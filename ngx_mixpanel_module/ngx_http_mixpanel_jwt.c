@@ -114,7 +114,7 @@ typedef struct {
 
 typedef struct {
     ngx_http_mixpanel_jwt_loc_conf_t  *conf;
-    ngx_str_t                          token;
+    ngx_str_t                          raw;      /* mixpanel_jwt's value */
     ngx_str_t                         *values;
     ngx_uint_t                         busy;     /* unsigned busy:1; */
 } ngx_http_mixpanel_jwt_ctx_t;
@@ -303,7 +303,8 @@ static ngx_int_t
 ngx_http_mixpanel_jwt_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t                          *value, token;
+    u_char                             *p;
+    ngx_str_t                          *value, raw, token;
     ngx_http_mixpanel_jwt_ctx_t        *ctx;
     ngx_http_mixpanel_jwt_loc_conf_t   *jlcf;
     ngx_http_mixpanel_jwt_main_conf_t  *jmcf;
@@ -333,29 +334,42 @@ ngx_http_mixpanel_jwt_variable(ngx_http_request_t *r,
 
     ctx->busy = 1;
 
-    if (ngx_http_complex_value(r, jlcf->jwt, &token) != NGX_OK) {
+    if (ngx_http_mixpanel_complex_value(r, jlcf->jwt, &raw) != NGX_OK) {
         ctx->busy = 0;
         return NGX_ERROR;
     }
 
-    ngx_http_mixpanel_jwt_strip(&token);
+    /*
+     * each claim variable asks: the token is decoded once a request, and
+     * again only if mixpanel_jwt's value changed; the value is compared
+     * with a copy, as a variable may change in place
+     */
 
     if (ctx->values == NULL
         || ctx->conf != jlcf
-        || ctx->token.len != token.len
-        || ngx_strncmp(ctx->token.data, token.data, token.len) != 0)
+        || ctx->raw.len != raw.len
+        || ngx_memcmp(ctx->raw.data, raw.data, raw.len) != 0)
     {
         jmcf = ngx_http_get_module_main_conf(r, ngx_http_mixpanel_jwt_module);
 
+        p = ngx_pnalloc(r->pool, raw.len);
         ctx->values = ngx_pcalloc(r->pool,
                                   jmcf->paths.nelts * sizeof(ngx_str_t));
-        if (ctx->values == NULL) {
+
+        if (p == NULL || ctx->values == NULL) {
+            ctx->values = NULL;
             ctx->busy = 0;
             return NGX_ERROR;
         }
 
+        ngx_memcpy(p, raw.data, raw.len);
+
         ctx->conf = jlcf;
-        ctx->token = token;
+        ctx->raw.data = p;
+        ctx->raw.len = raw.len;
+
+        token = ctx->raw;
+        ngx_http_mixpanel_jwt_strip(&token);
 
         if (ngx_http_mixpanel_jwt_decode(r, jlcf, &token, ctx->values)
             == NGX_ERROR)
@@ -444,7 +458,13 @@ ngx_http_mixpanel_jwt_strip(ngx_str_t *token)
         p++;
     }
 
-    if (last - p > 7 && ngx_strncasecmp(p, (u_char *) "Bearer ", 7) == 0) {
+    /* "Bearer " in any case, as ngx_strncasecmp() would take it */
+
+    if (last - p > 7
+        && (p[0] | 0x20) == 'b' && (p[1] | 0x20) == 'e'
+        && (p[2] | 0x20) == 'a' && (p[3] | 0x20) == 'r'
+        && (p[4] | 0x20) == 'e' && (p[5] | 0x20) == 'r' && p[6] == ' ')
+    {
         p += 7;
 
         while (p < last && *p == ' ') {

@@ -64,6 +64,7 @@ static ngx_http_complex_value_t *ngx_http_mixpanel_compile(ngx_conf_t *cf,
 static ngx_http_mixpanel_conf_src_t *ngx_http_mixpanel_conf_src(
     ngx_conf_t *cf, ngx_str_t *value);
 static ngx_int_t ngx_http_mixpanel_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_mixpanel_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_mixpanel_init_process(ngx_cycle_t *cycle);
 static void ngx_http_mixpanel_exit_process(ngx_cycle_t *cycle);
 
@@ -500,7 +501,7 @@ ngx_module_t  ngx_http_mixpanel_module = {
     ngx_http_mixpanel_commands,            /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_mixpanel_init_module,         /* init module */
     ngx_http_mixpanel_init_process,        /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -789,6 +790,7 @@ ngx_http_mixpanel_create_loc_conf(ngx_conf_t *cf)
      *     mlcf->ip = NULL;
      *     mlcf->untracked = 0;
      *     mlcf->route = { 0, NULL };
+     *     mlcf->head = { 0, NULL };
      */
 
     mlcf->action = NGX_CONF_UNSET_UINT;
@@ -921,6 +923,10 @@ ngx_http_mixpanel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     conf->route = clcf->name;
+
+    if (ngx_http_mixpanel_record_head(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->action != NGX_HTTP_MIXPANEL_OFF && conf->token == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -2122,6 +2128,15 @@ ngx_http_mixpanel_init(ngx_conf_t *cf)
     ngx_http_top_header_filter = ngx_http_mixpanel_header_filter;
 
     return NGX_OK;
+}
+
+
+/* each configuration, once its variables have their handlers */
+
+static ngx_int_t
+ngx_http_mixpanel_init_module(ngx_cycle_t *cycle)
+{
+    return ngx_http_mixpanel_header_vars_init(cycle);
 }
 
 

@@ -255,6 +255,12 @@ typedef struct {
     ngx_flag_t                    untracked;     /* mixpanel_status */
 
     ngx_str_t                     route;
+
+    /*
+     * {"event":"API Request","properties":{"token":"..." when neither
+     * the event's name nor the token has variables: rendered once
+     */
+    ngx_str_t                     head;
 } ngx_http_mixpanel_loc_conf_t;
 
 
@@ -398,6 +404,8 @@ void ngx_http_mixpanel_identity_unbind(ngx_cycle_t *cycle, u_char *device);
 void ngx_http_mixpanel_record_set_sender(ngx_http_mixpanel_sender_t *s);
 ngx_int_t ngx_http_mixpanel_record_emit(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx);
+ngx_int_t ngx_http_mixpanel_record_head(ngx_conf_t *cf,
+    ngx_http_mixpanel_loc_conf_t *conf);
 void ngx_http_mixpanel_record_ip(ngx_str_t *value, ngx_str_t *ip);
 
 
@@ -510,6 +518,13 @@ typedef struct {
     ngx_str_t                     os;
     ngx_str_t                     device;
     ngx_uint_t                    bot;
+
+    /*
+     * by ngx_http_mixpanel_ua_get() only: the four as an event carries
+     * them, ,"$browser":"Chrome","$browser_version":120,..., and how many
+     */
+    ngx_str_t                     json;
+    ngx_uint_t                    nprops;
 } ngx_http_mixpanel_ua_t;
 
 void ngx_http_mixpanel_ua_parse(u_char *ua, size_t len,
@@ -519,7 +534,9 @@ void ngx_http_mixpanel_ua_get(u_char *ua, size_t len,
     ngx_http_mixpanel_ua_t *out);
 void ngx_http_mixpanel_ua_exit(void);
 /* a crawler of the JavaScript SDK's blocked list (mixpanel_track_bots) */
-ngx_int_t ngx_http_mixpanel_ua_is_bot(u_char *ua, size_t len);
+ngx_int_t ngx_http_mixpanel_ua_request(ngx_http_request_t *r,
+    ngx_http_mixpanel_ua_t *out);
+ngx_int_t ngx_http_mixpanel_ua_is_bot(ngx_http_request_t *r);
 
 
 /* ngx_http_mixpanel_gzip.c */
@@ -567,6 +584,11 @@ void ngx_http_mixpanel_cache_put(ngx_http_mixpanel_cache_t *cache,
 ngx_int_t ngx_http_mixpanel_random(u_char *buf, size_t len);
 void ngx_http_mixpanel_hex(u_char *dst, u_char *src, size_t len);
 void ngx_http_mixpanel_uuid4(u_char *dst, u_char *rnd);
+ngx_int_t ngx_http_mixpanel_header_vars_init(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_mixpanel_complex_value(ngx_http_request_t *r,
+    ngx_http_complex_value_t *val, ngx_str_t *value);
+ngx_int_t ngx_http_mixpanel_complex_value_copy(ngx_http_request_t *r,
+    ngx_http_complex_value_t *val, ngx_str_t *value);
 
 
 extern ngx_module_t  ngx_http_mixpanel_module;

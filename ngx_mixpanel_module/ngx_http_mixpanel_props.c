@@ -233,52 +233,23 @@ ngx_int_t
 ngx_http_mixpanel_client_props(ngx_http_request_t *r,
     ngx_http_mixpanel_buf_t *b)
 {
-    ngx_table_elt_t         *h;
-    ngx_http_mixpanel_ua_t   ua;
+    ngx_http_mixpanel_ua_t  ua;
 
-    h = r->headers_in.user_agent;
+    if (ngx_http_mixpanel_ua_request(r, &ua)) {
 
-    if (h) {
-        ngx_http_mixpanel_ua_get(h->value.data, h->value.len, &ua);
+        /*
+         * the four as the User-Agent cache wrote them; at most 17
+         * properties come before them, far from Mixpanel's limit
+         */
 
-        if (ngx_http_mixpanel_json_string_prop(b,
-                                               &ngx_http_mixpanel_key_browser,
-                                               ua.browser.data,
-                                               ua.browser.len)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        /* a JSON number by construction, of any length */
-
-        if (ua.browser_version.len
-            && b->nprops < NGX_HTTP_MIXPANEL_MAX_PROPS)
-        {
-            if (ngx_http_mixpanel_buf_append(b,
-                                  ngx_http_mixpanel_key_browser_version.data,
-                                  ngx_http_mixpanel_key_browser_version.len)
-                != NGX_OK
-                || ngx_http_mixpanel_buf_append(b, ua.browser_version.data,
-                                                ua.browser_version.len)
-                   != NGX_OK)
+        if (b->nprops + ua.nprops <= NGX_HTTP_MIXPANEL_MAX_PROPS) {
+            if (ngx_http_mixpanel_buf_append(b, ua.json.data, ua.json.len)
+                != NGX_OK)
             {
                 return NGX_ERROR;
             }
 
-            b->nprops++;
-        }
-
-        if (ngx_http_mixpanel_json_string_prop(b, &ngx_http_mixpanel_key_os,
-                                               ua.os.data, ua.os.len)
-            != NGX_OK
-            || ngx_http_mixpanel_json_string_prop(b,
-                                                &ngx_http_mixpanel_key_device,
-                                                ua.device.data,
-                                                ua.device.len)
-               != NGX_OK)
-        {
-            return NGX_ERROR;
+            b->nprops += ua.nprops;
         }
     }
 

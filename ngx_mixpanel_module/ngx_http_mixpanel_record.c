@@ -37,8 +37,11 @@ static ngx_int_t ngx_http_mixpanel_emit_event(ngx_http_mixpanel_emit_t *e);
 static ngx_int_t ngx_http_mixpanel_emit_people(ngx_http_mixpanel_emit_t *e);
 static ngx_int_t ngx_http_mixpanel_people_op(ngx_http_mixpanel_emit_t *e,
     ngx_uint_t op, ngx_array_t *props, ngx_uint_t builtin);
+static ngx_int_t ngx_http_mixpanel_event_start(ngx_http_mixpanel_buf_t *b,
+    ngx_str_t *name, ngx_str_t *token);
 static ngx_int_t ngx_http_mixpanel_event_head(ngx_http_mixpanel_emit_t *e,
-    ngx_http_mixpanel_buf_t *b, ngx_str_t *name, ngx_str_t *distinct_id);
+    ngx_http_mixpanel_buf_t *b, ngx_str_t *name, ngx_str_t *distinct_id,
+    ngx_str_t *head);
 static ngx_int_t ngx_http_mixpanel_conf_props(ngx_http_request_t *r,
     ngx_array_t *props, ngx_http_mixpanel_buf_t *b);
 static ngx_int_t ngx_http_mixpanel_push(ngx_http_mixpanel_emit_t *e,
@@ -138,11 +141,28 @@ ngx_http_mixpanel_record_emit(ngx_http_request_t *r,
         ngx_str_set(&e.ip, "0");
 
     } else {
-        if (ngx_http_complex_value(r, conf->ip, &ip) != NGX_OK) {
+        if (ngx_http_mixpanel_complex_value(r, conf->ip, &ip) != NGX_OK) {
             return NGX_ERROR;
         }
 
-        ngx_http_mixpanel_record_ip(&ip, &e.ip);
+        /*
+         * the connection's own address, as nginx printed it from an IPv4
+         * or IPv6 socket address ($remote_addr, the default), is valid
+         */
+
+        if (ip.data == r->connection->addr_text.data
+            && ip.len == r->connection->addr_text.len
+            && (r->connection->sockaddr->sa_family == AF_INET
+#if (NGX_HAVE_INET6)
+                || r->connection->sockaddr->sa_family == AF_INET6
+#endif
+               ))
+        {
+            e.ip = ip;
+
+        } else {
+            ngx_http_mixpanel_record_ip(&ip, &e.ip);
+        }
     }
 
     if (ctx->identify && ngx_http_mixpanel_emit_identify(&e) != NGX_OK) {
@@ -198,7 +218,8 @@ ngx_http_mixpanel_emit_identify(ngx_http_mixpanel_emit_t *e)
     ngx_memcpy(anon + len, ctx->device, NGX_HTTP_MIXPANEL_UUID_LEN);
     len += NGX_HTTP_MIXPANEL_UUID_LEN;
 
-    if (ngx_http_mixpanel_event_head(e, b, &name, &ctx->account) != NGX_OK
+    if (ngx_http_mixpanel_event_head(e, b, &name, &ctx->account, NULL)
+        != NGX_OK
         || ngx_http_mixpanel_json_string_prop(b, &ngx_http_mixpanel_key_ip,
                                               e->ip.data, e->ip.len)
            != NGX_OK
@@ -228,15 +249,93 @@ ngx_http_mixpanel_emit_identify(ngx_http_mixpanel_emit_t *e)
 
 
 /*
+ * The event's first bytes when neither its name nor the token has
+ * variables: {"event":NAME,"properties":{"token":TOKEN, as
+ * ngx_http_mixpanel_event_head() writes them.
+ */
+
+ngx_int_t
+ngx_http_mixpanel_record_head(ngx_conf_t *cf,
+    ngx_http_mixpanel_loc_conf_t *conf)
+{
+    ngx_str_t                *name;
+    ngx_http_mixpanel_buf_t   b;
+
+    if (conf->action == NGX_HTTP_MIXPANEL_OFF
+        || conf->action == NGX_HTTP_MIXPANEL_RESET
+        || conf->event != NULL
+        || conf->token == NULL
+        || conf->token->lengths != NULL)
+    {
+        return NGX_OK;
+    }
+
+    name = &ngx_http_mixpanel_event_names[conf->action];
+
+    ngx_memzero(&b, sizeof(ngx_http_mixpanel_buf_t));
+
+    if (ngx_http_mixpanel_event_start(&b, name, &conf->token->value)
+        != NGX_OK)
+    {
+        free(b.start);
+        return NGX_ERROR;
+    }
+
+    conf->head.len = b.pos - b.start;
+    conf->head.data = ngx_pnalloc(cf->pool, conf->head.len);
+
+    if (conf->head.data == NULL) {
+        free(b.start);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(conf->head.data, b.start, conf->head.len);
+    free(b.start);
+
+    return NGX_OK;
+}
+
+
+/* {"event":NAME,"properties":{"token":TOKEN */
+
+static ngx_int_t
+ngx_http_mixpanel_event_start(ngx_http_mixpanel_buf_t *b, ngx_str_t *name,
+    ngx_str_t *token)
+{
+    if (ngx_http_mixpanel_buf_append(b, (u_char *) "{\"event\":",
+                                     sizeof("{\"event\":") - 1)
+        != NGX_OK
+        || ngx_http_mixpanel_json_string(b, name->data, name->len) != NGX_OK
+        || ngx_http_mixpanel_buf_append(b, (u_char *) ",\"properties\":{",
+                                        sizeof(",\"properties\":{") - 1)
+           != NGX_OK
+        || ngx_http_mixpanel_buf_append(b,
+                                        ngx_http_mixpanel_key_token.data + 1,
+                                        ngx_http_mixpanel_key_token.len - 1)
+           != NGX_OK
+        || ngx_http_mixpanel_json_string(b, token->data, token->len)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * {"event":NAME,"properties":{"token":..,"time":..,"distinct_id":..,
- * "$device_id":..,["$user_id":..,]"$insert_id":..,"mp_lib":..,...
+ * "$device_id":..,["$user_id":..,]"$insert_id":..,"mp_lib":..,...;
+ * the first bytes up to the token as "head" has them, if given
  */
 
 static ngx_int_t
 ngx_http_mixpanel_event_head(ngx_http_mixpanel_emit_t *e,
-    ngx_http_mixpanel_buf_t *b, ngx_str_t *name, ngx_str_t *distinct_id)
+    ngx_http_mixpanel_buf_t *b, ngx_str_t *name, ngx_str_t *distinct_id,
+    ngx_str_t *head)
 {
-    u_char                    rnd[16], insert_id[32], *device;
+    u_char                    rnd[16], *device, *p;
+    ngx_int_t                 rc;
     ngx_uint_t                from_client, simplified;
     ngx_http_mixpanel_ctx_t  *ctx;
 
@@ -245,8 +344,6 @@ ngx_http_mixpanel_event_head(ngx_http_mixpanel_emit_t *e,
     if (ngx_http_mixpanel_random(rnd, sizeof(rnd)) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    ngx_http_mixpanel_hex(insert_id, rnd, 16);
 
     /* the logout event is the last of the old device */
 
@@ -265,20 +362,19 @@ ngx_http_mixpanel_event_head(ngx_http_mixpanel_emit_t *e,
     b->nprops = 0;
     b->profile = 0;
 
-    if (ngx_http_mixpanel_buf_append(b, (u_char *) "{\"event\":",
-                                     sizeof("{\"event\":") - 1)
-        != NGX_OK
-        || ngx_http_mixpanel_json_string(b, name->data, name->len) != NGX_OK
-        || ngx_http_mixpanel_buf_append(b, (u_char *) ",\"properties\":{",
-                                        sizeof(",\"properties\":{") - 1)
-           != NGX_OK
-        || ngx_http_mixpanel_buf_append(b,
-                                        ngx_http_mixpanel_key_token.data + 1,
-                                        ngx_http_mixpanel_key_token.len - 1)
-           != NGX_OK
-        || ngx_http_mixpanel_json_string(b, ctx->token.data, ctx->token.len)
-           != NGX_OK)
+    /* the rendered head is the literal token's, which ctx->token is then */
+
+    if (head && head->len
+        && ctx->token.data == e->conf->token->value.data
+        && ctx->token.len == e->conf->token->value.len)
     {
+        rc = ngx_http_mixpanel_buf_append(b, head->data, head->len);
+
+    } else {
+        rc = ngx_http_mixpanel_event_start(b, name, &ctx->token);
+    }
+
+    if (rc != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -351,18 +447,28 @@ ngx_http_mixpanel_event_head(ngx_http_mixpanel_emit_t *e,
         return NGX_ERROR;
     }
 
-    if (ngx_http_mixpanel_json_string_prop(b,
-                                           &ngx_http_mixpanel_key_insert_id,
-                                           insert_id, 32)
-        != NGX_OK
-        || ngx_http_mixpanel_buf_append(b, e->mmcf->const_props.data,
-                                        e->mmcf->const_props.len)
-           != NGX_OK)
+    /* the insert id: 32 hex digits written in place */
+
+    if (ngx_http_mixpanel_buf_reserve(b, ngx_http_mixpanel_key_insert_id.len
+                                         + 34 + e->mmcf->const_props.len)
+        != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    b->nprops += 2;
+    p = ngx_cpymem(b->pos, ngx_http_mixpanel_key_insert_id.data,
+                   ngx_http_mixpanel_key_insert_id.len);
+    *p++ = '"';
+    ngx_http_mixpanel_hex(p, rnd, 16);
+    p += 32;
+    *p++ = '"';
+
+    b->pos = ngx_cpymem(p, e->mmcf->const_props.data,
+                        e->mmcf->const_props.len);
+
+    /* $insert_id, mp_lib and $lib_version */
+
+    b->nprops += 3;
 
     return NGX_OK;
 }
@@ -383,7 +489,9 @@ ngx_http_mixpanel_emit_event(ngx_http_mixpanel_emit_t *e)
     b = &ngx_http_mixpanel_scratch;
 
     if (conf->event) {
-        if (ngx_http_complex_value(r, conf->event, &name) != NGX_OK) {
+        if (ngx_http_mixpanel_complex_value(r, conf->event, &name)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
@@ -395,7 +503,9 @@ ngx_http_mixpanel_emit_event(ngx_http_mixpanel_emit_t *e)
         return NGX_OK;
     }
 
-    if (ngx_http_mixpanel_event_head(e, b, &name, &ctx->account) != NGX_OK
+    if (ngx_http_mixpanel_event_head(e, b, &name, &ctx->account,
+                                     conf->event ? NULL : &conf->head)
+        != NGX_OK
         || ngx_http_mixpanel_json_string_prop(b, &ngx_http_mixpanel_key_ip,
                                               e->ip.data, e->ip.len)
            != NGX_OK
@@ -638,7 +748,7 @@ ngx_http_mixpanel_people_op(ngx_http_mixpanel_emit_t *e, ngx_uint_t op,
                 continue;
             }
 
-            if (ngx_http_complex_value(e->r, prop[i].value, &value)
+            if (ngx_http_mixpanel_complex_value(e->r, prop[i].value, &value)
                 != NGX_OK)
             {
                 return NGX_ERROR;
@@ -698,7 +808,9 @@ ngx_http_mixpanel_conf_props(ngx_http_request_t *r, ngx_array_t *props,
     prop = props->elts;
 
     for (i = 0; i < props->nelts; i++) {
-        if (ngx_http_complex_value(r, prop[i].value, &value) != NGX_OK) {
+        if (ngx_http_mixpanel_complex_value(r, prop[i].value, &value)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
 

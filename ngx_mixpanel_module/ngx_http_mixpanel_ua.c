@@ -117,6 +117,7 @@ typedef struct {
 
 
 static void ngx_http_mixpanel_ua_init(void);
+static void ngx_http_mixpanel_ua_json(ngx_http_mixpanel_ua_t *ua);
 static void ngx_http_mixpanel_ua_native(uint64_t found,
     ngx_http_mixpanel_ua_t *out);
 static void ngx_http_mixpanel_ua_version(u_char *p, u_char *last,
@@ -242,10 +243,42 @@ static u_char      ngx_http_mixpanel_ua_head[0x800];
 static u_char      ngx_http_mixpanel_ua_next[NGX_UA_NMARKERS + 1];
 
 
-/* parsed User-Agents: 1024 of up to 768 bytes, at most 1 MB per worker */
+/*
+ * parsed User-Agents: 1024 of up to 768 bytes, with their values and
+ * their JSON, at most 1.2 MB per worker
+ */
 
 static ngx_http_mixpanel_cache_t  ngx_http_mixpanel_ua_cache =
-    ngx_http_mixpanel_cache(1024, 768, 128);
+    ngx_http_mixpanel_cache(1024, 768, 320);
+
+/*
+ * The JSON of the values: keys of 50 bytes, names of 24 at most, and a
+ * version of at most 18 digits or what "%.17g" prints
+ */
+
+#define NGX_HTTP_MIXPANEL_UA_JSON       256
+
+static u_char  ngx_http_mixpanel_ua_json_buf[NGX_HTTP_MIXPANEL_UA_JSON];
+
+
+/*
+ * The last request's answer: a request asks twice (is it a bot, in the
+ * rewrite phase; its properties, in the log phase).  The values stay
+ * where they are until the next miss, which parses into the static
+ * buffers and may evict an entry: "misses" counts them.
+ */
+
+typedef struct {
+    ngx_atomic_uint_t             number;
+    ngx_uint_t                    requests;
+    u_char                       *data;
+    size_t                        len;
+    ngx_uint_t                    misses;
+    ngx_http_mixpanel_ua_t        ua;
+} ngx_http_mixpanel_ua_last_t;
+
+static ngx_uint_t                   ngx_http_mixpanel_ua_misses;
+static ngx_http_mixpanel_ua_last_t  ngx_http_mixpanel_ua_last;
 
 
 static ngx_str_t  ngx_http_mixpanel_ua_opera = ngx_string("Opera");
@@ -714,10 +747,10 @@ ngx_http_mixpanel_ua_version(u_char *p, u_char *last, ngx_str_t *v)
 void
 ngx_http_mixpanel_ua_get(u_char *ua, size_t len, ngx_http_mixpanel_ua_t *out)
 {
-    ngx_str_t  v[5];
+    ngx_str_t  v[6];
 
     if (ngx_http_mixpanel_cache_get(&ngx_http_mixpanel_ua_cache, 0, ua, len,
-                                    v, 5, NULL)
+                                    v, 6, NULL)
         == NGX_OK)
     {
         out->browser = v[0];
@@ -725,10 +758,16 @@ ngx_http_mixpanel_ua_get(u_char *ua, size_t len, ngx_http_mixpanel_ua_t *out)
         out->os = v[2];
         out->device = v[3];
         out->bot = v[4].len;
+        out->json = v[5];
+        out->nprops = (v[0].len != 0) + (v[1].len != 0) + (v[2].len != 0)
+                      + (v[3].len != 0);
         return;
     }
 
+    ngx_http_mixpanel_ua_misses++;
+
     ngx_http_mixpanel_ua_parse(ua, len, out);
+    ngx_http_mixpanel_ua_json(out);
 
     v[0] = out->browser;
     v[1] = out->browser_version;
@@ -736,8 +775,57 @@ ngx_http_mixpanel_ua_get(u_char *ua, size_t len, ngx_http_mixpanel_ua_t *out)
     v[3] = out->device;
     v[4].len = out->bot;
     v[4].data = (u_char *) "b";
+    v[5] = out->json;
 
-    ngx_http_mixpanel_cache_put(&ngx_http_mixpanel_ua_cache, 0, ua, len, v, 5);
+    ngx_http_mixpanel_cache_put(&ngx_http_mixpanel_ua_cache, 0, ua, len, v, 6);
+}
+
+
+/*
+ * The values as props.c writes them, once per User-Agent: the names are
+ * the static strings above, ASCII with nothing to escape, and the version
+ * a JSON number.
+ */
+
+static void
+ngx_http_mixpanel_ua_json(ngx_http_mixpanel_ua_t *ua)
+{
+    u_char      *p;
+    ngx_str_t   *v[4];
+    ngx_uint_t   i;
+
+    static ngx_str_t  keys[] = {
+        ngx_string(",\"$browser\":\""),
+        ngx_string(",\"$browser_version\":"),
+        ngx_string(",\"$os\":\""),
+        ngx_string(",\"$device\":\"")
+    };
+
+    v[0] = &ua->browser;
+    v[1] = &ua->browser_version;
+    v[2] = &ua->os;
+    v[3] = &ua->device;
+
+    p = ngx_http_mixpanel_ua_json_buf;
+    ua->nprops = 0;
+
+    for (i = 0; i < 4; i++) {
+        if (v[i]->len == 0) {
+            continue;
+        }
+
+        p = ngx_cpymem(p, keys[i].data, keys[i].len);
+        p = ngx_cpymem(p, v[i]->data, v[i]->len);
+
+        if (i != 1) {
+            *p++ = '"';
+        }
+
+        ua->nprops++;
+    }
+
+    ua->json.data = ngx_http_mixpanel_ua_json_buf;
+    ua->json.len = p - ngx_http_mixpanel_ua_json_buf;
 }
 
 
@@ -749,16 +837,59 @@ ngx_http_mixpanel_ua_exit(void)
 
 
 /*
+ * The request's User-Agent as ngx_http_mixpanel_ua_get() parses it, the
+ * second time without asking the cache again; 0 without a User-Agent.
+ */
+
+ngx_int_t
+ngx_http_mixpanel_ua_request(ngx_http_request_t *r,
+    ngx_http_mixpanel_ua_t *out)
+{
+    ngx_table_elt_t              *h;
+    ngx_connection_t             *c;
+    ngx_http_mixpanel_ua_last_t  *last;
+
+    h = r->headers_in.user_agent;
+
+    if (h == NULL) {
+        return 0;
+    }
+
+    c = r->connection;
+    last = &ngx_http_mixpanel_ua_last;
+
+    if (last->data == h->value.data
+        && last->len == h->value.len
+        && last->number == c->number
+        && last->requests == c->requests
+        && last->misses == ngx_http_mixpanel_ua_misses)
+    {
+        *out = last->ua;
+        return 1;
+    }
+
+    ngx_http_mixpanel_ua_get(h->value.data, h->value.len, out);
+
+    last->number = c->number;
+    last->requests = c->requests;
+    last->data = h->value.data;
+    last->len = h->value.len;
+    last->misses = ngx_http_mixpanel_ua_misses;
+    last->ua = *out;
+
+    return 1;
+}
+
+
+/*
  * mixpanel_track_bots: the SDK drops every event of a User-Agent that
  * contains, in any case, one of its crawler strings.
  */
 
 ngx_int_t
-ngx_http_mixpanel_ua_is_bot(u_char *ua, size_t len)
+ngx_http_mixpanel_ua_is_bot(ngx_http_request_t *r)
 {
     ngx_http_mixpanel_ua_t  parsed;
 
-    ngx_http_mixpanel_ua_get(ua, len, &parsed);
-
-    return parsed.bot;
+    return ngx_http_mixpanel_ua_request(r, &parsed) && parsed.bot;
 }

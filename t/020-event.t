@@ -36,6 +36,39 @@ add_block_preprocessor(sub {
     $block->set_value("config", $block->config . $Helpers);
 });
 
+# TEST 5b: [name, in nginx.conf, in the JSON] of each byte put in runs
+our @Kinds = (
+    ["none", "", ""],
+    ["quote", "\\\"", "\\\""],
+    ["backslash", "\\\\", "\\\\"],
+    ["control", "\x01", "\\u0001"],
+    ["delete", "\x7f", "\\u007f"],
+    ["utf8", "\xc3\xa9", "\xc3\xa9"],
+    ["invalid", "\xff", "\xef\xbf\xbd"],
+);
+
+# runs of 'a' of 1 to 34 bytes with the byte first, in the middle, last
+sub run_strings {
+    my ($k) = @_;
+    my @s;
+
+    for my $len (1 .. 34) {
+        if ($k->[0] eq "none") {
+            push @s, ["n$len", "a" x $len, "a" x $len];
+            next;
+        }
+
+        my %at = map { $_ => 1 } (0, int(($len - 1) / 2), $len - 1);
+
+        for my $i (sort { $a <=> $b } keys %at) {
+            my ($x, $y) = ("a" x $i, "a" x ($len - 1 - $i));
+            push @s, ["p${len}_$i", "$x$k->[1]$y", "$x$k->[2]$y"];
+        }
+    }
+
+    return @s;
+}
+
 no_shuffle();
 run_tests();
 
@@ -162,6 +195,38 @@ $::HttpConfig . "    mixpanel_token tok-utf8;\n"
 --- response_body_like eval
 ["^ok\n\$", "^GIF", "^GIF",
 qr{"bad":"a\x{ef}\x{bf}\x{bd}b\x{c3}\x{a9}","long":"(?:\x{c3}\x{a9}){127}","ctl":"\\u0001\\"\\\\z"\}\}\]\}\n$}]
+
+
+
+=== TEST 5b: a byte to escape or to check as UTF-8 at the start, the middle or the end of strings of 1 to 34 bytes (the writer reads 8 and 16 bytes at a time)
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-runs;\n"
+--- config eval
+my $c = "    mixpanel_request_properties off;\n"
+      . "    mixpanel_user_agent_properties off;\n";
+for my $k (@::Kinds) {
+    $c .= "    location = /$k->[0] {\n        mixpanel track;\n";
+    for my $s (::run_strings($k)) {
+        $c .= "        mixpanel_property $s->[0] \"$s->[1]\";\n";
+    }
+    $c .= "        return 200 \"ok\\n\";\n    }\n";
+}
+$c;
+--- request eval
+[(map { "GET /$_->[0]" } @::Kinds), "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+[(map { "^ok\n\$" } @::Kinds), "^GIF", "^GIF",
+ do {
+     my @events = map {
+         join ",", map { "\"$_->[0]\":\"" . quotemeta($_->[2]) . "\"" }
+                   ::run_strings($_)
+     } @::Kinds;
+     my $re = join "\\}\\}$::Next", @events;
+     qr{$re\}\}\]\}\n$};
+ }]
+--- no_error_log
+[error]
+[alert]
 
 
 
