@@ -64,6 +64,9 @@ static ngx_int_t ngx_http_mixpanel_set_cookie(ngx_http_request_t *r,
 static ngx_int_t ngx_http_mixpanel_is_uuid4(u_char *p, size_t len);
 static ngx_int_t ngx_http_mixpanel_is_tag(u_char *p);
 static void ngx_http_mixpanel_map_device(u_char *dst, u_char *id, size_t len);
+static ngx_int_t ngx_http_mixpanel_key_id(ngx_str_t *secret, u_char *kid);
+static ngx_int_t ngx_http_mixpanel_tag_current(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx);
 static ngx_int_t ngx_http_mixpanel_account_tag(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx);
 static ngx_int_t ngx_http_mixpanel_is_banned(ngx_str_t *id);
@@ -813,7 +816,9 @@ ngx_http_mixpanel_identity_header(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (conf->action == NGX_HTTP_MIXPANEL_LOGOUT && ctx->prev_profile.len) {
+    if ((conf->action == NGX_HTTP_MIXPANEL_LOGOUT && ctx->prev_profile.len)
+        || (ctx->drop_profile && !ctx->profile_set))
+    {
         return ngx_http_mixpanel_set_cookie(r, conf->profile_cookie,
                                             (u_char *) "", 0, 1);
     }
@@ -894,6 +899,10 @@ ngx_http_mixpanel_decide(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
 
     late = final || r->header_sent || ctx->no_cookies;
 
+    if (ngx_http_mixpanel_tag_current(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     known = (ctx->account.len != 0);
     bound_to_a = known && ctx->has_tag && !ctx->pending
                  && ngx_memcmp(ctx->tag, ctx->account_tag,
@@ -917,6 +926,21 @@ ngx_http_mixpanel_decide(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
         }
 
         if (bound_other) {
+
+            /*
+             * the profile the cookie remembers is the other person's:
+             * neither this account's nor worth keeping
+             */
+
+            if (ctx->prev_profile.len) {
+                ctx->drop_profile = 1;
+
+                if (!ctx->profile_set) {
+                    ngx_str_null(&ctx->profile);
+                }
+
+                ngx_str_null(&ctx->prev_profile);
+            }
 
             /* two people never merge: the new one gets a fresh device */
 
@@ -1324,6 +1348,79 @@ ngx_http_mixpanel_map_device(u_char *dst, u_char *id, size_t len)
 
 
 /*
+ * The first 3 hex digits of a tag name the key that made it: a tag of
+ * another key (a restart without mixpanel_cookie_secret, a server of a
+ * fleet with another secret) says nothing of whom the device was bound
+ * to, which is not the same as "bound to another account".
+ */
+
+static ngx_int_t
+ngx_http_mixpanel_key_id(ngx_str_t *secret, u_char *kid)
+{
+    u_char         md[EVP_MAX_MD_SIZE], hex[4];
+    unsigned int   mdlen;
+
+    static u_char   id[NGX_HTTP_MIXPANEL_KID_LEN];
+    static u_char  *key;
+    static size_t   key_len;
+
+    if (key != secret->data || key_len != secret->len) {
+        if (HMAC(EVP_sha256(), secret->data, (int) secret->len,
+                 (u_char *) "mixpanel cookie key id",
+                 sizeof("mixpanel cookie key id") - 1, md, &mdlen)
+            == NULL)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_http_mixpanel_hex(hex, md, 2);
+        ngx_memcpy(id, hex, NGX_HTTP_MIXPANEL_KID_LEN);
+
+        key = secret->data;
+        key_len = secret->len;
+    }
+
+    ngx_memcpy(kid, id, NGX_HTTP_MIXPANEL_KID_LEN);
+
+    return NGX_OK;
+}
+
+
+/* a tag of another key than the current one is no binding */
+
+static ngx_int_t
+ngx_http_mixpanel_tag_current(ngx_http_request_t *r,
+    ngx_http_mixpanel_ctx_t *ctx)
+{
+    u_char                          kid[NGX_HTTP_MIXPANEL_KID_LEN];
+    ngx_str_t                       secret;
+    ngx_http_mixpanel_main_conf_t  *mmcf;
+
+    if (!ctx->has_tag) {
+        return NGX_OK;
+    }
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mixpanel_module);
+
+    if (ngx_http_mixpanel_zone_secret(mmcf, &secret) != NGX_OK
+        || ngx_http_mixpanel_key_id(&secret, kid) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_memcmp(ctx->tag, kid, NGX_HTTP_MIXPANEL_KID_LEN) != 0) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mixpanel: device tag of another key, binding "
+                       "unknown");
+        ctx->has_tag = 0;
+        ctx->pending = 0;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * The device cookie's binding tag: HMAC-SHA256 of "token:account" keyed
  * by mixpanel_cookie_secret (or the zone's random key), 48 bits of it.
  * Without the key, the tag tells nothing of the account, even to someone
@@ -1334,7 +1431,8 @@ static ngx_int_t
 ngx_http_mixpanel_account_tag(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx)
 {
-    u_char                         *msg, *p, buf[512], md[EVP_MAX_MD_SIZE];
+    u_char                         *msg, *p, buf[512], md[EVP_MAX_MD_SIZE],
+                                    hex[10];
     size_t                          len;
     unsigned int                    mdlen;
     ngx_str_t                       secret, value;
@@ -1381,8 +1479,17 @@ ngx_http_mixpanel_account_tag(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ngx_http_mixpanel_hex(ctx->account_tag, md,
-                          NGX_HTTP_MIXPANEL_TAG_LEN / 2);
+    /* the key's id, then 36 bits of the HMAC */
+
+    if (ngx_http_mixpanel_key_id(&secret, ctx->account_tag) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "mixpanel: HMAC() failed");
+        return NGX_ERROR;
+    }
+
+    ngx_http_mixpanel_hex(hex, md, sizeof(hex) / 2);
+    ngx_memcpy(ctx->account_tag + NGX_HTTP_MIXPANEL_KID_LEN, hex,
+               NGX_HTTP_MIXPANEL_TAG_LEN - NGX_HTTP_MIXPANEL_KID_LEN);
     ctx->has_account_tag = 1;
 
     value.data = ctx->account_tag;

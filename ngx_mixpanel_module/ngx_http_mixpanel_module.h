@@ -52,6 +52,7 @@
 
 #define NGX_HTTP_MIXPANEL_UUID_LEN        36
 #define NGX_HTTP_MIXPANEL_TAG_LEN         12
+#define NGX_HTTP_MIXPANEL_KID_LEN         3      /* the key's id in a tag */
 #define NGX_HTTP_MIXPANEL_COOKIE_LEN      (NGX_HTTP_MIXPANEL_UUID_LEN + 1     \
                                            + NGX_HTTP_MIXPANEL_TAG_LEN)
 #define NGX_HTTP_MIXPANEL_PROFILE_MAX     128
@@ -305,6 +306,7 @@ typedef struct {
     unsigned                      bind:1;
     unsigned                      identify_refused:1;
     unsigned                      foreign:1;
+    unsigned                      drop_profile:1;
     unsigned                      opted_out:1;
     unsigned                      ignored:1;
     unsigned                      profile_set:1;

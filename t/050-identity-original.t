@@ -1194,3 +1194,30 @@ mixpanel: account id of 95 bytes ignored, it is not valid UTF-8
 ["", "Set-Cookie: mp_device_id=$::UUID; Path=/; .*"]
 --- calls eval
 sink_re(['/import', event_re('API Request', $::UUID, $::UUID)])
+
+
+
+=== TEST 52: a second person's login on a device bound to the first: the first's active profile (its cookie) is neither the new account's nor kept; the same login by the first account keeps it
+--- config
+    location = /login {
+        mixpanel login;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["Cookie: mp_device_id=$::D1.$::T9; mp_profile=partner-of-9\nX-Account: acc-1",
+ "Cookie: mp_device_id=$::D2.$::T9; mp_profile=partner-of-9\nX-Account: acc-9"]
+--- request eval
+["POST /login", "POST /login"]
+--- raw_response_headers_like eval
+["Set-Cookie: mp_device_id=(?!$::D1)$::UUID\\_$::T1; [^\\r]*\\r\\nSet-Cookie: mp_profile=; Path=/; Max-Age=0; ", "", "", "", ""]
+--- raw_response_headers_unlike eval
+["X-No-Such-Header", "Set-Cookie: mp_profile", "X-No-Such-Header",
+ "X-No-Such-Header", "X-No-Such-Header"]
+--- calls eval
+my $new = "(?!$::D1)$::UUID";
+sink_re(['/import',
+         event_re('Log In', 'acc-1', $new, undef, ',"account_id":"acc-1"'),
+         event_re('Log In', 'acc-9', $::D2, undef,
+                  ',"account_id":"acc-9","active_profile_id":"partner-of-9"')],
+        ['/engage', engage_re('acc-1', '$set', '"account_id":"acc-1"'),
+                    engage_re('acc-9', '$set', '"account_id":"acc-9","active_profile_id":"partner-of-9"')])

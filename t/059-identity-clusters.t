@@ -399,6 +399,11 @@ http {
             return 200 "ok\\n";
         }
 
+        location = /login {
+            mixpanel login;
+            return 200 "ok\\n";
+        }
+
         location = /status {
             mixpanel_status;
         }
@@ -454,6 +459,20 @@ _EOC_
     my $t3 = $get3->();
     like($t3, qr/^[0-9a-f]{12}$/, "a tag after the restart");
     isnt($t3, $tag_default, "a new start, a new key");
+
+    # a cookie bound under the old key: its binding is unknown now, not
+    # another account's; the device is identified again, never rotated
+    my $old = sub {
+        my ($path) = @_;
+        my $r = $http->request(GET => "$n3->{base}$path",
+                               { headers => { Cookie => "mp_device_id=$D2.$tag_default",
+                                              "X-Account" => "0812345678" } });
+        return $r->{headers}{"set-cookie"} // "";
+    };
+    like($old->("/login"), qr/^mp_device_id=\Q$D2\E\.\Q$t3\E;/,
+         "a login with a cookie of the old key keeps the device, bound anew");
+    like($old->("/api/t"), qr/^mp_device_id=\Q$D2\E\.\Q$t3\E;/,
+         "so does a track");
     ok(stop_nginx($n3), "it quits");
 }
 

@@ -34,10 +34,14 @@ our $SECRET = "test-cookie-secret-0123456789abcdef";
 
 # the device cookie's binding tag: an HMAC-SHA256 of "token:account" keyed
 # with mixpanel_cookie_secret, its first 12 hex digits
+# the key's id (3 hex digits of an HMAC of a constant), then 9 of the
+# HMAC of "token:account"
 sub tag {
     my ($account, $token, $secret) = @_;
-    return substr(hmac_sha256_hex(($token // "tok") . ":" . $account,
-                                  $secret // $SECRET), 0, 12);
+    $secret //= $SECRET;
+    return substr(hmac_sha256_hex("mixpanel cookie key id", $secret), 0, 3)
+           . substr(hmac_sha256_hex(($token // "tok") . ":" . $account,
+                                    $secret), 0, 9);
 }
 
 # a client device id that is not a UUIDv4, laid out as one
