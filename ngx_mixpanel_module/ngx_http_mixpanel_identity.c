@@ -619,23 +619,37 @@ ngx_http_mixpanel_eval_profile(ngx_http_request_t *r,
 }
 
 
-/* a known account is kept; an unknown one is evaluated again */
+/*
+ * A known account is kept; an unknown one is evaluated again.  An account
+ * id that reads $mixpanel_distinct_id or $mixpanel_account_id reads them
+ * empty (account_busy): evaluating it again from inside would recurse
+ * until nginx's variable depth limit, each level writing ctx->account, so
+ * that the event, the variables and the cookie tag disagreed (found by
+ * fuzz_emit).
+ */
 
 static ngx_int_t
 ngx_http_mixpanel_eval_account(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx)
 {
+    ngx_int_t  rc;
+    ngx_str_t  v;
+
     if (ctx->account.len || ctx->resolved->account_id == NULL
-        || ctx->opted_out)
+        || ctx->opted_out || ctx->account_busy)
     {
         return NGX_OK;
     }
 
-    if (ngx_http_complex_value(r, ctx->resolved->account_id, &ctx->account)
-        != NGX_OK)
-    {
+    ctx->account_busy = 1;
+    rc = ngx_http_complex_value(r, ctx->resolved->account_id, &v);
+    ctx->account_busy = 0;
+
+    if (rc != NGX_OK) {
         return NGX_ERROR;
     }
+
+    ctx->account = v;
 
     if (ngx_http_mixpanel_is_banned(&ctx->account)) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -1919,6 +1933,13 @@ ngx_http_mixpanel_variable(ngx_http_request_t *r,
 
     if (ngx_http_mixpanel_eval_account(mr, ctx) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    /* read by the account id itself: no account yet, no distinct id */
+
+    if (ctx->account_busy && (data == 1 || data == 2)) {
+        v->not_found = 1;
+        return NGX_OK;
     }
 
     v->valid = 1;

@@ -61,3 +61,31 @@ qr{"ip":"127\.0\.0\.1","n3":1e-400,"n4":1\.7e308\}\}\]\}\n$}]
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 2: fuzz_emit: an account id that reads $mixpanel_distinct_id (its own value) does not recurse: inside it, $mixpanel_distinct_id and $mixpanel_account_id are empty, and the event, the variables and the properties agree
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-fuzz;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_request_properties off;
+        mixpanel_account_id $http_x_user$mixpanel_distinct_id$mixpanel_account_id;
+        mixpanel_property who $mixpanel_distinct_id;
+        mixpanel_property acct $mixpanel_account_id;
+        add_header X-Who $mixpanel_distinct_id;
+        return 200 "ok\n";
+    }
+--- more_headers
+X-User: bob
+--- request eval
+["GET /t", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^GIF", "^GIF",
+qr{^\{"endpoint":"/import","body":\[\{"event":"API Request","properties":\{"token":"tok-fuzz","time":\d+,"distinct_id":"bob","\$device_id":"[-0-9a-f]{36}","\$insert_id":"[0-9a-f]{32}","mp_lib":"nginx","\$lib_version":"[^"]+","ip":"127\.0\.0\.1","account_id":"bob","who":"bob","acct":"bob"\}\}\]\}\n$}]
+--- response_headers eval
+["X-Who: bob", "", "", ""]
+--- no_error_log
+[error]
+[alert]
