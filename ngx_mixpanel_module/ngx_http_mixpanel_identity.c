@@ -342,6 +342,7 @@ ngx_http_mixpanel_resolve(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
     ctx->pending = 0;
     ctx->unconfirmed = 0;
     ctx->has_account_tag = 0;
+    ctx->old_key = 0;
     ctx->minted = 0;
     ctx->set_cookie = 0;
     ctx->rotated = 0;
@@ -391,6 +392,16 @@ ngx_http_mixpanel_resolve(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
     }
 
     if (ctx->from_client) {
+
+        /*
+         * a cookie's tag of another key is no binding: the zone may know
+         * one (a login whose new cookie has not reached the client yet)
+         */
+
+        if (ngx_http_mixpanel_tag_current(r, ctx) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
         ngx_http_mixpanel_zone_binding(r, ctx);
 
     } else {
@@ -930,6 +941,12 @@ ngx_http_mixpanel_decide(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
 
     ctx->foreign = known && bound_other;
 
+    /* the zone's binding replaces a cookie's tag of another key */
+
+    if (ctx->old_key && ctx->has_tag && !late && !ctx->from_header) {
+        ctx->set_cookie = 1;
+    }
+
     switch (conf->action) {
 
     case NGX_HTTP_MIXPANEL_SIGNUP:
@@ -1428,6 +1445,7 @@ ngx_http_mixpanel_tag_current(ngx_http_request_t *r,
                        "unknown");
         ctx->has_tag = 0;
         ctx->pending = 0;
+        ctx->old_key = 1;
     }
 
     return NGX_OK;
