@@ -108,6 +108,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_memzero(&mmcf, sizeof(ngx_http_mixpanel_main_conf_t));
     r->main_conf[ngx_http_mixpanel_module.ctx_index] = &mmcf;
 
+    /*
+     * nginx always has a key (the zone's by default): a cookie's tag is
+     * checked against it as soon as the device is resolved
+     */
+
+    ngx_str_set(&mmcf.cookie_secret, "0123456789abcdef0123");
+
     /* the paths of the SDK cookie's keys, read for a client UUID */
 
     if (ngx_http_mixpanel_identity_conf(ngx_mixpanel_fuzz_conf(pool), &mmcf)
