@@ -8,8 +8,9 @@
  * The device id from a client: the input is a flags byte, then, split on
  * "\n", two Cookie header lines, a client device id (the value of
  * mixpanel_device_id) and a profile id.  Whatever comes in, the resolved
- * device id is a lowercase UUIDv4 and a previous profile taken from the
- * cookie is one of the characters the module sets.
+ * device id is a UUIDv4, lowercase unless the client sent it, and a
+ * previous profile taken from the cookie is one of the characters the
+ * module sets.
  */
 
 
@@ -70,7 +71,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     u_char                         *input, *p, *last, flags, c;
-    ngx_str_t                       in, cookie[2], device, profile;
+    ngx_str_t                       in, cookie[2], device, profile, token;
     ngx_uint_t                      i;
     ngx_pool_t                     *pool;
     ngx_http_request_t             *r;
@@ -107,6 +108,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_memzero(&mmcf, sizeof(ngx_http_mixpanel_main_conf_t));
     r->main_conf[ngx_http_mixpanel_module.ctx_index] = &mmcf;
 
+    /*
+     * nginx always has a key (the zone's by default): a cookie's tag is
+     * checked against it as soon as the device is resolved
+     */
+
+    ngx_str_set(&mmcf.cookie_secret, "0123456789abcdef0123");
+
+    /* the paths of the SDK cookie's keys, read for a client UUID */
+
+    if (ngx_http_mixpanel_identity_conf(ngx_mixpanel_fuzz_conf(pool), &mmcf)
+        != NGX_OK)
+    {
+        abort();
+    }
+
     ngx_memzero(&conf, sizeof(ngx_http_mixpanel_loc_conf_t));
     ngx_memzero(&dc, sizeof(ngx_http_mixpanel_cookie_t));
     ngx_memzero(&pc, sizeof(ngx_http_mixpanel_cookie_t));
@@ -123,6 +139,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
+    /* without a token there is no project: nothing would be resolved */
+
+    ngx_str_set(&token, "tok");
+    ngx_mixpanel_fuzz_cv(pool, &conf.token, &token);
+
     if (flags & 2) {
         ngx_mixpanel_fuzz_cv(pool, &conf.device_id, &device);
     }
@@ -138,7 +159,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     ctx->conf = &conf;
 
-    if (ngx_http_mixpanel_resolve(r, ctx) != NGX_OK) {
+    if (ngx_http_mixpanel_resolve(r, ctx, &conf) != NGX_OK) {
         abort();
     }
 
@@ -148,7 +169,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
-    for (i = 0; i < NGX_HTTP_MIXPANEL_UUID_LEN; i++) {
+    /* a client's UUID keeps its case (SPEC section 4), ours are lower */
+
+    for (i = 0; !ctx->from_client && i < NGX_HTTP_MIXPANEL_UUID_LEN; i++) {
         c = ctx->device[i];
 
         if (c >= 'A' && c <= 'Z') {

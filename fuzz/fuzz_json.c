@@ -20,7 +20,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     u_char       *input, *p, *last;
-    ngx_str_t     in, pointer, doc, values[3], fixed;
+    ngx_str_t     in, pointer, doc, values[3], fixed,
+                  error;
     ngx_uint_t    i;
     ngx_conf_t   *cf;
     ngx_pool_t   *pool;
@@ -90,7 +91,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     if (ngx_array_init(&keys, pool, 2, sizeof(ngx_str_t)) != NGX_OK
-        || ngx_http_mixpanel_json_jwks(pool, doc.data, doc.len, &keys)
+        || ngx_http_mixpanel_json_jwks(pool, doc.data, doc.len, &keys,
+                                       &error)
            == NGX_ERROR)
     {
         abort();

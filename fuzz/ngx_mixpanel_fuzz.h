@@ -170,7 +170,9 @@ ngx_mixpanel_fuzz_copy(ngx_str_t *s)
         abort();
     }
 
-    ngx_memcpy(p, s->data, s->len);
+    if (s->len) {
+        ngx_memcpy(p, s->data, s->len);
+    }
 
     return p;
 }

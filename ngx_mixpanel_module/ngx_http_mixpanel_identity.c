@@ -392,6 +392,7 @@ ngx_http_mixpanel_resolve(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
     ctx->pending = 0;
     ctx->unconfirmed = 0;
     ctx->has_account_tag = 0;
+    ctx->old_key = 0;
     ctx->minted = 0;
     ctx->set_cookie = 0;
     ctx->rotated = 0;
@@ -443,6 +444,16 @@ ngx_http_mixpanel_resolve(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
     }
 
     if (ctx->from_client) {
+
+        /*
+         * a cookie's tag of another key is no binding: the zone may know
+         * one (a login whose new cookie has not reached the client yet)
+         */
+
+        if (ngx_http_mixpanel_tag_current(r, ctx) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
         ngx_http_mixpanel_zone_binding(r, ctx);
 
     } else {
@@ -674,24 +685,38 @@ ngx_http_mixpanel_eval_profile(ngx_http_request_t *r,
 }
 
 
-/* a known account is kept; an unknown one is evaluated again */
+/*
+ * A known account is kept; an unknown one is evaluated again.  An account
+ * id that reads $mixpanel_distinct_id or $mixpanel_account_id reads them
+ * empty (account_busy): evaluating it again from inside would recurse
+ * until nginx's variable depth limit, each level writing ctx->account, so
+ * that the event, the variables and the cookie tag disagreed (found by
+ * fuzz_emit).
+ */
 
 static ngx_int_t
 ngx_http_mixpanel_eval_account(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx)
 {
+    ngx_int_t  rc;
+    ngx_str_t  v;
+
     if (ctx->account.len || ctx->resolved->account_id == NULL
-        || ctx->opted_out)
+        || ctx->opted_out || ctx->account_busy)
     {
         return NGX_OK;
     }
 
-    if (ngx_http_mixpanel_complex_value_copy(r, ctx->resolved->account_id,
-                                             &ctx->account)
-        != NGX_OK)
-    {
+    ctx->account_busy = 1;
+    rc = ngx_http_mixpanel_complex_value_copy(r, ctx->resolved->account_id,
+                                              &v);
+    ctx->account_busy = 0;
+
+    if (rc != NGX_OK) {
         return NGX_ERROR;
     }
+
+    ctx->account = v;
 
     if (ngx_http_mixpanel_is_banned(&ctx->account)) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -988,6 +1013,12 @@ ngx_http_mixpanel_decide(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
      */
 
     ctx->foreign = known && bound_other;
+
+    /* the zone's binding replaces a cookie's tag of another key */
+
+    if (ctx->old_key && ctx->has_tag && !late && !ctx->from_header) {
+        ctx->set_cookie = 1;
+    }
 
     switch (conf->action) {
 
@@ -1525,6 +1556,7 @@ ngx_http_mixpanel_tag_current(ngx_http_request_t *r,
                        "unknown");
         ctx->has_tag = 0;
         ctx->pending = 0;
+        ctx->old_key = 1;
     }
 
     return NGX_OK;
@@ -2032,6 +2064,13 @@ ngx_http_mixpanel_variable(ngx_http_request_t *r,
 
     if (ngx_http_mixpanel_eval_account(mr, ctx) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    /* read by the account id itself: no account yet, no distinct id */
+
+    if (ctx->account_busy && (data == 1 || data == 2)) {
+        v->not_found = 1;
+        return NGX_OK;
     }
 
     v->valid = 1;

@@ -318,6 +318,8 @@ typedef struct {
     unsigned                      profile_set:1;
     unsigned                      sdk_parsed:1;
     unsigned                      done:1;
+    unsigned                      account_busy:1;
+    unsigned                      old_key:1;
 } ngx_http_mixpanel_ctx_t;
 
 

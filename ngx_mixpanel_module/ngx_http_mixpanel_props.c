@@ -163,10 +163,10 @@ ngx_int_t
 ngx_http_mixpanel_request_props(ngx_http_request_t *r,
     ngx_http_mixpanel_loc_conf_t *conf, ngx_http_mixpanel_buf_t *b)
 {
-    u_char      *p, *last;
-    ngx_int_t    status;
-    ngx_msec_t   ms;
-    ngx_time_t  *tp;
+    u_char          *p, *last;
+    ngx_int_t        status;
+    ngx_time_t      *tp;
+    ngx_msec_int_t   ms;
 
     if (r->err_status) {
         status = r->err_status;
@@ -181,9 +181,12 @@ ngx_http_mixpanel_request_props(ngx_http_request_t *r,
         status = 0;
     }
 
+    /* as $request_time: the wall clock set back gives 0, not minus */
+
     tp = ngx_timeofday();
-    ms = (ngx_msec_t) ((tp->sec - r->start_sec) * 1000
-                       + (tp->msec - r->start_msec));
+    ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
+                           + (tp->msec - r->start_msec));
+    ms = ngx_max(ms, 0);
 
     p = r->unparsed_uri.data;
     last = p + r->unparsed_uri.len;
@@ -301,6 +304,12 @@ ngx_http_mixpanel_marketing_props(ngx_http_request_t *r,
 
         q = p + 1;
 
+        /* a '?' or '&' that ends the URI: no byte of a name follows */
+
+        if (q == last) {
+            break;
+        }
+
         for (i = 0; i < NGX_HTTP_MIXPANEL_PARAMS; i++) {
             prm = &ngx_http_mixpanel_params[i];
 
@@ -340,9 +349,9 @@ ngx_http_mixpanel_marketing_props(ngx_http_request_t *r,
         len = ngx_http_mixpanel_param_value(buf, sizeof(buf), values[i].data,
                                             values[i].len);
 
-        if (ngx_http_mixpanel_json_string_prop(b,
-                                               &ngx_http_mixpanel_params[i].key,
-                                               buf, len)
+        prm = &ngx_http_mixpanel_params[i];
+
+        if (ngx_http_mixpanel_json_string_prop(b, &prm->key, buf, len)
             != NGX_OK)
         {
             return NGX_ERROR;

@@ -25,6 +25,18 @@ our $Helpers = <<'_EOC_';
     }
 _EOC_
 
+# a sink's body as its events counted by name: "$identify=1,Log In=2"
+sub events {
+    my ($body) = @_;
+
+    return $body unless $body =~ /"event":/;
+
+    my %n;
+    $n{$_}++ for $body =~ /"event":"([^"]+)"/g;
+
+    return join(",", map { "$_=$n{$_}" } sort keys %n) . "\n";
+}
+
 add_block_preprocessor(sub {
     my $block = shift;
 
@@ -58,6 +70,88 @@ $::HttpConfig . "    mixpanel_token tok-fuzz;\n"
 --- response_body_like eval
 ["^ok\n\$", "^GIF", "^GIF",
 qr{"ip":"127\.0\.0\.1","n3":1e-400,"n4":1\.7e308\}\}\]\}\n$}]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 2: fuzz_emit: an account id that reads $mixpanel_distinct_id (its own value) does not recurse: inside it, $mixpanel_distinct_id and $mixpanel_account_id are empty, and the event, the variables and the properties agree
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-fuzz;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_request_properties off;
+        mixpanel_account_id $http_x_user$mixpanel_distinct_id$mixpanel_account_id;
+        mixpanel_property who $mixpanel_distinct_id;
+        mixpanel_property acct $mixpanel_account_id;
+        add_header X-Who $mixpanel_distinct_id;
+        return 200 "ok\n";
+    }
+--- more_headers
+X-User: bob
+--- request eval
+["GET /t", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^GIF", "^GIF",
+qr{^\{"endpoint":"/import","body":\[\{"event":"API Request","properties":\{"token":"tok-fuzz","time":\d+,"distinct_id":"bob","\$device_id":"[-0-9a-f]{36}","\$insert_id":"[0-9a-f]{32}","mp_lib":"nginx","\$lib_version":"[^"]+","ip":"127\.0\.0\.1","account_id":"bob","who":"bob","acct":"bob"\}\}\]\}\n$}]
+--- response_headers eval
+["X-Who: bob", "", "", ""]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 3: fuzz_emit: a login whose device cookie carries a tag of another key, sent again before the new cookie reached the client (two tabs, a client that keeps no cookie): the zone knows the binding, one $identify, and both responses rewrite the cookie with the current key's tag ("bef" for this secret); before, the other key's tag hid the zone and every such login sent $identify again
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-fuzz;\n    mixpanel_cookie_secret 0123456789abcdef0123;\n"
+--- config
+    location = /login {
+        mixpanel login;
+        mixpanel_request_properties off;
+        mixpanel_account_id $http_x_account;
+        return 200 "ok\n";
+    }
+--- more_headers
+X-Account: ana
+Cookie: mp_device_id=6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b.000123456789
+--- request eval
+["GET /login", "GET /login", "GET /wait", "GET /wait", "GET /sink"]
+--- response_headers_like eval
+["Set-Cookie: mp_device_id=6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b\\.bef[0-9a-f]{9}; Path=/; Max-Age=31536000; Expires=[^;]+; SameSite=Lax",
+ "Set-Cookie: mp_device_id=6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b\\.bef[0-9a-f]{9}; Path=/; Max-Age=31536000; Expires=[^;]+; SameSite=Lax",
+ "", "", ""]
+--- response_body_filters eval
+\&::events
+--- response_body_like eval
+["^ok\n\$", "^ok\n\$", "^GIF", "^GIF", "^\\\$identify=1,Log In=2\n\$"]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 4: fuzz_emit: the same two logins with a cookie without a tag: one $identify (the zone's binding, as in TEST 3)
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-fuzz;\n    mixpanel_cookie_secret 0123456789abcdef0123;\n"
+--- config
+    location = /login {
+        mixpanel login;
+        mixpanel_request_properties off;
+        mixpanel_account_id $http_x_account;
+        return 200 "ok\n";
+    }
+--- more_headers
+X-Account: ana
+Cookie: mp_device_id=6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b
+--- request eval
+["GET /login", "GET /login", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_filters eval
+\&::events
+--- response_body_like eval
+["^ok\n\$", "^ok\n\$", "^GIF", "^GIF", "^\\\$identify=1,Log In=2\n\$"]
 --- no_error_log
 [error]
 [alert]
