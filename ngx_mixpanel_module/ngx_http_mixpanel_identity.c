@@ -1088,15 +1088,6 @@ ngx_http_mixpanel_decide(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
         ngx_http_mixpanel_bind(ctx, late);
         break;
 
-    case NGX_HTTP_MIXPANEL_LOGOUT:
-
-        if (conf->logout_reset && !late) {
-            if (ngx_http_mixpanel_rotate(r, ctx) != NGX_OK) {
-                return NGX_ERROR;
-            }
-        }
-
-        break;
 
     case NGX_HTTP_MIXPANEL_RESET:
 
@@ -1113,7 +1104,26 @@ ngx_http_mixpanel_decide(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
 
         break;
 
-    default: /* track, profile_switch, profile_update */
+    case NGX_HTTP_MIXPANEL_LOGOUT:
+
+        if (conf->logout_reset && !late) {
+            if (ngx_http_mixpanel_rotate(r, ctx) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            if (ctx->rotated) {
+                break;
+            }
+        }
+
+        /*
+         * a device kept is bound as any request binds it: one minted at
+         * the account's login may come back here for the first time
+         */
+
+        /* fall through */
+
+    default: /* track, profile_switch, profile_update, logout */
 
         /*
          * only an id that came from the client, and never one identified

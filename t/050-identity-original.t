@@ -362,6 +362,44 @@ sink_re(['/import', event_re('Log Out', 'acc-1', $::D1, undef,
 
 
 
+=== TEST 13a: logout on a device minted at the account's login that comes back for the first time: it is identified and bound (the next account to log in there must find it bound, and rotate it)
+--- config
+    location = /logout {
+        mixpanel logout;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1" . "_$::T1\nX-Account: acc-1"
+--- request
+POST /logout
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=$::D1.$::T1; Path=/; .*"
+--- calls eval
+sink_re(['/import', identify_re('acc-1', $::D1),
+         event_re('Log Out', 'acc-1', $::D1, undef,
+                  ',"account_id":"acc-1"')])
+
+
+
+=== TEST 13b: the same logout with mixpanel_logout_reset on: the device is left, nothing to identify on it
+--- config
+    location = /logout {
+        mixpanel logout;
+        mixpanel_logout_reset on;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1" . "_$::T1\nX-Account: acc-1"
+--- request
+POST /logout
+--- response_headers_like eval
+"Set-Cookie: mp_device_id=(?!$::D1)$::UUID; Path=/; .*"
+--- calls eval
+sink_re(['/import', event_re('Log Out', 'acc-1', $::D1, undef,
+                             ',"account_id":"acc-1"')])
+
+
+
 === TEST 14: logout with mixpanel_logout_reset on: the event on the old id, a new id in the cookie
 --- config
     location = /logout {
