@@ -146,8 +146,6 @@ static ngx_http_variable_t  ngx_http_mixpanel_vars[] = {
 static ngx_http_mixpanel_cache_t  ngx_http_mixpanel_tag_cache =
     ngx_http_mixpanel_cache(1024, 512, NGX_HTTP_MIXPANEL_TAG_LEN);
 
-static time_t  ngx_http_mixpanel_no_account_time;
-
 
 ngx_http_mixpanel_ctx_t *
 ngx_http_mixpanel_get_ctx(ngx_http_request_t *r, ngx_uint_t create)
@@ -1779,9 +1777,10 @@ ngx_http_mixpanel_identity_log(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (ctx->account.len == 0
-        && (action == NGX_HTTP_MIXPANEL_SIGNUP
-            || action == NGX_HTTP_MIXPANEL_LOGIN))
+    if ((ctx->account.len == 0
+         && (action == NGX_HTTP_MIXPANEL_SIGNUP
+             || action == NGX_HTTP_MIXPANEL_LOGIN))
+        || (action == NGX_HTTP_MIXPANEL_PROFILE_SWITCH && !ctx->profile_set))
     {
         ngx_http_mixpanel_no_account(r, ctx);
     }
@@ -1818,30 +1817,46 @@ ngx_http_mixpanel_identity_log(ngx_http_request_t *r,
 }
 
 
-/* a sign-up or login without an account: once a minute per worker */
+/*
+ * A sign-up or login without an account, a switch without the profile it
+ * switches to: once a minute per location and worker
+ */
 
 static void
 ngx_http_mixpanel_no_account(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx)
 {
-    time_t  now;
+    time_t                         now;
+    ngx_http_mixpanel_loc_conf_t  *conf;
 
+    conf = ctx->conf;
     now = ngx_time();
 
-    if (now - ngx_http_mixpanel_no_account_time < 60) {
+    if (conf->no_id_logged && now - conf->no_id_logged < 60) {
         return;
     }
 
-    ngx_http_mixpanel_no_account_time = now;
+    conf->no_id_logged = now;
+
+    if (conf->action == NGX_HTTP_MIXPANEL_PROFILE_SWITCH) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "mixpanel: \"profile_switch\" in location \"%V\" "
+                      "had no profile id (\"mixpanel_profile_id\" %s): "
+                      "the switch names the profile the cookie remembers, "
+                      "if any; logged at most once a minute",
+                      &conf->route,
+                      conf->profile_id ? "evaluated empty" : "is not set");
+        return;
+    }
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "mixpanel: \"%s\" in location \"%V\" had no account id "
                   "(\"mixpanel_account_id\" %s): the event is anonymous and "
                   "nothing is identified; logged at most once a minute",
-                  ctx->conf->action == NGX_HTTP_MIXPANEL_SIGNUP
+                  conf->action == NGX_HTTP_MIXPANEL_SIGNUP
                   ? "signup" : "login",
-                  &ctx->conf->route,
-                  ctx->conf->account_id ? "evaluated empty" : "is not set");
+                  &conf->route,
+                  conf->account_id ? "evaluated empty" : "is not set");
 }
 
 

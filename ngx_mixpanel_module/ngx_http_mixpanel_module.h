@@ -256,6 +256,9 @@ typedef struct {
 
     ngx_str_t                     route;
 
+    /* this worker's last "had no account/profile id" warning here */
+    time_t                        no_id_logged;
+
     /*
      * {"event":"API Request","properties":{"token":"..." when neither
      * the event's name nor the token has variables: rendered once

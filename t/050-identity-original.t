@@ -1005,6 +1005,68 @@ mixpanel: "login" in location "/login" had no account id ("mixpanel_account_id" 
 
 
 
+=== TEST 38b: the warning is once a minute per location: a login of another location in the same minute logs its own line, and a switch with no profile id logs one of its own (the switch names the profile the cookie remembers); a switch with its profile id logs nothing
+--- config
+    location = /front {
+        mixpanel off;
+        mirror /mirror;
+        mirror /switch;
+        mirror /switch-ok;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/login;
+    }
+
+    location = /mirror {
+        internal;
+        mixpanel off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/login2;
+    }
+
+    location = /switch {
+        internal;
+        mixpanel off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/switch-to;
+    }
+
+    location = /switch-ok {
+        internal;
+        mixpanel off;
+        proxy_set_header X-Profile partner;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/switch-to-ok;
+    }
+
+    location = /login {
+        mixpanel login;
+        mixpanel_account_id $http_x_none;
+        return 200 "ok\n";
+    }
+
+    location = /login2 {
+        mixpanel login;
+        mixpanel_account_id $http_x_none;
+        return 200 "ok\n";
+    }
+
+    location = /switch-to {
+        mixpanel profile_switch;
+        mixpanel_profile_id $http_x_none;
+        return 200 "ok\n";
+    }
+
+    location = /switch-to-ok {
+        mixpanel profile_switch;
+        mixpanel_profile_id $http_x_profile;
+        return 200 "ok\n";
+    }
+--- request
+POST /front
+--- wait: 0.5
+--- grep_error_log eval
+qr/mixpanel: "\w+" in location "[^"]+" had no (?:account|profile) id \("mixpanel_\w+_id" evaluated empty\)/
+--- grep_error_log_out eval
+qr/\A(?=.*^mixpanel: "login" in location "\/login" had no account id \("mixpanel_account_id" evaluated empty\)$)(?=.*^mixpanel: "login" in location "\/login2" had no account id \("mixpanel_account_id" evaluated empty\)$)(?=.*^mixpanel: "profile_switch" in location "\/switch-to" had no profile id \("mixpanel_profile_id" evaluated empty\)$)(?:[^\n]*\n){3}\z/ms
+
+
+
 === TEST 38a: the two logins of the block above were sent, anonymous
 --- config
     location = /front {
