@@ -15,13 +15,13 @@
 #include "ngx_http_mixpanel_module.h"
 
 
-static ngx_int_t ngx_http_mixpanel_marketing_props(ngx_http_request_t *r,
-    ngx_http_mixpanel_buf_t *b);
+static ngx_int_t ngx_http_mixpanel_marketing_props(
+    ngx_http_mixpanel_buf_t *b, ngx_str_t *url);
 static size_t ngx_http_mixpanel_param_value(u_char *dst, size_t size,
     u_char *src, size_t len);
 static ngx_uint_t ngx_http_mixpanel_uri_component(u_char *p, u_char *last);
 static ngx_int_t ngx_http_mixpanel_referer_props(ngx_http_request_t *r,
-    ngx_http_mixpanel_buf_t *b);
+    ngx_http_mixpanel_buf_t *b, ngx_uint_t page);
 static ngx_uint_t ngx_http_mixpanel_is_navigation(ngx_http_request_t *r);
 
 
@@ -236,7 +236,9 @@ ngx_int_t
 ngx_http_mixpanel_client_props(ngx_http_request_t *r,
     ngx_http_mixpanel_buf_t *b)
 {
-    ngx_http_mixpanel_ua_t  ua;
+    ngx_uint_t               page;
+    ngx_table_elt_t         *h;
+    ngx_http_mixpanel_ua_t   ua;
 
     if (ngx_http_mixpanel_ua_request(r, &ua)) {
 
@@ -256,8 +258,21 @@ ngx_http_mixpanel_client_props(ngx_http_request_t *r,
         }
     }
 
-    if (ngx_http_mixpanel_marketing_props(r, b) != NGX_OK
-        || ngx_http_mixpanel_referer_props(r, b) != NGX_OK)
+    /*
+     * a call a page makes (fetch, XHR) carries the page's URL in its
+     * Referer: the SDK's document.URL, where it reads the campaign keys
+     * and click ids of every event the page tracks
+     */
+
+    h = r->headers_in.referer;
+
+    page = (h != NULL && h->value.len
+            && !ngx_http_mixpanel_is_navigation(r));
+
+    if (ngx_http_mixpanel_marketing_props(b, page ? &h->value
+                                                  : &r->unparsed_uri)
+        != NGX_OK
+        || ngx_http_mixpanel_referer_props(r, b, page) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -268,7 +283,8 @@ ngx_http_mixpanel_client_props(ngx_http_request_t *r,
 
 /*
  * _.getQueryParam(document.URL, name) for each of the 20 names, in one
- * pass over the request's URI as the client sent it: the SDK's expression
+ * pass over the page's URL (the request's URI as the client sent it, or
+ * the Referer of a call a page made): the SDK's expression
  * [?&]name=([^&#]*) finds the first "name=" right after a '?' or a '&'
  * anywhere in the URL, names compared with case, and takes the value up
  * to the next '&' or '#'.  An empty value is left out, as the SDK does;
@@ -276,8 +292,7 @@ ngx_http_mixpanel_client_props(ngx_http_request_t *r,
  */
 
 static ngx_int_t
-ngx_http_mixpanel_marketing_props(ngx_http_request_t *r,
-    ngx_http_mixpanel_buf_t *b)
+ngx_http_mixpanel_marketing_props(ngx_http_mixpanel_buf_t *b, ngx_str_t *url)
 {
     u_char                     *p, *q, *last, *v,
                                 buf[NGX_HTTP_MIXPANEL_MAX_STRING + 4];
@@ -287,13 +302,13 @@ ngx_http_mixpanel_marketing_props(ngx_http_request_t *r,
     ngx_uint_t                  i;
     ngx_http_mixpanel_param_t  *prm;
 
-    p = r->unparsed_uri.data;
+    p = url->data;
 
     if (p == NULL) {
         return NGX_OK;
     }
 
-    last = p + r->unparsed_uri.len;
+    last = p + url->len;
     found = 0;
 
     for ( /* void */ ; p < last; p++) {
@@ -479,7 +494,7 @@ ngx_http_mixpanel_uri_component(u_char *p, u_char *last)
 
 static ngx_int_t
 ngx_http_mixpanel_referer_props(ngx_http_request_t *r,
-    ngx_http_mixpanel_buf_t *b)
+    ngx_http_mixpanel_buf_t *b, ngx_uint_t page)
 {
     u_char           *p, *last, *domain;
     ngx_table_elt_t  *h;
@@ -490,7 +505,7 @@ ngx_http_mixpanel_referer_props(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (!ngx_http_mixpanel_is_navigation(r)) {
+    if (page) {
         return ngx_http_mixpanel_json_string_prop(b,
                                             &ngx_http_mixpanel_key_current_url,
                                             h->value.data, h->value.len);

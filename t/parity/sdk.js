@@ -150,17 +150,21 @@ function compute(ctx, c) {
     fields = native(ua);
   }
 
-  /* the campaign keys and click ids of the request's URL */
+  /*
+   * The campaign keys and click ids of the page's URL: the request's own
+   * for a navigation, the Referer for a call a page makes (there the
+   * SDK's document.URL is the page that makes it)
+   */
 
-  sb.document.URL = c.url;
+  const referrer = c.referrer || '';
+
+  sb.document.URL = (!c.navigation && referrer !== '') ? referrer : c.url;
   Object.assign(fields, _.info.campaignParams(), _.info.clickParams());
 
   /*
    * A navigation: the Referer is the page's document.referrer.  A call a
    * page makes: the Referer is that page, location.href.
    */
-
-  const referrer = c.referrer || '';
 
   if (c.navigation) {
     sb.document.referrer = referrer;
