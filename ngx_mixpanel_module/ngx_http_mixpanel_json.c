@@ -1087,6 +1087,7 @@ ngx_http_mixpanel_json_text(ngx_pool_t *pool, json_t *json, ngx_uint_t depth,
     ngx_str_t *text)
 {
     u_char      *p;
+    double       d;
     size_t       n, len;
     ngx_str_t   *part;
     ngx_uint_t   i;
@@ -1121,6 +1122,28 @@ ngx_http_mixpanel_json_text(ngx_pool_t *pool, json_t *json, ngx_uint_t depth,
         return NGX_OK;
 
     case JSON_REAL:
+
+        /*
+         * without a fraction, below 2^53 (exact): an integer, "1000" for
+         * 1.0e3, as JavaScript's String() and any other source of an id
+         */
+
+        d = json_real_value(json);
+
+        if (d > -9007199254740992.0 && d < 9007199254740992.0
+            && d == (double) (int64_t) d)
+        {
+            text->data = ngx_pnalloc(pool, NGX_INT64_LEN);
+            if (text->data == NULL) {
+                return NGX_ERROR;
+            }
+
+            text->len = ngx_sprintf(text->data, "%L", (int64_t) d)
+                        - text->data;
+
+            return NGX_OK;
+        }
+
         n = json_dumpb(json, NULL, 0, JSON_ENCODE_ANY|JSON_REAL_PRECISION(15));
 
         text->data = ngx_pnalloc(pool, n);

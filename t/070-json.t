@@ -350,6 +350,30 @@ Accept-Encoding: gzip
 
 
 
+=== TEST 10a: a real without a fraction, below 2^53, is written as an integer ("1000", as JavaScript's String() and an id from any other source), other reals and integers as they are
+--- config
+    location = /p {
+        access_log logs/ids.log num;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/p$is_args$args;
+    }
+
+    location = /backend/p {
+        access_log off;
+        default_type application/json;
+        return 200 '{"n":$arg_n}';
+    }
+--- http_config
+    log_format num '$resp_num';
+--- request eval
+[ "GET /p?n=1.0e3", "GET /p?n=1000", "GET /p?n=-42.0", "GET /p?n=12.5",
+  "GET /p?n=9007199254740993", "GET /p?n=1e300", "GET /p?n=0.0", "GET /log" ]
+--- response_body_like eval
+[ qr/^\{"n":/, qr/^\{"n":/, qr/^\{"n":/, qr/^\{"n":/, qr/^\{"n":/,
+  qr/^\{"n":/, qr/^\{"n":/,
+  qr/^1000\n1000\n-42\n12\.5\n9007199254740993\n1e300\n0\n\z/ ]
+
+
+
 === TEST 11: a pointer into a top-level array
 --- http_config
     mixpanel_json_set $first response /0/id;
