@@ -603,11 +603,12 @@ static ngx_int_t
 ngx_http_mixpanel_people_op(ngx_http_mixpanel_emit_t *e, ngx_uint_t op,
     ngx_array_t *props, ngx_uint_t builtin)
 {
-    u_char                     created[32];
+    u_char                     created[32], *p;
     size_t                     body;
     ngx_tm_t                   tm;
     ngx_str_t                  value;
-    ngx_uint_t                 i;
+    ngx_uint_t                 i, n;
+    ngx_http_mixpanel_ua_t     ua;
     ngx_http_mixpanel_buf_t   *b;
     ngx_http_mixpanel_ctx_t   *ctx;
     ngx_http_mixpanel_prop_t  *prop;
@@ -765,6 +766,38 @@ ngx_http_mixpanel_people_op(ngx_http_mixpanel_emit_t *e, ngx_uint_t op,
 
     if (b->nprops == 0) {
         return NGX_OK;
+    }
+
+    /*
+     * as the browser SDK's people.set(): the client's $browser,
+     * $browser_version and $os ($device is the event's only), never an
+     * update of their own
+     */
+
+    if (op == NGX_HTTP_MIXPANEL_PEOPLE_SET
+        && e->conf->user_agent_properties
+        && ngx_http_mixpanel_ua_request(e->r, &ua)
+        && ua.json.len)
+    {
+        value = ua.json;
+        n = ua.nprops;
+        p = ngx_strlcasestrn(value.data, value.data + value.len,
+                             (u_char *) ",\"$device\":", 11 - 1);
+
+        if (p != NULL) {
+            value.len = p - value.data;
+            n--;
+        }
+
+        if (b->nprops + n <= NGX_HTTP_MIXPANEL_MAX_PROPS && value.len) {
+            if (ngx_http_mixpanel_buf_append(b, value.data, value.len)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            b->nprops += n;
+        }
     }
 
     /* "$set":{,"a":1} becomes "$set":{"a":1} */

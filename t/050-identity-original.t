@@ -1380,3 +1380,35 @@ sink_re(['/import',
                   ',"account_id":"acc-9","active_profile_id":"partner-of-9"')],
         ['/engage', engage_re('acc-1', '$set', '"account_id":"acc-1"'),
                     engage_re('acc-9', '$set', '"account_id":"acc-9","active_profile_id":"partner-of-9"')])
+
+
+
+=== TEST 53: a login from a browser: its profile's $set carries the browser's $browser, $browser_version and $os, as the SDK's people.set() does ($device stays the event's); an app's User-Agent that names no platform (okhttp) none; mixpanel_user_agent_properties off: none
+--- config
+    location = /login {
+        mixpanel login;
+        mixpanel_user_agent_properties on;
+        return 200 "ok\n";
+    }
+
+    location = /login-off {
+        mixpanel login;
+        mixpanel_user_agent_properties off;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["Cookie: mp_device_id=$::D1.$::T1\nX-Account: acc-1\nUser-Agent: Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1",
+ "Cookie: mp_device_id=$::D1.$::T1\nX-Account: acc-1\nUser-Agent: okhttp/4.12.0",
+ "Cookie: mp_device_id=$::D1.$::T1\nX-Account: acc-1\nUser-Agent: Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1"]
+--- request eval
+["POST /login", "POST /login", "POST /login-off"]
+--- calls eval
+my $ua = ',"\$browser":"Mobile Safari","\$browser_version":17\.2,"\$os":"iOS","\$device":"iPhone"';
+sink_re(['/import',
+         event_re('Log In', 'acc-1', $::D1, undef, ',"account_id":"acc-1"' . $ua),
+         event_re('Log In', 'acc-1', $::D1, undef, ',"account_id":"acc-1"'),
+         event_re('Log In', 'acc-1', $::D1, undef, ',"account_id":"acc-1"')],
+        ['/engage',
+         engage_re('acc-1', '$set', '"account_id":"acc-1","\$browser":"Mobile Safari","\$browser_version":17\.2,"\$os":"iOS"'),
+         engage_re('acc-1', '$set', '"account_id":"acc-1"'),
+         engage_re('acc-1', '$set', '"account_id":"acc-1"')])
