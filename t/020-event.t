@@ -390,6 +390,28 @@ qr{"ip":"0","utm_source":"google","utm_campaign":"brand x","gclid":"Cj0K","\$cur
 
 
 
+=== TEST 11b: Sec-Fetch-Mode after 22 other headers (nginx keeps a request's headers in parts of 20): still found, a call's Referer is $current_url and a navigation's $referrer
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-ref3;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_request_properties off;
+        mixpanel_ip off;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["Referer: https://www.example.com/page?utm_source=p\nX-Pad-1: 1\nX-Pad-2: 2\nX-Pad-3: 3\nX-Pad-4: 4\nX-Pad-5: 5\nX-Pad-6: 6\nX-Pad-7: 7\nX-Pad-8: 8\nX-Pad-9: 9\nX-Pad-10: 10\nX-Pad-11: 11\nX-Pad-12: 12\nX-Pad-13: 13\nX-Pad-14: 14\nX-Pad-15: 15\nX-Pad-16: 16\nX-Pad-17: 17\nX-Pad-18: 18\nX-Pad-19: 19\nX-Pad-20: 20\nX-Pad-21: 21\nX-Pad-22: 22\nSec-Fetch-Mode: cors",
+ "Referer: https://www.example.com/page?utm_source=p\nX-Pad-1: 1\nX-Pad-2: 2\nX-Pad-3: 3\nX-Pad-4: 4\nX-Pad-5: 5\nX-Pad-6: 6\nX-Pad-7: 7\nX-Pad-8: 8\nX-Pad-9: 9\nX-Pad-10: 10\nX-Pad-11: 11\nX-Pad-12: 12\nX-Pad-13: 13\nX-Pad-14: 14\nX-Pad-15: 15\nX-Pad-16: 16\nX-Pad-17: 17\nX-Pad-18: 18\nX-Pad-19: 19\nX-Pad-20: 20\nX-Pad-21: 21\nX-Pad-22: 22\nSec-Fetch-Mode: navigate",
+ "", "", ""]
+--- request eval
+["GET /t", "GET /t", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
+qr{"ip":"0","utm_source":"p","\$current_url":"https://www\.example\.com/page\?utm_source=p"\}\},\{[^{}]*"properties":\{[^{}]*"ip":"0","\$referrer":"https://www\.example\.com/page\?utm_source=p","\$referring_domain":"www\.example\.com"\}\}\]\}\n$}]
+
+
+
 === TEST 12: User-Agents that alternate are each read right (the worker remembers them)
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-ua3;\n"
