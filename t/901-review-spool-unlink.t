@@ -1,0 +1,109 @@
+# Review finding: a spool file the worker can read but cannot remove (the
+# spool directory made read-only, a file system remounted read-only after
+# an I/O error, a sticky directory) is replayed again at once after every
+# successful replay: a tight loop of requests to Mixpanel (about a
+# thousand a second here), each sending the same events (receipts pile
+# up) and applying the same people update ($add) again and again, while
+# every other spool file waits behind it.
+#
+# Expected (SPEC §5): a people update replayed from the spool never
+# overwrites state a newer one set, and "Spool files are written
+# atomically and replayed"; docs/delivery.md: files are looked at "every
+# 30 s", a file sent is removed, replay "never starves" live traffic.  A
+# file that cannot be removed must not be sent again and again.
+
+use strict;
+use warnings;
+use Test::More;
+use t::Review4;
+
+plan skip_all => "needs root (chown/chmod of the spool)" if $> != 0;
+
+my $port = $ENV{TEST_NGINX_SERVER_PORT} || 2500;
+r4_emulator($port + 1);
+
+# the first two replay attempts fail: the directory is made read-only
+# before the files are sent
+r4_emu("faults", '{"status":503,"count":2}');
+
+my (undef, undef, $uid, $gid) = getpwnam("nobody");
+my $t = int(time * 1000) - 60000;
+
+sub put {
+    my ($path, $text) = @_;
+    open my $fh, '>', $path or die "$path: $!";
+    print $fh $text;
+    close $fh;
+    chown $uid, $gid, $path;
+    chmod 0600, $path;
+}
+
+my $n = r4_nginx(port => $port, dirs => ["spool"], before => sub {
+    my ($prefix) = @_;
+    put("$prefix/spool/mp-1-1-1.json",
+        "{\"kind\":\"import\",\"token\":\"tok-unlink\",\"count\":1,"
+        . "\"time\":1}\n"
+        . "{\"event\":\"Spooled\",\"properties\":{\"token\":\"tok-unlink\","
+        . "\"time\":$t,\"distinct_id\":\"d1\","
+        . "\"\$insert_id\":\"0000000000000000000000000000beef\"}}\n");
+    put("$prefix/spool/mp-1-1-2.json",
+        "{\"kind\":\"engage\",\"token\":\"tok-unlink\",\"count\":1,"
+        . "\"time\":1}\n"
+        . "{\"\$token\":\"tok-unlink\",\"\$distinct_id\":\"acc-1\","
+        . "\"\$time\":$t,\"\$add\":{\"visits\":1}}\n");
+}, conf => <<'_EOC_');
+worker_processes 1;
+events { worker_connections 64; }
+http {
+    access_log off;
+    mixpanel_api http://127.0.0.1:%EMU%;
+    mixpanel_token tok-unlink;
+    mixpanel_flush_interval 100ms;
+    mixpanel_spool %PREFIX%/spool;
+    server {
+        listen 127.0.0.1:%PORT%;
+        location = /t { mixpanel track; return 200 "ok\n"; }
+        location = /status { mixpanel_status; }
+    }
+}
+_EOC_
+
+my $spool = "$n->{prefix}/spool";
+diag("prefix $n->{prefix}") if $ENV{KEEP};
+
+# read-only for the workers (as after "mount -o remount,ro" or a chmod):
+# files can be read, not removed
+chown 0, 0, $spool;
+chmod 0555, $spool;
+
+sleep 15;
+
+my $stats = r4_emu("stats");
+my $upd = r4_emu("updates?distinct_id=acc-1");
+my $prof = r4_emu("profiles?distinct_id=acc-1");
+my $s = r4_status($n);
+
+chmod 0755, $spool;
+chown $uid, $gid, $spool;
+
+ok(r4_stop($n, 'QUIT', 20), "nginx quits");
+
+diag("requests to Mixpanel: $stats->{requests}{total}, events_replayed: "
+     . "$s->{events_replayed}");
+
+cmp_ok($stats->{events}{received}, '<=', 2,
+       "the spooled event reached Mixpanel at most twice "
+       . "(got $stats->{events}{received} receipts)");
+cmp_ok($upd->{count}, '<=', 2,
+       "the spooled \$add was applied at most twice (got $upd->{count})");
+
+# and the other file waits behind the loop: both must have been sent
+cmp_ok($stats->{events}{received}, '>=', 1, "the spooled event was sent");
+cmp_ok($upd->{count}, '>=', 1, "the spooled update was sent");
+
+my $visits = $prof->{profiles}[0]{properties}{visits} // 0;
+cmp_ok($visits, '<=', 2, "the profile's visits is 1 (or 2), not $visits");
+cmp_ok($s->{events_replayed}, '<=', 4,
+       "events_replayed is 2 (got $s->{events_replayed})");
+
+done_testing();

@@ -1,0 +1,59 @@
+# Review finding: an answer that is neither 200 nor a 4xx/5xx — a redirect
+# (301/302/307/308: "http://" where the server wants "https://", a moved
+# relay or proxy), 202 or 204 from a relay in front of Mixpanel — makes
+# the module count the whole batch as rejected ("Mixpanel refused it as
+# invalid") and drop it: data lost for good on a transient or
+# configuration problem, and the events_rejected alert blames the events.
+#
+# Expected (SPEC §5 and docs/delivery.md "Answers and what the sender
+# does"): only "a 4xx other than 401/403/413/429" is rejected; 5xx,
+# timeouts and connection errors are retried.  A 3xx is not a refusal of
+# the data (libcurl does not follow it: CURLOPT_FOLLOWLOCATION is off, and
+# a 307/308 to https would carry the Basic credentials elsewhere), so it
+# should be retried (and logged as a configuration error), as a 401 is.
+
+use strict;
+use warnings;
+use Test::More;
+use HTTP::Tiny;
+use t::Review4;
+
+my $port = $ENV{TEST_NGINX_SERVER_PORT} || 2500;
+r4_emulator($port + 1);
+
+my $n = r4_nginx(port => $port, conf => <<'_EOC_');
+worker_processes 1;
+events { worker_connections 64; }
+http {
+    access_log off;
+    mixpanel_api http://127.0.0.1:%EMU%;
+    mixpanel_token tok-3xx;
+    mixpanel_flush_interval 100ms;
+    server {
+        listen 127.0.0.1:%PORT%;
+        location = /t { mixpanel track; return 200 "ok\n"; }
+        location = /status { mixpanel_status; }
+    }
+}
+_EOC_
+
+my $http = HTTP::Tiny->new(keep_alive => 1);
+my $sent = 0;
+
+for my $status (301, 302, 307, 308) {
+    r4_emu("faults", qq({"status":$status,"count":1,"path":"/import"}));
+    $http->get("$n->{base}/t?status=$status");
+    $sent++;
+    my $s;
+    r4_wait(20, sub { $s = r4_status($n);
+                      $s->{events_sent} + $s->{events_rejected} >= $sent });
+    is($s->{events_rejected}, 0, "$status: the event is not rejected");
+    $sent = $s->{events_sent} + $s->{events_rejected};
+}
+
+my $stored = r4_emu("events?wait_for=4&timeout=15");
+is($stored->{count}, 4, "all 4 events reached Mixpanel in the end");
+
+ok(r4_stop($n), "nginx quits");
+
+done_testing();

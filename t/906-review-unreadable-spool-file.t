@@ -1,0 +1,61 @@
+# Review finding: a spool file the workers cannot open (copied in by root
+# with mode 0600 — docs/delivery.md tells operators to move a retired
+# server's files "to another server's spool") is skipped silently on
+# every look, for ever: never replayed, never moved aside, nothing in the
+# log, and it still counts against max_size, so the spool may end "full"
+# with no file the module can send.
+#
+# Expected (SPEC §5): "a corrupt spool file is moved aside with an error";
+# docs/delivery.md: "A file that cannot be parsed is renamed to *.corrupt
+# and logged at error".  A file that cannot be read at all should at least
+# be logged (once), and not count against max_size.
+
+use strict;
+use warnings;
+use Test::More;
+use t::Review4;
+
+plan skip_all => "needs root" if $> != 0;
+
+my $port = $ENV{TEST_NGINX_SERVER_PORT} || 2500;
+r4_emulator($port + 1);
+
+my $t = int(time * 1000) - 60000;
+
+my $n = r4_nginx(port => $port, dirs => ["spool"], before => sub {
+    my ($prefix) = @_;
+    my $path = "$prefix/spool/mp-7-7-7.json";
+    open my $fh, '>', $path or die $!;
+    print $fh "{\"kind\":\"import\",\"token\":\"tok-ro\",\"count\":1,"
+              . "\"time\":1}\n{\"event\":\"Moved\",\"properties\":{"
+              . "\"token\":\"tok-ro\",\"time\":$t,\"distinct_id\":\"d1\","
+              . "\"\$insert_id\":\"0000000000000000000000000000cafe\"}}\n";
+    close $fh;
+    chmod 0600, $path;    # root's, as "cp" by an administrator leaves it
+}, conf => <<'_EOC_');
+worker_processes 1;
+events { worker_connections 64; }
+http {
+    access_log off;
+    mixpanel_api http://127.0.0.1:%EMU%;
+    mixpanel_token tok-ro;
+    mixpanel_flush_interval 100ms;
+    mixpanel_spool %PREFIX%/spool;
+    server {
+        listen 127.0.0.1:%PORT%;
+        location = /t { mixpanel track; return 200 "ok\n"; }
+        location = /status { mixpanel_status; }
+    }
+}
+_EOC_
+
+sleep 3;
+
+my $events = r4_emu("events");
+ok(r4_stop($n), "nginx quits");
+
+my $log = r4_errlog($n);
+ok($events->{count} == 1 || $log =~ /mp-7-7-7\.json/,
+   "the file was sent, or the log names it");
+
+done_testing();
