@@ -23,7 +23,13 @@
 #include <curl/curl.h>
 
 
-#define NGX_HTTP_MIXPANEL_ANSWER_MAX    (64 * 1024)
+/*
+ * a strict 400 lists up to 2000 failed records of about 200 bytes each;
+ * other answers are short, and a buffer grown past the small size is freed
+ * after its answer
+ */
+#define NGX_HTTP_MIXPANEL_ANSWER_MAX    (1024 * 1024)
+#define NGX_HTTP_MIXPANEL_ANSWER_SMALL  (64 * 1024)
 #define NGX_HTTP_MIXPANEL_LOG_EVERY     60000
 
 #define NGX_HTTP_MIXPANEL_BACKOFF_MIN   2000
@@ -64,6 +70,8 @@ typedef enum {
     ngx_http_mixpanel_log_spool,
     ngx_http_mixpanel_log_file,
     ngx_http_mixpanel_log_memory,
+    ngx_http_mixpanel_log_redirect,
+    ngx_http_mixpanel_log_spool_file,
     ngx_http_mixpanel_log_last
 } ngx_http_mixpanel_log_reason_e;
 
@@ -78,6 +86,7 @@ typedef enum {
     ngx_http_mixpanel_fail_network,
     ngx_http_mixpanel_fail_status,
     ngx_http_mixpanel_fail_auth,
+    ngx_http_mixpanel_fail_redirect,
     ngx_http_mixpanel_fail_file,
     ngx_http_mixpanel_fail_memory,
     ngx_http_mixpanel_fail_aborted
@@ -145,6 +154,7 @@ struct ngx_http_mixpanel_slot_s {
     size_t                            upload_len;
     size_t                            upload_pos;
     ngx_http_mixpanel_buf_t           answer;
+    size_t                            answer_max;
     ngx_msec_t                        retry_after;
     char                              errbuf[CURL_ERROR_SIZE];
 };
@@ -342,7 +352,7 @@ static void ngx_http_mixpanel_sender_error(ngx_http_mixpanel_sender_t *s,
     const char *fmt, ...);
 static u_char *ngx_http_mixpanel_sender_escape(u_char *p, u_char *last,
     u_char *src, size_t len, u_char *token, size_t token_len,
-    ngx_uint_t backslash);
+    ngx_uint_t backslash, ngx_uint_t cut);
 static void ngx_http_mixpanel_sender_yield(void *data);
 static size_t ngx_http_mixpanel_sender_on_read(char *ptr, size_t size,
     size_t nmemb, void *data);
@@ -1413,6 +1423,8 @@ ngx_http_mixpanel_sender_send(ngx_http_mixpanel_sender_t *s,
     slot->upload_len = len;
     slot->upload_pos = 0;
     slot->answer.pos = slot->answer.start;
+    slot->answer_max = engage ? NGX_HTTP_MIXPANEL_ANSWER_SMALL
+                              : NGX_HTTP_MIXPANEL_ANSWER_MAX;
     slot->retry_after = NGX_CONF_UNSET_MSEC;
     slot->errbuf[0] = '\0';
 
@@ -1621,6 +1633,13 @@ ngx_http_mixpanel_sender_perform(ngx_http_mixpanel_sender_t *s)
         }
 
         ngx_http_mixpanel_sender_answer(s, slot, code);
+
+        if ((size_t) (slot->answer.end - slot->answer.start)
+            > NGX_HTTP_MIXPANEL_ANSWER_SMALL)
+        {
+            free(slot->answer.start);
+            ngx_memzero(&slot->answer, sizeof(ngx_http_mixpanel_buf_t));
+        }
     }
 }
 
@@ -1630,10 +1649,11 @@ ngx_http_mixpanel_sender_answer(ngx_http_mixpanel_sender_t *s,
     ngx_http_mixpanel_slot_t *slot, CURLcode code)
 {
     long                        status;
-    u_char                      raw[128], text[512], *p;
+    char                       *location;
+    u_char                      raw[1024], text[512], *p;
     u_char                      failed[NGX_HTTP_MIXPANEL_MAX_BATCH];
     ngx_int_t                   imported, nfailed;
-    ngx_str_t                   error;
+    ngx_str_t                   error, to;
     ngx_uint_t                  n, engage, rejected, marked;
     ngx_msec_t                  wait;
     ngx_http_mixpanel_lane_t   *lane;
@@ -1702,17 +1722,26 @@ ngx_http_mixpanel_sender_answer(ngx_http_mixpanel_sender_t *s,
                                           &imported, &nfailed, &error,
                                           raw, sizeof(raw));
 
-    /* Mixpanel's words, escaped, and never the token */
+    /*
+     * Mixpanel's words, escaped, and never the token: masked in what the
+     * parser kept, a start of it too where the parser cut the text
+     */
 
     p = ngx_http_mixpanel_sender_escape(text, text + sizeof(text),
                                         error.data, error.len,
                                         b->head->token, b->head->token_len,
-                                        1);
+                                        1, error.len == sizeof(raw));
 
     error.data = text;
     error.len = p - text;
 
-    if (status == 200 && nfailed == 0) {
+    /*
+     * Any 2xx is an acceptance: a relay or proxy in front of Mixpanel may
+     * answer 202 or 204, with no Mixpanel answer to read; sending again
+     * would apply people updates twice.
+     */
+
+    if (status >= 200 && status < 300 && nfailed == 0) {
 
         if (engage && error.len) {
             ngx_http_mixpanel_sender_log(s, NGX_LOG_WARN,
@@ -1738,7 +1767,47 @@ ngx_http_mixpanel_sender_answer(ngx_http_mixpanel_sender_t *s,
         return;
     }
 
-    if (status == 429 || status >= 500) {
+    /*
+     * A redirect refuses nothing: mixpanel_api points at the wrong place
+     * (http:// for https://, a moved relay).  It is not followed, since
+     * the Basic credentials would go along, and retried, with the lane's
+     * backoff, until the configuration is fixed or retry time is spent.
+     */
+
+    if (status >= 300 && status < 400) {
+        b->why.failure = ngx_http_mixpanel_fail_redirect;
+
+        location = NULL;
+        (void) curl_easy_getinfo(slot->easy, CURLINFO_REDIRECT_URL,
+                                 &location);
+
+        to.len = 0;
+        to.data = raw;
+
+        if (location) {
+            p = ngx_http_mixpanel_sender_escape(raw, raw + sizeof(raw) / 2,
+                                                (u_char *) location,
+                                                ngx_strlen(location),
+                                                b->head->token,
+                                                b->head->token_len, 1, 0);
+            to.len = p - raw;
+        }
+
+        ngx_http_mixpanel_sender_log(s, NGX_LOG_ERR,
+                                     ngx_http_mixpanel_log_redirect,
+                                     "mixpanel: \"%s\" answered %l, a "
+                                     "redirect%s%V%s, check mixpanel_api; "
+                                     "will retry", s->url, status,
+                                     to.len ? " to \"" : " with no Location",
+                                     &to, to.len ? "\"" : "");
+
+        ngx_http_mixpanel_sender_retry(s, b, 0, 0);
+        return;
+    }
+
+    /* 429, 5xx, and what is no HTTP answer at all (status 0, 1xx) */
+
+    if (status == 429 || status >= 500 || status < 200) {
         b->why.failure = ngx_http_mixpanel_fail_status;
 
         ngx_http_mixpanel_sender_log(s, NGX_LOG_WARN,
@@ -1790,7 +1859,7 @@ ngx_http_mixpanel_sender_answer(ngx_http_mixpanel_sender_t *s,
 
     marked = 0;
 
-    if (status == 400 && !engage && nfailed > 0
+    if ((status == 400 || status < 300) && !engage && nfailed > 0
         && n <= NGX_HTTP_MIXPANEL_MAX_BATCH)
     {
         ngx_memzero(failed, n);
@@ -1803,10 +1872,10 @@ ngx_http_mixpanel_sender_answer(ngx_http_mixpanel_sender_t *s,
     if (marked) {
         rejected = marked;
 
-    } else if (status == 400 && !engage && nfailed > 0) {
+    } else if ((status == 400 || status < 300) && !engage && nfailed > 0) {
         rejected = ngx_min((ngx_uint_t) nfailed, n);
 
-    } else if (status == 200 && engage) {
+    } else if (status < 300 && engage) {
         rejected = n;
 
     } else {
@@ -2806,6 +2875,10 @@ ngx_http_mixpanel_sender_why(ngx_http_mixpanel_sender_t *s, u_char *p,
         return ngx_slprintf(p, last, "\"%s\" refused the credentials (%l)",
                             s->url, why->status);
 
+    case ngx_http_mixpanel_fail_redirect:
+        return ngx_slprintf(p, last, "\"%s\" answered %l, a redirect",
+                            s->url, why->status);
+
     case ngx_http_mixpanel_fail_file:
         return ngx_slprintf(p, last, "write() to \"%V\" failed",
                             &s->file_name);
@@ -2886,7 +2959,7 @@ ngx_http_mixpanel_sender_error(ngx_http_mixpanel_sender_t *s,
     p = ngx_http_mixpanel_sender_escape(s->delta.last_error,
                                         s->delta.last_error
                                         + sizeof(s->delta.last_error),
-                                        buf, p - buf, NULL, 0, 0);
+                                        buf, p - buf, NULL, 0, 0, 0);
 
     s->delta.last_error_len = p - s->delta.last_error;
     s->delta.last_error_time = time(NULL);
@@ -2898,12 +2971,15 @@ ngx_http_mixpanel_sender_error(ngx_http_mixpanel_sender_t *s,
 /*
  * Text from elsewhere (Mixpanel's answers) made safe to log: printable
  * ASCII stays, other bytes are \xNN, and the token is never shown.  A
- * backslash is escaped too, unless the text is escaped already.
+ * backslash is escaped too, unless the text is escaped already.  When the
+ * text was cut ("cut"), a start of the token at its end is masked too:
+ * the masking comes before any cut, the output's own cut comes after.
  */
 
 static u_char *
 ngx_http_mixpanel_sender_escape(u_char *p, u_char *last, u_char *src,
-    size_t len, u_char *token, size_t token_len, ngx_uint_t backslash)
+    size_t len, u_char *token, size_t token_len, ngx_uint_t backslash,
+    ngx_uint_t cut)
 {
     u_char  *end;
 
@@ -2911,15 +2987,18 @@ ngx_http_mixpanel_sender_escape(u_char *p, u_char *last, u_char *src,
 
     while (src < end) {
 
-        if (token_len >= 4 && (size_t) (end - src) >= token_len
-            && ngx_memcmp(src, token, token_len) == 0)
+        if (token_len >= 4
+            && (((size_t) (end - src) >= token_len
+                 && ngx_memcmp(src, token, token_len) == 0)
+                || (cut && (size_t) (end - src) < token_len
+                    && ngx_memcmp(src, token, end - src) == 0)))
         {
             if (last - p < 7) {
                 break;
             }
 
             p = ngx_cpymem(p, "[token]", 7);
-            src += token_len;
+            src += ngx_min(token_len, (size_t) (end - src));
             continue;
         }
 
@@ -2992,8 +3071,7 @@ ngx_http_mixpanel_sender_on_data(char *ptr, size_t size, size_t nmemb,
     size_t  len, room;
 
     len = size * nmemb;
-    room = NGX_HTTP_MIXPANEL_ANSWER_MAX
-           - (slot->answer.pos - slot->answer.start);
+    room = slot->answer_max - (slot->answer.pos - slot->answer.start);
 
     if (room == 0) {
         return len;

@@ -39,21 +39,48 @@ _EOC_
 
 my $http = HTTP::Tiny->new(keep_alive => 1);
 my $sent = 0;
+my $s;
 
 for my $status (301, 302, 307, 308) {
     r4_emu("faults", qq({"status":$status,"count":1,"path":"/import"}));
     $http->get("$n->{base}/t?status=$status");
     $sent++;
-    my $s;
     r4_wait(20, sub { $s = r4_status($n);
                       $s->{events_sent} + $s->{events_rejected} >= $sent });
     is($s->{events_rejected}, 0, "$status: the event is not rejected");
+    is($s->{events_sent}, $sent, "$status: sent on the retry");
     $sent = $s->{events_sent} + $s->{events_rejected};
 }
+
+is($s->{retries}, 4, "each redirected batch was retried once");
 
 my $stored = r4_emu("events?wait_for=4&timeout=15");
 is($stored->{count}, 4, "all 4 events reached Mixpanel in the end");
 
+# a 2xx other than 200 (a relay in front of Mixpanel) is an acceptance:
+# counted as sent at once, never retried
+for my $status (202, 204) {
+    r4_emu("faults", qq({"status":$status,"count":1,"path":"/import",)
+                     . qq("body":""}));
+    $http->get("$n->{base}/t?status=$status");
+    $sent++;
+    r4_wait(20, sub { $s = r4_status($n); $s->{events_sent} >= $sent });
+    is($s->{events_sent}, $sent, "$status: counted as sent");
+}
+
+sleep 2;
+$s = r4_status($n);
+is($s->{events_rejected}, 0, "nothing rejected");
+is($s->{retries}, 4, "a 2xx is not retried");
+is($s->{queue_depth}, 0, "nothing held");
+is(r4_balance($s), 0, "the counters balance");
+is(scalar @{ r4_emu("requests?path=/import")->{requests} }, 10,
+   "10 requests: 4 redirected, 4 retries, 2 accepted by the relay");
+
 ok(r4_stop($n), "nginx quits");
+
+my $log = r4_errlog($n);
+my @redirect = $log =~ /\[error\].*mixpanel: "http:\S+" answered 30\d, a redirect with no Location, check mixpanel_api; will retry/g;
+is(scalar @redirect, 1, "the redirect logged once, at error (rate-limited)");
 
 done_testing();
