@@ -420,6 +420,11 @@ ngx_uint_t ngx_http_mixpanel_props_group(ngx_str_t *name);
 #define NGX_HTTP_MIXPANEL_TOKEN_MAX   255
 
 typedef struct {
+    dev_t                         dev;
+    ino_t                         ino;
+} ngx_http_mixpanel_spool_gone_t;
+
+typedef struct {
     u_char                       *dir;          /* NUL-terminated */
     size_t                        len;
     off_t                         max_size;
@@ -427,6 +432,15 @@ typedef struct {
     time_t                        sized;        /* it was last counted */
     ngx_uint_t                    seq;
     ngx_pid_t                     pid;
+
+    /* files sent that could be neither removed nor emptied: skipped */
+    ngx_http_mixpanel_spool_gone_t  *gone;
+    ngx_uint_t                    ngone;
+    ngx_uint_t                    nalloc;
+
+    /* files the last claim could not open: how many, and the first */
+    ngx_uint_t                    nbad;
+    u_char                        bad[NGX_MAX_PATH + 64];
 } ngx_http_mixpanel_spool_t;
 
 /* a spool file claimed for a replay: locked on fd while it is read and sent */
@@ -451,6 +465,8 @@ ngx_int_t ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
     size_t errlen);
 void ngx_http_mixpanel_spool_release(ngx_http_mixpanel_spooled_t *f,
     ngx_uint_t sent);
+ngx_int_t ngx_http_mixpanel_spool_remove(ngx_http_mixpanel_spool_t *sp,
+    ngx_http_mixpanel_spooled_t *f, u_char *err, size_t errlen);
 void ngx_http_mixpanel_spool_sweep(ngx_http_mixpanel_spool_t *sp);
 
 

@@ -72,6 +72,7 @@ typedef enum {
     ngx_http_mixpanel_log_memory,
     ngx_http_mixpanel_log_redirect,
     ngx_http_mixpanel_log_spool_file,
+    ngx_http_mixpanel_log_spool_remove,
     ngx_http_mixpanel_log_last
 } ngx_http_mixpanel_log_reason_e;
 
@@ -330,6 +331,8 @@ static ngx_int_t ngx_http_mixpanel_sender_paused(void *data, ngx_uint_t kind,
 static void ngx_http_mixpanel_sender_replay_done(
     ngx_http_mixpanel_sender_t *s);
 static void ngx_http_mixpanel_sender_replay_drop(
+    ngx_http_mixpanel_sender_t *s);
+static void ngx_http_mixpanel_sender_replay_remove(
     ngx_http_mixpanel_sender_t *s);
 static void ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s);
 static void ngx_http_mixpanel_sender_finish_replay(
@@ -2217,6 +2220,18 @@ ngx_http_mixpanel_sender_replay(ngx_http_mixpanel_sender_t *s,
                                      err);
     }
 
+    if (s->spool.nbad) {
+        ngx_http_mixpanel_sender_log(s, NGX_LOG_ERR,
+                                     ngx_http_mixpanel_log_spool_file,
+                                     "mixpanel: %ui spool file%s cannot be "
+                                     "opened, the first %s; %s skipped and "
+                                     "not counted against max_size",
+                                     s->spool.nbad,
+                                     s->spool.nbad == 1 ? "" : "s",
+                                     s->spool.bad,
+                                     s->spool.nbad == 1 ? "it is" : "they are");
+    }
+
     if (rc != NGX_OK) {
         s->files_wait = (s->replay_skip != 0);
 
@@ -2302,11 +2317,28 @@ ngx_http_mixpanel_sender_replay_done(ngx_http_mixpanel_sender_t *s)
                                  s->replay_rejected ? ", some rejected"
                                                     : "");
 
-    ngx_http_mixpanel_spool_release(&s->file, 1);
+    ngx_http_mixpanel_sender_replay_remove(s);
 
     /* the next file at once: they are sent when nothing live is ready */
 
     s->replay_at = ngx_http_mixpanel_now();
+}
+
+
+/* a file sent: removed, or, when it cannot be, never sent again */
+
+static void
+ngx_http_mixpanel_sender_replay_remove(ngx_http_mixpanel_sender_t *s)
+{
+    u_char  err[NGX_HTTP_MIXPANEL_LINE_LEN];
+
+    if (ngx_http_mixpanel_spool_remove(&s->spool, &s->file, err, sizeof(err))
+        != NGX_OK)
+    {
+        ngx_http_mixpanel_sender_log(s, NGX_LOG_ERR,
+                                     ngx_http_mixpanel_log_spool_remove,
+                                     "mixpanel: %s", err);
+    }
 }
 
 
@@ -2568,7 +2600,7 @@ ngx_http_mixpanel_sender_finish_replay(ngx_http_mixpanel_sender_t *s)
     s->replay = NULL;
 
     if (n == 0) {
-        ngx_http_mixpanel_spool_release(&s->file, 1);
+        ngx_http_mixpanel_sender_replay_remove(s);
         return;
     }
 
@@ -2577,7 +2609,7 @@ ngx_http_mixpanel_sender_finish_replay(ngx_http_mixpanel_sender_t *s)
                                       sizeof(err))
         == NGX_OK)
     {
-        ngx_http_mixpanel_spool_release(&s->file, 1);
+        ngx_http_mixpanel_sender_replay_remove(s);
 
     } else {
 
@@ -3478,6 +3510,7 @@ ngx_http_mixpanel_sender_free(ngx_http_mixpanel_sender_t *s)
 
     free(s->file_name.data);
     free(s->spool.dir);
+    free(s->spool.gone);
     free(s->url);
     free(s->url_import);
     free(s->url_engage);

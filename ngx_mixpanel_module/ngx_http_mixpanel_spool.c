@@ -32,6 +32,8 @@
 
 static ngx_int_t ngx_http_mixpanel_spool_flush(int fd, u_char *buf,
     u_char *p);
+static ngx_int_t ngx_http_mixpanel_spool_gone(ngx_http_mixpanel_spool_t *sp,
+    struct stat *st);
 static off_t ngx_http_mixpanel_spool_size(ngx_http_mixpanel_spool_t *sp);
 static ngx_int_t ngx_http_mixpanel_spool_name(u_char *name, size_t len,
     const char *suffix);
@@ -231,8 +233,10 @@ ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
 {
     int             fd;
     DIR            *d;
-    u_char         *body, *nl, *p;
+    u_char         *body, *nl, *p, head[2048];
     size_t          len;
+    ssize_t         n;
+    ngx_err_t       e;
     ngx_int_t       rc;
     struct stat     st;
     struct dirent  *de;
@@ -243,6 +247,7 @@ ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
     }
 
     rc = NGX_DECLINED;
+    sp->nbad = 0;
 
     while ((de = readdir(d)) != NULL) {
 
@@ -258,6 +263,18 @@ ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
 
         fd = open((char *) f->path, O_RDONLY|O_CLOEXEC);
         if (fd == -1) {
+            e = ngx_errno;
+
+            /* not ours to read (copied in by root?): the caller says so */
+
+            if (e != NGX_ENOENT && sp->nbad++ == 0) {
+                p = ngx_slprintf(sp->bad, sp->bad + sizeof(sp->bad) - 1,
+                                 "\"%s\" (", f->path);
+                p = ngx_strerror(e, p, sp->bad + sizeof(sp->bad) - 2 - p);
+                *p++ = ')';
+                *p = '\0';
+            }
+
             continue;
         }
 
@@ -270,11 +287,41 @@ ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
             continue;
         }
 
+        /*
+         * Sent already: emptied, or remembered, because it could not be
+         * removed.  Files are written whole and renamed, so an empty one
+         * can be nothing else.
+         */
+
+        if (st.st_size == 0 || ngx_http_mixpanel_spool_gone(sp, &st)) {
+            if (st.st_size == 0) {
+                (void) unlink((char *) f->path);
+            }
+
+            (void) close(fd);
+            continue;
+        }
+
         f->fd = fd;
         f->records = NULL;
         f->count = 0;
 
-        if (st.st_size <= 0 || st.st_size > NGX_HTTP_MIXPANEL_SPOOL_MAX_FILE
+        /* the header first: a file the caller skips is not read whole */
+
+        if (skip) {
+            n = pread(fd, head, sizeof(head), 0);
+            nl = (n > 0) ? ngx_strlchr(head, head + n, '\n') : NULL;
+
+            if (nl && ngx_http_mixpanel_spool_header(head, nl, f) == NGX_OK
+                && skip(data, f->kind, f->token, f->token_len))
+            {
+                (void) close(fd);
+                f->fd = -1;
+                continue;
+            }
+        }
+
+        if (st.st_size < 0 || st.st_size > NGX_HTTP_MIXPANEL_SPOOL_MAX_FILE
             || ngx_http_mixpanel_spool_read(fd, &body, &len) != NGX_OK)
         {
             p = ngx_http_mixpanel_spool_aside(f->path, err, err + errlen - 1,
@@ -292,13 +339,6 @@ ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
             || ngx_http_mixpanel_spool_header(body, nl, f) != NGX_OK)
         {
             goto corrupt;
-        }
-
-        if (skip && skip(data, f->kind, f->token, f->token_len)) {
-            free(body);
-            (void) close(fd);
-            f->fd = -1;
-            continue;
         }
 
         if (ngx_http_mixpanel_spool_records(nl + 1, body + len, f)
@@ -346,6 +386,103 @@ ngx_http_mixpanel_spool_release(ngx_http_mixpanel_spooled_t *f,
 
     (void) close(f->fd);
     f->fd = -1;
+}
+
+
+/*
+ * A replayed file that was sent: removed, under the lock.  When it cannot
+ * be (a read-only directory or file system), it is emptied, which every
+ * worker reads as "sent"; when it cannot be emptied either, this worker
+ * remembers it and never sends it again.  NGX_DECLINED: not removed, err
+ * says what was done.
+ */
+
+ngx_int_t
+ngx_http_mixpanel_spool_remove(ngx_http_mixpanel_spool_t *sp,
+    ngx_http_mixpanel_spooled_t *f, u_char *err, size_t errlen)
+{
+    int                              fd;
+    u_char                          *p, *last;
+    ngx_err_t                        e;
+    ngx_uint_t                       emptied;
+    struct stat                      st, now;
+    ngx_http_mixpanel_spool_gone_t  *gone;
+
+    if (f->fd == -1) {
+        return NGX_OK;
+    }
+
+    if (unlink((char *) f->path) == 0) {
+        (void) close(f->fd);
+        f->fd = -1;
+        return NGX_OK;
+    }
+
+    e = ngx_errno;
+    emptied = 0;
+
+    if (fstat(f->fd, &st) == 0) {
+        fd = open((char *) f->path, O_WRONLY|O_CLOEXEC);
+
+        if (fd != -1) {
+            if (fstat(fd, &now) == 0 && now.st_dev == st.st_dev
+                && now.st_ino == st.st_ino && ftruncate(fd, 0) == 0)
+            {
+                emptied = 1;
+            }
+
+            (void) close(fd);
+        }
+
+        if (!emptied && !ngx_http_mixpanel_spool_gone(sp, &st)) {
+
+            if (sp->ngone == sp->nalloc) {
+                gone = realloc(sp->gone, (sp->nalloc * 2 + 16)
+                                         * sizeof(*gone));
+                if (gone != NULL) {
+                    sp->gone = gone;
+                    sp->nalloc = sp->nalloc * 2 + 16;
+                }
+            }
+
+            if (sp->ngone < sp->nalloc) {
+                sp->gone[sp->ngone].dev = st.st_dev;
+                sp->gone[sp->ngone].ino = st.st_ino;
+                sp->ngone++;
+            }
+        }
+    }
+
+    (void) close(f->fd);
+    f->fd = -1;
+
+    last = err + errlen - 1;
+
+    p = ngx_slprintf(err, last, "spool file \"%s\" was sent but cannot be "
+                     "removed (", f->path);
+    p = ngx_strerror(e, p, last - p);
+    p = ngx_slprintf(p, last, emptied
+                     ? "), it was emptied instead and is not sent again"
+                     : ") nor emptied: this worker does not send it again, "
+                       "others would; remove it");
+    *p = '\0';
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_spool_gone(ngx_http_mixpanel_spool_t *sp, struct stat *st)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < sp->ngone; i++) {
+        if (sp->gone[i].dev == st->st_dev && sp->gone[i].ino == st->st_ino) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -454,7 +591,11 @@ ngx_http_mixpanel_spool_size(ngx_http_mixpanel_spool_t *sp)
 
         ngx_snprintf(path, sizeof(path), "%s/%s%Z", sp->dir, de->d_name);
 
-        if (stat((char *) path, &st) == 0) {
+        /* a file the workers cannot read is never sent: not counted */
+
+        if (stat((char *) path, &st) == 0
+            && access((char *) path, R_OK) == 0)
+        {
             size += st.st_size;
         }
     }

@@ -9,10 +9,15 @@
 # docs/delivery.md: "A file that cannot be parsed is renamed to *.corrupt
 # and logged at error".  A file that cannot be read at all should at least
 # be logged (once), and not count against max_size.
+#
+# Now: logged at error (once a minute), naming the file, and left out of
+# max_size: a batch given up is spooled though the unreadable file alone
+# is near max_size.
 
 use strict;
 use warnings;
 use Test::More;
+use HTTP::Tiny;
 use t::Review4;
 
 plan skip_all => "needs root" if $> != 0;
@@ -29,6 +34,7 @@ my $n = r4_nginx(port => $port, dirs => ["spool"], before => sub {
     print $fh "{\"kind\":\"import\",\"token\":\"tok-ro\",\"count\":1,"
               . "\"time\":1}\n{\"event\":\"Moved\",\"properties\":{"
               . "\"token\":\"tok-ro\",\"time\":$t,\"distinct_id\":\"d1\","
+              . "\"pad\":\"" . ("p" x 1600) . "\","
               . "\"\$insert_id\":\"0000000000000000000000000000cafe\"}}\n";
     close $fh;
     chmod 0600, $path;    # root's, as "cp" by an administrator leaves it
@@ -40,7 +46,8 @@ http {
     mixpanel_api http://127.0.0.1:%EMU%;
     mixpanel_token tok-ro;
     mixpanel_flush_interval 100ms;
-    mixpanel_spool %PREFIX%/spool;
+    mixpanel_spool %PREFIX%/spool max_size=2k;
+    mixpanel_retry_max_time 1s;
     server {
         listen 127.0.0.1:%PORT%;
         location = /t { mixpanel track; return 200 "ok\n"; }
@@ -49,13 +56,25 @@ http {
 }
 _EOC_
 
-sleep 3;
+r4_emu("faults", '{"status":503,"count":-1}');
+
+my $http = HTTP::Tiny->new;
+$http->get("$n->{base}/t");
+
+my $s;
+ok(r4_wait(15, sub { $s = r4_status($n);
+                     $s->{events_spooled} + $s->{events_dropped}{retry_expired}
+                     == 1 }), "the event was given up");
+is($s->{events_spooled}, 1, "and spooled: the unreadable file does not "
+                            . "count against max_size");
 
 my $events = r4_emu("events");
+r4_emu("faults", undef, "DELETE");
 ok(r4_stop($n), "nginx quits");
 
 my $log = r4_errlog($n);
-ok($events->{count} == 1 || $log =~ /mp-7-7-7\.json/,
-   "the file was sent, or the log names it");
+is($events->{count}, 0, "the unreadable file was not sent");
+my @lines = $log =~ /^.*\[error\].*mixpanel: 1 spool file cannot be opened, the first "\S+\/mp-7-7-7\.json" \(Permission denied\); it is skipped and not counted against max_size$/mg;
+is(scalar @lines, 1, "logged at error, naming the file, once a minute");
 
 done_testing();
