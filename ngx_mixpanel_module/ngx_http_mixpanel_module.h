@@ -438,6 +438,15 @@ typedef struct {
     ngx_uint_t                    ngone;
     ngx_uint_t                    nalloc;
 
+    /*
+     * at exit: files written, not yet synced nor renamed, as (time, seq)
+     * pairs, synced at once by ngx_http_mixpanel_spool_commit()
+     */
+    ngx_uint_t                    defer;
+    ngx_msec_t                   *pending;
+    ngx_uint_t                    npending;
+    ngx_uint_t                    palloc;
+
     /* files the last claim could not open: how many, and the first */
     ngx_uint_t                    nbad;
     u_char                        bad[NGX_MAX_PATH + 64];
@@ -467,6 +476,8 @@ void ngx_http_mixpanel_spool_release(ngx_http_mixpanel_spooled_t *f,
     ngx_uint_t sent);
 ngx_int_t ngx_http_mixpanel_spool_remove(ngx_http_mixpanel_spool_t *sp,
     ngx_http_mixpanel_spooled_t *f, u_char *err, size_t errlen);
+ngx_uint_t ngx_http_mixpanel_spool_commit(ngx_http_mixpanel_spool_t *sp,
+    u_char *err, size_t errlen);
 void ngx_http_mixpanel_spool_sweep(ngx_http_mixpanel_spool_t *sp);
 
 

@@ -45,6 +45,13 @@
 /* a spool file written at exit holds at most this much */
 #define NGX_HTTP_MIXPANEL_SPOOL_FILE    (4 * 1024 * 1024)
 
+/*
+ * and the files of an exit are written within the exit's budget again,
+ * 1.5 s at least, then synced at once: nginx's master kills a worker
+ * about 3 s after a fast shutdown, whose budget is 300 ms
+ */
+#define NGX_HTTP_MIXPANEL_SPOOL_GRACE   1500
+
 #define NGX_HTTP_MIXPANEL_LANES         64    /* hash buckets */
 #define NGX_HTTP_MIXPANEL_LANE_IDLE     300000
 
@@ -212,6 +219,7 @@ struct ngx_http_mixpanel_sender_s {
     ngx_uint_t                        held;       /* pushed, not done */
     ngx_uint_t                        stop;
     ngx_msec_t                        deadline;
+    ngx_msec_t                        budget;
     ngx_uint_t                        sleeping;
     int                               file_next;  /* the reopened file */
 
@@ -777,6 +785,7 @@ ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *s,
 
     s->stop = 1;
     s->deadline = ngx_http_mixpanel_now() + budget;
+    s->budget = budget;
 
     (void) curl_multi_wakeup(s->multi);
 
@@ -2379,7 +2388,8 @@ ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s)
     u_char                       text[200];
     size_t                       size;
     ngx_int_t                    rc;
-    ngx_uint_t                   i, n, spooled, files, dropped;
+    ngx_uint_t                   i, n, spooled, files, dropped, late, lost;
+    ngx_msec_t                   start, grace;
     ngx_queue_t                 *q;
     ngx_http_mixpanel_why_t      why;
     ngx_http_mixpanel_lane_t    *lane;
@@ -2429,6 +2439,16 @@ ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s)
     spooled = 0;
     files = 0;
     dropped = 0;
+    late = 0;
+
+    /* files not synced one by one: all at once, after the last */
+
+    s->spool.defer = 1;
+    start = ngx_http_mixpanel_now();
+
+    pthread_mutex_lock(&s->mutex);
+    grace = ngx_max(s->budget, NGX_HTTP_MIXPANEL_SPOOL_GRACE);
+    pthread_mutex_unlock(&s->mutex);
 
     for (q = ngx_queue_head(&s->lanes);
          q != ngx_queue_sentinel(&s->lanes);
@@ -2477,9 +2497,15 @@ ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s)
             continue;
         }
 
-        /* in files of 4 MB at most */
+        /* in files of 4 MB at most, while there is time */
 
-        while (list && s->spool.dir) {
+        if (s->spool.dir && !late
+            && ngx_http_mixpanel_now() - start >= grace)
+        {
+            late = 1;
+        }
+
+        while (list && s->spool.dir && !late) {
             chunk = list;
             size = 0;
             i = 0;
@@ -2524,10 +2550,33 @@ ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s)
 
         dropped += n;
 
-        p = ngx_http_mixpanel_sender_why(s, text, text + sizeof(text), &why);
+        if (late) {
+            p = ngx_slprintf(text, text + sizeof(text),
+                             "no time left to write the spool files "
+                             "(%M ms)", grace);
+
+        } else {
+            p = ngx_http_mixpanel_sender_why(s, text, text + sizeof(text),
+                                             &why);
+        }
+
         ngx_http_mixpanel_sender_tally(tally, n, text, p - text);
 
         ngx_http_mixpanel_sender_release(s, list, 1);
+    }
+
+    lost = ngx_http_mixpanel_spool_commit(&s->spool, err, sizeof(err));
+
+    if (lost) {
+        ngx_http_mixpanel_sender_log(s, NGX_LOG_ERR, -1,
+                                     "mixpanel: %s, %ui events not spooled",
+                                     err, lost);
+
+        p = ngx_slprintf(text, text + sizeof(text), "%s", err);
+        ngx_http_mixpanel_sender_tally(tally, lost, text, p - text);
+
+        spooled -= lost;
+        dropped += lost;
     }
 
     pthread_mutex_lock(&s->mutex);
@@ -3511,6 +3560,7 @@ ngx_http_mixpanel_sender_free(ngx_http_mixpanel_sender_t *s)
     free(s->file_name.data);
     free(s->spool.dir);
     free(s->spool.gone);
+    free(s->spool.pending);
     free(s->url);
     free(s->url_import);
     free(s->url_engage);

@@ -57,7 +57,10 @@ static u_char *ngx_http_mixpanel_spool_aside(u_char *path, u_char *err,
 /*
  * Writes count records, in one file, with the kind and token they all
  * have.  NGX_DECLINED: the spool is full; NGX_ERROR: the file could not be
- * written; err says why either way.
+ * written; err says why either way.  With sp->defer (at exit, with many
+ * lanes) the file is left under its temporary name, not synced, for
+ * ngx_http_mixpanel_spool_commit(): a sync a file would take as long as
+ * the exit may.
  */
 
 ngx_int_t
@@ -71,7 +74,7 @@ ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp, ngx_uint_t kind,
     u_char                       tmp[NGX_MAX_PATH], path[NGX_MAX_PATH];
     ngx_err_t                    e;
     ngx_uint_t                   seq;
-    ngx_msec_t                   ms;
+    ngx_msec_t                   ms, *pending;
     struct timespec              ts;
     ngx_http_mixpanel_record_t  *rec;
 
@@ -90,7 +93,10 @@ ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp, ngx_uint_t kind,
     }
 
     if (sp->max_size) {
-        if (sp->sized != time(NULL)) {
+
+        /* counted again each second, but once at exit: many files come */
+
+        if (sp->sized != time(NULL) && (!sp->defer || sp->sized == 0)) {
             sp->size = ngx_http_mixpanel_spool_size(sp);
             sp->sized = time(NULL);
         }
@@ -100,6 +106,18 @@ ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp, ngx_uint_t kind,
                           sp->dir, sp->max_size) = '\0';
             return NGX_DECLINED;
         }
+    }
+
+    if (sp->defer && sp->npending == sp->palloc) {
+        pending = realloc(sp->pending,
+                          (sp->palloc * 2 + 64) * 3 * sizeof(ngx_msec_t));
+        if (pending == NULL) {
+            *ngx_slprintf(err, last, "out of memory") = '\0';
+            return NGX_ERROR;
+        }
+
+        sp->pending = pending;
+        sp->palloc = sp->palloc * 2 + 64;
     }
 
     (void) clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -119,9 +137,15 @@ ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp, ngx_uint_t kind,
         return NGX_ERROR;
     }
 
-    /* the start-up sweep leaves a locked temporary file alone */
+    /*
+     * The start-up sweep leaves a locked temporary file alone (one
+     * written at exit is closed unlocked, but renamed within seconds,
+     * and the sweep leaves files younger than a minute)
+     */
 
-    (void) flock(fd, LOCK_EX);
+    if (!sp->defer) {
+        (void) flock(fd, LOCK_EX);
+    }
 
     p = ngx_cpymem(buf, "{\"kind\":\"", sizeof("{\"kind\":\"") - 1);
     p = ngx_cpymem(p, kind == NGX_HTTP_MIXPANEL_RECORD_ENGAGE ? "engage"
@@ -168,10 +192,23 @@ ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp, ngx_uint_t kind,
         *p++ = '\n';
     }
 
-    if (ngx_http_mixpanel_spool_flush(fd, buf, p) != NGX_OK
-        || fsync(fd) == -1
-        || rename((char *) tmp, (char *) path) == -1)
-    {
+    if (ngx_http_mixpanel_spool_flush(fd, buf, p) != NGX_OK) {
+        goto failed;
+    }
+
+    if (sp->defer) {
+        (void) close(fd);
+
+        sp->pending[sp->npending * 3] = ms;
+        sp->pending[sp->npending * 3 + 1] = seq;
+        sp->pending[sp->npending * 3 + 2] = count;
+        sp->npending++;
+        sp->size += size;
+
+        return NGX_OK;
+    }
+
+    if (fsync(fd) == -1 || rename((char *) tmp, (char *) path) == -1) {
         goto failed;
     }
 
@@ -192,6 +229,73 @@ failed:
     *ngx_strerror(e, p, last - p) = '\0';
 
     return NGX_ERROR;
+}
+
+
+/*
+ * The files written with sp->defer: one syncfs() for all of them, then
+ * each renamed to its name, and the directory synced.  Returns how many
+ * records are in files that could not be renamed (err says the first):
+ * those are removed, their records lost.
+ */
+
+ngx_uint_t
+ngx_http_mixpanel_spool_commit(ngx_http_mixpanel_spool_t *sp, u_char *err,
+    size_t errlen)
+{
+    int          dfd;
+    u_char      *p, *last, tmp[NGX_MAX_PATH], path[NGX_MAX_PATH];
+    ngx_err_t    e;
+    ngx_uint_t   i, failed;
+    ngx_msec_t   ms, seq;
+
+    sp->defer = 0;
+
+    if (sp->npending == 0) {
+        return 0;
+    }
+
+    last = err + errlen - 1;
+    failed = 0;
+
+    dfd = open((char *) sp->dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+
+    /* the data of every file on the disk before any is renamed */
+
+    if (dfd == -1 || syncfs(dfd) == -1) {
+        sync();
+    }
+
+    for (i = 0; i < sp->npending; i++) {
+        ms = sp->pending[i * 3];
+        seq = sp->pending[i * 3 + 1];
+
+        ngx_snprintf(path, sizeof(path), "%s/mp-%P-%M-%ui.json%Z", sp->dir,
+                     sp->pid, ms, (ngx_uint_t) seq);
+        ngx_snprintf(tmp, sizeof(tmp), "%s/.mp-%P-%M-%ui.tmp%Z", sp->dir,
+                     sp->pid, ms, (ngx_uint_t) seq);
+
+        if (rename((char *) tmp, (char *) path) == -1) {
+            e = ngx_errno;
+
+            if (failed == 0) {
+                p = ngx_slprintf(err, last, "rename(\"%s\") failed ", tmp);
+                *ngx_strerror(e, p, last - p) = '\0';
+            }
+
+            (void) unlink((char *) tmp);
+            failed += sp->pending[i * 3 + 2];
+        }
+    }
+
+    if (dfd != -1) {
+        (void) fsync(dfd);
+        (void) close(dfd);
+    }
+
+    sp->npending = 0;
+
+    return failed;
 }
 
 

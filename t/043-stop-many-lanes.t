@@ -16,6 +16,7 @@ use strict;
 use warnings;
 use Test::More;
 use HTTP::Tiny;
+use Time::HiRes ();
 use t::Review4;
 
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || 2500;
@@ -51,7 +52,9 @@ my $s;
 ok(r4_wait(20, sub { $s = r4_status($n); $s->{events_queued} == $lanes }),
    "$lanes events queued");
 
+my $t0 = Time::HiRes::time();
 ok(r4_stop($n, 'TERM', 30), "nginx stops");
+diag(sprintf("exit took %.2f s", Time::HiRes::time() - $t0));
 
 my $log = r4_errlog($n);
 unlike($log, qr/exited on signal 9/, "the worker was not killed");
