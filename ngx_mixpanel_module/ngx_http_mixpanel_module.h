@@ -93,6 +93,7 @@ typedef struct {
     ngx_atomic_t                  capacity;     /* its mixpanel_queue_size */
     ngx_atomic_t                  oldest;       /* when the oldest event it
                                                    holds was queued, or 0 */
+    ngx_atomic_t                  held;         /* its part of queue_depth */
 } ngx_http_mixpanel_worker_stat_t;
 
 
@@ -105,6 +106,8 @@ typedef struct {
     ngx_atomic_t                  dropped_queue_full;
     ngx_atomic_t                  dropped_retry_expired;
     ngx_atomic_t                  dropped_shutdown;
+    ngx_atomic_t                  dropped_worker_died;
+    ngx_atomic_t                  dropped_memory;
     ngx_atomic_t                  events_spooled;
     ngx_atomic_t                  events_replayed;
     ngx_atomic_t                  events_replay_rejected;

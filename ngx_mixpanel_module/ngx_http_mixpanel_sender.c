@@ -182,6 +182,7 @@ typedef struct {
     ngx_uint_t                        rejected;
     ngx_uint_t                        retry_expired;
     ngx_uint_t                        shutdown;
+    ngx_uint_t                        memory;
     ngx_uint_t                        spooled;
     ngx_uint_t                        replayed;
     ngx_uint_t                        replay_rejected;
@@ -236,6 +237,8 @@ struct ngx_http_mixpanel_sender_s {
     CURLM                            *multi;      /* for its wakeup only */
     ngx_http_mixpanel_counters_t     *counters;
     ngx_http_mixpanel_worker_stat_t  *stat;
+    ngx_uint_t                        depth;      /* its part of
+                                                     queue_depth */
     ngx_msec_t                        full_logged;
     ngx_str_t                         file_name;
     dev_t                             file_dev;
@@ -379,6 +382,7 @@ static void ngx_http_mixpanel_sender_drain_handler(ngx_event_t *ev);
 static void ngx_http_mixpanel_sender_drain(ngx_http_mixpanel_sender_t *s);
 static void ngx_http_mixpanel_sender_report(ngx_http_mixpanel_sender_t *s,
     ngx_http_mixpanel_counters_t *c, ngx_uint_t held, time_t oldest);
+static void ngx_http_mixpanel_sender_reclaim(ngx_http_mixpanel_counters_t *c);
 static ngx_http_mixpanel_counters_t *ngx_http_mixpanel_sender_counters(void);
 static void ngx_http_mixpanel_sender_reopen(ngx_http_mixpanel_sender_t *s);
 static char *ngx_http_mixpanel_strdup(ngx_str_t *s);
@@ -762,6 +766,14 @@ ngx_http_mixpanel_sender_push(ngx_http_mixpanel_sender_t *s,
     (void) ngx_atomic_fetch_add(&c->events_queued, 1);
     (void) ngx_atomic_fetch_add(&c->queue_depth, 1);
 
+    /* what a worker that dies held leaves queue_depth: see reclaim() */
+
+    s->depth++;
+
+    if (s->stat) {
+        s->stat->held = s->depth;
+    }
+
     if (wake) {
         (void) curl_multi_wakeup(s->multi);
     }
@@ -802,6 +814,7 @@ ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *s,
     if (s->stat) {
         s->stat->oldest = 0;
         s->stat->capacity = 0;
+        s->stat->held = 0;
         (void) ngx_atomic_cmp_set(&s->stat->pid, ngx_pid, 0);
     }
 
@@ -976,6 +989,11 @@ ngx_http_mixpanel_sender_take(ngx_http_mixpanel_sender_t *s,
                                          ngx_http_mixpanel_log_memory,
                                          "mixpanel: out of memory, "
                                          "an event is dropped");
+
+            pthread_mutex_lock(&s->mutex);
+            s->delta.memory++;
+            pthread_mutex_unlock(&s->mutex);
+
             ngx_http_mixpanel_sender_release(s, rec, 1);
             continue;
         }
@@ -3317,6 +3335,7 @@ ngx_http_mixpanel_sender_drain(ngx_http_mixpanel_sender_t *s)
 
         s->counters = c;
         s->stat = NULL;
+        s->depth = held + d.done;
 
         (void) ngx_atomic_fetch_add(&c->events_queued, held + d.done);
         (void) ngx_atomic_fetch_add(&c->queue_depth, held + d.done);
@@ -3326,6 +3345,7 @@ ngx_http_mixpanel_sender_drain(ngx_http_mixpanel_sender_t *s)
     (void) ngx_atomic_fetch_add(&c->events_rejected, d.rejected);
     (void) ngx_atomic_fetch_add(&c->dropped_retry_expired, d.retry_expired);
     (void) ngx_atomic_fetch_add(&c->dropped_shutdown, d.shutdown);
+    (void) ngx_atomic_fetch_add(&c->dropped_memory, d.memory);
     (void) ngx_atomic_fetch_add(&c->events_spooled, d.spooled);
     (void) ngx_atomic_fetch_add(&c->events_replayed, d.replayed);
     (void) ngx_atomic_fetch_add(&c->events_replay_rejected,
@@ -3334,7 +3354,17 @@ ngx_http_mixpanel_sender_drain(ngx_http_mixpanel_sender_t *s)
     (void) ngx_atomic_fetch_add(&c->retries, d.retries);
     (void) ngx_atomic_fetch_add(&c->identify_sent, d.identify);
 
-    /* last: a status that sees the queue empty sees where it all went */
+    /*
+     * last: a status that sees the queue empty sees where it all went;
+     * this worker's part first: should it die in between, what it held
+     * is counted too little, never twice
+     */
+
+    s->depth -= d.done;
+
+    if (s->stat) {
+        s->stat->held = s->depth;
+    }
 
     (void) ngx_atomic_fetch_add(&c->queue_depth, -(ngx_atomic_int_t) d.done);
 
@@ -3352,6 +3382,7 @@ ngx_http_mixpanel_sender_drain(ngx_http_mixpanel_sender_t *s)
     }
 
     ngx_http_mixpanel_sender_report(s, c, held, oldest);
+    ngx_http_mixpanel_sender_reclaim(c);
 
     for (rec = unbind; rec; rec = next) {
         next = rec->next;
@@ -3381,7 +3412,7 @@ ngx_http_mixpanel_sender_report(ngx_http_mixpanel_sender_t *s,
 
     if (s->stat == NULL || s->stat->pid != (ngx_atomic_uint_t) ngx_pid) {
 
-        /* a free line, or one whose worker stopped reporting */
+        /* a free line: those of workers that died are freed by reclaim() */
 
         s->stat = NULL;
 
@@ -3389,10 +3420,7 @@ ngx_http_mixpanel_sender_report(ngx_http_mixpanel_sender_t *s,
             w = &c->workers[i];
             pid = w->pid;
 
-            if ((pid == 0
-                 || (time_t) w->seen + NGX_HTTP_MIXPANEL_STALE < now)
-                && ngx_atomic_cmp_set(&w->pid, pid, ngx_pid))
-            {
+            if (pid == 0 && ngx_atomic_cmp_set(&w->pid, 0, ngx_pid)) {
                 s->stat = w;
                 break;
             }
@@ -3403,9 +3431,67 @@ ngx_http_mixpanel_sender_report(ngx_http_mixpanel_sender_t *s,
         }
     }
 
+    s->stat->held = s->depth;
     s->stat->capacity = s->conf.queue_size;
     s->stat->oldest = oldest;
     s->stat->seen = now;
+}
+
+
+/*
+ * The line of a worker that died (a crash, kill -9, the OOM killer): what
+ * it held will never be sent nor counted by it, so it leaves queue_depth
+ * as events_dropped.worker_died.  A worker is dead when it has not
+ * reported for a while and its pid is gone; the line is taken with this
+ * worker's pid while it is emptied, so that no one else uses it meanwhile.
+ */
+
+static void
+ngx_http_mixpanel_sender_reclaim(ngx_http_mixpanel_counters_t *c)
+{
+    time_t                            now;
+    ngx_uint_t                        i;
+    ngx_atomic_uint_t                 pid, held;
+    ngx_http_mixpanel_worker_stat_t  *w;
+
+    if (c == &ngx_http_mixpanel_no_counters) {
+        return;
+    }
+
+    now = ngx_time();
+
+    for (i = 0; i < NGX_HTTP_MIXPANEL_WORKERS; i++) {
+        w = &c->workers[i];
+        pid = w->pid;
+
+        if (pid == 0 || pid == (ngx_atomic_uint_t) ngx_pid
+            || (time_t) w->seen + NGX_HTTP_MIXPANEL_STALE >= now
+            || kill((ngx_pid_t) pid, 0) == 0 || ngx_errno != NGX_ESRCH
+            || !ngx_atomic_cmp_set(&w->pid, pid, ngx_pid))
+        {
+            continue;
+        }
+
+        held = w->held;
+
+        w->held = 0;
+        w->oldest = 0;
+        w->capacity = 0;
+
+        if (held) {
+            (void) ngx_atomic_fetch_add(&c->dropped_worker_died, held);
+            (void) ngx_atomic_fetch_add(&c->queue_depth,
+                                        -(ngx_atomic_int_t) held);
+
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "mixpanel: worker process %P died holding %uA "
+                          "events, counted as dropped (worker_died)",
+                          (ngx_pid_t) pid, held);
+        }
+
+        ngx_memory_barrier();
+        w->pid = 0;
+    }
 }
 
 

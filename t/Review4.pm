@@ -115,7 +115,8 @@ sub r4_balance {
     my ($s) = @_;
     my $d = $s->{events_dropped};
     return $s->{events_queued} - ($s->{events_sent} + $s->{events_rejected}
-           + $d->{retry_expired} + $d->{shutdown} + $s->{events_spooled}
+           + $d->{retry_expired} + $d->{shutdown} + $d->{worker_died}
+           + $d->{memory} + $s->{events_spooled}
            + $s->{queue_depth});
 }
 

@@ -10,6 +10,10 @@
 # the workers hold right now".  The queue of a worker that is gone should
 # leave queue_depth (counted as lost/dropped), as queue_capacity already
 # leaves out workers that stopped reporting.
+#
+# Now: a live worker frees the status line of a worker that has not
+# reported for 10 s and whose pid is gone, and moves what it held from
+# queue_depth to events_dropped.worker_died.
 
 use strict;
 use warnings;
@@ -58,7 +62,19 @@ $s = r4_status($n);
 
 is($s->{queue_oldest_age}, 0, "no live worker holds an event");
 is($s->{queue_depth}, 0, "queue_depth is 0 (got $s->{queue_depth})");
+is($s->{events_dropped}{worker_died}, 20,
+   "the dead worker's 20 events counted as dropped (worker_died)");
+is($s->{events_queued}, 20, "20 queued");
+is(r4_balance($s), 0, "the counters balance");
+
+my $prom = HTTP::Tiny->new->get("$n->{base}/status?format=prometheus")
+                          ->{content};
+like($prom, qr/^nginx_mixpanel_events_dropped_total\{reason="worker_died"\} 20$/m,
+     "in Prometheus' format too");
 
 ok(r4_stop($n), "nginx quits");
+
+my @lines = r4_errlog($n) =~ /\[error\].*mixpanel: worker process $worker died holding 20 events, counted as dropped \(worker_died\)$/mg;
+is(scalar @lines, 1, "logged once, at error");
 
 done_testing();
