@@ -427,6 +427,15 @@ typedef struct {
     ino_t                         ino;
 } ngx_http_mixpanel_spool_gone_t;
 
+/* a file written at exit, not yet synced nor renamed */
+
+typedef struct {
+    ngx_msec_t                    ms;           /* its name */
+    ngx_uint_t                    seq;
+    ngx_uint_t                    count;        /* records in it */
+    ngx_uint_t                    broken;       /* to be removed */
+} ngx_http_mixpanel_spool_pending_t;
+
 typedef struct {
     u_char                       *dir;          /* NUL-terminated */
     size_t                        len;
@@ -442,13 +451,16 @@ typedef struct {
     ngx_uint_t                    nalloc;
 
     /*
-     * at exit: files written, not yet synced nor renamed, as (time, seq)
-     * pairs, synced at once by ngx_http_mixpanel_spool_commit()
+     * at exit: the lanes go in sections of a few files, synced at once by
+     * ngx_http_mixpanel_spool_commit(); the last one is open on wfd
      */
     ngx_uint_t                    defer;
-    ngx_msec_t                   *pending;
+    ngx_http_mixpanel_spool_pending_t  *pending;
     ngx_uint_t                    npending;
     ngx_uint_t                    palloc;
+    int                           wfd;
+    ngx_uint_t                    wopen;
+    off_t                         wsize;
 
     /* files the last claim could not open: how many, and the first */
     ngx_uint_t                    nbad;
@@ -460,6 +472,10 @@ typedef struct {
 typedef struct {
     int                           fd;
     u_char                        path[NGX_MAX_PATH];
+    u_char                       *body;         /* the file, read whole */
+    size_t                        len;
+    size_t                        offset;       /* the section's header */
+    size_t                        next;         /* the next section's */
     ngx_uint_t                    kind;
     u_char                        token[NGX_HTTP_MIXPANEL_TOKEN_MAX];
     size_t                        token_len;
@@ -479,6 +495,9 @@ void ngx_http_mixpanel_spool_release(ngx_http_mixpanel_spooled_t *f,
     ngx_uint_t sent);
 ngx_int_t ngx_http_mixpanel_spool_remove(ngx_http_mixpanel_spool_t *sp,
     ngx_http_mixpanel_spooled_t *f, u_char *err, size_t errlen);
+ngx_uint_t ngx_http_mixpanel_spool_mark(ngx_http_mixpanel_spooled_t *f);
+ngx_int_t ngx_http_mixpanel_spool_next(ngx_http_mixpanel_spooled_t *f,
+    u_char *err, size_t errlen);
 ngx_uint_t ngx_http_mixpanel_spool_commit(ngx_http_mixpanel_spool_t *sp,
     u_char *err, size_t errlen);
 void ngx_http_mixpanel_spool_sweep(ngx_http_mixpanel_spool_t *sp);

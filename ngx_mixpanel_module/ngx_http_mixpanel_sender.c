@@ -281,6 +281,8 @@ struct ngx_http_mixpanel_sender_s {
     ngx_uint_t                        replay_left;
     ngx_uint_t                        replay_accepted;
     ngx_uint_t                        replay_rejected;
+    ngx_uint_t                        replay_file_accepted;
+    ngx_uint_t                        replay_file_rejected;
     ngx_uint_t                        replay_inflight;
     ngx_msec_t                        replay_at;  /* the next look */
     ngx_msec_t                        replay_sent;
@@ -344,6 +346,10 @@ static void ngx_http_mixpanel_sender_replay_done(
 static void ngx_http_mixpanel_sender_replay_drop(
     ngx_http_mixpanel_sender_t *s);
 static void ngx_http_mixpanel_sender_replay_remove(
+    ngx_http_mixpanel_sender_t *s);
+static void ngx_http_mixpanel_sender_replay_load(
+    ngx_http_mixpanel_sender_t *s, ngx_msec_t now);
+static void ngx_http_mixpanel_sender_replay_end(
     ngx_http_mixpanel_sender_t *s);
 static void ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s);
 static void ngx_http_mixpanel_sender_finish_replay(
@@ -2221,12 +2227,8 @@ static void
 ngx_http_mixpanel_sender_replay(ngx_http_mixpanel_sender_t *s,
     ngx_msec_t now)
 {
-    u_char                       err[NGX_HTTP_MIXPANEL_LINE_LEN];
-    size_t                       size;
-    ngx_int_t                    rc;
-    ngx_http_mixpanel_lane_t    *lane;
-    ngx_http_mixpanel_batch_t   *b, **last;
-    ngx_http_mixpanel_record_t  *list;
+    u_char     err[NGX_HTTP_MIXPANEL_LINE_LEN];
+    ngx_int_t  rc;
 
     if (s->file.fd != -1 || now < s->replay_at) {
         return;
@@ -2273,6 +2275,23 @@ ngx_http_mixpanel_sender_replay(ngx_http_mixpanel_sender_t *s,
     }
 
     s->files_wait = 1;
+    s->replay_file_accepted = 0;
+    s->replay_file_rejected = 0;
+
+    ngx_http_mixpanel_sender_replay_load(s, now);
+}
+
+
+/* the records of the file's section being replayed, in batches */
+
+static void
+ngx_http_mixpanel_sender_replay_load(ngx_http_mixpanel_sender_t *s,
+    ngx_msec_t now)
+{
+    size_t                       size;
+    ngx_http_mixpanel_lane_t    *lane;
+    ngx_http_mixpanel_batch_t   *b, **last;
+    ngx_http_mixpanel_record_t  *list;
 
     lane = ngx_http_mixpanel_sender_lane(s, s->file.kind, s->file.token,
                                          s->file.token_len, 1);
@@ -2334,21 +2353,56 @@ ngx_http_mixpanel_sender_paused(void *data, ngx_uint_t kind, u_char *token,
 }
 
 
+/* a section sent: the file's next one, or the file is done */
+
 static void
 ngx_http_mixpanel_sender_replay_done(ngx_http_mixpanel_sender_t *s)
 {
+    u_char     err[NGX_HTTP_MIXPANEL_LINE_LEN];
+    ngx_int_t  rc;
+
+    s->replay_file_accepted += s->replay_accepted;
+    s->replay_file_rejected += s->replay_rejected;
+
+    rc = ngx_http_mixpanel_spool_next(&s->file, err, sizeof(err));
+
+    if (rc == NGX_OK) {
+        ngx_http_mixpanel_sender_replay_load(s, ngx_http_mixpanel_now());
+        return;
+    }
+
+    if (rc == NGX_ERROR) {
+        ngx_http_mixpanel_sender_log(s, NGX_LOG_ERR, -1, "mixpanel: %s", err);
+        s->replay_at = ngx_http_mixpanel_now();
+        return;
+    }
+
     ngx_http_mixpanel_sender_log(s, NGX_LOG_NOTICE, -1,
                                  "mixpanel: %ui spooled events sent from "
-                                 "\"%s\"%s", s->replay_accepted,
+                                 "\"%s\"%s", s->replay_file_accepted,
                                  s->file.path,
-                                 s->replay_rejected ? ", some rejected"
-                                                    : "");
+                                 s->replay_file_rejected ? ", some rejected"
+                                                         : "");
 
     ngx_http_mixpanel_sender_replay_remove(s);
 
     /* the next file at once: they are sent when nothing live is ready */
 
     s->replay_at = ngx_http_mixpanel_now();
+}
+
+
+/* at exit, a section sent: the rest of its file is left for later */
+
+static void
+ngx_http_mixpanel_sender_replay_end(ngx_http_mixpanel_sender_t *s)
+{
+    if (ngx_http_mixpanel_spool_mark(&s->file)) {
+        ngx_http_mixpanel_spool_release(&s->file, 0);
+        return;
+    }
+
+    ngx_http_mixpanel_sender_replay_remove(s);
 }
 
 
@@ -2583,6 +2637,10 @@ ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s)
         ngx_http_mixpanel_sender_release(s, list, 1);
     }
 
+    if (s->spool.dir) {
+        files = s->spool.npending;
+    }
+
     lost = ngx_http_mixpanel_spool_commit(&s->spool, err, sizeof(err));
 
     if (lost) {
@@ -2667,7 +2725,7 @@ ngx_http_mixpanel_sender_finish_replay(ngx_http_mixpanel_sender_t *s)
     s->replay = NULL;
 
     if (n == 0) {
-        ngx_http_mixpanel_sender_replay_remove(s);
+        ngx_http_mixpanel_sender_replay_end(s);
         return;
     }
 
@@ -2676,7 +2734,7 @@ ngx_http_mixpanel_sender_finish_replay(ngx_http_mixpanel_sender_t *s)
                                       sizeof(err))
         == NGX_OK)
     {
-        ngx_http_mixpanel_sender_replay_remove(s);
+        ngx_http_mixpanel_sender_replay_end(s);
 
     } else {
 

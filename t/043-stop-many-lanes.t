@@ -22,12 +22,12 @@ use t::Review4;
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || 2500;
 my $lanes = $ENV{LANES} || 5000;
 
-my $n = r4_nginx(port => $port, dirs => ["spool"], conf => <<"_EOC_");
+my $conf = <<"_EOC_";
 worker_processes 1;
 events { worker_connections 64; }
 http {
     access_log off;
-    # nothing listens there: Mixpanel is down
+    # nothing listens there: Mixpanel is down (until the second start)
     mixpanel_api http://127.0.0.1:@{[ $port + 2 ]};
     mixpanel_flush_interval 100ms;
     mixpanel_spool %PREFIX%/spool;
@@ -45,6 +45,8 @@ http {
 }
 _EOC_
 
+my $n = r4_nginx(port => $port, dirs => ["spool"], conf => $conf);
+
 my $http = HTTP::Tiny->new(keep_alive => 1);
 $http->get("$n->{base}/v?tok=customer-$_") for 1 .. $lanes;
 
@@ -60,22 +62,84 @@ my $log = r4_errlog($n);
 unlike($log, qr/exited on signal 9/, "the worker was not killed");
 unlike($log, qr/\[alert\]/, "no [alert]");
 
-my ($files, $records) = (0, 0);
+my ($files, $records, $sections) = (0, 0, 0);
 opendir my $d, "$n->{prefix}/spool" or die;
-for my $f (grep { /^mp-.*\.json$/ } readdir $d) {
+my @json = grep { /^mp-.*\.json$/ } readdir $d;
+for my $f (@json) {
     open my $fh, '<', "$n->{prefix}/spool/$f" or next;
-    my @l = <$fh>;
     $files++;
-    $records += @l - 1;
+    for (<$fh>) {
+        if (/^\{"kind":"import","token":"customer-\d+","count":1,/) {
+            $sections++;
+        } else {
+            $records++;
+        }
+    }
 }
 my @tmp = grep { /\.tmp$/ } do { rewinddir $d; readdir $d };
 
 my ($dropped) = $log =~ /on exit \d+ events were sent, \d+ spooled, (\d+) dropped/;
 $dropped //= 0;
 
-is($records + $dropped, $lanes,
-   "every event spooled ($records in $files files) or counted as dropped "
-   . "($dropped)");
+is($records, $lanes, "every event spooled");
+is($sections, $lanes, "a section per lane");
+is($dropped, 0, "none dropped");
+is($files, 1, "in one file ($lanes sections of one event, under 4 MB)");
 is(scalar @tmp, 0, "no temporary file left");
+
+# the next start sends them, a section after the other, slowly: it is
+# stopped half way, the sections sent are marked in the file
+r4_emulator($port + 2);
+r4_emu("faults", '{"delay_ms":5,"count":-1}');
+
+my $m = r4_nginx(port => $port, dirs => ["spool"], conf => $conf,
+                 before => sub {
+    my ($prefix) = @_;
+    rename "$n->{prefix}/spool/$_", "$prefix/spool/$_" or die for @json;
+});
+
+ok(r4_wait(30, sub { $s = r4_status($m); $s->{events_replayed} >= 100 }),
+   "the replay began");
+ok(r4_stop($m), "nginx quits during the replay");
+
+my ($sent, $left) = (0, 0);
+for my $f (glob "$m->{prefix}/spool/mp-*.json") {
+    open my $fh, '<', $f or die;
+    for (<$fh>) {
+        $sent++ if /^\{"kind":"sent__","token":"customer-\d+","count":1,/;
+        $left++ if /^\{"kind":"import","token":"customer-\d+","count":1,/;
+    }
+}
+my $replayed = r4_emu("stats")->{events}{stored};
+cmp_ok($sent, '>=', 100, "the sections sent ($sent) are marked");
+is($sent + $left, $lanes, "the others ($left) are left");
+cmp_ok($replayed, '>=', $sent, "Mixpanel has the ones marked");
+r4_emu("faults", undef, "DELETE");
+
+# and the next start sends the rest, once
+$m = r4_nginx(port => $port, dirs => ["spool"], conf => $conf,
+              before => sub {
+    my ($prefix) = @_;
+    rename "$m->{prefix}/spool/$_", "$prefix/spool/$_" or die
+        for map { s{.*/}{}r } glob "$m->{prefix}/spool/mp-*.json";
+});
+
+ok(r4_wait(120, sub { $s = r4_status($m); $s->{events_replayed} >= $left }),
+   "the spooled events were replayed");
+is($s->{events_replayed}, $left, "the $left left were replayed");
+ok(r4_wait(10, sub { !glob("$m->{prefix}/spool/mp-*") }),
+   "the spool file was removed");
+
+my $stats = r4_emu("stats");
+is($stats->{events}{stored}, $lanes, "$lanes events stored");
+# the one in flight at the quit may have arrived twice (its $insert_id
+# makes it count once)
+cmp_ok($stats->{events}{received}, '<=', $lanes + 1,
+       "none sent twice but the one in flight at the quit "
+       . "($stats->{events}{received} received)");
+my $projects = r4_emu("projects");
+is(scalar @{ $projects->{projects} }, $lanes, "in $lanes projects");
+
+ok(r4_stop($m), "nginx quits");
 
 done_testing();
