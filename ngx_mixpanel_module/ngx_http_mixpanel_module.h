@@ -496,8 +496,8 @@ void ngx_http_mixpanel_spool_release(ngx_http_mixpanel_spooled_t *f,
 ngx_int_t ngx_http_mixpanel_spool_remove(ngx_http_mixpanel_spool_t *sp,
     ngx_http_mixpanel_spooled_t *f, u_char *err, size_t errlen);
 ngx_uint_t ngx_http_mixpanel_spool_mark(ngx_http_mixpanel_spooled_t *f);
-ngx_int_t ngx_http_mixpanel_spool_next(ngx_http_mixpanel_spooled_t *f,
-    u_char *err, size_t errlen);
+ngx_int_t ngx_http_mixpanel_spool_next(ngx_http_mixpanel_spool_t *sp,
+    ngx_http_mixpanel_spooled_t *f, u_char *err, size_t errlen);
 ngx_uint_t ngx_http_mixpanel_spool_commit(ngx_http_mixpanel_spool_t *sp,
     u_char *err, size_t errlen);
 void ngx_http_mixpanel_spool_sweep(ngx_http_mixpanel_spool_t *sp);

@@ -2364,7 +2364,8 @@ ngx_http_mixpanel_sender_replay_done(ngx_http_mixpanel_sender_t *s)
     s->replay_file_accepted += s->replay_accepted;
     s->replay_file_rejected += s->replay_rejected;
 
-    rc = ngx_http_mixpanel_spool_next(&s->file, err, sizeof(err));
+    rc = ngx_http_mixpanel_spool_next(&s->spool, &s->file, err,
+                                      sizeof(err));
 
     if (rc == NGX_OK) {
         ngx_http_mixpanel_sender_replay_load(s, ngx_http_mixpanel_now());

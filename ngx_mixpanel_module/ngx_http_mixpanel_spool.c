@@ -62,8 +62,10 @@ static u_char *ngx_http_mixpanel_spool_value_end(u_char *p, u_char *last);
 static u_char *ngx_http_mixpanel_spool_top_key(u_char *p, u_char *last,
     char *key, size_t len);
 static void ngx_http_mixpanel_spool_free(ngx_http_mixpanel_spooled_t *f);
-static u_char *ngx_http_mixpanel_spool_aside(u_char *path, u_char *err,
-    u_char *last, const char *why);
+static u_char *ngx_http_mixpanel_spool_aside(ngx_http_mixpanel_spool_t *sp,
+    int fd, u_char *path, u_char *err, u_char *last, const char *why);
+static void ngx_http_mixpanel_spool_forget(ngx_http_mixpanel_spool_t *sp,
+    struct stat *st);
 
 
 /*
@@ -539,7 +541,8 @@ ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
         if (st.st_size < 0 || st.st_size > NGX_HTTP_MIXPANEL_SPOOL_MAX_FILE
             || ngx_http_mixpanel_spool_read(fd, &body, &len) != NGX_OK)
         {
-            p = ngx_http_mixpanel_spool_aside(f->path, err, err + errlen - 1,
+            p = ngx_http_mixpanel_spool_aside(sp, fd, f->path, err,
+                                              err + errlen - 1,
                                               "cannot be read");
             *p = '\0';
             (void) close(fd);
@@ -581,8 +584,8 @@ ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
         free(body);
         f->body = NULL;
         ngx_http_mixpanel_spool_free(f);
-        p = ngx_http_mixpanel_spool_aside(f->path, err, err + errlen - 1,
-                                          "is corrupt");
+        p = ngx_http_mixpanel_spool_aside(sp, fd, f->path, err,
+                                          err + errlen - 1, "is corrupt");
         *p = '\0';
         (void) close(fd);
         f->fd = -1;
@@ -646,8 +649,8 @@ ngx_http_mixpanel_spool_mark(ngx_http_mixpanel_spooled_t *f)
  */
 
 ngx_int_t
-ngx_http_mixpanel_spool_next(ngx_http_mixpanel_spooled_t *f, u_char *err,
-    size_t errlen)
+ngx_http_mixpanel_spool_next(ngx_http_mixpanel_spool_t *sp,
+    ngx_http_mixpanel_spooled_t *f, u_char *err, size_t errlen)
 {
     u_char     *p;
     ngx_int_t   rc;
@@ -662,8 +665,8 @@ ngx_http_mixpanel_spool_next(ngx_http_mixpanel_spooled_t *f, u_char *err,
 
     if (rc == NGX_ERROR) {
         ngx_http_mixpanel_spool_free(f);
-        p = ngx_http_mixpanel_spool_aside(f->path, err, err + errlen - 1,
-                                          "is corrupt");
+        p = ngx_http_mixpanel_spool_aside(sp, f->fd, f->path, err,
+                                          err + errlen - 1, "is corrupt");
         *p = '\0';
         ngx_http_mixpanel_spool_release(f, 0);
     }
@@ -728,12 +731,11 @@ ngx_int_t
 ngx_http_mixpanel_spool_remove(ngx_http_mixpanel_spool_t *sp,
     ngx_http_mixpanel_spooled_t *f, u_char *err, size_t errlen)
 {
-    int                              fd;
-    u_char                          *p, *last;
-    ngx_err_t                        e;
-    ngx_uint_t                       emptied;
-    struct stat                      st, now;
-    ngx_http_mixpanel_spool_gone_t  *gone;
+    int           fd;
+    u_char       *p, *last;
+    ngx_err_t     e;
+    ngx_uint_t    emptied;
+    struct stat   st, now;
 
     if (f->fd == -1) {
         return NGX_OK;
@@ -764,22 +766,8 @@ ngx_http_mixpanel_spool_remove(ngx_http_mixpanel_spool_t *sp,
             (void) close(fd);
         }
 
-        if (!emptied && !ngx_http_mixpanel_spool_gone(sp, &st)) {
-
-            if (sp->ngone == sp->nalloc) {
-                gone = realloc(sp->gone, (sp->nalloc * 2 + 16)
-                                         * sizeof(*gone));
-                if (gone != NULL) {
-                    sp->gone = gone;
-                    sp->nalloc = sp->nalloc * 2 + 16;
-                }
-            }
-
-            if (sp->ngone < sp->nalloc) {
-                sp->gone[sp->ngone].dev = st.st_dev;
-                sp->gone[sp->ngone].ino = st.st_ino;
-                sp->ngone++;
-            }
+        if (!emptied) {
+            ngx_http_mixpanel_spool_forget(sp, &st);
         }
     }
 
@@ -798,6 +786,34 @@ ngx_http_mixpanel_spool_remove(ngx_http_mixpanel_spool_t *sp,
     *p = '\0';
 
     return NGX_DECLINED;
+}
+
+
+/* a file this worker skips from now on */
+
+static void
+ngx_http_mixpanel_spool_forget(ngx_http_mixpanel_spool_t *sp,
+    struct stat *st)
+{
+    ngx_http_mixpanel_spool_gone_t  *gone;
+
+    if (ngx_http_mixpanel_spool_gone(sp, st)) {
+        return;
+    }
+
+    if (sp->ngone == sp->nalloc) {
+        gone = realloc(sp->gone, (sp->nalloc * 2 + 16) * sizeof(*gone));
+        if (gone == NULL) {
+            return;
+        }
+
+        sp->gone = gone;
+        sp->nalloc = sp->nalloc * 2 + 16;
+    }
+
+    sp->gone[sp->ngone].dev = st->st_dev;
+    sp->gone[sp->ngone].ino = st->st_ino;
+    sp->ngone++;
 }
 
 
@@ -1357,16 +1373,36 @@ ngx_http_mixpanel_spool_free(ngx_http_mixpanel_spooled_t *f)
 }
 
 
+/*
+ * A file that cannot be used is moved aside; when it cannot be (a
+ * read-only directory), this worker skips it from now on: it would be
+ * found again at once, for ever.
+ */
+
 static u_char *
-ngx_http_mixpanel_spool_aside(u_char *path, u_char *err, u_char *last,
-    const char *why)
+ngx_http_mixpanel_spool_aside(ngx_http_mixpanel_spool_t *sp, int fd,
+    u_char *path, u_char *err, u_char *last, const char *why)
 {
-    u_char  aside[NGX_MAX_PATH];
+    u_char       *p, aside[NGX_MAX_PATH];
+    ngx_err_t     e;
+    struct stat   st;
 
     ngx_snprintf(aside, sizeof(aside), "%s.corrupt%Z", path);
 
-    (void) rename((char *) path, (char *) aside);
+    if (rename((char *) path, (char *) aside) == 0) {
+        return ngx_slprintf(err, last, "spool file \"%s\" %s, moved aside "
+                            "as \"%s\"", path, why, aside);
+    }
 
-    return ngx_slprintf(err, last, "spool file \"%s\" %s, moved aside as "
-                        "\"%s\"", path, why, aside);
+    e = ngx_errno;
+
+    if (fstat(fd, &st) == 0) {
+        ngx_http_mixpanel_spool_forget(sp, &st);
+    }
+
+    p = ngx_slprintf(err, last, "spool file \"%s\" %s and cannot be moved "
+                     "aside (", path, why);
+    p = ngx_strerror(e, p, last - p);
+
+    return ngx_slprintf(p, last, "), this worker skips it");
 }

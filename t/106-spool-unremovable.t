@@ -11,6 +11,12 @@
 # atomically and replayed"; docs/delivery.md: files are looked at "every
 # 30 s", a file sent is removed, replay "never starves" live traffic.  A
 # file that cannot be removed must not be sent again and again.
+#
+# Now: a file sent that cannot be removed is emptied (an empty spool file
+# is read as sent), or, when it cannot be emptied either, remembered by
+# the worker and never sent again by it.  The same held for a corrupt file
+# that cannot be moved aside: found again at once, for ever (the thread
+# spun); now remembered and skipped.
 
 use strict;
 use warnings;
@@ -78,6 +84,9 @@ diag("prefix $n->{prefix}") if $ENV{KEEP};
 chown 0, 0, $spool;
 chmod 0555, $spool;
 
+# a corrupt file, which cannot be moved aside either
+put("$spool/mp-1-1-0.json", "{\"kind\":\"import\"\nnot json\n");
+
 # two 503s: the replay backs off twice (up to 16 s), then sends each file;
 # a loop would send them hundreds of times a second after that
 ok(r4_wait(40, sub { r4_emu("stats")->{events}{received} >= 1
@@ -112,5 +121,10 @@ ok(-s "$spool/mp-1-1-2.json" > 0,
 my $log = r4_errlog($n);
 my @lines = $log =~ /\[error\].*mixpanel: spool file "\S+\/mp-1-1-[12]\.json" was sent but cannot be removed \(Permission denied\)(?:, it was emptied instead and is not sent again| nor emptied: this worker does not send it again, others would; remove it)$/mg;
 is(scalar @lines, 1, "logged at error, once a minute");
+
+my @corrupt = $log =~ /\[error\].*mixpanel: spool file "\S+\/mp-1-1-0\.json" is corrupt and cannot be moved aside \(Permission denied\), this worker skips it$/mg;
+is(scalar @corrupt, 1, "the corrupt file that cannot be moved aside: "
+                       . "logged once, then skipped");
+ok(-s "$spool/mp-1-1-0.json", "and left as it is");
 
 done_testing();
