@@ -732,7 +732,7 @@ ngx_http_mixpanel_spool_remove(ngx_http_mixpanel_spool_t *sp,
     ngx_http_mixpanel_spooled_t *f, u_char *err, size_t errlen)
 {
     int           fd;
-    u_char       *p, *last;
+    u_char       *p, *last, why[128];
     ngx_err_t     e;
     ngx_uint_t    emptied;
     struct stat   st, now;
@@ -774,15 +774,22 @@ ngx_http_mixpanel_spool_remove(ngx_http_mixpanel_spool_t *sp,
     (void) close(f->fd);
     f->fd = -1;
 
+    *ngx_strerror(e, why, sizeof(why) - 1) = '\0';
+
     last = err + errlen - 1;
 
-    p = ngx_slprintf(err, last, "spool file \"%s\" was sent but cannot be "
-                     "removed (", f->path);
-    p = ngx_strerror(e, p, last - p);
-    p = ngx_slprintf(p, last, emptied
-                     ? "), it was emptied instead and is not sent again"
-                     : ") nor emptied: this worker does not send it again, "
-                       "others would; remove it");
+    if (emptied) {
+        p = ngx_slprintf(err, last, "spool file \"%s\" was sent but cannot "
+                         "be removed (%s), it was emptied instead and is not "
+                         "sent again", f->path, why);
+
+    } else {
+        p = ngx_slprintf(err, last, "spool file \"%s\" was sent but cannot "
+                         "be removed (%s) nor emptied: this worker does not "
+                         "send it again, others would; remove it", f->path,
+                         why);
+    }
+
     *p = '\0';
 
     return NGX_DECLINED;
@@ -1383,7 +1390,7 @@ static u_char *
 ngx_http_mixpanel_spool_aside(ngx_http_mixpanel_spool_t *sp, int fd,
     u_char *path, u_char *err, u_char *last, const char *why)
 {
-    u_char       *p, aside[NGX_MAX_PATH];
+    u_char        aside[NGX_MAX_PATH], text[128];
     ngx_err_t     e;
     struct stat   st;
 
@@ -1400,9 +1407,9 @@ ngx_http_mixpanel_spool_aside(ngx_http_mixpanel_spool_t *sp, int fd,
         ngx_http_mixpanel_spool_forget(sp, &st);
     }
 
-    p = ngx_slprintf(err, last, "spool file \"%s\" %s and cannot be moved "
-                     "aside (", path, why);
-    p = ngx_strerror(e, p, last - p);
+    *ngx_strerror(e, text, sizeof(text) - 1) = '\0';
 
-    return ngx_slprintf(p, last, "), this worker skips it");
+    return ngx_slprintf(err, last, "spool file \"%s\" %s and cannot be "
+                        "moved aside (%s), this worker skips it", path, why,
+                        text);
 }

@@ -1,4 +1,4 @@
-# Review finding: a strict-mode 400 whose answer is larger than 64 KB (a
+# Regression: a strict-mode 400 whose answer is larger than 64 KB (a
 # failed_records list of a few hundred entries: about 180 bytes each, so
 # some 360 failed records of a 2000-event batch) is cut at 64 KB, no
 # longer parses, and the module counts the WHOLE batch as rejected,
@@ -13,12 +13,12 @@ use warnings;
 use Test::More;
 use JSON::PP ();
 use HTTP::Tiny;
-use t::Review4;
+use t::Direct;
 
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || 2500;
-r4_emulator($port + 1);
+dn_emulator($port + 1);
 
-my $n = r4_nginx(port => $port, conf => <<'_EOC_');
+my $n = dn_nginx(port => $port, conf => <<'_EOC_');
 worker_processes 1;
 events { worker_connections 64; }
 http {
@@ -47,21 +47,21 @@ my $answer = { code => 400, status => "Bad Request",
                error => "some data points in the request failed validation",
                num_records_imported => 600, failed_records => \@failed };
 diag("answer: " . length(JSON::PP::encode_json($answer)) . " bytes");
-r4_emu("faults", JSON::PP::encode_json({ status => 400, body => $answer,
+dn_emu("faults", JSON::PP::encode_json({ status => 400, body => $answer,
                                          path => "/import", count => 1 }));
 
 my $http = HTTP::Tiny->new(keep_alive => 1);
 $http->get("$n->{base}/t?n=$_") for 1 .. 1000;
 
 my $s;
-ok(r4_wait(20, sub { $s = r4_status($n);
+ok(dn_wait(20, sub { $s = dn_status($n);
                      $s->{queue_depth} == 0 && $s->{events_queued} == 1000 }),
    "the batch was answered");
 
 is($s->{events_rejected}, 400, "400 rejected (the failed_records)");
 is($s->{events_sent}, 600, "600 sent (num_records_imported)");
-is(r4_balance($s), 0, "the counters balance");
+is(dn_balance($s), 0, "the counters balance");
 
-ok(r4_stop($n), "nginx quits");
+ok(dn_stop($n), "nginx quits");
 
 done_testing();

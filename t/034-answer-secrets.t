@@ -9,14 +9,14 @@ use warnings;
 use Test::More;
 use JSON::PP ();
 use HTTP::Tiny;
-use t::Review4;
+use t::Direct;
 
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || 2500;
-r4_emulator($port + 1);
+dn_emulator($port + 1);
 
 my $token = "tok-Zq8sEcReT5xW3mP0";
 
-my $n = r4_nginx(port => $port, conf => <<"_EOC_");
+my $n = dn_nginx(port => $port, conf => <<"_EOC_");
 worker_processes 1;
 events { worker_connections 64; }
 http {
@@ -41,12 +41,12 @@ my $i = 0;
 for my $before (110, 1000, 0) {
     $i++;
     my $error = ("x" x $before) . $token . " is not allowed here";
-    r4_emu("faults", JSON::PP::encode_json({
+    dn_emu("faults", JSON::PP::encode_json({
         status => 400, path => "/import", count => 1,
         body => { code => 400, status => "Bad Request", error => $error,
                   num_records_imported => 0 } }));
     $http->get("$n->{base}/t?n=$i");
-    ok(r4_wait(10, sub { $s = r4_status($n); $s->{events_rejected} == $i }),
+    ok(dn_wait(10, sub { $s = dn_status($n); $s->{events_rejected} == $i }),
        "token at byte $before: the event is rejected");
     unlike($s->{last_error}, qr/\Q@{[ substr($token, 0, 6) ]}/,
            "token at byte $before: not in last_error");
@@ -54,9 +54,9 @@ for my $before (110, 1000, 0) {
          "token at byte $before: last_error is the text, masked");
 }
 
-ok(r4_stop($n), "nginx quits");
+ok(dn_stop($n), "nginx quits");
 
-my $log = r4_errlog($n);
+my $log = dn_errlog($n);
 like($log, qr/\[error\].*rejected 1 of 1 events \(400\): "x{110}\[token\] is not allowed here"/,
      "the rejection is logged with the token masked");
 unlike($log, qr/\Q@{[ substr($token, 0, 6) ]}/, "no part of the token in the log");

@@ -1,4 +1,4 @@
-# Review finding: a worker that dies (crash, OOM killer, kill -9) with
+# Regression: a worker that dies (crash, OOM killer, kill -9) with
 # events queued leaves them in queue_depth for ever: the zone's counter is
 # never taken back, so the status says N events are held though no live
 # worker holds any (queue_oldest_age 0), the events are counted in no
@@ -19,13 +19,13 @@ use strict;
 use warnings;
 use Test::More;
 use HTTP::Tiny;
-use t::Review4;
+use t::Direct;
 
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || 2500;
-r4_emulator($port + 1);
-r4_emu("faults", '{"status":503,"count":-1}');
+dn_emulator($port + 1);
+dn_emu("faults", '{"status":503,"count":-1}');
 
-my $n = r4_nginx(port => $port, conf => <<'_EOC_');
+my $n = dn_nginx(port => $port, conf => <<'_EOC_');
 worker_processes 1;
 events { worker_connections 64; }
 http {
@@ -45,7 +45,7 @@ my $http = HTTP::Tiny->new(keep_alive => 1);
 $http->get("$n->{base}/t?n=$_") for 1 .. 20;
 
 my $s;
-ok(r4_wait(10, sub { $s = r4_status($n); $s->{queue_depth} == 20 }),
+ok(dn_wait(10, sub { $s = dn_status($n); $s->{queue_depth} == 20 }),
    "20 events held");
 
 # the worker dies; the master starts another
@@ -53,28 +53,28 @@ my $worker = `pgrep -P $n->{pid}`;
 chomp $worker;
 kill 'KILL', $worker;
 
-r4_emu("faults", undef, "DELETE");
+dn_emu("faults", undef, "DELETE");
 
-ok(r4_wait(20, sub { $s = r4_status($n); $s->{queue_capacity} > 0 }),
+ok(dn_wait(20, sub { $s = dn_status($n); $s->{queue_capacity} > 0 }),
    "a new worker reports");
 sleep 12;
-$s = r4_status($n);
+$s = dn_status($n);
 
 is($s->{queue_oldest_age}, 0, "no live worker holds an event");
 is($s->{queue_depth}, 0, "queue_depth is 0 (got $s->{queue_depth})");
 is($s->{events_dropped}{worker_died}, 20,
    "the dead worker's 20 events counted as dropped (worker_died)");
 is($s->{events_queued}, 20, "20 queued");
-is(r4_balance($s), 0, "the counters balance");
+is(dn_balance($s), 0, "the counters balance");
 
 my $prom = HTTP::Tiny->new->get("$n->{base}/status?format=prometheus")
                           ->{content};
 like($prom, qr/^nginx_mixpanel_events_dropped_total\{reason="worker_died"\} 20$/m,
      "in Prometheus' format too");
 
-ok(r4_stop($n), "nginx quits");
+ok(dn_stop($n), "nginx quits");
 
-my @lines = r4_errlog($n) =~ /\[error\].*mixpanel: worker process $worker died holding 20 events, counted as dropped \(worker_died\)$/mg;
+my @lines = dn_errlog($n) =~ /\[error\].*mixpanel: worker process $worker died holding 20 events, counted as dropped \(worker_died\)$/mg;
 is(scalar @lines, 1, "logged once, at error");
 
 done_testing();

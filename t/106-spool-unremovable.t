@@ -1,4 +1,4 @@
-# Review finding: a spool file the worker can read but cannot remove (the
+# Regression: a spool file the worker can read but cannot remove (the
 # spool directory made read-only, a file system remounted read-only after
 # an I/O error, a sticky directory) is replayed again at once after every
 # successful replay: a tight loop of requests to Mixpanel (about a
@@ -21,16 +21,16 @@
 use strict;
 use warnings;
 use Test::More;
-use t::Review4;
+use t::Direct;
 
 plan skip_all => "needs root (chown/chmod of the spool)" if $> != 0;
 
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || 2500;
-r4_emulator($port + 1);
+dn_emulator($port + 1);
 
 # the first two replay attempts fail: the directory is made read-only
 # before the files are sent
-r4_emu("faults", '{"status":503,"count":2}');
+dn_emu("faults", '{"status":503,"count":2}');
 
 my (undef, undef, $uid, $gid) = getpwnam("nobody");
 my $t = int(time * 1000) - 60000;
@@ -44,7 +44,7 @@ sub put {
     chmod 0600, $path;
 }
 
-my $n = r4_nginx(port => $port, dirs => ["spool"], before => sub {
+my $n = dn_nginx(port => $port, dirs => ["spool"], before => sub {
     my ($prefix) = @_;
     put("$prefix/spool/mp-1-1-1.json",
         "{\"kind\":\"import\",\"token\":\"tok-unlink\",\"count\":1,"
@@ -89,20 +89,20 @@ put("$spool/mp-1-1-0.json", "{\"kind\":\"import\"\nnot json\n");
 
 # two 503s: the replay backs off twice (up to 16 s), then sends each file;
 # a loop would send them hundreds of times a second after that
-ok(r4_wait(40, sub { r4_emu("stats")->{events}{received} >= 1
-                     && r4_emu("updates?distinct_id=acc-1")->{count} >= 1 }),
+ok(dn_wait(40, sub { dn_emu("stats")->{events}{received} >= 1
+                     && dn_emu("updates?distinct_id=acc-1")->{count} >= 1 }),
    "both files were sent");
 sleep 3;
 
-my $stats = r4_emu("stats");
-my $upd = r4_emu("updates?distinct_id=acc-1");
-my $prof = r4_emu("profiles?distinct_id=acc-1");
-my $s = r4_status($n);
+my $stats = dn_emu("stats");
+my $upd = dn_emu("updates?distinct_id=acc-1");
+my $prof = dn_emu("profiles?distinct_id=acc-1");
+my $s = dn_status($n);
 
 chmod 0755, $spool;
 chown $uid, $gid, $spool;
 
-ok(r4_stop($n, 'QUIT', 20), "nginx quits");
+ok(dn_stop($n, 'QUIT', 20), "nginx quits");
 
 diag("requests to Mixpanel: $stats->{requests}{total}, events_replayed: "
      . "$s->{events_replayed}");
@@ -118,7 +118,7 @@ is(-s "$spool/mp-1-1-1.json", 0, "the file that cannot be removed is emptied");
 ok(-s "$spool/mp-1-1-2.json" > 0,
    "the file that can be neither removed nor emptied is left");
 
-my $log = r4_errlog($n);
+my $log = dn_errlog($n);
 my @lines = $log =~ /\[error\].*mixpanel: spool file "\S+\/mp-1-1-[12]\.json" was sent but cannot be removed \(Permission denied\)(?:, it was emptied instead and is not sent again| nor emptied: this worker does not send it again, others would; remove it)$/mg;
 is(scalar @lines, 1, "logged at error, once a minute");
 

@@ -1,4 +1,4 @@
-# Review finding: a spool file the workers cannot open (copied in by root
+# Regression: a spool file the workers cannot open (copied in by root
 # with mode 0600 — docs/delivery.md tells operators to move a retired
 # server's files "to another server's spool") is skipped silently on
 # every look, for ever: never replayed, never moved aside, nothing in the
@@ -18,16 +18,16 @@ use strict;
 use warnings;
 use Test::More;
 use HTTP::Tiny;
-use t::Review4;
+use t::Direct;
 
 plan skip_all => "needs root" if $> != 0;
 
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || 2500;
-r4_emulator($port + 1);
+dn_emulator($port + 1);
 
 my $t = int(time * 1000) - 60000;
 
-my $n = r4_nginx(port => $port, dirs => ["spool"], before => sub {
+my $n = dn_nginx(port => $port, dirs => ["spool"], before => sub {
     my ($prefix) = @_;
     my $path = "$prefix/spool/mp-7-7-7.json";
     open my $fh, '>', $path or die $!;
@@ -56,23 +56,23 @@ http {
 }
 _EOC_
 
-r4_emu("faults", '{"status":503,"count":-1}');
+dn_emu("faults", '{"status":503,"count":-1}');
 
 my $http = HTTP::Tiny->new;
 $http->get("$n->{base}/t");
 
 my $s;
-ok(r4_wait(15, sub { $s = r4_status($n);
+ok(dn_wait(15, sub { $s = dn_status($n);
                      $s->{events_spooled} + $s->{events_dropped}{retry_expired}
                      == 1 }), "the event was given up");
 is($s->{events_spooled}, 1, "and spooled: the unreadable file does not "
                             . "count against max_size");
 
-my $events = r4_emu("events");
-r4_emu("faults", undef, "DELETE");
-ok(r4_stop($n), "nginx quits");
+my $events = dn_emu("events");
+dn_emu("faults", undef, "DELETE");
+ok(dn_stop($n), "nginx quits");
 
-my $log = r4_errlog($n);
+my $log = dn_errlog($n);
 is($events->{count}, 0, "the unreadable file was not sent");
 my @lines = $log =~ /^.*\[error\].*mixpanel: 1 spool file cannot be opened, the first "\S+\/mp-7-7-7\.json" \(Permission denied\); it is skipped and not counted against max_size$/mg;
 is(scalar @lines, 1, "logged at error, naming the file, once a minute");

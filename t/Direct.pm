@@ -1,8 +1,9 @@
-package t::Review4;
+package t::Direct;
 
-# Helpers of the t/9xx-review-*.t files: an emulator and an nginx on
-# fixed ports (TEST_NGINX_SERVER_PORT, default 2500, and the next ones),
-# as the review's brief asks, driven with signals.
+# Helpers of the plain-Perl files that drive nginx directly (t/032-034,
+# t/043, t/044, t/106, t/107): an emulator and an nginx as direct
+# children on fixed ports (TEST_NGINX_SERVER_PORT, default 2500, and the
+# next ones), driven with signals, and the status' counters.
 
 use strict;
 use warnings;
@@ -14,12 +15,12 @@ use JSON::PP ();
 use POSIX ":sys_wait_h";
 use Time::HiRes ();
 
-our @EXPORT = qw(r4_emulator r4_emu r4_nginx r4_signal r4_status r4_wait
-                 r4_balance r4_stop r4_errlog);
+our @EXPORT = qw(dn_emulator dn_emu dn_nginx dn_signal dn_status dn_wait
+                 dn_balance dn_stop dn_errlog);
 
 our (@Pids, $EmuPort);
 
-sub r4_wait {
+sub dn_wait {
     my ($timeout, $cond) = @_;
     my $end = Time::HiRes::time() + $timeout;
     while (Time::HiRes::time() < $end) {
@@ -29,7 +30,7 @@ sub r4_wait {
     return 0;
 }
 
-sub r4_emulator {
+sub dn_emulator {
     my ($port, @args) = @_;
     my $dir = File::Temp::tempdir(CLEANUP => 1);
     my $pid = fork() // die "fork: $!";
@@ -42,11 +43,11 @@ sub r4_emulator {
     }
     push @Pids, [$pid, 'TERM'];
     $EmuPort = $port;
-    r4_wait(10, sub { eval { r4_emu("health") } }) or die "no emulator";
+    dn_wait(10, sub { eval { dn_emu("health") } }) or die "no emulator";
     return $port;
 }
 
-sub r4_emu {
+sub dn_emu {
     my ($path, $body, $method) = @_;
     my $http = HTTP::Tiny->new(timeout => 60);
     my $url = "http://127.0.0.1:$EmuPort/_emulator/$path";
@@ -61,7 +62,7 @@ sub r4_emu {
 }
 
 # nginx as a direct child: daemon off, master on unless master => 0
-sub r4_nginx {
+sub dn_nginx {
     my (%o) = @_;
     my $binary = $ENV{TEST_NGINX_BINARY} || "nginx";
     my $prefix = File::Temp::tempdir(CLEANUP => !$ENV{KEEP});
@@ -89,29 +90,29 @@ sub r4_nginx {
     push @Pids, [$pid, 'KILL'];
     my $n = { pid => $pid, prefix => $prefix, port => $o{port},
               base => "http://127.0.0.1:$o{port}" };
-    r4_wait(10, sub { HTTP::Tiny->new(timeout => 2)
+    dn_wait(10, sub { HTTP::Tiny->new(timeout => 2)
                           ->get("$n->{base}/status")->{success} })
-        or die "nginx did not start: " . r4_errlog($n);
+        or die "nginx did not start: " . dn_errlog($n);
     return $n;
 }
 
-sub r4_errlog {
+sub dn_errlog {
     my ($n) = @_;
     open my $l, '<', "$n->{prefix}/logs/error.log" or return "";
     local $/;
     return <$l>;
 }
 
-sub r4_signal { kill $_[1], $_[0]->{pid} }
+sub dn_signal { kill $_[1], $_[0]->{pid} }
 
-sub r4_status {
+sub dn_status {
     my ($n) = @_;
     my $r = HTTP::Tiny->new(timeout => 10)->get("$n->{base}/status");
     return $r->{success} ? JSON::PP::decode_json($r->{content}) : undef;
 }
 
 # events_queued - (sent + rejected + dropped + spooled + queue_depth)
-sub r4_balance {
+sub dn_balance {
     my ($s) = @_;
     my $d = $s->{events_dropped};
     return $s->{events_queued} - ($s->{events_sent} + $s->{events_rejected}
@@ -120,10 +121,10 @@ sub r4_balance {
            + $s->{queue_depth});
 }
 
-sub r4_stop {
+sub dn_stop {
     my ($n, $sig, $timeout) = @_;
     kill $sig // 'QUIT', $n->{pid};
-    my $gone = r4_wait($timeout // 15, sub {
+    my $gone = dn_wait($timeout // 15, sub {
         waitpid($n->{pid}, WNOHANG) == $n->{pid} });
     kill 'KILL', $n->{pid} unless $gone;
     waitpid($n->{pid}, 0) unless $gone;
