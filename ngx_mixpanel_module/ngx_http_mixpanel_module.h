@@ -437,34 +437,34 @@ typedef struct {
 } ngx_http_mixpanel_spool_pending_t;
 
 typedef struct {
-    u_char                       *dir;          /* NUL-terminated */
-    size_t                        len;
-    off_t                         max_size;
-    off_t                         size;         /* of the files, when */
-    time_t                        sized;        /* it was last counted */
-    ngx_uint_t                    seq;
-    ngx_pid_t                     pid;
+    u_char                             *dir;        /* NUL-terminated */
+    size_t                              len;
+    off_t                               max_size;
+    off_t                               size;       /* of the files, when */
+    time_t                              sized;      /* last counted */
+    ngx_uint_t                          seq;
+    ngx_pid_t                           pid;
 
     /* files sent that could be neither removed nor emptied: skipped */
-    ngx_http_mixpanel_spool_gone_t  *gone;
-    ngx_uint_t                    ngone;
-    ngx_uint_t                    nalloc;
+    ngx_http_mixpanel_spool_gone_t     *gone;
+    ngx_uint_t                          ngone;
+    ngx_uint_t                          nalloc;
 
     /*
      * at exit: the lanes go in sections of a few files, synced at once by
      * ngx_http_mixpanel_spool_commit(); the last one is open on wfd
      */
-    ngx_uint_t                    defer;
+    ngx_uint_t                          defer;
     ngx_http_mixpanel_spool_pending_t  *pending;
-    ngx_uint_t                    npending;
-    ngx_uint_t                    palloc;
-    int                           wfd;
-    ngx_uint_t                    wopen;
-    off_t                         wsize;
+    ngx_uint_t                          npending;
+    ngx_uint_t                          palloc;
+    int                                 wfd;
+    ngx_uint_t                          wopen;
+    off_t                               wsize;
 
     /* files the last claim could not open: how many, and the first */
-    ngx_uint_t                    nbad;
-    u_char                        bad[NGX_MAX_PATH + 64];
+    ngx_uint_t                          nbad;
+    u_char                              bad[NGX_MAX_PATH + 64];
 } ngx_http_mixpanel_spool_t;
 
 /* a spool file claimed for a replay: locked on fd while it is read and sent */

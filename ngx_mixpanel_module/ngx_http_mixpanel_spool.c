@@ -83,15 +83,15 @@ ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp, ngx_uint_t kind,
     u_char *token, size_t token_len, ngx_http_mixpanel_record_t *records,
     ngx_uint_t count, u_char *err, size_t errlen)
 {
-    int                          fd;
-    off_t                        size, start;
-    u_char                      *p, *last, *t, buf[65536];
-    u_char                       tmp[NGX_MAX_PATH], path[NGX_MAX_PATH];
-    ngx_err_t                    e;
-    ngx_uint_t                   seq;
-    ngx_msec_t                   ms;
-    struct timespec              ts;
-    ngx_http_mixpanel_record_t  *rec;
+    int                                 fd;
+    off_t                               size, start;
+    u_char                             *p, *last, *t, buf[65536];
+    u_char                              tmp[NGX_MAX_PATH], path[NGX_MAX_PATH];
+    ngx_err_t                           e;
+    ngx_uint_t                          seq;
+    ngx_msec_t                          ms;
+    struct timespec                     ts;
+    ngx_http_mixpanel_record_t         *rec;
     ngx_http_mixpanel_spool_pending_t  *pf;
 
     last = err + errlen - 1;
@@ -346,6 +346,8 @@ ngx_http_mixpanel_spool_commit(ngx_http_mixpanel_spool_t *sp, u_char *err,
 
     return failed;
 }
+
+
 /* at exit: the next file that sections are appended to */
 
 static ngx_int_t
