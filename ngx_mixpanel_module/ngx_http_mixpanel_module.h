@@ -93,6 +93,7 @@ typedef struct {
     ngx_atomic_t                  capacity;     /* its mixpanel_queue_size */
     ngx_atomic_t                  oldest;       /* when the oldest event it
                                                    holds was queued, or 0 */
+    ngx_atomic_t                  held;         /* its part of queue_depth */
 } ngx_http_mixpanel_worker_stat_t;
 
 
@@ -105,6 +106,8 @@ typedef struct {
     ngx_atomic_t                  dropped_queue_full;
     ngx_atomic_t                  dropped_retry_expired;
     ngx_atomic_t                  dropped_shutdown;
+    ngx_atomic_t                  dropped_worker_died;
+    ngx_atomic_t                  dropped_memory;
     ngx_atomic_t                  events_spooled;
     ngx_atomic_t                  events_replayed;
     ngx_atomic_t                  events_replay_rejected;
@@ -433,13 +436,48 @@ ngx_uint_t ngx_http_mixpanel_props_group(ngx_str_t *name);
 #define NGX_HTTP_MIXPANEL_TOKEN_MAX   255
 
 typedef struct {
-    u_char                       *dir;          /* NUL-terminated */
-    size_t                        len;
-    off_t                         max_size;
-    off_t                         size;         /* of the files, when */
-    time_t                        sized;        /* it was last counted */
+    dev_t                         dev;
+    ino_t                         ino;
+} ngx_http_mixpanel_spool_gone_t;
+
+/* a file written at exit, not yet synced nor renamed */
+
+typedef struct {
+    ngx_msec_t                    ms;           /* its name */
     ngx_uint_t                    seq;
-    ngx_pid_t                     pid;
+    ngx_uint_t                    count;        /* records in it */
+    ngx_uint_t                    broken;       /* to be removed */
+} ngx_http_mixpanel_spool_pending_t;
+
+typedef struct {
+    u_char                             *dir;        /* NUL-terminated */
+    size_t                              len;
+    off_t                               max_size;
+    off_t                               size;       /* of the files, when */
+    time_t                              sized;      /* last counted */
+    ngx_uint_t                          seq;
+    ngx_pid_t                           pid;
+
+    /* files sent that could be neither removed nor emptied: skipped */
+    ngx_http_mixpanel_spool_gone_t     *gone;
+    ngx_uint_t                          ngone;
+    ngx_uint_t                          nalloc;
+
+    /*
+     * at exit: the lanes go in sections of a few files, synced at once by
+     * ngx_http_mixpanel_spool_commit(); the last one is open on wfd
+     */
+    ngx_uint_t                          defer;
+    ngx_http_mixpanel_spool_pending_t  *pending;
+    ngx_uint_t                          npending;
+    ngx_uint_t                          palloc;
+    int                                 wfd;
+    ngx_uint_t                          wopen;
+    off_t                               wsize;
+
+    /* files the last claim could not open: how many, and the first */
+    ngx_uint_t                          nbad;
+    u_char                              bad[NGX_MAX_PATH + 64];
 } ngx_http_mixpanel_spool_t;
 
 /* a spool file claimed for a replay: locked on fd while it is read and sent */
@@ -447,6 +485,10 @@ typedef struct {
 typedef struct {
     int                           fd;
     u_char                        path[NGX_MAX_PATH];
+    u_char                       *body;         /* the file, read whole */
+    size_t                        len;
+    size_t                        offset;       /* the section's header */
+    size_t                        next;         /* the next section's */
     ngx_uint_t                    kind;
     u_char                        token[NGX_HTTP_MIXPANEL_TOKEN_MAX];
     size_t                        token_len;
@@ -464,6 +506,13 @@ ngx_int_t ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
     size_t errlen);
 void ngx_http_mixpanel_spool_release(ngx_http_mixpanel_spooled_t *f,
     ngx_uint_t sent);
+ngx_int_t ngx_http_mixpanel_spool_remove(ngx_http_mixpanel_spool_t *sp,
+    ngx_http_mixpanel_spooled_t *f, u_char *err, size_t errlen);
+ngx_uint_t ngx_http_mixpanel_spool_mark(ngx_http_mixpanel_spooled_t *f);
+ngx_int_t ngx_http_mixpanel_spool_next(ngx_http_mixpanel_spool_t *sp,
+    ngx_http_mixpanel_spooled_t *f, u_char *err, size_t errlen);
+ngx_uint_t ngx_http_mixpanel_spool_commit(ngx_http_mixpanel_spool_t *sp,
+    u_char *err, size_t errlen);
 void ngx_http_mixpanel_spool_sweep(ngx_http_mixpanel_spool_t *sp);
 
 

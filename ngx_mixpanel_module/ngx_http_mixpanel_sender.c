@@ -23,7 +23,13 @@
 #include <curl/curl.h>
 
 
-#define NGX_HTTP_MIXPANEL_ANSWER_MAX    (64 * 1024)
+/*
+ * a strict 400 lists up to 2000 failed records of about 200 bytes each;
+ * other answers are short, and a buffer grown past the small size is freed
+ * after its answer
+ */
+#define NGX_HTTP_MIXPANEL_ANSWER_MAX    (1024 * 1024)
+#define NGX_HTTP_MIXPANEL_ANSWER_SMALL  (64 * 1024)
 #define NGX_HTTP_MIXPANEL_LOG_EVERY     60000
 
 #define NGX_HTTP_MIXPANEL_BACKOFF_MIN   2000
@@ -38,6 +44,13 @@
 
 /* a spool file written at exit holds at most this much */
 #define NGX_HTTP_MIXPANEL_SPOOL_FILE    (4 * 1024 * 1024)
+
+/*
+ * and the files of an exit are written within the exit's budget again,
+ * 1.5 s at least, then synced at once: nginx's master kills a worker
+ * about 3 s after a fast shutdown, whose budget is 300 ms
+ */
+#define NGX_HTTP_MIXPANEL_SPOOL_GRACE   1500
 
 #define NGX_HTTP_MIXPANEL_LANES         64    /* hash buckets */
 #define NGX_HTTP_MIXPANEL_LANE_IDLE     300000
@@ -64,6 +77,9 @@ typedef enum {
     ngx_http_mixpanel_log_spool,
     ngx_http_mixpanel_log_file,
     ngx_http_mixpanel_log_memory,
+    ngx_http_mixpanel_log_redirect,
+    ngx_http_mixpanel_log_spool_file,
+    ngx_http_mixpanel_log_spool_remove,
     ngx_http_mixpanel_log_last
 } ngx_http_mixpanel_log_reason_e;
 
@@ -78,6 +94,7 @@ typedef enum {
     ngx_http_mixpanel_fail_network,
     ngx_http_mixpanel_fail_status,
     ngx_http_mixpanel_fail_auth,
+    ngx_http_mixpanel_fail_redirect,
     ngx_http_mixpanel_fail_file,
     ngx_http_mixpanel_fail_memory,
     ngx_http_mixpanel_fail_aborted
@@ -145,6 +162,7 @@ struct ngx_http_mixpanel_slot_s {
     size_t                            upload_len;
     size_t                            upload_pos;
     ngx_http_mixpanel_buf_t           answer;
+    size_t                            answer_max;
     ngx_msec_t                        retry_after;
     char                              errbuf[CURL_ERROR_SIZE];
 };
@@ -164,6 +182,7 @@ typedef struct {
     ngx_uint_t                        rejected;
     ngx_uint_t                        retry_expired;
     ngx_uint_t                        shutdown;
+    ngx_uint_t                        memory;
     ngx_uint_t                        spooled;
     ngx_uint_t                        replayed;
     ngx_uint_t                        replay_rejected;
@@ -201,6 +220,7 @@ struct ngx_http_mixpanel_sender_s {
     ngx_uint_t                        held;       /* pushed, not done */
     ngx_uint_t                        stop;
     ngx_msec_t                        deadline;
+    ngx_msec_t                        budget;
     ngx_uint_t                        sleeping;
     int                               file_next;  /* the reopened file */
 
@@ -217,6 +237,8 @@ struct ngx_http_mixpanel_sender_s {
     CURLM                            *multi;      /* for its wakeup only */
     ngx_http_mixpanel_counters_t     *counters;
     ngx_http_mixpanel_worker_stat_t  *stat;
+    ngx_uint_t                        depth;      /* its part of
+                                                     queue_depth */
     ngx_msec_t                        full_logged;
     ngx_str_t                         file_name;
     dev_t                             file_dev;
@@ -259,6 +281,8 @@ struct ngx_http_mixpanel_sender_s {
     ngx_uint_t                        replay_left;
     ngx_uint_t                        replay_accepted;
     ngx_uint_t                        replay_rejected;
+    ngx_uint_t                        replay_file_accepted;
+    ngx_uint_t                        replay_file_rejected;
     ngx_uint_t                        replay_inflight;
     ngx_msec_t                        replay_at;  /* the next look */
     ngx_msec_t                        replay_sent;
@@ -321,6 +345,12 @@ static void ngx_http_mixpanel_sender_replay_done(
     ngx_http_mixpanel_sender_t *s);
 static void ngx_http_mixpanel_sender_replay_drop(
     ngx_http_mixpanel_sender_t *s);
+static void ngx_http_mixpanel_sender_replay_remove(
+    ngx_http_mixpanel_sender_t *s);
+static void ngx_http_mixpanel_sender_replay_load(
+    ngx_http_mixpanel_sender_t *s, ngx_msec_t now);
+static void ngx_http_mixpanel_sender_replay_end(
+    ngx_http_mixpanel_sender_t *s);
 static void ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s);
 static void ngx_http_mixpanel_sender_finish_replay(
     ngx_http_mixpanel_sender_t *s);
@@ -342,7 +372,7 @@ static void ngx_http_mixpanel_sender_error(ngx_http_mixpanel_sender_t *s,
     const char *fmt, ...);
 static u_char *ngx_http_mixpanel_sender_escape(u_char *p, u_char *last,
     u_char *src, size_t len, u_char *token, size_t token_len,
-    ngx_uint_t backslash);
+    ngx_uint_t backslash, ngx_uint_t cut);
 static void ngx_http_mixpanel_sender_yield(void *data);
 static size_t ngx_http_mixpanel_sender_on_read(char *ptr, size_t size,
     size_t nmemb, void *data);
@@ -358,6 +388,7 @@ static void ngx_http_mixpanel_sender_drain_handler(ngx_event_t *ev);
 static void ngx_http_mixpanel_sender_drain(ngx_http_mixpanel_sender_t *s);
 static void ngx_http_mixpanel_sender_report(ngx_http_mixpanel_sender_t *s,
     ngx_http_mixpanel_counters_t *c, ngx_uint_t held, time_t oldest);
+static void ngx_http_mixpanel_sender_reclaim(ngx_http_mixpanel_counters_t *c);
 static ngx_http_mixpanel_counters_t *ngx_http_mixpanel_sender_counters(void);
 static void ngx_http_mixpanel_sender_reopen(ngx_http_mixpanel_sender_t *s);
 static char *ngx_http_mixpanel_strdup(ngx_str_t *s);
@@ -741,6 +772,14 @@ ngx_http_mixpanel_sender_push(ngx_http_mixpanel_sender_t *s,
     (void) ngx_atomic_fetch_add(&c->events_queued, 1);
     (void) ngx_atomic_fetch_add(&c->queue_depth, 1);
 
+    /* what a worker that dies held leaves queue_depth: see reclaim() */
+
+    s->depth++;
+
+    if (s->stat) {
+        s->stat->held = s->depth;
+    }
+
     if (wake) {
         (void) curl_multi_wakeup(s->multi);
     }
@@ -764,6 +803,7 @@ ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *s,
 
     s->stop = 1;
     s->deadline = ngx_http_mixpanel_now() + budget;
+    s->budget = budget;
 
     (void) curl_multi_wakeup(s->multi);
 
@@ -780,6 +820,7 @@ ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *s,
     if (s->stat) {
         s->stat->oldest = 0;
         s->stat->capacity = 0;
+        s->stat->held = 0;
         (void) ngx_atomic_cmp_set(&s->stat->pid, ngx_pid, 0);
     }
 
@@ -954,6 +995,11 @@ ngx_http_mixpanel_sender_take(ngx_http_mixpanel_sender_t *s,
                                          ngx_http_mixpanel_log_memory,
                                          "mixpanel: out of memory, "
                                          "an event is dropped");
+
+            pthread_mutex_lock(&s->mutex);
+            s->delta.memory++;
+            pthread_mutex_unlock(&s->mutex);
+
             ngx_http_mixpanel_sender_release(s, rec, 1);
             continue;
         }
@@ -1413,6 +1459,8 @@ ngx_http_mixpanel_sender_send(ngx_http_mixpanel_sender_t *s,
     slot->upload_len = len;
     slot->upload_pos = 0;
     slot->answer.pos = slot->answer.start;
+    slot->answer_max = engage ? NGX_HTTP_MIXPANEL_ANSWER_SMALL
+                              : NGX_HTTP_MIXPANEL_ANSWER_MAX;
     slot->retry_after = NGX_CONF_UNSET_MSEC;
     slot->errbuf[0] = '\0';
 
@@ -1621,6 +1669,13 @@ ngx_http_mixpanel_sender_perform(ngx_http_mixpanel_sender_t *s)
         }
 
         ngx_http_mixpanel_sender_answer(s, slot, code);
+
+        if ((size_t) (slot->answer.end - slot->answer.start)
+            > NGX_HTTP_MIXPANEL_ANSWER_SMALL)
+        {
+            free(slot->answer.start);
+            ngx_memzero(&slot->answer, sizeof(ngx_http_mixpanel_buf_t));
+        }
     }
 }
 
@@ -1630,10 +1685,11 @@ ngx_http_mixpanel_sender_answer(ngx_http_mixpanel_sender_t *s,
     ngx_http_mixpanel_slot_t *slot, CURLcode code)
 {
     long                        status;
-    u_char                      raw[128], text[512], *p;
+    char                       *location;
+    u_char                      raw[1024], text[512], *p;
     u_char                      failed[NGX_HTTP_MIXPANEL_MAX_BATCH];
     ngx_int_t                   imported, nfailed;
-    ngx_str_t                   error;
+    ngx_str_t                   error, to;
     ngx_uint_t                  n, engage, rejected, marked;
     ngx_msec_t                  wait;
     ngx_http_mixpanel_lane_t   *lane;
@@ -1702,17 +1758,26 @@ ngx_http_mixpanel_sender_answer(ngx_http_mixpanel_sender_t *s,
                                           &imported, &nfailed, &error,
                                           raw, sizeof(raw));
 
-    /* Mixpanel's words, escaped, and never the token */
+    /*
+     * Mixpanel's words, escaped, and never the token: masked in what the
+     * parser kept, a start of it too where the parser cut the text
+     */
 
     p = ngx_http_mixpanel_sender_escape(text, text + sizeof(text),
                                         error.data, error.len,
                                         b->head->token, b->head->token_len,
-                                        1);
+                                        1, error.len == sizeof(raw));
 
     error.data = text;
     error.len = p - text;
 
-    if (status == 200 && nfailed == 0) {
+    /*
+     * Any 2xx is an acceptance: a relay or proxy in front of Mixpanel may
+     * answer 202 or 204, with no Mixpanel answer to read; sending again
+     * would apply people updates twice.
+     */
+
+    if (status >= 200 && status < 300 && nfailed == 0) {
 
         if (engage && error.len) {
             ngx_http_mixpanel_sender_log(s, NGX_LOG_WARN,
@@ -1738,7 +1803,47 @@ ngx_http_mixpanel_sender_answer(ngx_http_mixpanel_sender_t *s,
         return;
     }
 
-    if (status == 429 || status >= 500) {
+    /*
+     * A redirect refuses nothing: mixpanel_api points at the wrong place
+     * (http:// for https://, a moved relay).  It is not followed, since
+     * the Basic credentials would go along, and retried, with the lane's
+     * backoff, until the configuration is fixed or retry time is spent.
+     */
+
+    if (status >= 300 && status < 400) {
+        b->why.failure = ngx_http_mixpanel_fail_redirect;
+
+        location = NULL;
+        (void) curl_easy_getinfo(slot->easy, CURLINFO_REDIRECT_URL,
+                                 &location);
+
+        to.len = 0;
+        to.data = raw;
+
+        if (location) {
+            p = ngx_http_mixpanel_sender_escape(raw, raw + sizeof(raw) / 2,
+                                                (u_char *) location,
+                                                ngx_strlen(location),
+                                                b->head->token,
+                                                b->head->token_len, 1, 0);
+            to.len = p - raw;
+        }
+
+        ngx_http_mixpanel_sender_log(s, NGX_LOG_ERR,
+                                     ngx_http_mixpanel_log_redirect,
+                                     "mixpanel: \"%s\" answered %l, a "
+                                     "redirect%s%V%s, check mixpanel_api; "
+                                     "will retry", s->url, status,
+                                     to.len ? " to \"" : " with no Location",
+                                     &to, to.len ? "\"" : "");
+
+        ngx_http_mixpanel_sender_retry(s, b, 0, 0);
+        return;
+    }
+
+    /* 429, 5xx, and what is no HTTP answer at all (status 0, 1xx) */
+
+    if (status == 429 || status >= 500 || status < 200) {
         b->why.failure = ngx_http_mixpanel_fail_status;
 
         ngx_http_mixpanel_sender_log(s, NGX_LOG_WARN,
@@ -1790,7 +1895,7 @@ ngx_http_mixpanel_sender_answer(ngx_http_mixpanel_sender_t *s,
 
     marked = 0;
 
-    if (status == 400 && !engage && nfailed > 0
+    if ((status == 400 || status < 300) && !engage && nfailed > 0
         && n <= NGX_HTTP_MIXPANEL_MAX_BATCH)
     {
         ngx_memzero(failed, n);
@@ -1803,10 +1908,10 @@ ngx_http_mixpanel_sender_answer(ngx_http_mixpanel_sender_t *s,
     if (marked) {
         rejected = marked;
 
-    } else if (status == 400 && !engage && nfailed > 0) {
+    } else if ((status == 400 || status < 300) && !engage && nfailed > 0) {
         rejected = ngx_min((ngx_uint_t) nfailed, n);
 
-    } else if (status == 200 && engage) {
+    } else if (status < 300 && engage) {
         rejected = n;
 
     } else {
@@ -2122,12 +2227,8 @@ static void
 ngx_http_mixpanel_sender_replay(ngx_http_mixpanel_sender_t *s,
     ngx_msec_t now)
 {
-    u_char                       err[NGX_HTTP_MIXPANEL_LINE_LEN];
-    size_t                       size;
-    ngx_int_t                    rc;
-    ngx_http_mixpanel_lane_t    *lane;
-    ngx_http_mixpanel_batch_t   *b, **last;
-    ngx_http_mixpanel_record_t  *list;
+    u_char     err[NGX_HTTP_MIXPANEL_LINE_LEN];
+    ngx_int_t  rc;
 
     if (s->file.fd != -1 || now < s->replay_at) {
         return;
@@ -2148,6 +2249,18 @@ ngx_http_mixpanel_sender_replay(ngx_http_mixpanel_sender_t *s,
                                      err);
     }
 
+    if (s->spool.nbad) {
+        ngx_http_mixpanel_sender_log(s, NGX_LOG_ERR,
+                                     ngx_http_mixpanel_log_spool_file,
+                                     "mixpanel: %ui spool file%s cannot be "
+                                     "opened, the first %s; %s skipped and "
+                                     "not counted against max_size",
+                                     s->spool.nbad,
+                                     s->spool.nbad == 1 ? "" : "s",
+                                     s->spool.bad,
+                                     s->spool.nbad == 1 ? "it is" : "they are");
+    }
+
     if (rc != NGX_OK) {
         s->files_wait = (s->replay_skip != 0);
 
@@ -2162,6 +2275,23 @@ ngx_http_mixpanel_sender_replay(ngx_http_mixpanel_sender_t *s,
     }
 
     s->files_wait = 1;
+    s->replay_file_accepted = 0;
+    s->replay_file_rejected = 0;
+
+    ngx_http_mixpanel_sender_replay_load(s, now);
+}
+
+
+/* the records of the file's section being replayed, in batches */
+
+static void
+ngx_http_mixpanel_sender_replay_load(ngx_http_mixpanel_sender_t *s,
+    ngx_msec_t now)
+{
+    size_t                       size;
+    ngx_http_mixpanel_lane_t    *lane;
+    ngx_http_mixpanel_batch_t   *b, **last;
+    ngx_http_mixpanel_record_t  *list;
 
     lane = ngx_http_mixpanel_sender_lane(s, s->file.kind, s->file.token,
                                          s->file.token_len, 1);
@@ -2223,21 +2353,74 @@ ngx_http_mixpanel_sender_paused(void *data, ngx_uint_t kind, u_char *token,
 }
 
 
+/* a section sent: the file's next one, or the file is done */
+
 static void
 ngx_http_mixpanel_sender_replay_done(ngx_http_mixpanel_sender_t *s)
 {
+    u_char     err[NGX_HTTP_MIXPANEL_LINE_LEN];
+    ngx_int_t  rc;
+
+    s->replay_file_accepted += s->replay_accepted;
+    s->replay_file_rejected += s->replay_rejected;
+
+    rc = ngx_http_mixpanel_spool_next(&s->spool, &s->file, err,
+                                      sizeof(err));
+
+    if (rc == NGX_OK) {
+        ngx_http_mixpanel_sender_replay_load(s, ngx_http_mixpanel_now());
+        return;
+    }
+
+    if (rc == NGX_ERROR) {
+        ngx_http_mixpanel_sender_log(s, NGX_LOG_ERR, -1, "mixpanel: %s", err);
+        s->replay_at = ngx_http_mixpanel_now();
+        return;
+    }
+
     ngx_http_mixpanel_sender_log(s, NGX_LOG_NOTICE, -1,
                                  "mixpanel: %ui spooled events sent from "
-                                 "\"%s\"%s", s->replay_accepted,
+                                 "\"%s\"%s", s->replay_file_accepted,
                                  s->file.path,
-                                 s->replay_rejected ? ", some rejected"
-                                                    : "");
+                                 s->replay_file_rejected ? ", some rejected"
+                                                         : "");
 
-    ngx_http_mixpanel_spool_release(&s->file, 1);
+    ngx_http_mixpanel_sender_replay_remove(s);
 
     /* the next file at once: they are sent when nothing live is ready */
 
     s->replay_at = ngx_http_mixpanel_now();
+}
+
+
+/* at exit, a section sent: the rest of its file is left for later */
+
+static void
+ngx_http_mixpanel_sender_replay_end(ngx_http_mixpanel_sender_t *s)
+{
+    if (ngx_http_mixpanel_spool_mark(&s->file)) {
+        ngx_http_mixpanel_spool_release(&s->file, 0);
+        return;
+    }
+
+    ngx_http_mixpanel_sender_replay_remove(s);
+}
+
+
+/* a file sent: removed, or, when it cannot be, never sent again */
+
+static void
+ngx_http_mixpanel_sender_replay_remove(ngx_http_mixpanel_sender_t *s)
+{
+    u_char  err[NGX_HTTP_MIXPANEL_LINE_LEN];
+
+    if (ngx_http_mixpanel_spool_remove(&s->spool, &s->file, err, sizeof(err))
+        != NGX_OK)
+    {
+        ngx_http_mixpanel_sender_log(s, NGX_LOG_ERR,
+                                     ngx_http_mixpanel_log_spool_remove,
+                                     "mixpanel: %s", err);
+    }
 }
 
 
@@ -2278,7 +2461,8 @@ ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s)
     u_char                       text[200];
     size_t                       size;
     ngx_int_t                    rc;
-    ngx_uint_t                   i, n, spooled, files, dropped;
+    ngx_uint_t                   i, n, spooled, files, dropped, late, lost;
+    ngx_msec_t                   start, grace;
     ngx_queue_t                 *q;
     ngx_http_mixpanel_why_t      why;
     ngx_http_mixpanel_lane_t    *lane;
@@ -2328,6 +2512,16 @@ ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s)
     spooled = 0;
     files = 0;
     dropped = 0;
+    late = 0;
+
+    /* files not synced one by one: all at once, after the last */
+
+    s->spool.defer = 1;
+    start = ngx_http_mixpanel_now();
+
+    pthread_mutex_lock(&s->mutex);
+    grace = ngx_max(s->budget, NGX_HTTP_MIXPANEL_SPOOL_GRACE);
+    pthread_mutex_unlock(&s->mutex);
 
     for (q = ngx_queue_head(&s->lanes);
          q != ngx_queue_sentinel(&s->lanes);
@@ -2376,9 +2570,15 @@ ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s)
             continue;
         }
 
-        /* in files of 4 MB at most */
+        /* in files of 4 MB at most, while there is time */
 
-        while (list && s->spool.dir) {
+        if (s->spool.dir && !late
+            && ngx_http_mixpanel_now() - start >= grace)
+        {
+            late = 1;
+        }
+
+        while (list && s->spool.dir && !late) {
             chunk = list;
             size = 0;
             i = 0;
@@ -2423,10 +2623,37 @@ ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s)
 
         dropped += n;
 
-        p = ngx_http_mixpanel_sender_why(s, text, text + sizeof(text), &why);
+        if (late) {
+            p = ngx_slprintf(text, text + sizeof(text),
+                             "no time left to write the spool files "
+                             "(%M ms)", grace);
+
+        } else {
+            p = ngx_http_mixpanel_sender_why(s, text, text + sizeof(text),
+                                             &why);
+        }
+
         ngx_http_mixpanel_sender_tally(tally, n, text, p - text);
 
         ngx_http_mixpanel_sender_release(s, list, 1);
+    }
+
+    if (s->spool.dir) {
+        files = s->spool.npending;
+    }
+
+    lost = ngx_http_mixpanel_spool_commit(&s->spool, err, sizeof(err));
+
+    if (lost) {
+        ngx_http_mixpanel_sender_log(s, NGX_LOG_ERR, -1,
+                                     "mixpanel: %s, %ui events not spooled",
+                                     err, lost);
+
+        p = ngx_slprintf(text, text + sizeof(text), "%s", err);
+        ngx_http_mixpanel_sender_tally(tally, lost, text, p - text);
+
+        spooled -= lost;
+        dropped += lost;
     }
 
     pthread_mutex_lock(&s->mutex);
@@ -2499,7 +2726,7 @@ ngx_http_mixpanel_sender_finish_replay(ngx_http_mixpanel_sender_t *s)
     s->replay = NULL;
 
     if (n == 0) {
-        ngx_http_mixpanel_spool_release(&s->file, 1);
+        ngx_http_mixpanel_sender_replay_end(s);
         return;
     }
 
@@ -2508,7 +2735,7 @@ ngx_http_mixpanel_sender_finish_replay(ngx_http_mixpanel_sender_t *s)
                                       sizeof(err))
         == NGX_OK)
     {
-        ngx_http_mixpanel_spool_release(&s->file, 1);
+        ngx_http_mixpanel_sender_replay_end(s);
 
     } else {
 
@@ -2806,6 +3033,10 @@ ngx_http_mixpanel_sender_why(ngx_http_mixpanel_sender_t *s, u_char *p,
         return ngx_slprintf(p, last, "\"%s\" refused the credentials (%l)",
                             s->url, why->status);
 
+    case ngx_http_mixpanel_fail_redirect:
+        return ngx_slprintf(p, last, "\"%s\" answered %l, a redirect",
+                            s->url, why->status);
+
     case ngx_http_mixpanel_fail_file:
         return ngx_slprintf(p, last, "write() to \"%V\" failed",
                             &s->file_name);
@@ -2886,7 +3117,7 @@ ngx_http_mixpanel_sender_error(ngx_http_mixpanel_sender_t *s,
     p = ngx_http_mixpanel_sender_escape(s->delta.last_error,
                                         s->delta.last_error
                                         + sizeof(s->delta.last_error),
-                                        buf, p - buf, NULL, 0, 0);
+                                        buf, p - buf, NULL, 0, 0, 0);
 
     s->delta.last_error_len = p - s->delta.last_error;
     s->delta.last_error_time = time(NULL);
@@ -2898,12 +3129,15 @@ ngx_http_mixpanel_sender_error(ngx_http_mixpanel_sender_t *s,
 /*
  * Text from elsewhere (Mixpanel's answers) made safe to log: printable
  * ASCII stays, other bytes are \xNN, and the token is never shown.  A
- * backslash is escaped too, unless the text is escaped already.
+ * backslash is escaped too, unless the text is escaped already.  When the
+ * text was cut ("cut"), a start of the token at its end is masked too:
+ * the masking comes before any cut, the output's own cut comes after.
  */
 
 static u_char *
 ngx_http_mixpanel_sender_escape(u_char *p, u_char *last, u_char *src,
-    size_t len, u_char *token, size_t token_len, ngx_uint_t backslash)
+    size_t len, u_char *token, size_t token_len, ngx_uint_t backslash,
+    ngx_uint_t cut)
 {
     u_char  *end;
 
@@ -2911,15 +3145,18 @@ ngx_http_mixpanel_sender_escape(u_char *p, u_char *last, u_char *src,
 
     while (src < end) {
 
-        if (token_len >= 4 && (size_t) (end - src) >= token_len
-            && ngx_memcmp(src, token, token_len) == 0)
+        if (token_len >= 4
+            && (((size_t) (end - src) >= token_len
+                 && ngx_memcmp(src, token, token_len) == 0)
+                || (cut && (size_t) (end - src) < token_len
+                    && ngx_memcmp(src, token, end - src) == 0)))
         {
             if (last - p < 7) {
                 break;
             }
 
             p = ngx_cpymem(p, "[token]", 7);
-            src += token_len;
+            src += ngx_min(token_len, (size_t) (end - src));
             continue;
         }
 
@@ -2992,8 +3229,7 @@ ngx_http_mixpanel_sender_on_data(char *ptr, size_t size, size_t nmemb,
     size_t  len, room;
 
     len = size * nmemb;
-    room = NGX_HTTP_MIXPANEL_ANSWER_MAX
-           - (slot->answer.pos - slot->answer.start);
+    room = slot->answer_max - (slot->answer.pos - slot->answer.start);
 
     if (room == 0) {
         return len;
@@ -3158,6 +3394,7 @@ ngx_http_mixpanel_sender_drain(ngx_http_mixpanel_sender_t *s)
 
         s->counters = c;
         s->stat = NULL;
+        s->depth = held + d.done;
 
         (void) ngx_atomic_fetch_add(&c->events_queued, held + d.done);
         (void) ngx_atomic_fetch_add(&c->queue_depth, held + d.done);
@@ -3167,6 +3404,7 @@ ngx_http_mixpanel_sender_drain(ngx_http_mixpanel_sender_t *s)
     (void) ngx_atomic_fetch_add(&c->events_rejected, d.rejected);
     (void) ngx_atomic_fetch_add(&c->dropped_retry_expired, d.retry_expired);
     (void) ngx_atomic_fetch_add(&c->dropped_shutdown, d.shutdown);
+    (void) ngx_atomic_fetch_add(&c->dropped_memory, d.memory);
     (void) ngx_atomic_fetch_add(&c->events_spooled, d.spooled);
     (void) ngx_atomic_fetch_add(&c->events_replayed, d.replayed);
     (void) ngx_atomic_fetch_add(&c->events_replay_rejected,
@@ -3175,7 +3413,17 @@ ngx_http_mixpanel_sender_drain(ngx_http_mixpanel_sender_t *s)
     (void) ngx_atomic_fetch_add(&c->retries, d.retries);
     (void) ngx_atomic_fetch_add(&c->identify_sent, d.identify);
 
-    /* last: a status that sees the queue empty sees where it all went */
+    /*
+     * last: a status that sees the queue empty sees where it all went;
+     * this worker's part first: should it die in between, what it held
+     * is counted too little, never twice
+     */
+
+    s->depth -= d.done;
+
+    if (s->stat) {
+        s->stat->held = s->depth;
+    }
 
     (void) ngx_atomic_fetch_add(&c->queue_depth, -(ngx_atomic_int_t) d.done);
 
@@ -3193,6 +3441,7 @@ ngx_http_mixpanel_sender_drain(ngx_http_mixpanel_sender_t *s)
     }
 
     ngx_http_mixpanel_sender_report(s, c, held, oldest);
+    ngx_http_mixpanel_sender_reclaim(c);
 
     for (rec = unbind; rec; rec = next) {
         next = rec->next;
@@ -3222,7 +3471,7 @@ ngx_http_mixpanel_sender_report(ngx_http_mixpanel_sender_t *s,
 
     if (s->stat == NULL || s->stat->pid != (ngx_atomic_uint_t) ngx_pid) {
 
-        /* a free line, or one whose worker stopped reporting */
+        /* a free line: those of workers that died are freed by reclaim() */
 
         s->stat = NULL;
 
@@ -3230,10 +3479,7 @@ ngx_http_mixpanel_sender_report(ngx_http_mixpanel_sender_t *s,
             w = &c->workers[i];
             pid = w->pid;
 
-            if ((pid == 0
-                 || (time_t) w->seen + NGX_HTTP_MIXPANEL_STALE < now)
-                && ngx_atomic_cmp_set(&w->pid, pid, ngx_pid))
-            {
+            if (pid == 0 && ngx_atomic_cmp_set(&w->pid, 0, ngx_pid)) {
                 s->stat = w;
                 break;
             }
@@ -3244,9 +3490,67 @@ ngx_http_mixpanel_sender_report(ngx_http_mixpanel_sender_t *s,
         }
     }
 
+    s->stat->held = s->depth;
     s->stat->capacity = s->conf.queue_size;
     s->stat->oldest = oldest;
     s->stat->seen = now;
+}
+
+
+/*
+ * The line of a worker that died (a crash, kill -9, the OOM killer): what
+ * it held will never be sent nor counted by it, so it leaves queue_depth
+ * as events_dropped.worker_died.  A worker is dead when it has not
+ * reported for a while and its pid is gone; the line is taken with this
+ * worker's pid while it is emptied, so that no one else uses it meanwhile.
+ */
+
+static void
+ngx_http_mixpanel_sender_reclaim(ngx_http_mixpanel_counters_t *c)
+{
+    time_t                            now;
+    ngx_uint_t                        i;
+    ngx_atomic_uint_t                 pid, held;
+    ngx_http_mixpanel_worker_stat_t  *w;
+
+    if (c == &ngx_http_mixpanel_no_counters) {
+        return;
+    }
+
+    now = ngx_time();
+
+    for (i = 0; i < NGX_HTTP_MIXPANEL_WORKERS; i++) {
+        w = &c->workers[i];
+        pid = w->pid;
+
+        if (pid == 0 || pid == (ngx_atomic_uint_t) ngx_pid
+            || (time_t) w->seen + NGX_HTTP_MIXPANEL_STALE >= now
+            || kill((ngx_pid_t) pid, 0) == 0 || ngx_errno != NGX_ESRCH
+            || !ngx_atomic_cmp_set(&w->pid, pid, ngx_pid))
+        {
+            continue;
+        }
+
+        held = w->held;
+
+        w->held = 0;
+        w->oldest = 0;
+        w->capacity = 0;
+
+        if (held) {
+            (void) ngx_atomic_fetch_add(&c->dropped_worker_died, held);
+            (void) ngx_atomic_fetch_add(&c->queue_depth,
+                                        -(ngx_atomic_int_t) held);
+
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "mixpanel: worker process %P died holding %uA "
+                          "events, counted as dropped (worker_died)",
+                          (ngx_pid_t) pid, held);
+        }
+
+        ngx_memory_barrier();
+        w->pid = 0;
+    }
 }
 
 
@@ -3400,6 +3704,8 @@ ngx_http_mixpanel_sender_free(ngx_http_mixpanel_sender_t *s)
 
     free(s->file_name.data);
     free(s->spool.dir);
+    free(s->spool.gone);
+    free(s->spool.pending);
     free(s->url);
     free(s->url_import);
     free(s->url_engage);

@@ -10,7 +10,9 @@
  * A file is a header line {"kind":"import","token":"..","count":N,
  * "time":T} (the token JSON-escaped) and then one record a line; files of
  * earlier versions hold a single JSON array after the header, and are
- * read too.
+ * read too.  A file written at exit holds several such sections, one per
+ * lane: a section sent is marked "kind":"sent__" in place, so that the
+ * rest of its file can be left for later, and sent alone.
  *
  * A file belongs to the worker that holds a flock() on it: locks die with
  * their process, so the claim of a worker that is gone is free at once,
@@ -29,9 +31,21 @@
 #define NGX_HTTP_MIXPANEL_SPOOL_MAX_FILE  (8 * 1024 * 1024)
 #define NGX_HTTP_MIXPANEL_SPOOL_STALE     60
 
+/* at exit, sections are appended to a file until it holds this much */
+#define NGX_HTTP_MIXPANEL_SPOOL_SECTIONS  (4 * 1024 * 1024)
+
+/* the kind of a section sent already */
+#define NGX_HTTP_MIXPANEL_SPOOL_SENT      ((ngx_uint_t) -1)
+
 
 static ngx_int_t ngx_http_mixpanel_spool_flush(int fd, u_char *buf,
     u_char *p);
+static ngx_int_t ngx_http_mixpanel_spool_gone(ngx_http_mixpanel_spool_t *sp,
+    struct stat *st);
+static ngx_int_t ngx_http_mixpanel_spool_open(ngx_http_mixpanel_spool_t *sp,
+    u_char *err, u_char *last);
+static ngx_int_t ngx_http_mixpanel_spool_section(
+    ngx_http_mixpanel_spooled_t *f);
 static off_t ngx_http_mixpanel_spool_size(ngx_http_mixpanel_spool_t *sp);
 static ngx_int_t ngx_http_mixpanel_spool_name(u_char *name, size_t len,
     const char *suffix);
@@ -39,8 +53,8 @@ static ngx_int_t ngx_http_mixpanel_spool_read(int fd, u_char **data,
     size_t *len);
 static ngx_int_t ngx_http_mixpanel_spool_header(u_char *p, u_char *last,
     ngx_http_mixpanel_spooled_t *f);
-static ngx_int_t ngx_http_mixpanel_spool_records(u_char *p, u_char *last,
-    ngx_http_mixpanel_spooled_t *f);
+static u_char *ngx_http_mixpanel_spool_records(u_char *p, u_char *last,
+    ngx_http_mixpanel_spooled_t *f, ngx_uint_t store);
 static ngx_int_t ngx_http_mixpanel_spool_record(
     ngx_http_mixpanel_spooled_t *f, u_char *p, u_char *last,
     ngx_http_mixpanel_record_t ***tail);
@@ -48,14 +62,20 @@ static u_char *ngx_http_mixpanel_spool_value_end(u_char *p, u_char *last);
 static u_char *ngx_http_mixpanel_spool_top_key(u_char *p, u_char *last,
     char *key, size_t len);
 static void ngx_http_mixpanel_spool_free(ngx_http_mixpanel_spooled_t *f);
-static u_char *ngx_http_mixpanel_spool_aside(u_char *path, u_char *err,
-    u_char *last, const char *why);
+static u_char *ngx_http_mixpanel_spool_aside(ngx_http_mixpanel_spool_t *sp,
+    int fd, u_char *path, u_char *err, u_char *last, const char *why);
+static void ngx_http_mixpanel_spool_forget(ngx_http_mixpanel_spool_t *sp,
+    struct stat *st);
 
 
 /*
  * Writes count records, in one file, with the kind and token they all
  * have.  NGX_DECLINED: the spool is full; NGX_ERROR: the file could not be
- * written; err says why either way.
+ * written; err says why either way.  With sp->defer (at exit, with many
+ * lanes) the records are a section appended to the file being written,
+ * left under its temporary name, not synced, for
+ * ngx_http_mixpanel_spool_commit(): a file and a sync per lane would take
+ * longer than an exit may.
  */
 
 ngx_int_t
@@ -63,15 +83,16 @@ ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp, ngx_uint_t kind,
     u_char *token, size_t token_len, ngx_http_mixpanel_record_t *records,
     ngx_uint_t count, u_char *err, size_t errlen)
 {
-    int                          fd;
-    off_t                        size;
-    u_char                      *p, *last, *t, buf[65536];
-    u_char                       tmp[NGX_MAX_PATH], path[NGX_MAX_PATH];
-    ngx_err_t                    e;
-    ngx_uint_t                   seq;
-    ngx_msec_t                   ms;
-    struct timespec              ts;
-    ngx_http_mixpanel_record_t  *rec;
+    int                                 fd;
+    off_t                               size, start;
+    u_char                             *p, *last, *t, buf[65536];
+    u_char                              tmp[NGX_MAX_PATH], path[NGX_MAX_PATH];
+    ngx_err_t                           e;
+    ngx_uint_t                          seq;
+    ngx_msec_t                          ms;
+    struct timespec                     ts;
+    ngx_http_mixpanel_record_t         *rec;
+    ngx_http_mixpanel_spool_pending_t  *pf;
 
     last = err + errlen - 1;
 
@@ -88,7 +109,10 @@ ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp, ngx_uint_t kind,
     }
 
     if (sp->max_size) {
-        if (sp->sized != time(NULL)) {
+
+        /* counted again each second, but once at exit: many files come */
+
+        if (sp->sized != time(NULL) && (!sp->defer || sp->sized == 0)) {
             sp->size = ngx_http_mixpanel_spool_size(sp);
             sp->sized = time(NULL);
         }
@@ -98,6 +122,26 @@ ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp, ngx_uint_t kind,
                           sp->dir, sp->max_size) = '\0';
             return NGX_DECLINED;
         }
+    }
+
+    pf = NULL;
+    start = 0;
+
+    if (sp->defer) {
+        if (!sp->wopen || sp->wsize >= NGX_HTTP_MIXPANEL_SPOOL_SECTIONS) {
+            if (ngx_http_mixpanel_spool_open(sp, err, last) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+
+        pf = &sp->pending[sp->npending - 1];
+        fd = sp->wfd;
+        start = sp->wsize;
+
+        ngx_snprintf(tmp, sizeof(tmp), "%s/.mp-%P-%M-%ui.tmp%Z", sp->dir,
+                     sp->pid, pf->ms, pf->seq);
+
+        goto write;
     }
 
     (void) clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -120,6 +164,8 @@ ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp, ngx_uint_t kind,
     /* the start-up sweep leaves a locked temporary file alone */
 
     (void) flock(fd, LOCK_EX);
+
+write:
 
     p = ngx_cpymem(buf, "{\"kind\":\"", sizeof("{\"kind\":\"") - 1);
     p = ngx_cpymem(p, kind == NGX_HTTP_MIXPANEL_RECORD_ENGAGE ? "engage"
@@ -166,10 +212,19 @@ ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp, ngx_uint_t kind,
         *p++ = '\n';
     }
 
-    if (ngx_http_mixpanel_spool_flush(fd, buf, p) != NGX_OK
-        || fsync(fd) == -1
-        || rename((char *) tmp, (char *) path) == -1)
-    {
+    if (ngx_http_mixpanel_spool_flush(fd, buf, p) != NGX_OK) {
+        goto failed;
+    }
+
+    if (pf) {
+        sp->wsize = lseek(fd, 0, SEEK_CUR);
+        pf->count += count;
+        sp->size += size;
+
+        return NGX_OK;
+    }
+
+    if (fsync(fd) == -1 || rename((char *) tmp, (char *) path) == -1) {
         goto failed;
     }
 
@@ -183,13 +238,171 @@ failed:
 
     e = ngx_errno;
 
-    (void) unlink((char *) tmp);
-    (void) close(fd);
+    if (pf) {
+
+        /* the section is cut off; the file is removed if it cannot be */
+
+        if (ftruncate(fd, start) == -1 || lseek(fd, start, SEEK_SET) == -1) {
+            pf->broken = 1;
+            sp->wopen = 0;
+            (void) close(fd);
+        }
+
+    } else {
+        (void) unlink((char *) tmp);
+        (void) close(fd);
+    }
 
     p = ngx_slprintf(err, last, "writing the spool file \"%s\" failed ", tmp);
     *ngx_strerror(e, p, last - p) = '\0';
 
     return NGX_ERROR;
+}
+
+
+/*
+ * The files written with sp->defer: one syncfs() for all of them, then
+ * each renamed to its name, and the directory synced.  Returns how many
+ * records are in files that could not be written whole or renamed (err
+ * says the first): those are removed, their records lost.
+ */
+
+ngx_uint_t
+ngx_http_mixpanel_spool_commit(ngx_http_mixpanel_spool_t *sp, u_char *err,
+    size_t errlen)
+{
+    int                                 dfd;
+    u_char                             *p, *last;
+    u_char                              tmp[NGX_MAX_PATH], path[NGX_MAX_PATH];
+    ngx_err_t                           e;
+    ngx_uint_t                          i, failed;
+    ngx_http_mixpanel_spool_pending_t  *pf;
+
+    sp->defer = 0;
+
+    if (sp->wopen) {
+        (void) close(sp->wfd);
+        sp->wopen = 0;
+    }
+
+    if (sp->npending == 0) {
+        return 0;
+    }
+
+    last = err + errlen - 1;
+    failed = 0;
+
+    dfd = open((char *) sp->dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+
+    /* the data of every file on the disk before any is renamed */
+
+    if (dfd == -1 || syncfs(dfd) == -1) {
+        sync();
+    }
+
+    for (i = 0; i < sp->npending; i++) {
+        pf = &sp->pending[i];
+
+        ngx_snprintf(path, sizeof(path), "%s/mp-%P-%M-%ui.json%Z", sp->dir,
+                     sp->pid, pf->ms, pf->seq);
+        ngx_snprintf(tmp, sizeof(tmp), "%s/.mp-%P-%M-%ui.tmp%Z", sp->dir,
+                     sp->pid, pf->ms, pf->seq);
+
+        if (pf->broken) {
+            if (failed == 0) {
+                *ngx_slprintf(err, last, "writing the spool file \"%s\" "
+                              "failed", tmp) = '\0';
+            }
+
+            (void) unlink((char *) tmp);
+            failed += pf->count;
+            continue;
+        }
+
+        if (pf->count == 0) {
+            (void) unlink((char *) tmp);
+            continue;
+        }
+
+        if (rename((char *) tmp, (char *) path) == -1) {
+            e = ngx_errno;
+
+            if (failed == 0) {
+                p = ngx_slprintf(err, last, "rename(\"%s\") failed ", tmp);
+                *ngx_strerror(e, p, last - p) = '\0';
+            }
+
+            (void) unlink((char *) tmp);
+            failed += pf->count;
+        }
+    }
+
+    if (dfd != -1) {
+        (void) fsync(dfd);
+        (void) close(dfd);
+    }
+
+    sp->npending = 0;
+
+    return failed;
+}
+
+
+/* at exit: the next file that sections are appended to */
+
+static ngx_int_t
+ngx_http_mixpanel_spool_open(ngx_http_mixpanel_spool_t *sp, u_char *err,
+    u_char *last)
+{
+    int                                 fd;
+    u_char                             *p, tmp[NGX_MAX_PATH];
+    ngx_err_t                           e;
+    struct timespec                     ts;
+    ngx_http_mixpanel_spool_pending_t  *pf;
+
+    if (sp->wopen) {
+        (void) close(sp->wfd);
+        sp->wopen = 0;
+    }
+
+    if (sp->npending == sp->palloc) {
+        pf = realloc(sp->pending, (sp->palloc * 2 + 16) * sizeof(*pf));
+        if (pf == NULL) {
+            *ngx_slprintf(err, last, "out of memory") = '\0';
+            return NGX_ERROR;
+        }
+
+        sp->pending = pf;
+        sp->palloc = sp->palloc * 2 + 16;
+    }
+
+    pf = &sp->pending[sp->npending];
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+    pf->ms = (ngx_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    pf->seq = sp->seq++;
+    pf->count = 0;
+    pf->broken = 0;
+
+    ngx_snprintf(tmp, sizeof(tmp), "%s/.mp-%P-%M-%ui.tmp%Z", sp->dir,
+                 sp->pid, pf->ms, pf->seq);
+
+    fd = open((char *) tmp, O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, 0600);
+    if (fd == -1) {
+        e = ngx_errno;
+        p = ngx_slprintf(err, last, "open(\"%s\") failed ", tmp);
+        *ngx_strerror(e, p, last - p) = '\0';
+        return NGX_ERROR;
+    }
+
+    (void) flock(fd, LOCK_EX);
+
+    sp->npending++;
+    sp->wfd = fd;
+    sp->wopen = 1;
+    sp->wsize = 0;
+
+    return NGX_OK;
 }
 
 
@@ -231,8 +444,10 @@ ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
 {
     int             fd;
     DIR            *d;
-    u_char         *body, *nl, *p;
+    u_char         *body, *nl, *p, head[2048];
     size_t          len;
+    ssize_t         n;
+    ngx_err_t       e;
     ngx_int_t       rc;
     struct stat     st;
     struct dirent  *de;
@@ -243,6 +458,7 @@ ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
     }
 
     rc = NGX_DECLINED;
+    sp->nbad = 0;
 
     while ((de = readdir(d)) != NULL) {
 
@@ -256,8 +472,27 @@ ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
         ngx_snprintf(f->path, sizeof(f->path), "%s/%s%Z", sp->dir,
                      de->d_name);
 
-        fd = open((char *) f->path, O_RDONLY|O_CLOEXEC);
+        /* writable if it may be: a section sent is marked in place */
+
+        fd = open((char *) f->path, O_RDWR|O_CLOEXEC);
+
+        if (fd == -1 && (ngx_errno == NGX_EACCES || ngx_errno == EROFS)) {
+            fd = open((char *) f->path, O_RDONLY|O_CLOEXEC);
+        }
+
         if (fd == -1) {
+            e = ngx_errno;
+
+            /* not ours to read (copied in by root?): the caller says so */
+
+            if (e != NGX_ENOENT && sp->nbad++ == 0) {
+                p = ngx_slprintf(sp->bad, sp->bad + sizeof(sp->bad) - 1,
+                                 "\"%s\" (", f->path);
+                p = ngx_strerror(e, p, sp->bad + sizeof(sp->bad) - 2 - p);
+                *p++ = ')';
+                *p = '\0';
+            }
+
             continue;
         }
 
@@ -270,14 +505,46 @@ ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
             continue;
         }
 
+        /*
+         * Sent already: emptied, or remembered, because it could not be
+         * removed.  Files are written whole and renamed, so an empty one
+         * can be nothing else.
+         */
+
+        if (st.st_size == 0 || ngx_http_mixpanel_spool_gone(sp, &st)) {
+            if (st.st_size == 0) {
+                (void) unlink((char *) f->path);
+            }
+
+            (void) close(fd);
+            continue;
+        }
+
         f->fd = fd;
         f->records = NULL;
         f->count = 0;
 
-        if (st.st_size <= 0 || st.st_size > NGX_HTTP_MIXPANEL_SPOOL_MAX_FILE
+        /* the header first: a file the caller skips is not read whole */
+
+        if (skip) {
+            n = pread(fd, head, sizeof(head), 0);
+            nl = (n > 0) ? ngx_strlchr(head, head + n, '\n') : NULL;
+
+            if (nl && ngx_http_mixpanel_spool_header(head, nl, f) == NGX_OK
+                && f->kind != NGX_HTTP_MIXPANEL_SPOOL_SENT
+                && skip(data, f->kind, f->token, f->token_len))
+            {
+                (void) close(fd);
+                f->fd = -1;
+                continue;
+            }
+        }
+
+        if (st.st_size < 0 || st.st_size > NGX_HTTP_MIXPANEL_SPOOL_MAX_FILE
             || ngx_http_mixpanel_spool_read(fd, &body, &len) != NGX_OK)
         {
-            p = ngx_http_mixpanel_spool_aside(f->path, err, err + errlen - 1,
+            p = ngx_http_mixpanel_spool_aside(sp, fd, f->path, err,
+                                              err + errlen - 1,
                                               "cannot be read");
             *p = '\0';
             (void) close(fd);
@@ -286,37 +553,41 @@ ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
             break;
         }
 
-        nl = ngx_strlchr(body, body + len, '\n');
+        f->body = body;
+        f->len = len;
+        f->next = 0;
 
-        if (nl == NULL
-            || ngx_http_mixpanel_spool_header(body, nl, f) != NGX_OK)
-        {
+        rc = ngx_http_mixpanel_spool_section(f);
+
+        if (rc == NGX_ERROR) {
             goto corrupt;
         }
 
-        if (skip && skip(data, f->kind, f->token, f->token_len)) {
-            free(body);
-            (void) close(fd);
-            f->fd = -1;
+        if (rc == NGX_DONE
+            || (skip && skip(data, f->kind, f->token, f->token_len)))
+        {
+            /* every section sent (it could not be removed), or skipped */
+
+            if (rc == NGX_DONE) {
+                (void) unlink((char *) f->path);
+            }
+
+            ngx_http_mixpanel_spool_free(f);
+            ngx_http_mixpanel_spool_release(f, 0);
+            rc = NGX_DECLINED;
             continue;
         }
 
-        if (ngx_http_mixpanel_spool_records(nl + 1, body + len, f)
-            != NGX_OK)
-        {
-            goto corrupt;
-        }
-
-        free(body);
         rc = NGX_OK;
         break;
 
     corrupt:
 
         free(body);
+        f->body = NULL;
         ngx_http_mixpanel_spool_free(f);
-        p = ngx_http_mixpanel_spool_aside(f->path, err, err + errlen - 1,
-                                          "is corrupt");
+        p = ngx_http_mixpanel_spool_aside(sp, fd, f->path, err,
+                                          err + errlen - 1, "is corrupt");
         *p = '\0';
         (void) close(fd);
         f->fd = -1;
@@ -344,8 +615,229 @@ ngx_http_mixpanel_spool_release(ngx_http_mixpanel_spooled_t *f,
         (void) unlink((char *) f->path);
     }
 
+    free(f->body);
+    f->body = NULL;
+
     (void) close(f->fd);
     f->fd = -1;
+}
+
+
+/*
+ * The section being replayed was sent: when others follow it in its file,
+ * it is marked so in place, and 1 is returned; 0: it is the file's last.
+ */
+
+ngx_uint_t
+ngx_http_mixpanel_spool_mark(ngx_http_mixpanel_spooled_t *f)
+{
+    if (f->fd == -1 || f->next >= f->len) {
+        return 0;
+    }
+
+    /* a failure leaves it unmarked: sent again later, events count once */
+
+    (void) pwrite(f->fd, "sent__", 6,
+                  f->offset + sizeof("{\"kind\":\"") - 1);
+
+    return 1;
+}
+
+
+/*
+ * The section being replayed was sent: it is marked so in the file, and
+ * the next one not sent yet is read.  NGX_DONE: there is none; NGX_ERROR:
+ * the rest is corrupt, the file was moved aside and released, err says.
+ */
+
+ngx_int_t
+ngx_http_mixpanel_spool_next(ngx_http_mixpanel_spool_t *sp,
+    ngx_http_mixpanel_spooled_t *f, u_char *err, size_t errlen)
+{
+    u_char     *p;
+    ngx_int_t   rc;
+
+    if (!ngx_http_mixpanel_spool_mark(f)) {
+        return NGX_DONE;
+    }
+
+    ngx_http_mixpanel_spool_free(f);
+
+    rc = ngx_http_mixpanel_spool_section(f);
+
+    if (rc == NGX_ERROR) {
+        ngx_http_mixpanel_spool_free(f);
+        p = ngx_http_mixpanel_spool_aside(sp, f->fd, f->path, err,
+                                          err + errlen - 1, "is corrupt");
+        *p = '\0';
+        ngx_http_mixpanel_spool_release(f, 0);
+    }
+
+    return rc;
+}
+
+
+/*
+ * The next section of f->body not sent yet, from f->next: its kind,
+ * token and records in f.  NGX_DONE: none is left.
+ */
+
+static ngx_int_t
+ngx_http_mixpanel_spool_section(ngx_http_mixpanel_spooled_t *f)
+{
+    u_char      *p, *nl, *last, *end;
+    ngx_uint_t   store;
+
+    p = f->body + f->next;
+    last = f->body + f->len;
+
+    while (p < last) {
+        nl = ngx_strlchr(p, last, '\n');
+
+        if (nl == NULL
+            || ngx_http_mixpanel_spool_header(p, nl, f) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        store = (f->kind != NGX_HTTP_MIXPANEL_SPOOL_SENT);
+
+        end = ngx_http_mixpanel_spool_records(nl + 1, last, f, store);
+        if (end == NULL) {
+            return NGX_ERROR;
+        }
+
+        f->offset = p - f->body;
+        f->next = end - f->body;
+
+        if (store) {
+            return NGX_OK;
+        }
+
+        p = end;
+    }
+
+    return NGX_DONE;
+}
+
+
+/*
+ * A replayed file that was sent: removed, under the lock.  When it cannot
+ * be (a read-only directory or file system), it is emptied, which every
+ * worker reads as "sent"; when it cannot be emptied either, this worker
+ * remembers it and never sends it again.  NGX_DECLINED: not removed, err
+ * says what was done.
+ */
+
+ngx_int_t
+ngx_http_mixpanel_spool_remove(ngx_http_mixpanel_spool_t *sp,
+    ngx_http_mixpanel_spooled_t *f, u_char *err, size_t errlen)
+{
+    int           fd;
+    u_char       *p, *last, why[128];
+    ngx_err_t     e;
+    ngx_uint_t    emptied;
+    struct stat   st, now;
+
+    if (f->fd == -1) {
+        return NGX_OK;
+    }
+
+    free(f->body);
+    f->body = NULL;
+
+    if (unlink((char *) f->path) == 0) {
+        (void) close(f->fd);
+        f->fd = -1;
+        return NGX_OK;
+    }
+
+    e = ngx_errno;
+    emptied = 0;
+
+    if (fstat(f->fd, &st) == 0) {
+        fd = open((char *) f->path, O_WRONLY|O_CLOEXEC);
+
+        if (fd != -1) {
+            if (fstat(fd, &now) == 0 && now.st_dev == st.st_dev
+                && now.st_ino == st.st_ino && ftruncate(fd, 0) == 0)
+            {
+                emptied = 1;
+            }
+
+            (void) close(fd);
+        }
+
+        if (!emptied) {
+            ngx_http_mixpanel_spool_forget(sp, &st);
+        }
+    }
+
+    (void) close(f->fd);
+    f->fd = -1;
+
+    *ngx_strerror(e, why, sizeof(why) - 1) = '\0';
+
+    last = err + errlen - 1;
+
+    if (emptied) {
+        p = ngx_slprintf(err, last, "spool file \"%s\" was sent but cannot "
+                         "be removed (%s), it was emptied instead and is not "
+                         "sent again", f->path, why);
+
+    } else {
+        p = ngx_slprintf(err, last, "spool file \"%s\" was sent but cannot "
+                         "be removed (%s) nor emptied: this worker does not "
+                         "send it again, others would; remove it", f->path,
+                         why);
+    }
+
+    *p = '\0';
+
+    return NGX_DECLINED;
+}
+
+
+/* a file this worker skips from now on */
+
+static void
+ngx_http_mixpanel_spool_forget(ngx_http_mixpanel_spool_t *sp,
+    struct stat *st)
+{
+    ngx_http_mixpanel_spool_gone_t  *gone;
+
+    if (ngx_http_mixpanel_spool_gone(sp, st)) {
+        return;
+    }
+
+    if (sp->ngone == sp->nalloc) {
+        gone = realloc(sp->gone, (sp->nalloc * 2 + 16) * sizeof(*gone));
+        if (gone == NULL) {
+            return;
+        }
+
+        sp->gone = gone;
+        sp->nalloc = sp->nalloc * 2 + 16;
+    }
+
+    sp->gone[sp->ngone].dev = st->st_dev;
+    sp->gone[sp->ngone].ino = st->st_ino;
+    sp->ngone++;
+}
+
+
+static ngx_int_t
+ngx_http_mixpanel_spool_gone(ngx_http_mixpanel_spool_t *sp, struct stat *st)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < sp->ngone; i++) {
+        if (sp->gone[i].dev == st->st_dev && sp->gone[i].ino == st->st_ino) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -454,7 +946,11 @@ ngx_http_mixpanel_spool_size(ngx_http_mixpanel_spool_t *sp)
 
         ngx_snprintf(path, sizeof(path), "%s/%s%Z", sp->dir, de->d_name);
 
-        if (stat((char *) path, &st) == 0) {
+        /* a file the workers cannot read is never sent: not counted */
+
+        if (stat((char *) path, &st) == 0
+            && access((char *) path, R_OK) == 0)
+        {
             size += st.st_size;
         }
     }
@@ -543,6 +1039,12 @@ ngx_http_mixpanel_spool_header(u_char *p, u_char *last,
     {
         f->kind = NGX_HTTP_MIXPANEL_RECORD_ENGAGE;
 
+    } else if (last - p > 26
+               && ngx_strncmp(p, "{\"kind\":\"sent__\",\"token\":\"", 26)
+                  == 0)
+    {
+        f->kind = NGX_HTTP_MIXPANEL_SPOOL_SENT;
+
     } else {
         return NGX_ERROR;
     }
@@ -618,18 +1120,24 @@ ngx_http_mixpanel_spool_header(u_char *p, u_char *last,
 }
 
 
-/* one record a line; or, from earlier versions, one JSON array */
+/*
+ * A section's records: count lines, or, from earlier versions, one JSON
+ * array (the rest of the file); stored in f unless "store" is 0 (a section
+ * sent already).  Returns where the section ends, or NULL.
+ */
 
-static ngx_int_t
+static u_char *
 ngx_http_mixpanel_spool_records(u_char *p, u_char *last,
-    ngx_http_mixpanel_spooled_t *f)
+    ngx_http_mixpanel_spooled_t *f, ngx_uint_t store)
 {
-    u_char                       *e;
+    u_char                       *e, *end;
     ngx_uint_t                    n, array;
     ngx_http_mixpanel_record_t  **tail;
 
+    f->records = NULL;
     tail = &f->records;
     n = 0;
+    end = last;
 
     array = (p < last && *p == '[');
 
@@ -638,43 +1146,54 @@ ngx_http_mixpanel_spool_records(u_char *p, u_char *last,
             last--;
         }
 
-        if (last - p < 2 || last[-1] != ']') {
-            return NGX_ERROR;
+        if (!store || last - p < 2 || last[-1] != ']') {
+            return NULL;
         }
 
         p++;
         last--;
     }
 
-    while (p < last) {
+    while (p < last && (array || n < f->count)) {
 
         if (array) {
             e = ngx_http_mixpanel_spool_value_end(p, last);
 
         } else {
             e = ngx_strlchr(p, last, '\n');
+
+            if (e == NULL) {
+                e = last;
+            }
         }
 
-        if (e == NULL || e == p
-            || ngx_http_mixpanel_spool_record(f, p, e, &tail) != NGX_OK)
-        {
-            return NGX_ERROR;
+        if (e == NULL || e == p) {
+            return NULL;
+        }
+
+        if (store) {
+            if (ngx_http_mixpanel_spool_record(f, p, e, &tail) != NGX_OK) {
+                return NULL;
+            }
+
+        } else if (*p != '{') {
+            return NULL;
         }
 
         n++;
 
-        p = e + 1;
-
         if (array && e < last && *e != ',') {
-            return NGX_ERROR;
+            return NULL;
         }
+
+        p = (e < last) ? e + 1 : last;
     }
 
     if (n != f->count) {
-        return NGX_ERROR;
+        return NULL;
     }
 
-    return NGX_OK;
+    return array ? end : p;
 }
 
 
@@ -863,16 +1382,36 @@ ngx_http_mixpanel_spool_free(ngx_http_mixpanel_spooled_t *f)
 }
 
 
+/*
+ * A file that cannot be used is moved aside; when it cannot be (a
+ * read-only directory), this worker skips it from now on: it would be
+ * found again at once, for ever.
+ */
+
 static u_char *
-ngx_http_mixpanel_spool_aside(u_char *path, u_char *err, u_char *last,
-    const char *why)
+ngx_http_mixpanel_spool_aside(ngx_http_mixpanel_spool_t *sp, int fd,
+    u_char *path, u_char *err, u_char *last, const char *why)
 {
-    u_char  aside[NGX_MAX_PATH];
+    u_char        aside[NGX_MAX_PATH], text[128];
+    ngx_err_t     e;
+    struct stat   st;
 
     ngx_snprintf(aside, sizeof(aside), "%s.corrupt%Z", path);
 
-    (void) rename((char *) path, (char *) aside);
+    if (rename((char *) path, (char *) aside) == 0) {
+        return ngx_slprintf(err, last, "spool file \"%s\" %s, moved aside "
+                            "as \"%s\"", path, why, aside);
+    }
 
-    return ngx_slprintf(err, last, "spool file \"%s\" %s, moved aside as "
-                        "\"%s\"", path, why, aside);
+    e = ngx_errno;
+
+    if (fstat(fd, &st) == 0) {
+        ngx_http_mixpanel_spool_forget(sp, &st);
+    }
+
+    *ngx_strerror(e, text, sizeof(text) - 1) = '\0';
+
+    return ngx_slprintf(err, last, "spool file \"%s\" %s and cannot be "
+                        "moved aside (%s), this worker skips it", path, why,
+                        text);
 }

@@ -59,6 +59,10 @@ static ngx_http_mixpanel_counter_t  ngx_http_mixpanel_counters[] = {
         "Events dropped, by reason.", dropped_retry_expired),
     ngx_http_mixpanel_counter("events_dropped", "shutdown",
         "Events dropped, by reason.", dropped_shutdown),
+    ngx_http_mixpanel_counter("events_dropped", "worker_died",
+        "Events dropped, by reason.", dropped_worker_died),
+    ngx_http_mixpanel_counter("events_dropped", "memory",
+        "Events dropped, by reason.", dropped_memory),
     ngx_http_mixpanel_counter("events_spooled", "",
         "Events written to the spool directory.", events_spooled),
     ngx_http_mixpanel_counter("events_replayed", "",
@@ -246,7 +250,8 @@ ngx_http_mixpanel_status_json(u_char *p, ngx_http_mixpanel_counters_t *c,
     p = ngx_sprintf(p, "{\"events_queued\":%uA,\"events_sent\":%uA,"
                     "\"events_rejected\":%uA,"
                     "\"events_dropped\":{\"queue_full\":%uA,"
-                    "\"retry_expired\":%uA,\"shutdown\":%uA},"
+                    "\"retry_expired\":%uA,\"shutdown\":%uA,"
+                    "\"worker_died\":%uA,\"memory\":%uA},"
                     "\"events_spooled\":%uA,\"events_replayed\":%uA,"
                     "\"events_replay_rejected\":%uA,"
                     "\"batches_sent\":%uA,\"retries\":%uA,"
@@ -256,7 +261,8 @@ ngx_http_mixpanel_status_json(u_char *p, ngx_http_mixpanel_counters_t *c,
                     "\"last_error\":\"",
                     c->events_queued, c->events_sent, c->events_rejected,
                     c->dropped_queue_full, c->dropped_retry_expired,
-                    c->dropped_shutdown, c->events_spooled,
+                    c->dropped_shutdown, c->dropped_worker_died,
+                    c->dropped_memory, c->events_spooled,
                     c->events_replayed, c->events_replay_rejected,
                     c->batches_sent, c->retries, c->identify_sent,
                     c->queue_depth, q->capacity, q->oldest_age,

@@ -96,8 +96,8 @@ sub load {
 }
 
 # records in the spool, per "kind token", from the files' headers and
-# contents (a header line, then one record a line; an older file holds a
-# JSON array on its second line)
+# contents (sections of a header line, then one record a line, "count" of
+# them; an older file holds a JSON array on its second line)
 sub spooled {
     my ($dir) = @_;
     my (%by, $files);
@@ -106,13 +106,20 @@ sub spooled {
 
     for my $f (sort grep { /^mp-/ && !/\.corrupt$/ } readdir $d) {
         my $text = file_text("$dir/$f");
-        my ($head, @lines) = split /\n/, $text;
-        my $h = JSON::PP::decode_json($head);
-        my @recs = @lines == 1 && $lines[0] =~ /^\[/
-                   ? @{ JSON::PP::decode_json($lines[0]) }
-                   : map { JSON::PP::decode_json($_) } @lines;
-        is(scalar @recs, $h->{count}, "$f: its header counts its records");
-        $by{"$h->{kind} $h->{token}"} += @recs;
+        my @lines = split /\n/, $text;
+        my $sections = 0;
+        while (@lines) {
+            my $h = JSON::PP::decode_json(shift @lines);
+            my @recs = @lines == 1 && $lines[0] =~ /^\[/
+                       ? @{ JSON::PP::decode_json(shift @lines) }
+                       : map { JSON::PP::decode_json($_) }
+                             splice(@lines, 0, $h->{count});
+            is(scalar @recs, $h->{count},
+               "$f: a header counts its records");
+            $by{"$h->{kind} $h->{token}"} += @recs;
+            $sections++;
+        }
+        ok($sections, "$f: a section at least");
         $files++;
     }
 

@@ -107,7 +107,7 @@ __DATA__
 [".*", ".*", "^ok",
  '"count": 1,.*"event": "Event 1"',
  '"stored": 1,', ".*",
- '^\{"events_queued":1,"events_sent":1,"events_rejected":0,"events_dropped":\{"queue_full":0,"retry_expired":0,"shutdown":0\},.*"retries":2,.*"queue_depth":0,.*"last_error":"HTTP 503 from /import']
+ '^\{"events_queued":1,"events_sent":1,"events_rejected":0,"events_dropped":\{"queue_full":0,"retry_expired":0,"shutdown":0,"worker_died":0,"memory":0\},.*"retries":2,.*"queue_depth":0,.*"last_error":"HTTP 503 from /import']
 --- no_error_log
 [alert]
 
@@ -181,7 +181,7 @@ __DATA__
  "GET /status", "GET /status?format=prometheus"]
 --- response_body_like eval
 ["^ok", "^ok", "^ok", "^ok", "^ok",
- '^\{"events_queued":2,"events_sent":0,"events_rejected":0,"events_dropped":\{"queue_full":3,"retry_expired":0,"shutdown":0\},.*"queue_depth":2,',
+ '^\{"events_queued":2,"events_sent":0,"events_rejected":0,"events_dropped":\{"queue_full":3,"retry_expired":0,"shutdown":0,"worker_died":0,"memory":0\},.*"queue_depth":2,',
  'nginx_mixpanel_events_queued_total 2\n.*nginx_mixpanel_events_dropped_total\{reason="queue_full"\} 3\n.*nginx_mixpanel_queue_depth 2\n']
 
 

@@ -228,7 +228,7 @@ could not be reached
  "GET /errlog"]
 --- response_body_like eval
 [".*", ".*", "^ok", '"count": 1,', ".*",
- '"events_dropped":\{"queue_full":0,"retry_expired":1,"shutdown":0\},.*"queue_depth":0,',
+ '"events_dropped":\{"queue_full":0,"retry_expired":1,"shutdown":0,"worker_died":0,"memory":0\},.*"queue_depth":0,',
  ".*",
  qr/\[error\] [^\n]*mixpanel: 1 events dropped after 1 attempt in \d+ ms \(mixpanel_retry_max_time 1000 ms\), last failure: "[^"]+" answered 503/]
 --- no_error_log

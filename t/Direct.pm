@@ -1,0 +1,142 @@
+package t::Direct;
+
+# Helpers of the plain-Perl files that drive nginx directly (t/032-034,
+# t/043, t/044, t/106, t/107): an emulator and an nginx as direct
+# children on fixed ports (TEST_NGINX_SERVER_PORT, default 2500, and the
+# next ones), driven with signals, and the status' counters.
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use File::Temp ();
+use HTTP::Tiny;
+use JSON::PP ();
+use POSIX ":sys_wait_h";
+use Time::HiRes ();
+
+our @EXPORT = qw(dn_emulator dn_emu dn_nginx dn_signal dn_status dn_wait
+                 dn_balance dn_stop dn_errlog);
+
+our (@Pids, $EmuPort);
+
+sub dn_wait {
+    my ($timeout, $cond) = @_;
+    my $end = Time::HiRes::time() + $timeout;
+    while (Time::HiRes::time() < $end) {
+        return 1 if $cond->();
+        Time::HiRes::sleep(0.1);
+    }
+    return 0;
+}
+
+sub dn_emulator {
+    my ($port, @args) = @_;
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>', "$dir/stdout";
+        open STDERR, '>', "$dir/stderr";
+        exec "python3", "tools/mixpanel-emulator", "serve", "--listen",
+             "127.0.0.1:$port", "--db", "$dir/db", @args;
+        die "exec: $!";
+    }
+    push @Pids, [$pid, 'TERM'];
+    $EmuPort = $port;
+    dn_wait(10, sub { eval { dn_emu("health") } }) or die "no emulator";
+    return $port;
+}
+
+sub dn_emu {
+    my ($path, $body, $method) = @_;
+    my $http = HTTP::Tiny->new(timeout => 60);
+    my $url = "http://127.0.0.1:$EmuPort/_emulator/$path";
+    my $res = $http->request($method // (defined $body ? "POST" : "GET"),
+                             $url, defined $body
+                             ? { content => $body, headers =>
+                                 { "Content-Type" => "application/json" } }
+                             : {});
+    die "emulator $path: $res->{status} $res->{content}"
+        unless $res->{success};
+    return JSON::PP::decode_json($res->{content});
+}
+
+# nginx as a direct child: daemon off, master on unless master => 0
+sub dn_nginx {
+    my (%o) = @_;
+    my $binary = $ENV{TEST_NGINX_BINARY} || "nginx";
+    my $prefix = File::Temp::tempdir(CLEANUP => !$ENV{KEEP});
+    mkdir "$prefix/$_" for "conf", "logs", @{ $o{dirs} // [] };
+    chmod 0755, $prefix;
+    my $conf = join("", map { "load_module $_;\n" }
+                        split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // ""))
+               . "daemon off;\nmaster_process "
+               . (($o{master} // 1) ? "on" : "off")
+               . ";\npid logs/nginx.pid;\nerror_log logs/error.log info;\n"
+               . $o{conf};
+    $conf =~ s/%PREFIX%/$prefix/g;
+    $conf =~ s/%PORT%/$o{port}/g;
+    $conf =~ s/%EMU%/$EmuPort/g;
+    $o{before}->($prefix) if $o{before};
+    open my $fh, '>', "$prefix/conf/nginx.conf" or die $!;
+    print $fh $conf;
+    close $fh;
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        open STDERR, '>', "$prefix/logs/stderr.log";
+        exec $binary, "-p", "$prefix/", "-c", "conf/nginx.conf";
+        die "exec: $!";
+    }
+    push @Pids, [$pid, 'KILL'];
+    my $n = { pid => $pid, prefix => $prefix, port => $o{port},
+              base => "http://127.0.0.1:$o{port}" };
+    dn_wait(10, sub { HTTP::Tiny->new(timeout => 2)
+                          ->get("$n->{base}/status")->{success} })
+        or die "nginx did not start: " . dn_errlog($n);
+    return $n;
+}
+
+sub dn_errlog {
+    my ($n) = @_;
+    open my $l, '<', "$n->{prefix}/logs/error.log" or return "";
+    local $/;
+    return <$l>;
+}
+
+sub dn_signal { kill $_[1], $_[0]->{pid} }
+
+sub dn_status {
+    my ($n) = @_;
+    my $r = HTTP::Tiny->new(timeout => 10)->get("$n->{base}/status");
+    return $r->{success} ? JSON::PP::decode_json($r->{content}) : undef;
+}
+
+# events_queued - (sent + rejected + dropped + spooled + queue_depth)
+sub dn_balance {
+    my ($s) = @_;
+    my $d = $s->{events_dropped};
+    return $s->{events_queued} - ($s->{events_sent} + $s->{events_rejected}
+           + $d->{retry_expired} + $d->{shutdown} + $d->{worker_died}
+           + $d->{memory} + $s->{events_spooled}
+           + $s->{queue_depth});
+}
+
+sub dn_stop {
+    my ($n, $sig, $timeout) = @_;
+    kill $sig // 'QUIT', $n->{pid};
+    my $gone = dn_wait($timeout // 15, sub {
+        waitpid($n->{pid}, WNOHANG) == $n->{pid} });
+    kill 'KILL', $n->{pid} unless $gone;
+    waitpid($n->{pid}, 0) unless $gone;
+    @Pids = grep { $_->[0] != $n->{pid} } @Pids;
+    return $gone;
+}
+
+END {
+    for (@Pids) {
+        kill $_->[1], $_->[0];
+        waitpid $_->[0], 0;
+    }
+}
+
+1;
