@@ -236,7 +236,7 @@ ngx_int_t
 ngx_http_mixpanel_client_props(ngx_http_request_t *r,
     ngx_http_mixpanel_buf_t *b)
 {
-    ngx_uint_t               page;
+    ngx_uint_t               n, page;
     ngx_table_elt_t         *h;
     ngx_http_mixpanel_ua_t   ua;
 
@@ -259,9 +259,10 @@ ngx_http_mixpanel_client_props(ngx_http_request_t *r,
     }
 
     /*
-     * a call a page makes (fetch, XHR) carries the page's URL in its
-     * Referer: the SDK's document.URL, where it reads the campaign keys
-     * and click ids of every event the page tracks
+     * the campaign keys and click ids of the request's query string; a
+     * call a page makes (fetch, XHR) with none of its own carries the
+     * page's URL in its Referer: the SDK's document.URL, where it reads
+     * them for every event the page tracks
      */
 
     h = r->headers_in.referer;
@@ -269,22 +270,26 @@ ngx_http_mixpanel_client_props(ngx_http_request_t *r,
     page = (h != NULL && h->value.len
             && !ngx_http_mixpanel_is_navigation(r));
 
-    if (ngx_http_mixpanel_marketing_props(b, page ? &h->value
-                                                  : &r->unparsed_uri)
-        != NGX_OK
-        || ngx_http_mixpanel_referer_props(r, b, page) != NGX_OK)
+    n = b->nprops;
+
+    if (ngx_http_mixpanel_marketing_props(b, &r->unparsed_uri) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (page && b->nprops == n
+        && ngx_http_mixpanel_marketing_props(b, &h->value) != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    return ngx_http_mixpanel_referer_props(r, b, page);
 }
 
 
 /*
  * _.getQueryParam(document.URL, name) for each of the 20 names, in one
- * pass over the page's URL (the request's URI as the client sent it, or
- * the Referer of a call a page made): the SDK's expression
+ * pass over a URL (the request's URI as the client sent it, or the
+ * Referer of a call a page made): the SDK's expression
  * [?&]name=([^&#]*) finds the first "name=" right after a '?' or a '&'
  * anywhere in the URL, names compared with case, and takes the value up
  * to the next '&' or '#'.  An empty value is left out, as the SDK does;

@@ -368,7 +368,7 @@ qr{^(?=(?:.*?"event":){5})(?!(?:.*?"event":){6})(?=.*"event":"Upstream","propert
 
 
 
-=== TEST 11a: the campaign keys and click ids of a call a page makes are the page's, from its Referer (the SDK reads them from document.URL on every event); a navigation's are its own URI's
+=== TEST 11a: a call a page makes without campaign keys of its own carries the page's, from its Referer (the SDK reads them from document.URL on every event); one with its own, and a navigation, carry the request's
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-ref2;\n"
 --- config
@@ -380,13 +380,14 @@ $::HttpConfig . "    mixpanel_token tok-ref2;\n"
     }
 --- more_headers eval
 ["Sec-Fetch-Mode: cors\nReferer: https://shop.example.com/landing?utm_source=google&utm_campaign=brand+x&gclid=Cj0K",
+ "Sec-Fetch-Mode: cors\nReferer: https://shop.example.com/landing?utm_source=google&utm_campaign=brand+x&gclid=Cj0K",
  "Sec-Fetch-Mode: navigate\nReferer: https://shop.example.com/landing?utm_source=google&utm_campaign=brand+x&gclid=Cj0K",
  "", "", ""]
 --- request eval
-["GET /t?utm_source=api", "GET /t?utm_source=api", "GET /wait", "GET /wait", "GET /sink"]
+["GET /t?x=1", "GET /t?utm_source=api", "GET /t?utm_source=api", "GET /wait", "GET /wait", "GET /sink"]
 --- response_body_like eval
-["^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
-qr{"ip":"0","utm_source":"google","utm_campaign":"brand x","gclid":"Cj0K","\$current_url":"https://shop\.example\.com/landing\?utm_source=google&utm_campaign=brand\+x&gclid=Cj0K"\}\},\{[^{}]*"properties":\{[^{}]*"ip":"0","utm_source":"api","\$referrer":"https://shop\.example\.com/landing\?utm_source=google&utm_campaign=brand\+x&gclid=Cj0K","\$referring_domain":"shop\.example\.com"\}\}\]\}\n$}]
+["^ok\n\$", "^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
+qr{"ip":"0","utm_source":"google","utm_campaign":"brand x","gclid":"Cj0K","\$current_url":"https://shop\.example\.com/landing\?utm_source=google&utm_campaign=brand\+x&gclid=Cj0K"\}\},\{[^{}]*"properties":\{[^{}]*"ip":"0","utm_source":"api","\$current_url":"https://shop\.example\.com/landing\?utm_source=google&utm_campaign=brand\+x&gclid=Cj0K"\}\},\{[^{}]*"properties":\{[^{}]*"ip":"0","utm_source":"api","\$referrer":"https://shop\.example\.com/landing\?utm_source=google&utm_campaign=brand\+x&gclid=Cj0K","\$referring_domain":"shop\.example\.com"\}\}\]\}\n$}]
 
 
 

@@ -90,7 +90,7 @@ ok(wait_until(20, sub { status()->{queue_depth} == 0 }), "warmed up");
 my $base_rss = worker_rss();
 ok($base_rss, "worker resident size: $base_rss kB");
 
-my ($sent, $after1) = (200, undef);
+my ($sent, $after1, $peak1) = (200, undef, undef);
 
 for my $round (1, 2) {
     emulator("faults", '{"status":503,"count":-1,"path":"/import"}');
@@ -130,12 +130,14 @@ for my $round (1, 2) {
     diag("outage $round: resident after the drain: $after_rss kB");
 
     if ($round == 1) {
-        $after1 = $after_rss;
+        ($after1, $peak1) = ($after_rss, $peak_rss);
 
     } else {
 
-        # 20000 records kept would be some 10 MB more
-        cmp_ok($after_rss, '<=', $after1 + 1024,
+        # the records of an outage are some 10 MB; the senders' batch
+        # buffers (up to mixpanel_concurrency of them, reused) vary with
+        # how many were in flight: a quarter of the records kept fails
+        cmp_ok($after_rss, '<=', $after1 + 0.25 * ($peak1 - $base_rss),
                "what the first outage freed served the second: "
                . "no growth at rest");
     }

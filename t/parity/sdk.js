@@ -151,15 +151,24 @@ function compute(ctx, c) {
   }
 
   /*
-   * The campaign keys and click ids of the page's URL: the request's own
-   * for a navigation, the Referer for a call a page makes (there the
-   * SDK's document.URL is the page that makes it)
+   * The campaign keys and click ids of the request's URL; for a call a
+   * page makes whose URL has none, those of the page (its Referer), the
+   * SDK's document.URL there
    */
 
   const referrer = c.referrer || '';
 
-  sb.document.URL = (!c.navigation && referrer !== '') ? referrer : c.url;
-  Object.assign(fields, _.info.campaignParams(), _.info.clickParams());
+  sb.document.URL = c.url;
+  let marketing = Object.assign({}, _.info.campaignParams(),
+                                _.info.clickParams());
+
+  if (!c.navigation && referrer !== '' && Object.keys(marketing).length === 0) {
+    sb.document.URL = referrer;
+    marketing = Object.assign({}, _.info.campaignParams(),
+                              _.info.clickParams());
+  }
+
+  Object.assign(fields, marketing);
 
   /*
    * A navigation: the Referer is the page's document.referrer.  A call a
