@@ -1221,3 +1221,40 @@ sink_re(['/import',
                   ',"account_id":"acc-9","active_profile_id":"partner-of-9"')],
         ['/engage', engage_re('acc-1', '$set', '"account_id":"acc-1"'),
                     engage_re('acc-9', '$set', '"account_id":"acc-9","active_profile_id":"partner-of-9"')])
+
+
+
+=== TEST 53: logout with mixpanel_logout_reset on and a device id from the client: not rotated (no cookie would hold a new one)
+--- config
+    location = /logout {
+        mixpanel logout;
+        mixpanel_logout_reset on;
+        mixpanel_device_id $http_x_device_id;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-Device-Id: $::D1\nX-Account: acc-1"
+--- request
+POST /logout
+--- response_headers
+!Set-Cookie
+--- calls eval
+sink_re(['/import', event_re('Log Out', 'acc-1', $::D1, undef,
+                             ',"account_id":"acc-1"')])
+
+
+
+=== TEST 53a: what the block above logs, at info, exactly (no error number)
+--- config
+    location = /logout {
+        mixpanel logout;
+        mixpanel_logout_reset on;
+        mixpanel_device_id $http_x_device_id;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-Device-Id: $::D1\nX-Account: acc-1"
+--- request
+POST /logout
+--- error_log eval
+qr/\[info\] .*mixpanel: the device id comes from the client's mixpanel_device_id, not a cookie, so it is not rotated, client: 127\.0\.0\.1, /
