@@ -40,9 +40,19 @@ sub sized {
     return $t . ('s' x ($len - length $t));
 }
 
+# an unverified token whose claims the worker keeps (only "sub" here, no
+# "exp" nor "nbf") are $len bytes
+sub claims_of {
+    my ($len) = @_;
+    return b64u('{"alg":"HS256","typ":"JWT"}') . '.'
+           . b64u('{"sub":"' . ('c' x $len) . '"}') . '.sig';
+}
+
 %T = (%T,
     key2048   => sized(2048),
     key2049   => sized(2049),
+    claims1024 => claims_of(1024),
+    claims1025 => claims_of(1025),
     bearer    => jwt('RS256', 'rsa1', { sub => 'bearer-user' }, kid => 'rsa1'),
     expired   => jwt('ES256', 'ec256', { sub => 'late' }, kid => 'ec256',
                      exp_in => -60),
@@ -1805,6 +1815,56 @@ mixpanel jwt: token found in the cache
 X-Front: sized
 --- response_body
 sub=sized
+--- no_error_log
+mixpanel jwt: token found in the cache
+[error]
+
+
+
+=== TEST 71: the worker remembers claims of up to 1 KB (1024 bytes are)
+As TEST 69, for the size of the claims kept: a "sub" of 1024 bytes.
+--- config
+    location = /front {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_verify off;
+        set $front $jwt_sub;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/back?t=$arg_t;
+    }
+
+    location = /back {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_verify off;
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+"GET /front?t=$::T{claims1024}"
+--- response_body eval
+"sub=" . ("c" x 1024) . "\n"
+--- error_log
+mixpanel jwt: token found in the cache
+--- no_error_log
+[error]
+
+
+
+=== TEST 72: claims of 1025 bytes are decoded every time, never from the cache
+--- config
+    location = /front {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_verify off;
+        set $front $jwt_sub;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/back?t=$arg_t;
+    }
+
+    location = /back {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_verify off;
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+"GET /front?t=$::T{claims1025}"
+--- response_body eval
+"sub=" . ("c" x 1025) . "\n"
 --- no_error_log
 mixpanel jwt: token found in the cache
 [error]
