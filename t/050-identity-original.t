@@ -1258,3 +1258,26 @@ sink_re(['/import', event_re('Log Out', 'acc-1', $::D1, undef,
 POST /logout
 --- error_log eval
 qr/\[info\] .*mixpanel: the device id comes from the client's mixpanel_device_id, not a cookie, so it is not rotated, client: 127\.0\.0\.1, /
+
+
+
+=== TEST 54: a full zone (32k, the least) makes room for new bindings by dropping the least recently used, and nginx's allocator logs none of its failures
+150 devices, each bound to its account, in a zone that holds about 100.
+--- http_config
+    mixpanel_zone 32k;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_device_id $http_x_device_id;
+        return 200 "ok\n";
+    }
+--- request eval
+[ map { "GET /t" } 1 .. 150 ]
+--- more_headers eval
+[ map { "X-Device-Id: dev-$_\nX-Account: acc-$_" } 1 .. 150 ]
+--- response_body eval
+[ ("ok\n") x 150 ]
+--- no_error_log
+[crit]
+no memory
+zone is full
