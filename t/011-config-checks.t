@@ -1285,3 +1285,45 @@ qr{\[emerg\] .*property "http_status" of "mixpanel_property" is a default proper
  qr{^\{"endpoint":"/import","body":\[\{"event":"API Request","properties":\{[^\n]*"ip":"127\.0\.0\.1","\$browser":"custom-browser","utm_source":"custom-source","http_status":"custom-status"\}\}\]\}\n$}]
 --- no_error_log
 [emerg]
+
+
+
+=== TEST 69: a zone one byte under 8 pages (32767 bytes with 4 KB pages) is refused
+--- http_config
+    mixpanel_token tok;
+    mixpanel_zone 32767;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+zone "32767" of "mixpanel_zone" is too small, expected at least 32768
+
+
+
+=== TEST 70: a zone of exactly 8 pages (32k) starts, and a login binds its device in it
+--- http_config
+    mixpanel_token tok;
+    mixpanel_api file:$TEST_NGINX_SERVER_ROOT/logs/events.jsonl;
+    mixpanel_zone 32k;
+--- config
+    location = /t {
+        mixpanel login;
+        mixpanel_account_id $arg_a;
+        mixpanel_device_cookie mp;
+        return 200 "ok\n";
+    }
+--- request
+GET /t?a=acc-1
+--- response_headers_like
+Set-Cookie: mp=[0-9a-f-]{36}_[0-9a-f]{12}; Path=/; Max-Age=31536000; Expires=[^;]+; SameSite=Lax$
+--- response_body
+ok
+--- no_error_log
+[emerg]
+[error]
+[alert]

@@ -1421,7 +1421,67 @@ sink_re(['/import',
 
 
 
-=== TEST 53: a login from a browser: its profile's $set carries the browser's $browser, $browser_version and $os, as the SDK's people.set() does ($device stays the event's); an app's User-Agent that names no platform (okhttp) none; mixpanel_user_agent_properties off: none
+=== TEST 53: logout with mixpanel_logout_reset on and a device id from the client: not rotated (no cookie would hold a new one)
+--- config
+    location = /logout {
+        mixpanel logout;
+        mixpanel_logout_reset on;
+        mixpanel_device_id $http_x_device_id;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-Device-Id: $::D1\nX-Account: acc-1"
+--- request
+POST /logout
+--- response_headers
+!Set-Cookie
+--- calls eval
+sink_re(['/import', event_re('Log Out', 'acc-1', $::D1, undef,
+                             ',"account_id":"acc-1"')])
+
+
+
+=== TEST 53a: what the block above logs, at info, exactly (no error number)
+--- config
+    location = /logout {
+        mixpanel logout;
+        mixpanel_logout_reset on;
+        mixpanel_device_id $http_x_device_id;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-Device-Id: $::D1\nX-Account: acc-1"
+--- request
+POST /logout
+--- error_log eval
+qr/\[info\] .*mixpanel: the device id comes from the client's mixpanel_device_id, not a cookie, so it is not rotated, client: 127\.0\.0\.1, /
+
+
+
+=== TEST 54: a full zone (32k, the least) makes room for new bindings by dropping the least recently used, and nginx's allocator logs none of its failures
+150 devices, each bound to its account, in a zone that holds about 100.
+--- http_config
+    mixpanel_zone 32k;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_device_id $http_x_device_id;
+        return 200 "ok\n";
+    }
+--- request eval
+[ map { "GET /t" } 1 .. 150 ]
+--- more_headers eval
+[ map { "X-Device-Id: dev-$_\nX-Account: acc-$_" } 1 .. 150 ]
+--- response_body eval
+[ ("ok\n") x 150 ]
+--- no_error_log
+[crit]
+no memory
+zone is full
+
+
+
+=== TEST 55: a login from a browser: its profile's $set carries the browser's $browser, $browser_version and $os, as the SDK's people.set() does ($device stays the event's); an app's User-Agent that names no platform (okhttp) none; mixpanel_user_agent_properties off: none
 --- config
     location = /login {
         mixpanel login;

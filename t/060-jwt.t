@@ -32,7 +32,27 @@ for my $alg (@ALGS) {
 my $hs = \(do { open my $f, '<', data_dir() . '/rsa1.pub' or die; local $/;
                 <$f> });
 
+# an unverified token of exactly $len bytes: its signature pads it
+sub sized {
+    my ($len) = @_;
+    my $t = b64u('{"alg":"HS256","typ":"JWT"}') . '.'
+            . b64u('{"sub":"sized"}') . '.';
+    return $t . ('s' x ($len - length $t));
+}
+
+# an unverified token whose claims the worker keeps (only "sub" here, no
+# "exp" nor "nbf") are $len bytes
+sub claims_of {
+    my ($len) = @_;
+    return b64u('{"alg":"HS256","typ":"JWT"}') . '.'
+           . b64u('{"sub":"' . ('c' x $len) . '"}') . '.sig';
+}
+
 %T = (%T,
+    key2048   => sized(2048),
+    key2049   => sized(2049),
+    claims1024 => claims_of(1024),
+    claims1025 => claims_of(1025),
     bearer    => jwt('RS256', 'rsa1', { sub => 'bearer-user' }, kid => 'rsa1'),
     expired   => jwt('ES256', 'ec256', { sub => 'late' }, kid => 'ec256',
                      exp_in => -60),
@@ -1740,3 +1760,111 @@ GET /t
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*empty claim name in "mixpanel_jwt_claim_set \$jwt_x", it takes names of JSON members or array indexes in /
+
+
+
+=== TEST 69: the worker remembers a token of up to 2048 bytes (2048 is)
+A token the size of the cache's longest key is stored by its first
+decoding (the front location's) and found by the second (the back
+location's, proxied to by the same worker); the debug log says so.
+--- config
+    location = /front {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_verify off;
+        set $front $jwt_sub;
+        add_header X-Front $front;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/back?t=$arg_t;
+    }
+
+    location = /back {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_verify off;
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+"GET /front?t=$::T{key2048}"
+--- response_headers
+X-Front: sized
+--- response_body
+sub=sized
+--- error_log
+mixpanel jwt: token found in the cache
+--- no_error_log
+[error]
+
+
+
+=== TEST 70: a token one byte longer than the cache's keys (2049) is decoded every time, never from the cache
+--- config
+    location = /front {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_verify off;
+        set $front $jwt_sub;
+        add_header X-Front $front;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/back?t=$arg_t;
+    }
+
+    location = /back {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_verify off;
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+"GET /front?t=$::T{key2049}"
+--- response_headers
+X-Front: sized
+--- response_body
+sub=sized
+--- no_error_log
+mixpanel jwt: token found in the cache
+[error]
+
+
+
+=== TEST 71: the worker remembers claims of up to 1 KB (1024 bytes are)
+As TEST 69, for the size of the claims kept: a "sub" of 1024 bytes.
+--- config
+    location = /front {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_verify off;
+        set $front $jwt_sub;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/back?t=$arg_t;
+    }
+
+    location = /back {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_verify off;
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+"GET /front?t=$::T{claims1024}"
+--- response_body eval
+"sub=" . ("c" x 1024) . "\n"
+--- error_log
+mixpanel jwt: token found in the cache
+--- no_error_log
+[error]
+
+
+
+=== TEST 72: claims of 1025 bytes are decoded every time, never from the cache
+--- config
+    location = /front {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_verify off;
+        set $front $jwt_sub;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/back?t=$arg_t;
+    }
+
+    location = /back {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_verify off;
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+"GET /front?t=$::T{claims1025}"
+--- response_body eval
+"sub=" . ("c" x 1025) . "\n"
+--- no_error_log
+mixpanel jwt: token found in the cache
+[error]

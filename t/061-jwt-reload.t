@@ -76,6 +76,13 @@ kill 'HUP', $pid;
 
 ok(wait_until(10, sub { sub_of($t_new) eq "sub=new-key\n" }),
    "after the reload the new key verifies");
+
+# until it exits, the old worker may still take a connection and answer
+# with its configuration, the old key's
+ok(wait_until(20, sub {
+       open my $f, '<', "$prefix/logs/error.log" or return 0;
+       grep { /worker process \d+ exited with code 0/ } <$f>;
+   }), "the old worker exited");
 is(sub_of($t_old), "sub=\n", "a token of the rotated key is not served")
     for 1 .. 3;
 

@@ -14,7 +14,9 @@ use Test::More;
 #
 #   prove t/080-user-agent-unit.t
 #
-# TEST_NGINX_SRC names another configured nginx tree; CC another compiler.
+# TEST_NGINX_SRC names another configured nginx tree; CC another compiler;
+# TEST_MIXPANEL_MODULE_SRC another copy of ngx_mixpanel_module/ (that of
+# a mutant: tools/mutate sets it).
 
 use strict;
 use warnings;
@@ -26,6 +28,7 @@ use JSON::PP ();
 
 my $root = abs_path(dirname(__FILE__) . '/..');
 my $ngx = $ENV{TEST_NGINX_SRC} || "$root/build/nginx-src";
+my $module_src = $ENV{TEST_MIXPANEL_MODULE_SRC} || "$root/ngx_mixpanel_module";
 my $cases = "$root/t/ua/cases.txt";
 
 plan skip_all => 'run make first'
@@ -39,8 +42,8 @@ my $bin = "$dir/ua_test";
 my @cflags = (qw(-O2 -g -W -Wall -Wpointer-arith -Wno-unused-parameter
                  -Werror));
 my @srcs = ("$root/t/ua/ua_test.c",
-            "$root/ngx_mixpanel_module/ngx_http_mixpanel_ua.c",
-            "$root/ngx_mixpanel_module/ngx_http_mixpanel_cache.c");
+            "$module_src/ngx_http_mixpanel_ua.c",
+            "$module_src/ngx_http_mixpanel_cache.c");
 
 # under AddressSanitizer when the compiler has it: a read past the input
 # then fails the run instead of passing by luck
@@ -264,7 +267,7 @@ sub nginx_includes {
 
     # ours first: the tree may have been configured with another checkout
 
-    return ('-I', "$root/ngx_mixpanel_module"),
+    return ('-I', $module_src),
            map { ('-I', m{^/} ? $_ : "$src/$_") } @dirs;
 }
 

@@ -75,6 +75,10 @@ my $files = 4;
 my $per_file = 5;
 my $n = 0;
 
+# in a string, what would end the value outside one: the array's records
+# are told apart by brackets and commas outside strings only
+my $note = 'a,b}c]d"e\\f,{[';
+
 for my $f (1 .. $files) {
     my @recs = map {
         $n++;
@@ -83,7 +87,7 @@ for my $f (1 .. $files) {
             properties => {
                 token => "tok-replay", time => $time + $n,
                 distinct_id => "d-$n", '$insert_id' => sprintf("%032x", $n),
-                file => $f,
+                file => $f, note => $note,
             },
         });
     } 1 .. $per_file;
@@ -117,6 +121,9 @@ kill 'HUP', $pid;
 my $events = emulator("events?wait_for=" . ($files * $per_file)
                       . "&timeout=60");
 is($events->{count}, $files * $per_file, "every event arrived");
+is(scalar(grep { ($_->{properties}{note} // '') eq $note }
+           @{ $events->{events} }),
+   $files * $per_file, "each with its string of commas, brackets, quotes");
 
 ok(wait_until(30, sub { !spool_files() }), "the spool is empty");
 

@@ -273,6 +273,35 @@ retried for
 
 
 
+=== TEST 9a: after a 429 has halved the batches in flight (4 to 2), as many successes as are allowed in flight (2) let one more go (3)
+--- http_config
+    mixpanel_concurrency 4;
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"status\":429,\"count\":1,\"retry_after\":1,\"path\":\"/import\"}",
+ "GET /t?tok=tok-ai&s=ai&n=1",
+ "GET /emu/events?prop.scenario=ai&wait_for=1&timeout=20",
+ "GET /t?tok=tok-ai&s=ai&n=2",
+ "GET /emu/events?prop.scenario=ai&wait_for=2&timeout=20",
+ "GET /emu/events?wait_for=1000&timeout=1",
+ "POST /emu/faults\n{\"hang\":true,\"count\":-1,\"path\":\"/import\"}",
+ (map { "GET /t?tok=tok-ai&s=ai&n=$_" } 3 .. 8),
+ "POST /emu/concurrency/reset",
+ "GET /emu/events?wait_for=1000&timeout=5",
+ "GET /emu/concurrency",
+ "POST /emu/faults/clear",
+ "GET /emu/events?prop.scenario=ai&wait_for=8&timeout=60"]
+--- response_body_like eval
+[".*", ".*", "^ok", '"count": 1,', "^ok", '"count": 2,', ".*", ".*",
+ (("^ok") x 6), ".*", ".*",
+ '^\{"in_flight": 3, "max_in_flight": 3, ',
+ ".*", '"count": 8,']
+--- no_error_log
+[alert]
+
+
+
+
 === TEST 10: Retry-After in seconds is honoured on 503
 --- request eval
 ["POST /emu/reset",
