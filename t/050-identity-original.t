@@ -1421,7 +1421,7 @@ sink_re(['/import',
 
 
 
-=== TEST 53: logout with mixpanel_logout_reset on and a device id from the client: not rotated (no cookie would hold a new one)
+=== TEST 53: logout with mixpanel_logout_reset on and a device id from the client: not rotated (no cookie would hold a new one); kept, it is bound to the account as any request of it binds it
 --- config
     location = /logout {
         mixpanel logout;
@@ -1436,8 +1436,9 @@ POST /logout
 --- response_headers
 !Set-Cookie
 --- calls eval
-sink_re(['/import', event_re('Log Out', 'acc-1', $::D1, undef,
-                             ',"account_id":"acc-1"')])
+sink_re(['/import', identify_re('acc-1', $::D1),
+         event_re('Log Out', 'acc-1', $::D1, undef,
+                  ',"account_id":"acc-1"')])
 
 
 
