@@ -21,8 +21,19 @@ static size_t ngx_http_mixpanel_param_value(u_char *dst, size_t size,
     u_char *src, size_t len);
 static ngx_uint_t ngx_http_mixpanel_uri_component(u_char *p, u_char *last);
 static ngx_int_t ngx_http_mixpanel_referer_props(ngx_http_request_t *r,
-    ngx_http_mixpanel_buf_t *b, ngx_uint_t page);
+    ngx_http_mixpanel_buf_t *b, ngx_uint_t nav);
+static ngx_int_t ngx_http_mixpanel_page_url(ngx_http_request_t *r,
+    ngx_http_mixpanel_buf_t *b);
+static ngx_int_t ngx_http_mixpanel_search_props(ngx_http_mixpanel_buf_t *b,
+    ngx_str_t *referer);
 static ngx_uint_t ngx_http_mixpanel_is_navigation(ngx_http_request_t *r);
+
+
+/* what Sec-Fetch-Mode says of a request */
+
+#define NGX_HTTP_MIXPANEL_NAV_CALL      0   /* a call a page makes */
+#define NGX_HTTP_MIXPANEL_NAV_UNKNOWN   1   /* none: taken for a navigation */
+#define NGX_HTTP_MIXPANEL_NAV_NAVIGATE  2   /* "navigate" */
 
 
 #define ngx_http_mixpanel_key(name)  ngx_string(",\"" name "\":")
@@ -93,6 +104,33 @@ static ngx_str_t  ngx_http_mixpanel_key_referring_domain =
     ngx_http_mixpanel_key("$referring_domain");
 static ngx_str_t  ngx_http_mixpanel_key_current_url =
     ngx_http_mixpanel_key("$current_url");
+static ngx_str_t  ngx_http_mixpanel_key_search_engine =
+    ngx_http_mixpanel_key("$search_engine");
+static ngx_str_t  ngx_http_mixpanel_key_keyword =
+    ngx_http_mixpanel_key("mp_keyword");
+
+
+/*
+ * mixpanel-browser's _.info.searchEngine(): the Referer is matched against
+ * 'https?://(.*)WORD.TAIL' from its first byte ('.' any character)
+ */
+
+typedef struct {
+    ngx_str_t                     name;
+    ngx_str_t                     word;
+    ngx_str_t                     tail;
+    u_char                        param;
+} ngx_http_mixpanel_engine_t;
+
+
+static ngx_http_mixpanel_engine_t  ngx_http_mixpanel_engines[] = {
+    { ngx_string("google"), ngx_string("google"), ngx_null_string, 'q' },
+    { ngx_string("bing"), ngx_string("bing"), ngx_string("com"), 'q' },
+    { ngx_string("yahoo"), ngx_string("yahoo"), ngx_string("com"), 'p' },
+    { ngx_string("duckduckgo"), ngx_string("duckduckgo"), ngx_string("com"),
+      'q' },
+    { ngx_null_string, ngx_null_string, ngx_null_string, 0 }
+};
 
 
 /*
@@ -117,7 +155,9 @@ ngx_http_mixpanel_props_group(ngx_str_t *name)
         &ngx_http_mixpanel_key_browser_version, &ngx_http_mixpanel_key_os,
         &ngx_http_mixpanel_key_device, &ngx_http_mixpanel_key_referrer,
         &ngx_http_mixpanel_key_referring_domain,
-        &ngx_http_mixpanel_key_current_url, NULL
+        &ngx_http_mixpanel_key_current_url,
+        &ngx_http_mixpanel_key_search_engine, &ngx_http_mixpanel_key_keyword,
+        NULL
     };
 
     /* a key is ,"name": */
@@ -236,7 +276,7 @@ ngx_int_t
 ngx_http_mixpanel_client_props(ngx_http_request_t *r,
     ngx_http_mixpanel_buf_t *b)
 {
-    ngx_uint_t               n, page;
+    ngx_uint_t               n, nav, page;
     ngx_table_elt_t         *h;
     ngx_http_mixpanel_ua_t   ua;
 
@@ -267,8 +307,9 @@ ngx_http_mixpanel_client_props(ngx_http_request_t *r,
 
     h = r->headers_in.referer;
 
-    page = (h != NULL && h->value.len
-            && !ngx_http_mixpanel_is_navigation(r));
+    nav = ngx_http_mixpanel_is_navigation(r);
+
+    page = (h != NULL && h->value.len && nav == NGX_HTTP_MIXPANEL_NAV_CALL);
 
     n = b->nprops;
 
@@ -282,7 +323,7 @@ ngx_http_mixpanel_client_props(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    return ngx_http_mixpanel_referer_props(r, b, page);
+    return ngx_http_mixpanel_referer_props(r, b, nav);
 }
 
 
@@ -492,17 +533,26 @@ ngx_http_mixpanel_uri_component(u_char *p, u_char *last)
 /*
  * The Referer of a navigation is the page the user came from: the SDK's
  * $referrer, and $referring_domain as it splits it (referrer.split('/')[2],
- * port and user included).  The Referer of a call a page makes (fetch,
- * XHR: Sec-Fetch-Mode other than "navigate") is that page, the SDK's
- * $current_url; the page's own referrer is not known then.
+ * port and user included), and $search_engine and mp_keyword when it is a
+ * search engine's (the SDK registers them on every page load).  The
+ * Referer of a call a page makes (fetch, XHR: Sec-Fetch-Mode other than
+ * "navigate") is that page, the SDK's $current_url; the page's own
+ * referrer is not known then.  A navigation the browser says is one
+ * (Sec-Fetch-Mode: navigate) loads the request's URL, its $current_url.
  */
 
 static ngx_int_t
 ngx_http_mixpanel_referer_props(ngx_http_request_t *r,
-    ngx_http_mixpanel_buf_t *b, ngx_uint_t page)
+    ngx_http_mixpanel_buf_t *b, ngx_uint_t nav)
 {
     u_char           *p, *last, *domain;
     ngx_table_elt_t  *h;
+
+    if (nav == NGX_HTTP_MIXPANEL_NAV_NAVIGATE
+        && ngx_http_mixpanel_page_url(r, b) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     h = r->headers_in.referer;
 
@@ -510,7 +560,7 @@ ngx_http_mixpanel_referer_props(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (page) {
+    if (nav == NGX_HTTP_MIXPANEL_NAV_CALL) {
         return ngx_http_mixpanel_json_string_prop(b,
                                             &ngx_http_mixpanel_key_current_url,
                                             h->value.data, h->value.len);
@@ -520,6 +570,10 @@ ngx_http_mixpanel_referer_props(ngx_http_request_t *r,
                                            h->value.data, h->value.len)
         != NGX_OK)
     {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_mixpanel_search_props(b, &h->value) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -546,6 +600,137 @@ ngx_http_mixpanel_referer_props(ngx_http_request_t *r,
     return ngx_http_mixpanel_json_string_prop(b,
                                        &ngx_http_mixpanel_key_referring_domain,
                                        domain, p - domain);
+}
+
+
+/*
+ * The URL a navigation loads, location.href: the scheme of the connection
+ * (behind a proxy that terminates TLS, "http"), the Host header as the
+ * browser sent it (port included) and the URI as it came; only its first
+ * bytes are kept (the JSON writer cuts at 255 bytes on a character).
+ */
+
+static ngx_int_t
+ngx_http_mixpanel_page_url(ngx_http_request_t *r, ngx_http_mixpanel_buf_t *b)
+{
+    u_char           *p, *last, buf[NGX_HTTP_MIXPANEL_MAX_STRING + 4];
+    ngx_table_elt_t  *host;
+
+    host = r->headers_in.host;
+
+    if (host == NULL || host->value.len == 0) {
+        return NGX_OK;
+    }
+
+    p = buf;
+    last = buf + sizeof(buf);
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        p = ngx_cpymem(p, "https://", sizeof("https://") - 1);
+
+    } else
+#endif
+    {
+        p = ngx_cpymem(p, "http://", sizeof("http://") - 1);
+    }
+
+    p = ngx_cpymem(p, host->value.data,
+                   ngx_min(host->value.len, (size_t) (last - p)));
+
+    p = ngx_cpymem(p, r->unparsed_uri.data,
+                   ngx_min(r->unparsed_uri.len, (size_t) (last - p)));
+
+    return ngx_http_mixpanel_json_string_prop(b,
+                                            &ngx_http_mixpanel_key_current_url,
+                                            buf, p - buf);
+}
+
+
+/*
+ * _.info.searchInfo(document.referrer): the engine, and its query
+ * parameter (p for yahoo, q for the others) found and decoded as
+ * _.getQueryParam() does, when not empty.  Browsers send a Referer in
+ * ASCII (a serialized URL): '.' is taken as one byte.
+ */
+
+static ngx_int_t
+ngx_http_mixpanel_search_props(ngx_http_mixpanel_buf_t *b,
+    ngx_str_t *referer)
+{
+    u_char                      *p, *q, *start, *last, *v,
+                                 buf[NGX_HTTP_MIXPANEL_MAX_STRING + 4];
+    size_t                       len;
+    ngx_http_mixpanel_engine_t  *e;
+
+    start = referer->data;
+    last = start + referer->len;
+
+    if ((size_t) (last - start) > sizeof("https://") - 1
+        && ngx_strncmp(start, "https://", sizeof("https://") - 1) == 0)
+    {
+        start += sizeof("https://") - 1;
+
+    } else if ((size_t) (last - start) > sizeof("http://") - 1
+               && ngx_strncmp(start, "http://", sizeof("http://") - 1) == 0)
+    {
+        start += sizeof("http://") - 1;
+
+    } else {
+        return NGX_OK;
+    }
+
+    for (e = ngx_http_mixpanel_engines; e->name.len; e++) {
+
+        for (p = start; p + e->word.len + 1 + e->tail.len <= last; p++) {
+            if (ngx_strncmp(p, e->word.data, e->word.len) == 0
+                && ngx_strncmp(p + e->word.len + 1, e->tail.data,
+                               e->tail.len)
+                   == 0)
+            {
+                goto found;
+            }
+        }
+    }
+
+    return NGX_OK;
+
+found:
+
+    if (ngx_http_mixpanel_json_string_prop(b,
+                                           &ngx_http_mixpanel_key_search_engine,
+                                           e->name.data, e->name.len)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the first [?&]q=([^&#]*) of the whole Referer */
+
+    for (p = referer->data; p + 2 < last; p++) {
+
+        if ((*p != '?' && *p != '&') || p[1] != e->param || p[2] != '=') {
+            continue;
+        }
+
+        v = p + 3;
+
+        for (q = v; q < last && *q != '&' && *q != '#'; q++) {
+            /* void */
+        }
+
+        if (q == v) {
+            return NGX_OK;
+        }
+
+        len = ngx_http_mixpanel_param_value(buf, sizeof(buf), v, q - v);
+
+        return ngx_http_mixpanel_json_string_prop(b,
+                                                &ngx_http_mixpanel_key_keyword,
+                                                buf, len);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -583,12 +768,17 @@ ngx_http_mixpanel_is_navigation(ngx_http_request_t *r)
                                sizeof("Sec-Fetch-Mode") - 1)
                == 0)
         {
-            return h[i].value.len == sizeof("navigate") - 1
-                   && ngx_strncmp(h[i].value.data, "navigate",
-                                  sizeof("navigate") - 1)
-                      == 0;
+            if (h[i].value.len == sizeof("navigate") - 1
+                && ngx_strncmp(h[i].value.data, "navigate",
+                               sizeof("navigate") - 1)
+                   == 0)
+            {
+                return NGX_HTTP_MIXPANEL_NAV_NAVIGATE;
+            }
+
+            return NGX_HTTP_MIXPANEL_NAV_CALL;
         }
     }
 
-    return 1;
+    return NGX_HTTP_MIXPANEL_NAV_UNKNOWN;
 }

@@ -1233,6 +1233,41 @@ qr{\[emerg\] .*property "utm_source" of "mixpanel_property" is a default propert
 
 
 
+=== TEST 66a: mp_keyword (sent with a search engine's Referer) as a property, with the default properties on
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property mp_keyword $arg_q;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*property "mp_keyword" of "mixpanel_property" is a default property that "mixpanel_user_agent_properties on" sends too}
+
+
+
+=== TEST 66b: $search_engine as a property is allowed where the User-Agent group is off (positive control of 66a's check)
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_user_agent_properties off;
+        mixpanel_property $search_engine $arg_e;
+        mixpanel_property mp_keyword $arg_q;
+        return 200 "ok\n";
+    }
+--- request
+GET /t?e=own
+--- response_body
+ok
+
+
+
 === TEST 67: a request property name, with mixpanel_request_properties on
 --- http_config
     mixpanel_token tok;

@@ -334,7 +334,7 @@ qr{"ip":"0","utm_source":"nested","dclid":"c","gclid":"path\?next=/x\?utm_source
 
 
 
-=== TEST 11: the Referer of a call a page makes (Sec-Fetch-Mode other than navigate) is the page, $current_url; of a navigation, or without the header, $referrer
+=== TEST 11: the Referer of a call a page makes (Sec-Fetch-Mode other than navigate) is the page, $current_url; of a navigation, or without the header, $referrer; a navigation the browser names (Sec-Fetch-Mode: navigate) loads its own URL, $current_url
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-ref;\n"
 --- config
@@ -364,7 +364,7 @@ Referer: android-app://com.google.android.gm/
 ["GET /api", "GET /nav", "GET /t", "GET /wait", "GET /wait", "GET /sink"]
 --- response_body_like eval
 ["^ok\n\$", "^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
-qr{^(?=(?:.*?"event":){5})(?!(?:.*?"event":){6})(?=.*"event":"Upstream","properties":\{[^{}]*"ip":"0","\$current_url":"android-app://com\.google\.android\.gm/"\}\})(?=(?:.*?"\$referrer":"android-app://com\.google\.android\.gm/","\$referring_domain":"com\.google\.android\.gm"\}\}){4})(?!(?:.*?"\$current_url"){2})}s]
+qr{^(?=(?:.*?"event":){5})(?!(?:.*?"event":){6})(?=.*"event":"Upstream","properties":\{[^{}]*"ip":"0","\$current_url":"android-app://com\.google\.android\.gm/"\}\})(?=(?:.*?"\$referrer":"android-app://com\.google\.android\.gm/","\$referring_domain":"com\.google\.android\.gm"\}\}){4})(?=.*"\$current_url":"http://127\.0\.0\.1:\d+/t","\$referrer":"android-app://)(?!(?:.*?"\$current_url"){3})}s]
 
 
 
@@ -387,7 +387,7 @@ $::HttpConfig . "    mixpanel_token tok-ref2;\n"
 ["GET /t?x=1", "GET /t?utm_source=api", "GET /t?utm_source=api", "GET /wait", "GET /wait", "GET /sink"]
 --- response_body_like eval
 ["^ok\n\$", "^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
-qr{"ip":"0","utm_source":"google","utm_campaign":"brand x","gclid":"Cj0K","\$current_url":"https://shop\.example\.com/landing\?utm_source=google&utm_campaign=brand\+x&gclid=Cj0K"\}\},\{[^{}]*"properties":\{[^{}]*"ip":"0","utm_source":"api","\$current_url":"https://shop\.example\.com/landing\?utm_source=google&utm_campaign=brand\+x&gclid=Cj0K"\}\},\{[^{}]*"properties":\{[^{}]*"ip":"0","utm_source":"api","\$referrer":"https://shop\.example\.com/landing\?utm_source=google&utm_campaign=brand\+x&gclid=Cj0K","\$referring_domain":"shop\.example\.com"\}\}\]\}\n$}]
+qr{"ip":"0","utm_source":"google","utm_campaign":"brand x","gclid":"Cj0K","\$current_url":"https://shop\.example\.com/landing\?utm_source=google&utm_campaign=brand\+x&gclid=Cj0K"\}\},\{[^{}]*"properties":\{[^{}]*"ip":"0","utm_source":"api","\$current_url":"https://shop\.example\.com/landing\?utm_source=google&utm_campaign=brand\+x&gclid=Cj0K"\}\},\{[^{}]*"properties":\{[^{}]*"ip":"0","utm_source":"api","\$current_url":"http://localhost/t\?utm_source=api","\$referrer":"https://shop\.example\.com/landing\?utm_source=google&utm_campaign=brand\+x&gclid=Cj0K","\$search_engine":"google","\$referring_domain":"shop\.example\.com"\}\}\]\}\n$}]
 
 
 
@@ -409,7 +409,7 @@ $::HttpConfig . "    mixpanel_token tok-ref3;\n"
 ["GET /t", "GET /t", "GET /wait", "GET /wait", "GET /sink"]
 --- response_body_like eval
 ["^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
-qr{"ip":"0","utm_source":"p","\$current_url":"https://www\.example\.com/page\?utm_source=p"\}\},\{[^{}]*"properties":\{[^{}]*"ip":"0","\$referrer":"https://www\.example\.com/page\?utm_source=p","\$referring_domain":"www\.example\.com"\}\}\]\}\n$}]
+qr{"ip":"0","utm_source":"p","\$current_url":"https://www\.example\.com/page\?utm_source=p"\}\},\{[^{}]*"properties":\{[^{}]*"ip":"0","\$current_url":"http://localhost/t","\$referrer":"https://www\.example\.com/page\?utm_source=p","\$referring_domain":"www\.example\.com"\}\}\]\}\n$}]
 
 
 

@@ -5,8 +5,8 @@
 # mixpanel-browser (npm, pinned in t/parity/package.json) computes for the
 # same request in node (t/parity/sdk.js): $browser, $browser_version, $os,
 # $device, the 20 campaign keys and click ids, $referrer,
-# $referring_domain and $current_url.  A property one side leaves out must
-# be left out by the other.
+# $referring_domain, $current_url, $search_engine and mp_keyword.  A
+# property one side leaves out must be left out by the other.
 #
 # A plain Test::More file: it sends a few hundred requests, each with its
 # own headers, to one nginx, and compares once the sink is complete.
@@ -43,7 +43,8 @@ my @FIELDS = (qw($browser $browser_version $os $device),
                  utm_creative_format utm_marketing_tactic),
               qw(dclid fbclid gclid ko_click_id li_fat_id msclkid sccid
                  ttclid twclid wbraid),
-              qw($referrer $referring_domain $current_url));
+              qw($referrer $referring_domain $current_url $search_engine
+                 mp_keyword));
 
 my $json = JSON::PP->new->utf8->canonical;
 
@@ -89,7 +90,7 @@ my $dir = File::Temp::tempdir(CLEANUP => 1);
 open my $in, '>', "$dir/cases.jsonl" or die $!;
 
 for my $c (@cases) {
-    my $url = "http://127.0.0.1" . $c->{target};
+    my $url = "http://parity.example" . $c->{target};
     utf8::decode($url);
 
     print $in $json->encode({
@@ -97,6 +98,8 @@ for my $c (@cases) {
         referrer => $c->{referer} // "",
         navigation => (!defined $c->{mode} || $c->{mode} eq 'navigate')
                       ? JSON::PP::true : JSON::PP::false,
+        navigate => (defined $c->{mode} && $c->{mode} eq 'navigate')
+                    ? JSON::PP::true : JSON::PP::false,
     }), "\n";
 }
 

@@ -7,8 +7,8 @@
  *
  *   node t/parity/sdk.js < cases.jsonl > expected.jsonl
  *
- * A case is {"id", "ua", "url", "referrer", "navigation"}: the User-Agent,
- * the page's URL, the Referer header, and whether the request is a
+ * A case is {"id", "ua", "url", "referrer", "navigation", "navigate"}: the
+ * User-Agent, the page's URL, the Referer header, and whether the request is a
  * navigation.  The answer is {"id", "blocked", "fields"}: whether the SDK's
  * crawler list blocks the User-Agent, and every property the module must
  * send alike, with what the SDK leaves out (an empty string, the null
@@ -180,8 +180,19 @@ function compute(ctx, c) {
     const props = _.info.properties();
     fields.$referrer = props.$referrer;
     fields.$referring_domain = props.$referring_domain;
+    Object.assign(fields, _.info.searchInfo(referrer));
   } else if (referrer !== '') {
     sb.location.href = referrer;
+    fields.$current_url = _.info.currentUrl();
+  }
+
+  /*
+   * A navigation the browser says is one (Sec-Fetch-Mode: navigate)
+   * loads the request's URL: location.href
+   */
+
+  if (c.navigate) {
+    sb.location.href = c.url;
     fields.$current_url = _.info.currentUrl();
   }
 
