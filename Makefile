@@ -195,6 +195,8 @@ test-asan: test-deps
 	NGINX_TEE_LOG=$(ASAN_DIR)/reports/stderr.log \
 	TEST_NGINX_BINARY=$(REPO)/tools/nginx-tee-stderr \
 	TEST_NGINX_LOAD_MODULES=$(ASAN_NGINX)/ngx_http_mixpanel_module.so \
+	TEST_NGINX_SRC=$(BUILD)/nginx-$(UPSTREAM_VER) \
+	TEST_MIXPANEL_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer" \
 	tools/prove $(PROVE_ARGS) || rc=1; \
 	if grep -l -E 'AddressSanitizer|runtime error' \
 	       $(ASAN_DIR)/reports/* 2>/dev/null; then \

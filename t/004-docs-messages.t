@@ -24,7 +24,9 @@ use FindBin;
 use Cwd qw(abs_path);
 
 my $repo = abs_path("$FindBin::Bin/..");
-my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+# the nginx binary itself, not tools/nginx-tee-stderr (make test-asan)
+my $nginx = $ENV{NGINX_TEE_BINARY} || $ENV{TEST_NGINX_BINARY}
+            || '/usr/sbin/nginx';
 
 sub slurp {
     my ($path) = @_;

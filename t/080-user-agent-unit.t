@@ -15,8 +15,9 @@ use Test::More;
 #   prove t/080-user-agent-unit.t
 #
 # TEST_NGINX_SRC names another configured nginx tree; CC another compiler;
-# TEST_MIXPANEL_MODULE_SRC another copy of ngx_mixpanel_module/ (that of
-# a mutant: tools/mutate sets it).
+# TEST_MIXPANEL_CFLAGS more compiler flags (make test-asan: the
+# sanitizers); TEST_MIXPANEL_MODULE_SRC another copy of
+# ngx_mixpanel_module/ (that of a mutant: tools/mutate sets it).
 
 use strict;
 use warnings;
@@ -36,6 +37,7 @@ plan skip_all => 'run make first'
 
 my @incs = nginx_includes($ngx);
 my $cc = $ENV{CC} || 'cc';
+my @extra = split ' ', ($ENV{TEST_MIXPANEL_CFLAGS} // '');
 my $dir = tempdir(CLEANUP => 1);
 my $bin = "$dir/ua_test";
 
@@ -236,7 +238,7 @@ sub compile {
     if ($pid == 0) {
         open(STDOUT, '>', "$dir/cc.log") or exit 127;
         open(STDERR, '>&', \*STDOUT) or exit 127;
-        exec($cc, @flags, @incs, '-o', $bin, @srcs) or exit 127;
+        exec($cc, @extra, @flags, @incs, '-o', $bin, @srcs) or exit 127;
     }
 
     waitpid($pid, 0);
