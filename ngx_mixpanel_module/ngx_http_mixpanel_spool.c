@@ -62,6 +62,8 @@ static u_char *ngx_http_mixpanel_spool_value_end(u_char *p, u_char *last);
 static u_char *ngx_http_mixpanel_spool_top_key(u_char *p, u_char *last,
     char *key, size_t len);
 static void ngx_http_mixpanel_spool_free(ngx_http_mixpanel_spooled_t *f);
+static void ngx_http_mixpanel_spool_errno(u_char *p, u_char *last,
+    ngx_err_t e);
 static u_char *ngx_http_mixpanel_spool_aside(ngx_http_mixpanel_spool_t *sp,
     int fd, u_char *path, u_char *err, u_char *last, const char *why);
 static void ngx_http_mixpanel_spool_forget(ngx_http_mixpanel_spool_t *sp,
@@ -157,7 +159,7 @@ ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp, ngx_uint_t kind,
     if (fd == -1) {
         e = ngx_errno;
         p = ngx_slprintf(err, last, "open(\"%s\") failed ", tmp);
-        *ngx_strerror(e, p, last - p) = '\0';
+        ngx_http_mixpanel_spool_errno(p, last, e);
         return NGX_ERROR;
     }
 
@@ -254,7 +256,7 @@ failed:
     }
 
     p = ngx_slprintf(err, last, "writing the spool file \"%s\" failed ", tmp);
-    *ngx_strerror(e, p, last - p) = '\0';
+    ngx_http_mixpanel_spool_errno(p, last, e);
 
     return NGX_ERROR;
 }
@@ -329,7 +331,7 @@ ngx_http_mixpanel_spool_commit(ngx_http_mixpanel_spool_t *sp, u_char *err,
 
             if (failed == 0) {
                 p = ngx_slprintf(err, last, "rename(\"%s\") failed ", tmp);
-                *ngx_strerror(e, p, last - p) = '\0';
+                ngx_http_mixpanel_spool_errno(p, last, e);
             }
 
             (void) unlink((char *) tmp);
@@ -391,7 +393,7 @@ ngx_http_mixpanel_spool_open(ngx_http_mixpanel_spool_t *sp, u_char *err,
     if (fd == -1) {
         e = ngx_errno;
         p = ngx_slprintf(err, last, "open(\"%s\") failed ", tmp);
-        *ngx_strerror(e, p, last - p) = '\0';
+        ngx_http_mixpanel_spool_errno(p, last, e);
         return NGX_ERROR;
     }
 
@@ -1414,4 +1416,23 @@ ngx_http_mixpanel_spool_aside(ngx_http_mixpanel_spool_t *sp, int fd,
     return ngx_slprintf(err, last, "spool file \"%s\" %s and cannot be "
                         "moved aside (%s), this worker skips it", path, why,
                         text);
+}
+
+
+/*
+ * An errno as nginx logs it, "(5: Input/output error)", at p; the text
+ * ends with a NUL at last at the latest.
+ */
+
+static void
+ngx_http_mixpanel_spool_errno(u_char *p, u_char *last, ngx_err_t e)
+{
+    p = ngx_slprintf(p, last, "(%d: ", e);
+
+    if (last - p > 1) {
+        p = ngx_strerror(e, p, last - p - 1);
+        *p++ = ')';
+    }
+
+    *p = '\0';
 }
