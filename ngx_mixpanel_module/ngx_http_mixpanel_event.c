@@ -980,6 +980,7 @@ ngx_http_mixpanel_answer_parse(u_char *body, size_t len,
     *imported = -1;
     *failed = 0;
     error->len = 0;
+    error->data = errbuf;
 
     json = json_loadb((char *) body, len, 0, &err);
     if (json == NULL) {
