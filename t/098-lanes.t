@@ -62,10 +62,13 @@ add_block_preprocessor(sub {
     $block->set_value("main_config", "    worker_shutdown_timeout 1s;\n");
 });
 
-# a 429 whose Retry-After is a date 10 s from now, when the block starts
+# a 429 whose Retry-After is a date 10 s from now, when the block starts;
+# padded with spaces after the comma to $len bytes (an HTTP date is 29)
 sub post_date_fault {
+    my ($len) = @_;
     my $date = POSIX::strftime("%a, %d %b %Y %H:%M:%S GMT",
                                gmtime(time + 10));
+    $date =~ s/, /"," . (" " x ($len - length($date) + 1))/e if $len;
     emulator("faults/clear", "{}");
     emulator("faults", '{"status":429,"count":1,"retry_after":"' . $date
                        . '","path":"/import"}');
@@ -84,11 +87,21 @@ for my $req (@{ $log->{requests} }) {
     push @{ $by{$s} }, $req->{received_ms};
 }
 
-for my $s ("ra-seconds", "ra-date") {
+for my $s ("ra-seconds", "ra-date", "ra-date-63") {
     my @at = @{ $by{$s} // [] };
     is(scalar @at, 2, "$s: two attempts");
     cmp_ok($at[1] - $at[0], '>=', 8000,
            "$s: the retry waited for Retry-After") if @at == 2;
+}
+
+# a value longer than the module reads as a date (63 bytes) is ignored:
+# the backoff alone, 3 to 7 s
+for my $s ("ra-date-64") {
+    my @at = @{ $by{$s} // [] };
+    is(scalar @at, 2, "$s: two attempts");
+    cmp_ok($at[1] - $at[0], '<', 8000,
+           "$s: the retry did not wait for the over-long Retry-After")
+        if @at == 2;
 }
 
 __DATA__
@@ -321,6 +334,32 @@ main::post_date_fault();
 --- request eval
 ["GET /t?tok=tok-ra&s=ra-date",
  "GET /emu/events?prop.scenario=ra-date&wait_for=1&timeout=40"]
+--- response_body_like eval
+["^ok", '"count": 1,']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 11a: Retry-After as an HTTP date of 63 bytes (spaces within), the most the module reads, is honoured
+--- init
+main::post_date_fault(63);
+--- request eval
+["GET /t?tok=tok-ra&s=ra-date-63",
+ "GET /emu/events?prop.scenario=ra-date-63&wait_for=1&timeout=40"]
+--- response_body_like eval
+["^ok", '"count": 1,']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 11b: Retry-After of 64 bytes is not read as a date: the backoff alone (and no byte written past the module's buffer)
+--- init
+main::post_date_fault(64);
+--- request eval
+["GET /t?tok=tok-ra&s=ra-date-64",
+ "GET /emu/events?prop.scenario=ra-date-64&wait_for=1&timeout=40"]
 --- response_body_like eval
 ["^ok", '"count": 1,']
 --- no_error_log
