@@ -1,7 +1,7 @@
 /*
  * A preloaded fsync() that fails with EIO while the file named by
  * $MIXPANEL_TEST_FSYNC_FAIL exists: a disk that fails under the spool
- * (t/109-spool-write-error.t).  The name is read once, when nginx's
+ * (t/114-spool-write-error.t).  The name is read once, when nginx's
  * master loads this, as nginx clears the workers' environment.
  */
 
