@@ -128,7 +128,17 @@ ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp, ngx_uint_t kind,
     start = 0;
 
     if (sp->defer) {
-        if (!sp->wopen || sp->wsize >= NGX_HTTP_MIXPANEL_SPOOL_SECTIONS) {
+
+        /*
+         * a section goes in a new file when it would take the file past
+         * 4 MB: a lane's section holds up to 4 MB, and a file of two such
+         * would be past the 8 MB a worker reads back
+         */
+
+        if (!sp->wopen
+            || (sp->wsize
+                && sp->wsize + size > NGX_HTTP_MIXPANEL_SPOOL_SECTIONS))
+        {
             if (ngx_http_mixpanel_spool_open(sp, err, last) != NGX_OK) {
                 return NGX_ERROR;
             }
