@@ -457,6 +457,7 @@ typedef struct {
     time_t                              sized;      /* last counted */
     ngx_uint_t                          seq;
     ngx_pid_t                           pid;
+    uint64_t                            nonce;      /* in its names */
 
     /* files sent that could be neither removed nor emptied: skipped */
     ngx_http_mixpanel_spool_gone_t     *gone;

@@ -442,6 +442,7 @@ ngx_http_mixpanel_sender_start(ngx_http_mixpanel_sender_conf_t *conf,
     u_char                      *p;
     sigset_t                     set, old;
     struct stat                  st;
+    struct timespec              ts;
     ngx_http_mixpanel_sender_t  *s;
 
     s = calloc(1, sizeof(ngx_http_mixpanel_sender_t));
@@ -584,6 +585,16 @@ ngx_http_mixpanel_sender_start(ngx_http_mixpanel_sender_conf_t *conf,
         s->spool.len = conf->spool_dir.len;
         s->spool.max_size = conf->spool_max;
         s->spool.pid = ngx_pid;
+
+        /* the files of another pid namespace's worker have other names */
+
+        if (ngx_http_mixpanel_random((u_char *) &s->spool.nonce,
+                                     sizeof(uint64_t))
+            != NGX_OK)
+        {
+            (void) clock_gettime(CLOCK_REALTIME, &ts);
+            s->spool.nonce = (uint64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+        }
     }
 
     if (pthread_mutex_init(&s->mutex, NULL) != 0) {
