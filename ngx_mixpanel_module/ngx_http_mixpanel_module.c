@@ -7,10 +7,6 @@
 #include "ngx_http_mixpanel_module.h"
 
 
-#define NGX_HTTP_MIXPANEL_EXIT_BUDGET       5000
-#define NGX_HTTP_MIXPANEL_TERMINATE_BUDGET  300
-
-
 static ngx_int_t ngx_http_mixpanel_rewrite_handler(ngx_http_request_t *r);
 static ngx_http_mixpanel_ctx_t *ngx_http_mixpanel_tracked(
     ngx_http_request_t *r);

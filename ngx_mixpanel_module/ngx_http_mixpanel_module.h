@@ -555,6 +555,10 @@ ngx_int_t ngx_http_mixpanel_json_jwks(ngx_pool_t *pool, u_char *data,
 
 /* ngx_http_mixpanel_sender.c */
 
+/* how long an exiting worker sends: a quit, a fast shutdown (SIGTERM) */
+#define NGX_HTTP_MIXPANEL_EXIT_BUDGET       5000
+#define NGX_HTTP_MIXPANEL_TERMINATE_BUDGET  300
+
 ngx_int_t ngx_http_mixpanel_sender_init(ngx_log_t *log);
 ngx_http_mixpanel_sender_t *ngx_http_mixpanel_sender_start(
     ngx_http_mixpanel_sender_conf_t *conf, ngx_open_file_t *file,

@@ -17,6 +17,7 @@
 
 
 #include "ngx_http_mixpanel_module.h"
+#include <ngx_channel.h>
 
 #include <pthread.h>
 #include <sched.h>
@@ -393,6 +394,7 @@ static ngx_http_mixpanel_counters_t *ngx_http_mixpanel_sender_counters(void);
 static void ngx_http_mixpanel_sender_reopen(ngx_http_mixpanel_sender_t *s);
 static char *ngx_http_mixpanel_strdup(ngx_str_t *s);
 static void ngx_http_mixpanel_sender_free(ngx_http_mixpanel_sender_t *s);
+static ngx_uint_t ngx_http_mixpanel_sender_terminated(void);
 
 
 static ngx_event_t                    ngx_http_mixpanel_drain_event;
@@ -810,6 +812,12 @@ void
 ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *s,
     ngx_msec_t budget)
 {
+    ngx_msec_t       deadline;
+    ngx_uint_t       terminate;
+    struct timespec  ts;
+
+    terminate = (ngx_terminate != 0);
+
     pthread_mutex_lock(&s->mutex);
 
     s->stop = 1;
@@ -820,7 +828,46 @@ ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *s,
 
     pthread_mutex_unlock(&s->mutex);
 
-    (void) pthread_join(s->tid, NULL);
+    /*
+     * A SIGTERM during a quit's exit (nginx -s stop after -s quit, or a
+     * service manager that follows QUIT with TERM) ends up in SIGKILL from
+     * the master about 3 s later: the budget becomes the fast shutdown's
+     * at once, so that what is held is spooled or counted before then.
+     */
+
+    for ( ;; ) {
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+
+        ts.tv_nsec += 50000000;
+
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+
+        if (pthread_timedjoin_np(s->tid, NULL, &ts) == 0) {
+            break;
+        }
+
+        if (terminate || !ngx_http_mixpanel_sender_terminated()) {
+            continue;
+        }
+
+        terminate = 1;
+
+        pthread_mutex_lock(&s->mutex);
+
+        deadline = ngx_http_mixpanel_now()
+                   + NGX_HTTP_MIXPANEL_TERMINATE_BUDGET;
+
+        if (deadline < s->deadline) {
+            s->deadline = deadline;
+            s->budget = NGX_HTTP_MIXPANEL_TERMINATE_BUDGET;
+            (void) curl_multi_wakeup(s->multi);
+        }
+
+        pthread_mutex_unlock(&s->mutex);
+    }
 
     if (ngx_http_mixpanel_drain_event.timer_set) {
         ngx_del_timer(&ngx_http_mixpanel_drain_event);
@@ -840,6 +887,48 @@ ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *s,
     ngx_http_mixpanel_sender_free(s);
 
     curl_global_cleanup();
+}
+
+
+/*
+ * Whether a fast shutdown was asked for: by a signal to this worker, or on
+ * the channel, where the master asks its workers and which the event loop
+ * does not read while the worker waits for its sender.
+ */
+
+static ngx_uint_t
+ngx_http_mixpanel_sender_terminated(void)
+{
+    ngx_int_t      n;
+    ngx_channel_t  ch;
+
+    if (ngx_terminate) {
+        return 1;
+    }
+
+    if (ngx_process != NGX_PROCESS_WORKER) {
+        return 0;
+    }
+
+    for ( ;; ) {
+        ngx_memzero(&ch, sizeof(ngx_channel_t));
+
+        n = ngx_read_channel(ngx_channel, &ch, sizeof(ngx_channel_t),
+                             ngx_cycle->log);
+
+        if (n == NGX_ERROR || n == NGX_AGAIN) {
+            return ngx_terminate != 0;
+        }
+
+        /* the rest is of no use to an exiting worker */
+
+        if (ch.command == NGX_CMD_TERMINATE) {
+            ngx_terminate = 1;
+
+        } else if (ch.command == NGX_CMD_OPEN_CHANNEL) {
+            (void) close(ch.fd);
+        }
+    }
 }
 
 
