@@ -567,6 +567,8 @@ ngx_int_t ngx_http_mixpanel_sender_push(ngx_http_mixpanel_sender_t *sender,
     ngx_http_mixpanel_record_t *rec);
 void ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *sender,
     ngx_msec_t budget);
+ngx_msec_t ngx_http_mixpanel_sender_exiting(
+    ngx_http_mixpanel_sender_t *sender);
 
 
 /* ngx_http_mixpanel_ua.c */

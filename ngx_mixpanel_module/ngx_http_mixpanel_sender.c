@@ -241,6 +241,7 @@ struct ngx_http_mixpanel_sender_s {
     ngx_uint_t                        depth;      /* its part of
                                                      queue_depth */
     ngx_msec_t                        full_logged;
+    ngx_msec_t                        exiting_at; /* a quit began then */
     ngx_str_t                         file_name;
     dev_t                             file_dev;
     ino_t                             file_ino;
@@ -887,6 +888,19 @@ ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *s,
     ngx_http_mixpanel_sender_free(s);
 
     curl_global_cleanup();
+}
+
+
+/* how long ago the worker began to exit (a quit), within 100 ms, or 0 */
+
+ngx_msec_t
+ngx_http_mixpanel_sender_exiting(ngx_http_mixpanel_sender_t *s)
+{
+    if (s->exiting_at == 0) {
+        return 0;
+    }
+
+    return ngx_http_mixpanel_now() - s->exiting_at;
 }
 
 
@@ -3423,6 +3437,10 @@ static void
 ngx_http_mixpanel_sender_drain_handler(ngx_event_t *ev)
 {
     ngx_http_mixpanel_sender_t *s = ev->data;
+
+    if (ngx_exiting && s->exiting_at == 0) {
+        s->exiting_at = ngx_http_mixpanel_now();
+    }
 
     ngx_http_mixpanel_sender_drain(s);
 
