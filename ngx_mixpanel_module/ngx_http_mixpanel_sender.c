@@ -2222,20 +2222,25 @@ ngx_http_mixpanel_sender_retry(ngx_http_mixpanel_sender_t *s,
     }
 
     if (b->replay) {
+        ngx_http_mixpanel_sender_put_back(s, b);
 
-        /* a file nothing of which was sent yet waits for a later look */
-
-        if (s->replay_accepted + s->replay_rejected == 0 && !s->stopping) {
-            ngx_http_mixpanel_sender_put_back(s, b);
-            ngx_http_mixpanel_sender_replay_drop(s);
-
-            /* tried again when the lane resumes: a backoff of its own */
-
-            s->replay_at = lane->retry_at;
+        if (s->stopping) {
             return;
         }
 
-        ngx_http_mixpanel_sender_put_back(s, b);
+        /*
+         * The file is given back: left as it is when nothing of its
+         * section was sent, else what is left goes to a file of its own.
+         * Its lane's files are skipped while the lane is paused, and
+         * looked at again when it resumes; the other files go now: a
+         * token refused for good must not hold up the others.
+         */
+
+        ngx_http_mixpanel_sender_finish_replay(s);
+
+        s->files_wait = 1;
+        s->replay_at = now;
+
         return;
     }
 
@@ -2800,8 +2805,9 @@ ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s)
 
 
 /*
- * The file being replayed at exit: left as it is when nothing of it was
- * sent, else what is left of it goes to a new file and it is removed.
+ * The file being replayed at exit, or after a failure: left as it is when
+ * nothing of its section was sent, else what is left of the section goes
+ * to a new file and the section is marked sent (or the file removed).
  */
 
 static void
