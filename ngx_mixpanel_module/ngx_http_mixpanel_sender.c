@@ -356,6 +356,8 @@ static void ngx_http_mixpanel_sender_replay_end(
 static void ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s);
 static void ngx_http_mixpanel_sender_finish_replay(
     ngx_http_mixpanel_sender_t *s);
+static ngx_int_t ngx_http_mixpanel_sender_replay_rest(
+    ngx_http_mixpanel_sender_t *s, u_char *err, size_t len);
 static void ngx_http_mixpanel_sender_tally(ngx_http_mixpanel_tally_t *tally,
     ngx_uint_t n, u_char *text, size_t len);
 static void ngx_http_mixpanel_sender_release(ngx_http_mixpanel_sender_t *s,
@@ -2195,6 +2197,7 @@ static void
 ngx_http_mixpanel_sender_retry(ngx_http_mixpanel_sender_t *s,
     ngx_http_mixpanel_batch_t *b, ngx_msec_t wait, ngx_uint_t told)
 {
+    u_char                     err[NGX_HTTP_MIXPANEL_LINE_LEN];
     ngx_msec_t                 now;
     ngx_http_mixpanel_lane_t  *lane;
 
@@ -2230,13 +2233,26 @@ ngx_http_mixpanel_sender_retry(ngx_http_mixpanel_sender_t *s,
 
         /*
          * The file is given back: left as it is when nothing of its
-         * section was sent, else what is left goes to a file of its own.
-         * Its lane's files are skipped while the lane is paused, and
-         * looked at again when it resumes; the other files go now: a
-         * token refused for good must not hold up the others.
+         * section was sent, else what is left goes to a file of its own
+         * (when that cannot be written, the file is kept and waits for
+         * its lane, lest what was sent be sent again).  Its lane's files
+         * are skipped while the lane is paused, and looked at again when
+         * it resumes; the other files go now: a token refused for good
+         * must not hold up the others.
          */
 
-        ngx_http_mixpanel_sender_finish_replay(s);
+        if (s->replay_accepted + s->replay_rejected == 0) {
+            ngx_http_mixpanel_sender_replay_drop(s);
+
+        } else if (ngx_http_mixpanel_sender_replay_rest(s, err, sizeof(err))
+                   != NGX_OK)
+        {
+            ngx_http_mixpanel_sender_log(s, NGX_LOG_ERR,
+                                         ngx_http_mixpanel_log_spool,
+                                         "mixpanel: %s, \"%s\" is kept",
+                                         err, s->file.path);
+            return;
+        }
 
         s->files_wait = 1;
         s->replay_at = now;
@@ -2805,18 +2821,16 @@ ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s)
 
 
 /*
- * The file being replayed at exit, or after a failure: left as it is when
- * nothing of its section was sent, else what is left of the section goes
- * to a new file and the section is marked sent (or the file removed).
+ * The file being replayed at exit: left as it is when nothing of its
+ * section was sent, else what is left of the section goes to a new file
+ * and the section is marked sent (or the file removed); when that file
+ * cannot be written, the whole file is left.
  */
 
 static void
 ngx_http_mixpanel_sender_finish_replay(ngx_http_mixpanel_sender_t *s)
 {
-    u_char                       err[NGX_HTTP_MIXPANEL_LINE_LEN];
-    ngx_uint_t                   n;
-    ngx_http_mixpanel_batch_t   *b, *next;
-    ngx_http_mixpanel_record_t  *list, **tail, *rec;
+    u_char  err[NGX_HTTP_MIXPANEL_LINE_LEN];
 
     if (s->file.fd == -1) {
         return;
@@ -2827,47 +2841,82 @@ ngx_http_mixpanel_sender_finish_replay(ngx_http_mixpanel_sender_t *s)
         return;
     }
 
+    if (ngx_http_mixpanel_sender_replay_rest(s, err, sizeof(err))
+        == NGX_OK)
+    {
+        return;
+    }
+
+    /* all of it again later: events count once, updates may twice */
+
+    ngx_http_mixpanel_sender_log(s, NGX_LOG_ERR, -1,
+                                 "mixpanel: %s, \"%s\" is left whole",
+                                 err, s->file.path);
+
+    ngx_http_mixpanel_sender_replay_drop(s);
+}
+
+
+/*
+ * What is left of the section being replayed, to a file of its own; the
+ * section is marked sent, or its file removed.  NGX_ERROR: the file could
+ * not be written, err says why, and nothing changed.
+ */
+
+static ngx_int_t
+ngx_http_mixpanel_sender_replay_rest(ngx_http_mixpanel_sender_t *s,
+    u_char *err, size_t len)
+{
+    ngx_uint_t                   i, n;
+    ngx_http_mixpanel_batch_t   *b, *next;
+    ngx_http_mixpanel_record_t  *list, **tail, *rec;
+
     list = NULL;
     tail = &list;
     n = 0;
 
-    for (b = s->replay; b; b = next) {
-        next = b->next;
+    for (b = s->replay; b; b = b->next) {
         *tail = b->head;
 
         for (rec = b->head; rec; rec = rec->next) {
             tail = &rec->next;
             n++;
         }
+    }
 
+    if (n && ngx_http_mixpanel_spool_write(&s->spool, s->file.kind,
+                                           s->file.token, s->file.token_len,
+                                           list, n, err, len)
+             != NGX_OK)
+    {
+        /* the batches as they were */
+
+        for (b = s->replay; b; b = b->next) {
+            rec = b->head;
+
+            for (i = 1; i < b->n; i++) {
+                rec = rec->next;
+            }
+
+            rec->next = NULL;
+        }
+
+        return NGX_ERROR;
+    }
+
+    ngx_http_mixpanel_sender_replay_end(s);
+
+    for (b = s->replay; b; b = next) {
+        next = b->next;
         free(b);
     }
 
     s->replay = NULL;
-
-    if (n == 0) {
-        ngx_http_mixpanel_sender_replay_end(s);
-        return;
-    }
-
-    if (ngx_http_mixpanel_spool_write(&s->spool, s->file.kind, s->file.token,
-                                      s->file.token_len, list, n, err,
-                                      sizeof(err))
-        == NGX_OK)
-    {
-        ngx_http_mixpanel_sender_replay_end(s);
-
-    } else {
-
-        /* all of it again later: events count once, updates may twice */
-
-        ngx_http_mixpanel_sender_log(s, NGX_LOG_ERR, -1,
-                                     "mixpanel: %s, \"%s\" is left whole",
-                                     err, s->file.path);
-        ngx_http_mixpanel_spool_release(&s->file, 0);
-    }
+    s->replay_left = 0;
 
     ngx_http_mixpanel_sender_release(s, list, 2);
+
+    return NGX_OK;
 }
 
 
