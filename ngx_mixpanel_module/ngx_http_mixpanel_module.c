@@ -7,10 +7,6 @@
 #include "ngx_http_mixpanel_module.h"
 
 
-#define NGX_HTTP_MIXPANEL_EXIT_BUDGET       5000
-#define NGX_HTTP_MIXPANEL_TERMINATE_BUDGET  300
-
-
 static ngx_int_t ngx_http_mixpanel_rewrite_handler(ngx_http_request_t *r);
 static ngx_http_mixpanel_ctx_t *ngx_http_mixpanel_tracked(
     ngx_http_request_t *r);
@@ -2181,7 +2177,7 @@ ngx_http_mixpanel_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_mixpanel_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_msec_t        budget;
+    ngx_msec_t        budget, spent, least;
     ngx_core_conf_t  *ccf;
 
     if (ngx_http_mixpanel_sender == NULL) {
@@ -2197,6 +2193,17 @@ ngx_http_mixpanel_exit_process(ngx_cycle_t *cycle)
 
     } else if (ccf->shutdown_timeout) {
         budget = ngx_min(budget, ccf->shutdown_timeout * 3 / 4);
+
+        /*
+         * counted from the quit: connections that stayed open took some
+         * of worker_shutdown_timeout, or all of it; what a fast shutdown
+         * has at least, for one more try
+         */
+
+        spent = ngx_http_mixpanel_sender_exiting(ngx_http_mixpanel_sender);
+        least = ngx_min(budget, NGX_HTTP_MIXPANEL_TERMINATE_BUDGET);
+
+        budget = (budget > spent + least) ? budget - spent : least;
     }
 
     ngx_http_mixpanel_record_set_sender(NULL);

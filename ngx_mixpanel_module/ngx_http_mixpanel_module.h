@@ -457,6 +457,7 @@ typedef struct {
     time_t                              sized;      /* last counted */
     ngx_uint_t                          seq;
     ngx_pid_t                           pid;
+    uint64_t                            nonce;      /* in its names */
 
     /* files sent that could be neither removed nor emptied: skipped */
     ngx_http_mixpanel_spool_gone_t     *gone;
@@ -554,6 +555,10 @@ ngx_int_t ngx_http_mixpanel_json_jwks(ngx_pool_t *pool, u_char *data,
 
 /* ngx_http_mixpanel_sender.c */
 
+/* how long an exiting worker sends: a quit, a fast shutdown (SIGTERM) */
+#define NGX_HTTP_MIXPANEL_EXIT_BUDGET       5000
+#define NGX_HTTP_MIXPANEL_TERMINATE_BUDGET  300
+
 ngx_int_t ngx_http_mixpanel_sender_init(ngx_log_t *log);
 ngx_http_mixpanel_sender_t *ngx_http_mixpanel_sender_start(
     ngx_http_mixpanel_sender_conf_t *conf, ngx_open_file_t *file,
@@ -562,6 +567,8 @@ ngx_int_t ngx_http_mixpanel_sender_push(ngx_http_mixpanel_sender_t *sender,
     ngx_http_mixpanel_record_t *rec);
 void ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *sender,
     ngx_msec_t budget);
+ngx_msec_t ngx_http_mixpanel_sender_exiting(
+    ngx_http_mixpanel_sender_t *sender);
 
 
 /* ngx_http_mixpanel_ua.c */

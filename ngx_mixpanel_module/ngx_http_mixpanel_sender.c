@@ -17,6 +17,7 @@
 
 
 #include "ngx_http_mixpanel_module.h"
+#include <ngx_channel.h>
 
 #include <pthread.h>
 #include <sched.h>
@@ -240,6 +241,7 @@ struct ngx_http_mixpanel_sender_s {
     ngx_uint_t                        depth;      /* its part of
                                                      queue_depth */
     ngx_msec_t                        full_logged;
+    ngx_msec_t                        exiting_at; /* a quit began then */
     ngx_str_t                         file_name;
     dev_t                             file_dev;
     ino_t                             file_ino;
@@ -354,6 +356,8 @@ static void ngx_http_mixpanel_sender_replay_end(
 static void ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s);
 static void ngx_http_mixpanel_sender_finish_replay(
     ngx_http_mixpanel_sender_t *s);
+static ngx_int_t ngx_http_mixpanel_sender_replay_rest(
+    ngx_http_mixpanel_sender_t *s, u_char *err, size_t len);
 static void ngx_http_mixpanel_sender_tally(ngx_http_mixpanel_tally_t *tally,
     ngx_uint_t n, u_char *text, size_t len);
 static void ngx_http_mixpanel_sender_release(ngx_http_mixpanel_sender_t *s,
@@ -393,6 +397,7 @@ static ngx_http_mixpanel_counters_t *ngx_http_mixpanel_sender_counters(void);
 static void ngx_http_mixpanel_sender_reopen(ngx_http_mixpanel_sender_t *s);
 static char *ngx_http_mixpanel_strdup(ngx_str_t *s);
 static void ngx_http_mixpanel_sender_free(ngx_http_mixpanel_sender_t *s);
+static ngx_uint_t ngx_http_mixpanel_sender_terminated(void);
 
 
 static ngx_event_t                    ngx_http_mixpanel_drain_event;
@@ -442,6 +447,7 @@ ngx_http_mixpanel_sender_start(ngx_http_mixpanel_sender_conf_t *conf,
     u_char                      *p;
     sigset_t                     set, old;
     struct stat                  st;
+    struct timespec              ts;
     ngx_http_mixpanel_sender_t  *s;
 
     s = calloc(1, sizeof(ngx_http_mixpanel_sender_t));
@@ -584,6 +590,16 @@ ngx_http_mixpanel_sender_start(ngx_http_mixpanel_sender_conf_t *conf,
         s->spool.len = conf->spool_dir.len;
         s->spool.max_size = conf->spool_max;
         s->spool.pid = ngx_pid;
+
+        /* the files of another pid namespace's worker have other names */
+
+        if (ngx_http_mixpanel_random((u_char *) &s->spool.nonce,
+                                     sizeof(uint64_t))
+            != NGX_OK)
+        {
+            (void) clock_gettime(CLOCK_REALTIME, &ts);
+            s->spool.nonce = (uint64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+        }
     }
 
     if (pthread_mutex_init(&s->mutex, NULL) != 0) {
@@ -799,6 +815,12 @@ void
 ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *s,
     ngx_msec_t budget)
 {
+    ngx_msec_t       deadline;
+    ngx_uint_t       terminate;
+    struct timespec  ts;
+
+    terminate = (ngx_terminate != 0);
+
     pthread_mutex_lock(&s->mutex);
 
     s->stop = 1;
@@ -809,7 +831,46 @@ ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *s,
 
     pthread_mutex_unlock(&s->mutex);
 
-    (void) pthread_join(s->tid, NULL);
+    /*
+     * A SIGTERM during a quit's exit (nginx -s stop after -s quit, or a
+     * service manager that follows QUIT with TERM) ends up in SIGKILL from
+     * the master about 3 s later: the budget becomes the fast shutdown's
+     * at once, so that what is held is spooled or counted before then.
+     */
+
+    for ( ;; ) {
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+
+        ts.tv_nsec += 50000000;
+
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+
+        if (pthread_timedjoin_np(s->tid, NULL, &ts) == 0) {
+            break;
+        }
+
+        if (terminate || !ngx_http_mixpanel_sender_terminated()) {
+            continue;
+        }
+
+        terminate = 1;
+
+        pthread_mutex_lock(&s->mutex);
+
+        deadline = ngx_http_mixpanel_now()
+                   + NGX_HTTP_MIXPANEL_TERMINATE_BUDGET;
+
+        if (deadline < s->deadline) {
+            s->deadline = deadline;
+            s->budget = NGX_HTTP_MIXPANEL_TERMINATE_BUDGET;
+            (void) curl_multi_wakeup(s->multi);
+        }
+
+        pthread_mutex_unlock(&s->mutex);
+    }
 
     if (ngx_http_mixpanel_drain_event.timer_set) {
         ngx_del_timer(&ngx_http_mixpanel_drain_event);
@@ -829,6 +890,61 @@ ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *s,
     ngx_http_mixpanel_sender_free(s);
 
     curl_global_cleanup();
+}
+
+
+/* how long ago the worker began to exit (a quit), within 100 ms, or 0 */
+
+ngx_msec_t
+ngx_http_mixpanel_sender_exiting(ngx_http_mixpanel_sender_t *s)
+{
+    if (s->exiting_at == 0) {
+        return 0;
+    }
+
+    return ngx_http_mixpanel_now() - s->exiting_at;
+}
+
+
+/*
+ * Whether a fast shutdown was asked for: by a signal to this worker, or on
+ * the channel, where the master asks its workers and which the event loop
+ * does not read while the worker waits for its sender.
+ */
+
+static ngx_uint_t
+ngx_http_mixpanel_sender_terminated(void)
+{
+    ngx_int_t      n;
+    ngx_channel_t  ch;
+
+    if (ngx_terminate) {
+        return 1;
+    }
+
+    if (ngx_process != NGX_PROCESS_WORKER) {
+        return 0;
+    }
+
+    for ( ;; ) {
+        ngx_memzero(&ch, sizeof(ngx_channel_t));
+
+        n = ngx_read_channel(ngx_channel, &ch, sizeof(ngx_channel_t),
+                             ngx_cycle->log);
+
+        if (n == NGX_ERROR || n == NGX_AGAIN) {
+            return ngx_terminate != 0;
+        }
+
+        /* the rest is of no use to an exiting worker */
+
+        if (ch.command == NGX_CMD_TERMINATE) {
+            ngx_terminate = 1;
+
+        } else if (ch.command == NGX_CMD_OPEN_CHANNEL) {
+            (void) close(ch.fd);
+        }
+    }
 }
 
 
@@ -2081,6 +2197,7 @@ static void
 ngx_http_mixpanel_sender_retry(ngx_http_mixpanel_sender_t *s,
     ngx_http_mixpanel_batch_t *b, ngx_msec_t wait, ngx_uint_t told)
 {
+    u_char                     err[NGX_HTTP_MIXPANEL_LINE_LEN];
     ngx_msec_t                 now;
     ngx_http_mixpanel_lane_t  *lane;
 
@@ -2108,20 +2225,38 @@ ngx_http_mixpanel_sender_retry(ngx_http_mixpanel_sender_t *s,
     }
 
     if (b->replay) {
+        ngx_http_mixpanel_sender_put_back(s, b);
 
-        /* a file nothing of which was sent yet waits for a later look */
-
-        if (s->replay_accepted + s->replay_rejected == 0 && !s->stopping) {
-            ngx_http_mixpanel_sender_put_back(s, b);
-            ngx_http_mixpanel_sender_replay_drop(s);
-
-            /* tried again when the lane resumes: a backoff of its own */
-
-            s->replay_at = lane->retry_at;
+        if (s->stopping) {
             return;
         }
 
-        ngx_http_mixpanel_sender_put_back(s, b);
+        /*
+         * The file is given back: left as it is when nothing of its
+         * section was sent, else what is left goes to a file of its own
+         * (when that cannot be written, the file is kept and waits for
+         * its lane, lest what was sent be sent again).  Its lane's files
+         * are skipped while the lane is paused, and looked at again when
+         * it resumes; the other files go now: a token refused for good
+         * must not hold up the others.
+         */
+
+        if (s->replay_accepted + s->replay_rejected == 0) {
+            ngx_http_mixpanel_sender_replay_drop(s);
+
+        } else if (ngx_http_mixpanel_sender_replay_rest(s, err, sizeof(err))
+                   != NGX_OK)
+        {
+            ngx_http_mixpanel_sender_log(s, NGX_LOG_ERR,
+                                         ngx_http_mixpanel_log_spool,
+                                         "mixpanel: %s, \"%s\" is kept",
+                                         err, s->file.path);
+            return;
+        }
+
+        s->files_wait = 1;
+        s->replay_at = now;
+
         return;
     }
 
@@ -2686,17 +2821,16 @@ ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s)
 
 
 /*
- * The file being replayed at exit: left as it is when nothing of it was
- * sent, else what is left of it goes to a new file and it is removed.
+ * The file being replayed at exit: left as it is when nothing of its
+ * section was sent, else what is left of the section goes to a new file
+ * and the section is marked sent (or the file removed); when that file
+ * cannot be written, the whole file is left.
  */
 
 static void
 ngx_http_mixpanel_sender_finish_replay(ngx_http_mixpanel_sender_t *s)
 {
-    u_char                       err[NGX_HTTP_MIXPANEL_LINE_LEN];
-    ngx_uint_t                   n;
-    ngx_http_mixpanel_batch_t   *b, *next;
-    ngx_http_mixpanel_record_t  *list, **tail, *rec;
+    u_char  err[NGX_HTTP_MIXPANEL_LINE_LEN];
 
     if (s->file.fd == -1) {
         return;
@@ -2707,47 +2841,82 @@ ngx_http_mixpanel_sender_finish_replay(ngx_http_mixpanel_sender_t *s)
         return;
     }
 
+    if (ngx_http_mixpanel_sender_replay_rest(s, err, sizeof(err))
+        == NGX_OK)
+    {
+        return;
+    }
+
+    /* all of it again later: events count once, updates may twice */
+
+    ngx_http_mixpanel_sender_log(s, NGX_LOG_ERR, -1,
+                                 "mixpanel: %s, \"%s\" is left whole",
+                                 err, s->file.path);
+
+    ngx_http_mixpanel_sender_replay_drop(s);
+}
+
+
+/*
+ * What is left of the section being replayed, to a file of its own; the
+ * section is marked sent, or its file removed.  NGX_ERROR: the file could
+ * not be written, err says why, and nothing changed.
+ */
+
+static ngx_int_t
+ngx_http_mixpanel_sender_replay_rest(ngx_http_mixpanel_sender_t *s,
+    u_char *err, size_t len)
+{
+    ngx_uint_t                   i, n;
+    ngx_http_mixpanel_batch_t   *b, *next;
+    ngx_http_mixpanel_record_t  *list, **tail, *rec;
+
     list = NULL;
     tail = &list;
     n = 0;
 
-    for (b = s->replay; b; b = next) {
-        next = b->next;
+    for (b = s->replay; b; b = b->next) {
         *tail = b->head;
 
         for (rec = b->head; rec; rec = rec->next) {
             tail = &rec->next;
             n++;
         }
+    }
 
+    if (n && ngx_http_mixpanel_spool_write(&s->spool, s->file.kind,
+                                           s->file.token, s->file.token_len,
+                                           list, n, err, len)
+             != NGX_OK)
+    {
+        /* the batches as they were */
+
+        for (b = s->replay; b; b = b->next) {
+            rec = b->head;
+
+            for (i = 1; i < b->n; i++) {
+                rec = rec->next;
+            }
+
+            rec->next = NULL;
+        }
+
+        return NGX_ERROR;
+    }
+
+    ngx_http_mixpanel_sender_replay_end(s);
+
+    for (b = s->replay; b; b = next) {
+        next = b->next;
         free(b);
     }
 
     s->replay = NULL;
-
-    if (n == 0) {
-        ngx_http_mixpanel_sender_replay_end(s);
-        return;
-    }
-
-    if (ngx_http_mixpanel_spool_write(&s->spool, s->file.kind, s->file.token,
-                                      s->file.token_len, list, n, err,
-                                      sizeof(err))
-        == NGX_OK)
-    {
-        ngx_http_mixpanel_sender_replay_end(s);
-
-    } else {
-
-        /* all of it again later: events count once, updates may twice */
-
-        ngx_http_mixpanel_sender_log(s, NGX_LOG_ERR, -1,
-                                     "mixpanel: %s, \"%s\" is left whole",
-                                     err, s->file.path);
-        ngx_http_mixpanel_spool_release(&s->file, 0);
-    }
+    s->replay_left = 0;
 
     ngx_http_mixpanel_sender_release(s, list, 2);
+
+    return NGX_OK;
 }
 
 
@@ -3323,6 +3492,10 @@ static void
 ngx_http_mixpanel_sender_drain_handler(ngx_event_t *ev)
 {
     ngx_http_mixpanel_sender_t *s = ev->data;
+
+    if (ngx_exiting && s->exiting_at == 0) {
+        s->exiting_at = ngx_http_mixpanel_now();
+    }
 
     ngx_http_mixpanel_sender_drain(s);
 

@@ -34,6 +34,15 @@
 /* at exit, sections are appended to a file until it holds this much */
 #define NGX_HTTP_MIXPANEL_SPOOL_SECTIONS  (4 * 1024 * 1024)
 
+/*
+ * a file's name: the worker's pid, a monotonic time and a sequence
+ * number, and a random number drawn when the worker starts: instances in
+ * containers (pid namespaces of their own) may share a directory, and
+ * their workers have the same pids and the same monotonic clock
+ */
+#define NGX_HTTP_MIXPANEL_SPOOL_PATH      "%s/mp-%P-%M-%ui-%016xL.json%Z"
+#define NGX_HTTP_MIXPANEL_SPOOL_TMP       "%s/.mp-%P-%M-%ui-%016xL.tmp%Z"
+
 /* the kind of a section sent already */
 #define NGX_HTTP_MIXPANEL_SPOOL_SENT      ((ngx_uint_t) -1)
 
@@ -130,7 +139,17 @@ ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp, ngx_uint_t kind,
     start = 0;
 
     if (sp->defer) {
-        if (!sp->wopen || sp->wsize >= NGX_HTTP_MIXPANEL_SPOOL_SECTIONS) {
+
+        /*
+         * a section goes in a new file when it would take the file past
+         * 4 MB: a lane's section holds up to 4 MB, and a file of two such
+         * would be past the 8 MB a worker reads back
+         */
+
+        if (!sp->wopen
+            || (sp->wsize
+                && sp->wsize + size > NGX_HTTP_MIXPANEL_SPOOL_SECTIONS))
+        {
             if (ngx_http_mixpanel_spool_open(sp, err, last) != NGX_OK) {
                 return NGX_ERROR;
             }
@@ -140,8 +159,8 @@ ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp, ngx_uint_t kind,
         fd = sp->wfd;
         start = sp->wsize;
 
-        ngx_snprintf(tmp, sizeof(tmp), "%s/.mp-%P-%M-%ui.tmp%Z", sp->dir,
-                     sp->pid, pf->ms, pf->seq);
+        ngx_snprintf(tmp, sizeof(tmp), NGX_HTTP_MIXPANEL_SPOOL_TMP, sp->dir,
+                     sp->pid, pf->ms, pf->seq, sp->nonce);
 
         goto write;
     }
@@ -150,10 +169,10 @@ ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp, ngx_uint_t kind,
     ms = (ngx_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     seq = sp->seq++;
 
-    ngx_snprintf(path, sizeof(path), "%s/mp-%P-%M-%ui.json%Z", sp->dir,
-                 sp->pid, ms, seq);
-    ngx_snprintf(tmp, sizeof(tmp), "%s/.mp-%P-%M-%ui.tmp%Z", sp->dir,
-                 sp->pid, ms, seq);
+    ngx_snprintf(path, sizeof(path), NGX_HTTP_MIXPANEL_SPOOL_PATH, sp->dir,
+                 sp->pid, ms, seq, sp->nonce);
+    ngx_snprintf(tmp, sizeof(tmp), NGX_HTTP_MIXPANEL_SPOOL_TMP, sp->dir,
+                 sp->pid, ms, seq, sp->nonce);
 
     fd = open((char *) tmp, O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, 0600);
     if (fd == -1) {
@@ -305,10 +324,10 @@ ngx_http_mixpanel_spool_commit(ngx_http_mixpanel_spool_t *sp, u_char *err,
     for (i = 0; i < sp->npending; i++) {
         pf = &sp->pending[i];
 
-        ngx_snprintf(path, sizeof(path), "%s/mp-%P-%M-%ui.json%Z", sp->dir,
-                     sp->pid, pf->ms, pf->seq);
-        ngx_snprintf(tmp, sizeof(tmp), "%s/.mp-%P-%M-%ui.tmp%Z", sp->dir,
-                     sp->pid, pf->ms, pf->seq);
+        ngx_snprintf(path, sizeof(path), NGX_HTTP_MIXPANEL_SPOOL_PATH, sp->dir,
+                     sp->pid, pf->ms, pf->seq, sp->nonce);
+        ngx_snprintf(tmp, sizeof(tmp), NGX_HTTP_MIXPANEL_SPOOL_TMP, sp->dir,
+                     sp->pid, pf->ms, pf->seq, sp->nonce);
 
         if (pf->broken) {
             if (failed == 0) {
@@ -386,8 +405,8 @@ ngx_http_mixpanel_spool_open(ngx_http_mixpanel_spool_t *sp, u_char *err,
     pf->count = 0;
     pf->broken = 0;
 
-    ngx_snprintf(tmp, sizeof(tmp), "%s/.mp-%P-%M-%ui.tmp%Z", sp->dir,
-                 sp->pid, pf->ms, pf->seq);
+    ngx_snprintf(tmp, sizeof(tmp), NGX_HTTP_MIXPANEL_SPOOL_TMP, sp->dir,
+                 sp->pid, pf->ms, pf->seq, sp->nonce);
 
     fd = open((char *) tmp, O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, 0600);
     if (fd == -1) {
