@@ -2892,6 +2892,14 @@ ngx_http_mixpanel_sender_replay_rest(ngx_http_mixpanel_sender_t *s,
     ngx_http_mixpanel_batch_t   *b, *next;
     ngx_http_mixpanel_record_t  *list, **tail, *rec;
 
+    /* sections follow that it cannot be marked before: sent again whole */
+
+    if (s->file.readonly && s->file.next < s->file.len) {
+        *ngx_slprintf(err, err + len - 1, "a section sent cannot be marked "
+                      "in a read-only file") = '\0';
+        return NGX_ERROR;
+    }
+
     list = NULL;
     tail = &list;
     n = 0;
