@@ -2888,6 +2888,8 @@ static ngx_int_t
 ngx_http_mixpanel_sender_replay_rest(ngx_http_mixpanel_sender_t *s,
     u_char *err, size_t len)
 {
+    off_t                        max_size;
+    ngx_int_t                    rc;
     ngx_uint_t                   i, n;
     ngx_http_mixpanel_batch_t   *b, *next;
     ngx_http_mixpanel_record_t  *list, **tail, *rec;
@@ -2913,11 +2915,24 @@ ngx_http_mixpanel_sender_replay_rest(ngx_http_mixpanel_sender_t *s,
         }
     }
 
-    if (n && ngx_http_mixpanel_spool_write(&s->spool, s->file.kind,
+    /*
+     * The rest takes the place of its section, counted against max_size
+     * already: a full spool does not refuse it, or the file would be
+     * given back whole at exit and what was sent be sent again.
+     */
+
+    max_size = s->spool.max_size;
+    s->spool.max_size = 0;
+
+    rc = n ? ngx_http_mixpanel_spool_write(&s->spool, s->file.kind,
                                            s->file.token, s->file.token_len,
                                            list, n, err, len)
-             != NGX_OK)
-    {
+           : NGX_OK;
+
+    s->spool.max_size = max_size;
+
+    if (rc != NGX_OK) {
+
         /* the batches as they were */
 
         for (b = s->replay; b; b = b->next) {
