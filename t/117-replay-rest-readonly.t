@@ -122,7 +122,8 @@ for my $copy (1, 0) {
     is(dn_emu("stats")->{events}{duplicates}, 0,
        "$what: none accepted twice");
 
-    ok(!(() = glob "$n->{prefix}/spool/mp-*.json"), "$what: the spool is empty");
+    ok(!(() = glob "$n->{prefix}/spool/mp-*.json"),
+       "$what: the spool is empty");
 
     my $log = dn_errlog($n);
     if ($copy) {
