@@ -495,6 +495,8 @@ typedef struct {
     size_t                        token_len;
     ngx_http_mixpanel_record_t   *records;      /* malloc()ed, in order */
     ngx_uint_t                    count;
+    unsigned                      readonly:1;   /* its sections cannot
+                                                   be marked sent */
 } ngx_http_mixpanel_spooled_t;
 
 ngx_int_t ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp,

@@ -397,7 +397,7 @@ static ngx_http_mixpanel_counters_t *ngx_http_mixpanel_sender_counters(void);
 static void ngx_http_mixpanel_sender_reopen(ngx_http_mixpanel_sender_t *s);
 static char *ngx_http_mixpanel_strdup(ngx_str_t *s);
 static void ngx_http_mixpanel_sender_free(ngx_http_mixpanel_sender_t *s);
-static ngx_uint_t ngx_http_mixpanel_sender_terminated(void);
+static void ngx_http_mixpanel_sender_commands(void);
 
 
 static ngx_event_t                    ngx_http_mixpanel_drain_event;
@@ -852,7 +852,20 @@ ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *s,
             break;
         }
 
-        if (terminate || !ngx_http_mixpanel_sender_terminated()) {
+        ngx_http_mixpanel_sender_commands();
+
+        /* logrotate's "nginx -s reopen": the exit's lines go to the new log */
+
+        if (ngx_reopen) {
+            ngx_reopen = 0;
+            ngx_time_update();
+
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "reopening logs");
+            ngx_reopen_files((ngx_cycle_t *) ngx_cycle, (ngx_uid_t) -1);
+        }
+
+        if (terminate || !ngx_terminate) {
             continue;
         }
 
@@ -875,6 +888,10 @@ ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *s,
     if (ngx_http_mixpanel_drain_event.timer_set) {
         ngx_del_timer(&ngx_http_mixpanel_drain_event);
     }
+
+    /* the exit's lines with the time they are written, not the quit's */
+
+    ngx_time_update();
 
     ngx_http_mixpanel_sender_drain(s);
 
@@ -907,23 +924,19 @@ ngx_http_mixpanel_sender_exiting(ngx_http_mixpanel_sender_t *s)
 
 
 /*
- * Whether a fast shutdown was asked for: by a signal to this worker, or on
- * the channel, where the master asks its workers and which the event loop
- * does not read while the worker waits for its sender.
+ * The master's commands, on the channel that the event loop does not read
+ * while the worker waits for its sender: a fast shutdown sets
+ * ngx_terminate, a reopen ngx_reopen, as their signals do.
  */
 
-static ngx_uint_t
-ngx_http_mixpanel_sender_terminated(void)
+static void
+ngx_http_mixpanel_sender_commands(void)
 {
     ngx_int_t      n;
     ngx_channel_t  ch;
 
-    if (ngx_terminate) {
-        return 1;
-    }
-
     if (ngx_process != NGX_PROCESS_WORKER) {
-        return 0;
+        return;
     }
 
     for ( ;; ) {
@@ -933,16 +946,24 @@ ngx_http_mixpanel_sender_terminated(void)
                              ngx_cycle->log);
 
         if (n == NGX_ERROR || n == NGX_AGAIN) {
-            return ngx_terminate != 0;
+            return;
         }
 
         /* the rest is of no use to an exiting worker */
 
-        if (ch.command == NGX_CMD_TERMINATE) {
-            ngx_terminate = 1;
+        switch (ch.command) {
 
-        } else if (ch.command == NGX_CMD_OPEN_CHANNEL) {
+        case NGX_CMD_TERMINATE:
+            ngx_terminate = 1;
+            break;
+
+        case NGX_CMD_REOPEN:
+            ngx_reopen = 1;
+            break;
+
+        case NGX_CMD_OPEN_CHANNEL:
             (void) close(ch.fd);
+            break;
         }
     }
 }
@@ -2867,9 +2888,19 @@ static ngx_int_t
 ngx_http_mixpanel_sender_replay_rest(ngx_http_mixpanel_sender_t *s,
     u_char *err, size_t len)
 {
+    off_t                        max_size;
+    ngx_int_t                    rc;
     ngx_uint_t                   i, n;
     ngx_http_mixpanel_batch_t   *b, *next;
     ngx_http_mixpanel_record_t  *list, **tail, *rec;
+
+    /* sections follow that it cannot be marked before: sent again whole */
+
+    if (s->file.readonly && s->file.next < s->file.len) {
+        *ngx_slprintf(err, err + len - 1, "a section sent cannot be marked "
+                      "in a read-only file") = '\0';
+        return NGX_ERROR;
+    }
 
     list = NULL;
     tail = &list;
@@ -2884,11 +2915,24 @@ ngx_http_mixpanel_sender_replay_rest(ngx_http_mixpanel_sender_t *s,
         }
     }
 
-    if (n && ngx_http_mixpanel_spool_write(&s->spool, s->file.kind,
+    /*
+     * The rest takes the place of its section, counted against max_size
+     * already: a full spool does not refuse it, or the file would be
+     * given back whole at exit and what was sent be sent again.
+     */
+
+    max_size = s->spool.max_size;
+    s->spool.max_size = 0;
+
+    rc = n ? ngx_http_mixpanel_spool_write(&s->spool, s->file.kind,
                                            s->file.token, s->file.token_len,
                                            list, n, err, len)
-             != NGX_OK)
-    {
+           : NGX_OK;
+
+    s->spool.max_size = max_size;
+
+    if (rc != NGX_OK) {
+
         /* the batches as they were */
 
         for (b = s->replay; b; b = b->next) {

@@ -77,6 +77,8 @@ static u_char *ngx_http_mixpanel_spool_aside(ngx_http_mixpanel_spool_t *sp,
     int fd, u_char *path, u_char *err, u_char *last, const char *why);
 static void ngx_http_mixpanel_spool_forget(ngx_http_mixpanel_spool_t *sp,
     struct stat *st);
+static void ngx_http_mixpanel_spool_own(ngx_http_mixpanel_spool_t *sp,
+    ngx_http_mixpanel_spooled_t *f);
 
 
 /*
@@ -496,9 +498,11 @@ ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
         /* writable if it may be: a section sent is marked in place */
 
         fd = open((char *) f->path, O_RDWR|O_CLOEXEC);
+        f->readonly = 0;
 
         if (fd == -1 && (ngx_errno == NGX_EACCES || ngx_errno == EROFS)) {
             fd = open((char *) f->path, O_RDONLY|O_CLOEXEC);
+            f->readonly = 1;
         }
 
         if (fd == -1) {
@@ -599,6 +603,10 @@ ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
             continue;
         }
 
+        if (f->readonly && f->next < f->len) {
+            ngx_http_mixpanel_spool_own(sp, f);
+        }
+
         rc = NGX_OK;
         break;
 
@@ -619,6 +627,55 @@ ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
     (void) closedir(d);
 
     return rc;
+}
+
+
+/*
+ * A file of several sections that the workers may read but not write
+ * (copied in by root, left by workers of another user): a section sent
+ * could not be marked in it, and would be sent again with the rest.  It
+ * is replaced by a copy of this worker's, locked before it takes the
+ * name; when that cannot be done, it stays read-only.
+ */
+
+static void
+ngx_http_mixpanel_spool_own(ngx_http_mixpanel_spool_t *sp,
+    ngx_http_mixpanel_spooled_t *f)
+{
+    int              fd;
+    u_char           tmp[NGX_MAX_PATH];
+    ngx_uint_t       seq;
+    ngx_msec_t       ms;
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+    ms = (ngx_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    seq = sp->seq++;
+
+    ngx_snprintf(tmp, sizeof(tmp), NGX_HTTP_MIXPANEL_SPOOL_TMP, sp->dir,
+                 sp->pid, ms, seq, sp->nonce);
+
+    fd = open((char *) tmp, O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC, 0600);
+    if (fd == -1) {
+        return;
+    }
+
+    (void) flock(fd, LOCK_EX);
+
+    if (ngx_http_mixpanel_spool_flush(fd, f->body, f->body + f->len)
+        != NGX_OK
+        || fsync(fd) == -1
+        || rename((char *) tmp, (char *) f->path) == -1)
+    {
+        (void) unlink((char *) tmp);
+        (void) close(fd);
+        return;
+    }
+
+    (void) close(f->fd);
+
+    f->fd = fd;
+    f->readonly = 0;
 }
 
 

@@ -132,7 +132,7 @@ $m = dn_nginx(port => $port, dirs => ["spool"], conf => $conf,
 ok(dn_wait(120, sub { $s = dn_status($m); $s->{events_replayed} >= $left }),
    "the spooled events were replayed");
 is($s->{events_replayed}, $left, "the $left left were replayed");
-ok(dn_wait(10, sub { !glob("$m->{prefix}/spool/mp-*") }),
+ok(dn_wait(10, sub { !(() = glob "$m->{prefix}/spool/mp-*") }),
    "the spool file was removed");
 
 my $stats = dn_emu("stats");
