@@ -799,3 +799,37 @@ GET /login
 --- timeout: 4
 --- calls eval
 sink_re(['/import', event_re('Log In', $::D1, $::D1, undef)])
+
+
+
+=== TEST 25: a held login whose upstream answers an empty body without a length (gzip, chunked): the response is empty and whole, no zero-size buffer reaches the writer ([alert])
+--- config
+    location = /login {
+        mixpanel login;
+        mixpanel_account_id $body_account;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_http_version 1.1;
+    }
+
+    location = /backend {
+        mixpanel off;
+        default_type application/json;
+        gzip on;
+        gzip_min_length 0;
+        gzip_types application/json;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/empty;
+    }
+
+    location = /empty {
+        mixpanel off;
+        default_type application/json;
+        return 200 "";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1"
+--- request
+POST /login
+--- response_body
+--- no_error_log
+[error]
+[alert]
