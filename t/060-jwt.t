@@ -1295,7 +1295,7 @@ mixpanel: JWT ignored: no "mixpanel_jwt_key_file"
 
 
 
-=== TEST 49: a location that verifies with no key in scope stops nginx -t
+=== TEST 49: a location that verifies with no key in scope stops nginx -t, with the whole message (no errno after it)
 The repro of issue 13: "/other/" verifies (the default) and has no key,
 "/gw/" does not verify.
 --- config
@@ -1313,7 +1313,7 @@ The repro of issue 13: "/other/" verifies (the default) and has no key,
 GET /other/
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*"mixpanel_jwt" applies in location "\/other\/" with "mixpanel_jwt_verify on" but no "mixpanel_jwt_key_file"/
+qr/\[emerg\] .*"mixpanel_jwt" applies in location "\/other\/" with "mixpanel_jwt_verify on" but no "mixpanel_jwt_key_file" is in scope: set a key file there or above, "mixpanel_jwt_verify off" \(a gateway verified the token\) or "mixpanel_jwt off" in \S+nginx\.conf:\d+$/m
 
 
 
