@@ -1868,3 +1868,28 @@ mixpanel jwt: token found in the cache
 --- no_error_log
 mixpanel jwt: token found in the cache
 [error]
+
+
+
+=== TEST 73: a token read from a claim of itself ("mixpanel_jwt $jwt_sub;") does not recurse (nginx would stop it after 100 levels with "cycle while evaluating variable" at error): the claim is empty, nothing is logged; the same location reading the token from the query has the claim (positive control)
+--- config
+    location = /self {
+        mixpanel_jwt $jwt_sub;
+        mixpanel_jwt_verify off;
+        return 200 "sub=[$jwt_sub]\n";
+    }
+
+    location = /query {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_verify off;
+        return 200 "sub=[$jwt_sub]\n";
+    }
+--- request eval
+["GET /self", "GET /self", "GET /query?t=$::T{claims1024}"]
+--- response_body eval
+["sub=[]\n", "sub=[]\n", "sub=[" . ("c" x 1024) . "]\n"]
+--- no_error_log
+[error]
+[alert]
+[crit]
+exited on signal
