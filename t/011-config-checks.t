@@ -1362,3 +1362,37 @@ ok
 [emerg]
 [error]
 [alert]
+
+
+
+=== TEST 71: an empty domain= of mixpanel_device_cookie stops nginx -t (a cookie for no domain is not what was meant)
+--- http_config
+    mixpanel_token tok;
+    mixpanel_device_cookie mp_device_id domain=;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid parameter "domain=" of "mixpanel_device_cookie", expected "domain=DOMAIN", "path=PATH", "max_age=TIME", "secure", "httponly" or "samesite=strict\|lax\|none" in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 72: "mixpanel_api file:" without a path stops nginx -t as a URL that is none of the accepted forms
+--- http_config
+    mixpanel_api file:;
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid Mixpanel API URL "file:", expected "https://host\[:port\]\[/path\]", "http://host\[:port\]\[/path\]" or "file:PATH" in \S+nginx\.conf:\d+}
