@@ -24,6 +24,16 @@ sub sdk_cookie {
     return "mp_" . ($token // "tok") . "_mixpanel=$v";
 }
 
+# an anonymous SDK cookie whose value is $len bytes, padded
+sub sdk_pad {
+    my ($len) = @_;
+    my $u = "2dc4d4d9-3311-4836-9a9f-8f2c4173ba58";
+    my $head = '{"distinct_id":"$device:' . $u . '","$device_id":"' . $u
+               . '","pad":"';
+    my $base = length(sdk_cookie($head . '"}')) - length("mp_tok_mixpanel=");
+    return sdk_cookie($head . ("x" x ($len - $base)) . '"}');
+}
+
 for my $f (qw(sdk_cookie)) {
     no strict 'refs';
     *{"Test::Base::Filter::$f"} = \&$f;
@@ -199,3 +209,44 @@ sink_re(['/import',
          identify_re('acc-2', $::SDK_U, '\$device:' . $::SDK_U),
          event_re('API Request', 'acc-2', $::SDK_U, undef,
                   ',"account_id":"acc-2"')])
+
+
+
+=== TEST 8: an SDK cookie of 16384 bytes (its value) is read
+--- http_config
+    large_client_header_buffers 4 64k;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "[$mixpanel_sdk_device_id]\n";
+    }
+--- more_headers eval
+"Cookie: " . main::sdk_pad(16384)
+--- request
+GET /t
+--- response_body
+[2dc4d4d9-3311-4836-9a9f-8f2c4173ba58]
+--- no_error_log
+is larger than
+[alert]
+
+
+
+=== TEST 8a: one of 16385 bytes is ignored, and logged at info
+--- http_config
+    large_client_header_buffers 4 64k;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "[$mixpanel_sdk_device_id]\n";
+    }
+--- more_headers eval
+"Cookie: " . main::sdk_pad(16385)
+--- request
+GET /t
+--- response_body
+[]
+--- error_log eval
+qr/\[info\] .*mixpanel: the Mixpanel SDK's cookie "mp_tok_mixpanel" is larger than 16384 bytes, ignored/
+--- no_error_log
+[alert]
