@@ -397,7 +397,8 @@ static ngx_http_mixpanel_counters_t *ngx_http_mixpanel_sender_counters(void);
 static void ngx_http_mixpanel_sender_reopen(ngx_http_mixpanel_sender_t *s);
 static char *ngx_http_mixpanel_strdup(ngx_str_t *s);
 static void ngx_http_mixpanel_sender_free(ngx_http_mixpanel_sender_t *s);
-static void ngx_http_mixpanel_sender_commands(void);
+static ngx_socket_t ngx_http_mixpanel_sender_channel(void);
+static void ngx_http_mixpanel_sender_commands(ngx_socket_t *channel);
 
 
 static ngx_event_t                    ngx_http_mixpanel_drain_event;
@@ -817,9 +818,11 @@ ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *s,
 {
     ngx_msec_t       deadline;
     ngx_uint_t       terminate;
+    ngx_socket_t     channel;
     struct timespec  ts;
 
     terminate = (ngx_terminate != 0);
+    channel = ngx_http_mixpanel_sender_channel();
 
     pthread_mutex_lock(&s->mutex);
 
@@ -852,7 +855,7 @@ ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *s,
             break;
         }
 
-        ngx_http_mixpanel_sender_commands();
+        ngx_http_mixpanel_sender_commands(&channel);
 
         /* logrotate's "nginx -s reopen": the exit's lines go to the new log */
 
@@ -924,28 +927,62 @@ ngx_http_mixpanel_sender_exiting(ngx_http_mixpanel_sender_t *s)
 
 
 /*
+ * The master's channel, or -1: nginx closes it when it reads its end (the
+ * master is gone), and its number may be taken since, by a descriptor of
+ * the sender's; it is open while its connection is.
+ */
+
+static ngx_socket_t
+ngx_http_mixpanel_sender_channel(void)
+{
+    ngx_uint_t         i;
+    ngx_connection_t  *c;
+
+    if (ngx_process != NGX_PROCESS_WORKER || ngx_cycle->connections == NULL) {
+        return (ngx_socket_t) -1;
+    }
+
+    c = ngx_cycle->connections;
+
+    for (i = 0; i < ngx_cycle->connection_n; i++) {
+        if (c[i].fd == ngx_channel && c[i].read && c[i].read->channel) {
+            return ngx_channel;
+        }
+    }
+
+    return (ngx_socket_t) -1;
+}
+
+
+/*
  * The master's commands, on the channel that the event loop does not read
  * while the worker waits for its sender: a fast shutdown sets
- * ngx_terminate, a reopen ngx_reopen, as their signals do.
+ * ngx_terminate, a reopen ngx_reopen, as their signals do.  The channel's
+ * end, or an error, ends the reading: *channel becomes -1.
  */
 
 static void
-ngx_http_mixpanel_sender_commands(void)
+ngx_http_mixpanel_sender_commands(ngx_socket_t *channel)
 {
     ngx_int_t      n;
     ngx_channel_t  ch;
 
-    if (ngx_process != NGX_PROCESS_WORKER) {
+    if (*channel == (ngx_socket_t) -1) {
         return;
     }
 
     for ( ;; ) {
         ngx_memzero(&ch, sizeof(ngx_channel_t));
 
-        n = ngx_read_channel(ngx_channel, &ch, sizeof(ngx_channel_t),
+        n = ngx_read_channel(*channel, &ch, sizeof(ngx_channel_t),
                              ngx_cycle->log);
 
-        if (n == NGX_ERROR || n == NGX_AGAIN) {
+        if (n == NGX_AGAIN) {
+            return;
+        }
+
+        if (n == NGX_ERROR) {
+            *channel = (ngx_socket_t) -1;
             return;
         }
 
