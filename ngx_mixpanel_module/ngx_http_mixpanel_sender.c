@@ -285,6 +285,8 @@ struct ngx_http_mixpanel_sender_s {
     ngx_uint_t                        replay_rejected;
     ngx_uint_t                        replay_file_accepted;
     ngx_uint_t                        replay_file_rejected;
+    size_t                            replay_first;  /* the first section
+                                                        claimed */
     ngx_uint_t                        replay_inflight;
     ngx_msec_t                        replay_at;  /* the next look */
     ngx_msec_t                        replay_sent;
@@ -344,6 +346,8 @@ static void ngx_http_mixpanel_sender_replay(ngx_http_mixpanel_sender_t *s,
 static ngx_int_t ngx_http_mixpanel_sender_paused(void *data, ngx_uint_t kind,
     u_char *token, size_t len);
 static void ngx_http_mixpanel_sender_replay_done(
+    ngx_http_mixpanel_sender_t *s);
+static ngx_uint_t ngx_http_mixpanel_sender_replay_marked(
     ngx_http_mixpanel_sender_t *s);
 static void ngx_http_mixpanel_sender_replay_drop(
     ngx_http_mixpanel_sender_t *s);
@@ -2299,7 +2303,9 @@ ngx_http_mixpanel_sender_retry(ngx_http_mixpanel_sender_t *s,
          * must not hold up the others.
          */
 
-        if (s->replay_accepted + s->replay_rejected == 0) {
+        if (s->replay_accepted + s->replay_rejected == 0
+            && ngx_http_mixpanel_sender_replay_marked(s))
+        {
             ngx_http_mixpanel_sender_replay_drop(s);
 
         } else if (ngx_http_mixpanel_sender_replay_rest(s, err, sizeof(err))
@@ -2470,6 +2476,7 @@ ngx_http_mixpanel_sender_replay(ngx_http_mixpanel_sender_t *s,
     s->files_wait = 1;
     s->replay_file_accepted = 0;
     s->replay_file_rejected = 0;
+    s->replay_first = s->file.offset;
 
     ngx_http_mixpanel_sender_replay_load(s, now);
 }
@@ -2614,6 +2621,23 @@ ngx_http_mixpanel_sender_replay_remove(ngx_http_mixpanel_sender_t *s)
                                      ngx_http_mixpanel_log_spool_remove,
                                      "mixpanel: %s", err);
     }
+}
+
+
+/*
+ * Whether the file may be given back as it is: no section was sent since
+ * it was claimed, or those sent are marked.  In a read-only file they are
+ * not: it is copied from the section being replayed on, when it can be.
+ */
+
+static ngx_uint_t
+ngx_http_mixpanel_sender_replay_marked(ngx_http_mixpanel_sender_t *s)
+{
+    if (!s->file.readonly || s->file.offset == s->replay_first) {
+        return 1;
+    }
+
+    return ngx_http_mixpanel_spool_own(&s->spool, &s->file) == NGX_OK;
 }
 
 
@@ -2894,7 +2918,9 @@ ngx_http_mixpanel_sender_finish_replay(ngx_http_mixpanel_sender_t *s)
         return;
     }
 
-    if (s->replay_accepted + s->replay_rejected == 0) {
+    if (s->replay_accepted + s->replay_rejected == 0
+        && ngx_http_mixpanel_sender_replay_marked(s))
+    {
         ngx_http_mixpanel_sender_replay_drop(s);
         return;
     }
@@ -2933,7 +2959,9 @@ ngx_http_mixpanel_sender_replay_rest(ngx_http_mixpanel_sender_t *s,
 
     /* sections follow that it cannot be marked before: sent again whole */
 
-    if (s->file.readonly && s->file.next < s->file.len) {
+    if (s->file.readonly && s->file.next < s->file.len
+        && ngx_http_mixpanel_spool_own(&s->spool, &s->file) != NGX_OK)
+    {
         *ngx_slprintf(err, err + len - 1, "a section sent cannot be marked "
                       "in a read-only file") = '\0';
         return NGX_ERROR;
