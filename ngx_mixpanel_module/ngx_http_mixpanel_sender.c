@@ -2675,10 +2675,12 @@ static void
 ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s)
 {
     u_char                       err[NGX_HTTP_MIXPANEL_LINE_LEN], *p;
+    u_char                       refused[NGX_HTTP_MIXPANEL_LINE_LEN];
     u_char                       text[200];
     size_t                       size;
     ngx_int_t                    rc;
     ngx_uint_t                   i, n, spooled, files, dropped, late, lost;
+    ngx_uint_t                   unspooled;
     ngx_msec_t                   start, grace;
     ngx_queue_t                 *q;
     ngx_http_mixpanel_why_t      why;
@@ -2730,6 +2732,7 @@ ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s)
     files = 0;
     dropped = 0;
     late = 0;
+    unspooled = 0;
 
     /* files not synced one by one: all at once, after the last */
 
@@ -2818,9 +2821,18 @@ ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s)
                                                lane->token, lane->token_len,
                                                chunk, i, err, sizeof(err));
             if (rc != NGX_OK) {
-                ngx_http_mixpanel_sender_log(s, NGX_LOG_ERR, -1,
-                                             "mixpanel: %s, %ui events not "
-                                             "spooled", err, i);
+
+                /*
+                 * one line for all the lanes, after them: a line each
+                 * would fill the log's outbox, and the exit's report
+                 * would be lost
+                 */
+
+                if (unspooled == 0) {
+                    ngx_cpystrn(refused, err, sizeof(refused));
+                }
+
+                unspooled += n;
 
                 end->next = list;
                 list = chunk;
@@ -2853,6 +2865,12 @@ ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s)
         ngx_http_mixpanel_sender_tally(tally, n, text, p - text);
 
         ngx_http_mixpanel_sender_release(s, list, 1);
+    }
+
+    if (unspooled) {
+        ngx_http_mixpanel_sender_log(s, NGX_LOG_ERR, -1,
+                                     "mixpanel: %s, %ui events not spooled",
+                                     refused, unspooled);
     }
 
     if (s->spool.dir) {
