@@ -499,6 +499,8 @@ typedef struct {
                                                    be marked sent */
 } ngx_http_mixpanel_spooled_t;
 
+ngx_int_t ngx_http_mixpanel_spool_own(ngx_http_mixpanel_spool_t *sp,
+    ngx_http_mixpanel_spooled_t *f);
 ngx_int_t ngx_http_mixpanel_spool_write(ngx_http_mixpanel_spool_t *sp,
     ngx_uint_t kind, u_char *token, size_t token_len,
     ngx_http_mixpanel_record_t *records, ngx_uint_t count, u_char *err,

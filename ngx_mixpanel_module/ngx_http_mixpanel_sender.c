@@ -285,6 +285,8 @@ struct ngx_http_mixpanel_sender_s {
     ngx_uint_t                        replay_rejected;
     ngx_uint_t                        replay_file_accepted;
     ngx_uint_t                        replay_file_rejected;
+    size_t                            replay_first;  /* the first section
+                                                        claimed */
     ngx_uint_t                        replay_inflight;
     ngx_msec_t                        replay_at;  /* the next look */
     ngx_msec_t                        replay_sent;
@@ -345,6 +347,8 @@ static ngx_int_t ngx_http_mixpanel_sender_paused(void *data, ngx_uint_t kind,
     u_char *token, size_t len);
 static void ngx_http_mixpanel_sender_replay_done(
     ngx_http_mixpanel_sender_t *s);
+static ngx_uint_t ngx_http_mixpanel_sender_replay_marked(
+    ngx_http_mixpanel_sender_t *s);
 static void ngx_http_mixpanel_sender_replay_drop(
     ngx_http_mixpanel_sender_t *s);
 static void ngx_http_mixpanel_sender_replay_remove(
@@ -397,7 +401,8 @@ static ngx_http_mixpanel_counters_t *ngx_http_mixpanel_sender_counters(void);
 static void ngx_http_mixpanel_sender_reopen(ngx_http_mixpanel_sender_t *s);
 static char *ngx_http_mixpanel_strdup(ngx_str_t *s);
 static void ngx_http_mixpanel_sender_free(ngx_http_mixpanel_sender_t *s);
-static void ngx_http_mixpanel_sender_commands(void);
+static ngx_socket_t ngx_http_mixpanel_sender_channel(void);
+static void ngx_http_mixpanel_sender_commands(ngx_socket_t *channel);
 
 
 static ngx_event_t                    ngx_http_mixpanel_drain_event;
@@ -817,9 +822,11 @@ ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *s,
 {
     ngx_msec_t       deadline;
     ngx_uint_t       terminate;
+    ngx_socket_t     channel;
     struct timespec  ts;
 
     terminate = (ngx_terminate != 0);
+    channel = ngx_http_mixpanel_sender_channel();
 
     pthread_mutex_lock(&s->mutex);
 
@@ -852,7 +859,7 @@ ngx_http_mixpanel_sender_stop(ngx_http_mixpanel_sender_t *s,
             break;
         }
 
-        ngx_http_mixpanel_sender_commands();
+        ngx_http_mixpanel_sender_commands(&channel);
 
         /* logrotate's "nginx -s reopen": the exit's lines go to the new log */
 
@@ -924,28 +931,62 @@ ngx_http_mixpanel_sender_exiting(ngx_http_mixpanel_sender_t *s)
 
 
 /*
+ * The master's channel, or -1: nginx closes it when it reads its end (the
+ * master is gone), and its number may be taken since, by a descriptor of
+ * the sender's; it is open while its connection is.
+ */
+
+static ngx_socket_t
+ngx_http_mixpanel_sender_channel(void)
+{
+    ngx_uint_t         i;
+    ngx_connection_t  *c;
+
+    if (ngx_process != NGX_PROCESS_WORKER || ngx_cycle->connections == NULL) {
+        return (ngx_socket_t) -1;
+    }
+
+    c = ngx_cycle->connections;
+
+    for (i = 0; i < ngx_cycle->connection_n; i++) {
+        if (c[i].fd == ngx_channel && c[i].read && c[i].read->channel) {
+            return ngx_channel;
+        }
+    }
+
+    return (ngx_socket_t) -1;
+}
+
+
+/*
  * The master's commands, on the channel that the event loop does not read
  * while the worker waits for its sender: a fast shutdown sets
- * ngx_terminate, a reopen ngx_reopen, as their signals do.
+ * ngx_terminate, a reopen ngx_reopen, as their signals do.  The channel's
+ * end, or an error, ends the reading: *channel becomes -1.
  */
 
 static void
-ngx_http_mixpanel_sender_commands(void)
+ngx_http_mixpanel_sender_commands(ngx_socket_t *channel)
 {
     ngx_int_t      n;
     ngx_channel_t  ch;
 
-    if (ngx_process != NGX_PROCESS_WORKER) {
+    if (*channel == (ngx_socket_t) -1) {
         return;
     }
 
     for ( ;; ) {
         ngx_memzero(&ch, sizeof(ngx_channel_t));
 
-        n = ngx_read_channel(ngx_channel, &ch, sizeof(ngx_channel_t),
+        n = ngx_read_channel(*channel, &ch, sizeof(ngx_channel_t),
                              ngx_cycle->log);
 
-        if (n == NGX_ERROR || n == NGX_AGAIN) {
+        if (n == NGX_AGAIN) {
+            return;
+        }
+
+        if (n == NGX_ERROR) {
+            *channel = (ngx_socket_t) -1;
             return;
         }
 
@@ -2262,7 +2303,9 @@ ngx_http_mixpanel_sender_retry(ngx_http_mixpanel_sender_t *s,
          * must not hold up the others.
          */
 
-        if (s->replay_accepted + s->replay_rejected == 0) {
+        if (s->replay_accepted + s->replay_rejected == 0
+            && ngx_http_mixpanel_sender_replay_marked(s))
+        {
             ngx_http_mixpanel_sender_replay_drop(s);
 
         } else if (ngx_http_mixpanel_sender_replay_rest(s, err, sizeof(err))
@@ -2433,6 +2476,7 @@ ngx_http_mixpanel_sender_replay(ngx_http_mixpanel_sender_t *s,
     s->files_wait = 1;
     s->replay_file_accepted = 0;
     s->replay_file_rejected = 0;
+    s->replay_first = s->file.offset;
 
     ngx_http_mixpanel_sender_replay_load(s, now);
 }
@@ -2580,6 +2624,23 @@ ngx_http_mixpanel_sender_replay_remove(ngx_http_mixpanel_sender_t *s)
 }
 
 
+/*
+ * Whether the file may be given back as it is: no section was sent since
+ * it was claimed, or those sent are marked.  In a read-only file they are
+ * not: it is copied from the section being replayed on, when it can be.
+ */
+
+static ngx_uint_t
+ngx_http_mixpanel_sender_replay_marked(ngx_http_mixpanel_sender_t *s)
+{
+    if (!s->file.readonly || s->file.offset == s->replay_first) {
+        return 1;
+    }
+
+    return ngx_http_mixpanel_spool_own(&s->spool, &s->file) == NGX_OK;
+}
+
+
 /* the file is left for a later look, unlocked; what was loaded is freed */
 
 static void
@@ -2614,10 +2675,12 @@ static void
 ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s)
 {
     u_char                       err[NGX_HTTP_MIXPANEL_LINE_LEN], *p;
+    u_char                       refused[NGX_HTTP_MIXPANEL_LINE_LEN];
     u_char                       text[200];
     size_t                       size;
     ngx_int_t                    rc;
     ngx_uint_t                   i, n, spooled, files, dropped, late, lost;
+    ngx_uint_t                   unspooled;
     ngx_msec_t                   start, grace;
     ngx_queue_t                 *q;
     ngx_http_mixpanel_why_t      why;
@@ -2669,6 +2732,7 @@ ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s)
     files = 0;
     dropped = 0;
     late = 0;
+    unspooled = 0;
 
     /* files not synced one by one: all at once, after the last */
 
@@ -2757,9 +2821,18 @@ ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s)
                                                lane->token, lane->token_len,
                                                chunk, i, err, sizeof(err));
             if (rc != NGX_OK) {
-                ngx_http_mixpanel_sender_log(s, NGX_LOG_ERR, -1,
-                                             "mixpanel: %s, %ui events not "
-                                             "spooled", err, i);
+
+                /*
+                 * one line for all the lanes, after them: a line each
+                 * would fill the log's outbox, and the exit's report
+                 * would be lost
+                 */
+
+                if (unspooled == 0) {
+                    ngx_cpystrn(refused, err, sizeof(refused));
+                }
+
+                unspooled += n;
 
                 end->next = list;
                 list = chunk;
@@ -2792,6 +2865,12 @@ ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s)
         ngx_http_mixpanel_sender_tally(tally, n, text, p - text);
 
         ngx_http_mixpanel_sender_release(s, list, 1);
+    }
+
+    if (unspooled) {
+        ngx_http_mixpanel_sender_log(s, NGX_LOG_ERR, -1,
+                                     "mixpanel: %s, %ui events not spooled",
+                                     refused, unspooled);
     }
 
     if (s->spool.dir) {
@@ -2857,7 +2936,9 @@ ngx_http_mixpanel_sender_finish_replay(ngx_http_mixpanel_sender_t *s)
         return;
     }
 
-    if (s->replay_accepted + s->replay_rejected == 0) {
+    if (s->replay_accepted + s->replay_rejected == 0
+        && ngx_http_mixpanel_sender_replay_marked(s))
+    {
         ngx_http_mixpanel_sender_replay_drop(s);
         return;
     }
@@ -2896,7 +2977,9 @@ ngx_http_mixpanel_sender_replay_rest(ngx_http_mixpanel_sender_t *s,
 
     /* sections follow that it cannot be marked before: sent again whole */
 
-    if (s->file.readonly && s->file.next < s->file.len) {
+    if (s->file.readonly && s->file.next < s->file.len
+        && ngx_http_mixpanel_spool_own(&s->spool, &s->file) != NGX_OK)
+    {
         *ngx_slprintf(err, err + len - 1, "a section sent cannot be marked "
                       "in a read-only file") = '\0';
         return NGX_ERROR;

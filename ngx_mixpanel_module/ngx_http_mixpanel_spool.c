@@ -77,8 +77,6 @@ static u_char *ngx_http_mixpanel_spool_aside(ngx_http_mixpanel_spool_t *sp,
     int fd, u_char *path, u_char *err, u_char *last, const char *why);
 static void ngx_http_mixpanel_spool_forget(ngx_http_mixpanel_spool_t *sp,
     struct stat *st);
-static void ngx_http_mixpanel_spool_own(ngx_http_mixpanel_spool_t *sp,
-    ngx_http_mixpanel_spooled_t *f);
 
 
 /*
@@ -604,7 +602,7 @@ ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
         }
 
         if (f->readonly && f->next < f->len) {
-            ngx_http_mixpanel_spool_own(sp, f);
+            (void) ngx_http_mixpanel_spool_own(sp, f);
         }
 
         rc = NGX_OK;
@@ -634,11 +632,13 @@ ngx_http_mixpanel_spool_claim(ngx_http_mixpanel_spool_t *sp,
  * A file of several sections that the workers may read but not write
  * (copied in by root, left by workers of another user): a section sent
  * could not be marked in it, and would be sent again with the rest.  It
- * is replaced by a copy of this worker's, locked before it takes the
- * name; when that cannot be done, it stays read-only.
+ * is replaced by a copy of this worker's, from the section being sent on
+ * (those before it are sent), locked before it takes the name.  When
+ * that cannot be done (NGX_ERROR), it stays read-only; the sender tries
+ * again before it gives the file back with a section sent.
  */
 
-static void
+ngx_int_t
 ngx_http_mixpanel_spool_own(ngx_http_mixpanel_spool_t *sp,
     ngx_http_mixpanel_spooled_t *f)
 {
@@ -647,6 +647,10 @@ ngx_http_mixpanel_spool_own(ngx_http_mixpanel_spool_t *sp,
     ngx_uint_t       seq;
     ngx_msec_t       ms;
     struct timespec  ts;
+
+    if (!f->readonly) {
+        return NGX_OK;
+    }
 
     (void) clock_gettime(CLOCK_MONOTONIC, &ts);
     ms = (ngx_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -657,25 +661,35 @@ ngx_http_mixpanel_spool_own(ngx_http_mixpanel_spool_t *sp,
 
     fd = open((char *) tmp, O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC, 0600);
     if (fd == -1) {
-        return;
+        return NGX_ERROR;
     }
 
     (void) flock(fd, LOCK_EX);
 
-    if (ngx_http_mixpanel_spool_flush(fd, f->body, f->body + f->len)
+    if (ngx_http_mixpanel_spool_flush(fd, f->body + f->offset,
+                                      f->body + f->len)
         != NGX_OK
         || fsync(fd) == -1
         || rename((char *) tmp, (char *) f->path) == -1)
     {
         (void) unlink((char *) tmp);
         (void) close(fd);
-        return;
+        return NGX_ERROR;
     }
 
     (void) close(f->fd);
 
+    /* the body as the copy has it: the records read are copies */
+
+    ngx_memmove(f->body, f->body + f->offset, f->len - f->offset);
+    f->len -= f->offset;
+    f->next -= f->offset;
+    f->offset = 0;
+
     f->fd = fd;
     f->readonly = 0;
+
+    return NGX_OK;
 }
 
 
