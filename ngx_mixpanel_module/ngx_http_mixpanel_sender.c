@@ -223,6 +223,9 @@ struct ngx_http_mixpanel_sender_s {
     ngx_msec_t                        deadline;
     ngx_msec_t                        budget;
     ngx_uint_t                        sleeping;
+    ngx_uint_t                        wake_at;    /* records in the inbox
+                                                     that may complete a
+                                                     lane's batch */
     int                               file_next;  /* the reopened file */
 
     ngx_http_mixpanel_delta_t         delta;
@@ -358,6 +361,8 @@ static void ngx_http_mixpanel_sender_replay_load(
 static void ngx_http_mixpanel_sender_replay_end(
     ngx_http_mixpanel_sender_t *s);
 static void ngx_http_mixpanel_sender_finish(ngx_http_mixpanel_sender_t *s);
+static ngx_uint_t ngx_http_mixpanel_sender_wake_at(
+    ngx_http_mixpanel_sender_t *s);
 static void ngx_http_mixpanel_sender_finish_replay(
     ngx_http_mixpanel_sender_t *s);
 static ngx_int_t ngx_http_mixpanel_sender_replay_rest(
@@ -465,6 +470,7 @@ ngx_http_mixpanel_sender_start(ngx_http_mixpanel_sender_conf_t *conf,
     s->fd = -1;
     s->file.fd = -1;
     s->conf = *conf;
+    s->wake_at = conf->batch_size;
     ngx_queue_init(&s->lanes);
     s->rr = &s->lanes;
 
@@ -753,7 +759,7 @@ ngx_http_mixpanel_sender_push(ngx_http_mixpanel_sender_t *s,
             wake = s->sleeping;
         }
 
-        if (s->ninbox == s->conf.batch_size) {
+        if (s->ninbox == s->wake_at) {
             wake = 1;
         }
 
@@ -1032,7 +1038,7 @@ ngx_http_mixpanel_sender_thread(void *data)
 
     int                          fd;
     time_t                       oldest;
-    ngx_uint_t                   stop;
+    ngx_uint_t                   stop, wake_at;
     ngx_msec_t                   now, at, deadline, timeout;
     ngx_http_mixpanel_record_t  *list;
 
@@ -1117,10 +1123,12 @@ ngx_http_mixpanel_sender_thread(void *data)
         }
 
         oldest = ngx_http_mixpanel_sender_oldest(s, now);
+        wake_at = ngx_http_mixpanel_sender_wake_at(s);
 
         pthread_mutex_lock(&s->mutex);
 
         s->oldest = oldest;
+        s->wake_at = wake_at;
 
         if (s->ninbox) {
             timeout = ngx_min(timeout, s->conf.flush_interval);
@@ -3191,6 +3199,44 @@ ngx_http_mixpanel_sender_timeout(ngx_http_mixpanel_sender_t *s,
     }
 
     return t;
+}
+
+
+/*
+ * How many records the worker lets into the inbox before it wakes the
+ * thread: a batch's worth, less what the fullest lane holds already (the
+ * records may be that lane's: a batch it completes leaves at once, not
+ * when the lane's flush interval ends); 1 when a lane nears the size of
+ * a request's body, which a record may complete as well.
+ */
+
+static ngx_uint_t
+ngx_http_mixpanel_sender_wake_at(ngx_http_mixpanel_sender_t *s)
+{
+    ngx_uint_t                 most;
+    ngx_queue_t               *q;
+    ngx_http_mixpanel_lane_t  *lane;
+
+    most = 0;
+
+    for (q = ngx_queue_head(&s->lanes);
+         q != ngx_queue_sentinel(&s->lanes);
+         q = ngx_queue_next(q))
+    {
+        lane = ngx_queue_data(q, ngx_http_mixpanel_lane_t, queue);
+
+        if (lane->psize + NGX_HTTP_MIXPANEL_MAX_STRING * 256
+            >= NGX_HTTP_MIXPANEL_MAX_BODY)
+        {
+            return 1;
+        }
+
+        if (lane->npending > most) {
+            most = lane->npending;
+        }
+    }
+
+    return (most < s->conf.batch_size) ? s->conf.batch_size - most : 1;
 }
 
 
