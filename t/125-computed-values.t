@@ -1,0 +1,132 @@
+# Values the module works out itself, checked by value, not by shape:
+# every spelling of a boolean (true/false, 1/0, yes/no, on/off, any case)
+# and what is not one (left out); a sign-up's $created, the request's
+# start in UTC; duration_ms of a request that takes more than a second
+# (limit_rate: 3000 bytes at 1000 bytes/s) and of one that takes none.
+# A plain Test::More file: nginx writes what it would send to a file
+# (mixpanel_api file:), read once it quits.
+
+use strict;
+use warnings;
+use Test::More;
+use HTTP::Tiny;
+use JSON::PP ();
+use POSIX ();
+use Time::HiRes qw(time);
+use t::Direct;
+
+my $port = $ENV{TEST_NGINX_SERVER_PORT} || 2500;
+my $body = "x" x 3000;
+
+my $n = dn_nginx(port => $port, conf => <<"_EOC_");
+worker_processes 1;
+events { worker_connections 64; }
+http {
+    access_log off;
+    mixpanel_api file:%PREFIX%/logs/sink.jsonl;
+    mixpanel_token tok-values;
+    mixpanel_flush_interval 100ms;
+    mixpanel_ip off;
+    mixpanel_user_agent_properties off;
+    server {
+        listen 127.0.0.1:%PORT%;
+        location = /b {
+            mixpanel track;
+            mixpanel_property case \$arg_c;
+            mixpanel_property flag \$arg_v type=boolean;
+            return 200 "ok\\n";
+        }
+        location = /signup {
+            mixpanel signup;
+            mixpanel_account_id \$arg_a;
+            return 200 "ok\\n";
+        }
+        location = /slow {
+            mixpanel track;
+            mixpanel_property case slow;
+            limit_rate 1000;
+            return 200 "$body";
+        }
+        location = /fast {
+            mixpanel track;
+            mixpanel_property case fast;
+            return 200 "ok\\n";
+        }
+        location = /status { mixpanel_status; }
+    }
+}
+_EOC_
+
+my $http = HTTP::Tiny->new(timeout => 30);
+
+my %bool = (true => 1, TRUE => 1, 1 => 1, yes => 1, Yes => 1, on => 1,
+            ON => 1, false => 0, False => 0, 0 => 0, no => 0, No => 0,
+            off => 0, OFF => 0, Off => 0, maybe => undef, 2 => undef,
+            "o" => undef, offf => undef, "" => undef);
+
+my $i = 0;
+my %case;
+for my $v (sort keys %bool) {
+    $i++;
+    $case{"b$i"} = $v;
+    $http->get("$n->{base}/b?c=b$i&v=$v");
+}
+
+my $t0 = time;
+my $start = POSIX::strftime("%Y-%m-%dT%H:%M:%S", gmtime(int $t0));
+is($http->get("$n->{base}/signup?a=acc-created")->{status}, 200,
+   "a sign-up");
+my $t1 = time;
+my $end = POSIX::strftime("%Y-%m-%dT%H:%M:%S", gmtime(int $t1));
+
+my $s0 = time;
+my $r = $http->get("$n->{base}/slow");
+my $slow = (time - $s0) * 1000;
+is(length $r->{content}, 3000, "the slow response came whole");
+cmp_ok($slow, '>', 1500, "and took more than 1.5 s (limit_rate)");
+$http->get("$n->{base}/fast");
+
+ok(dn_wait(10, sub { dn_status($n)->{events_sent} >= $i + 3 }),
+   "every event written");
+ok(dn_stop($n), "nginx quits");
+
+my (%props, @engage);
+open my $fh, '<', "$n->{prefix}/logs/sink.jsonl" or die $!;
+while (my $line = <$fh>) {
+    my $call = JSON::PP->new->utf8->decode($line);
+    for my $rec (@{ $call->{body} }) {
+        if ($call->{endpoint} eq '/engage') {
+            push @engage, $rec;
+        } elsif (defined(my $c = $rec->{properties}{case})) {
+            $props{$c} = $rec->{properties};
+        }
+    }
+}
+
+for my $c (sort keys %case) {
+    my $v = $case{$c};
+    my $want = $bool{$v};
+    my $have = $props{$c}{flag};
+    if (!defined $want) {
+        ok(!exists $props{$c}{flag}, "'$v' is no boolean: left out");
+    } else {
+        ok(JSON::PP::is_bool($have) && ($have ? 1 : 0) == $want,
+           "'$v' is " . ($want ? "true" : "false"))
+            or diag("got " . (defined $have ? $have : "nothing"));
+    }
+}
+
+my ($once) = grep { exists $_->{'$set_once'} } @engage;
+my $created = $once && $once->{'$set_once'}{'$created'};
+ok(defined $created, "the sign-up's \$set_once carries \$created");
+ok(defined $created && $created ge $start && $created le $end,
+   "\$created is the request's start in UTC ($start to $end)")
+    or diag("got " . ($created // "nothing"));
+
+cmp_ok($props{slow}{duration_ms}, '>=', $slow - 1000,
+       "duration_ms of the slow request is its time ("
+       . int($slow) . " ms measured by the client)");
+cmp_ok($props{slow}{duration_ms}, '<=', $slow + 100, "not more");
+cmp_ok($props{fast}{duration_ms}, '<', 1000, "a fast request's is small");
+
+done_testing();
