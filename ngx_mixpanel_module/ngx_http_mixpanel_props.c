@@ -658,7 +658,7 @@ static ngx_int_t
 ngx_http_mixpanel_search_props(ngx_http_mixpanel_buf_t *b,
     ngx_str_t *referer)
 {
-    u_char                      *p, *q, *start, *last, *v,
+    u_char                      *p, *q, *start, *last, *end, *v,
                                  buf[NGX_HTTP_MIXPANEL_MAX_STRING + 4];
     size_t                       len;
     ngx_http_mixpanel_engine_t  *e;
@@ -680,12 +680,32 @@ ngx_http_mixpanel_search_props(ngx_http_mixpanel_buf_t *b,
         return NGX_OK;
     }
 
+    /*
+     * Each engine in its turn over the whole Referer, as the SDK's regular
+     * expressions are tried: memchr() finds the candidates for the word's
+     * first byte, so that a Referer costs a few scans, not a comparison
+     * at every byte for every engine.
+     */
+
     for (e = ngx_http_mixpanel_engines; e->name.len; e++) {
 
-        for (p = start; p + e->word.len + 1 + e->tail.len <= last; p++) {
-            if (ngx_strncmp(p, e->word.data, e->word.len) == 0
-                && ngx_strncmp(p + e->word.len + 1, e->tail.data,
-                               e->tail.len)
+        len = e->word.len + 1 + e->tail.len;
+
+        if ((size_t) (last - start) < len) {
+            continue;
+        }
+
+        end = last - len + 1;
+
+        for (p = start; p < end; p++) {
+
+            p = memchr(p, e->word.data[0], end - p);
+            if (p == NULL) {
+                break;
+            }
+
+            if (ngx_memcmp(p + 1, e->word.data + 1, e->word.len - 1) == 0
+                && ngx_memcmp(p + e->word.len + 1, e->tail.data, e->tail.len)
                    == 0)
             {
                 goto found;
