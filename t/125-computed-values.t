@@ -2,7 +2,9 @@
 # every spelling of a boolean (true/false, 1/0, yes/no, on/off, any case)
 # and what is not one (left out); a sign-up's $created, the request's
 # start in UTC; duration_ms of a request that takes more than a second
-# (limit_rate: 3000 bytes at 1000 bytes/s) and of one that takes none.
+# (limit_rate: 3000 bytes at 1000 bytes/s) and of one that takes none;
+# the events' time and the people updates' $time, in milliseconds, the
+# request's start (the slow request's, not its end 3 s later).
 # A plain Test::More file: nginx writes what it would send to a file
 # (mixpanel_api file:), read once it quits.
 
@@ -84,7 +86,9 @@ my $r = $http->get("$n->{base}/slow");
 my $slow = (time - $s0) * 1000;
 is(length $r->{content}, 3000, "the slow response came whole");
 cmp_ok($slow, '>', 1500, "and took more than 1.5 s (limit_rate)");
+my $f0 = time;
 $http->get("$n->{base}/fast");
+my $f1 = time;
 
 ok(dn_wait(10, sub { dn_status($n)->{events_sent} >= $i + 3 }),
    "every event written");
@@ -114,6 +118,27 @@ for my $c (sort keys %case) {
            "'$v' is " . ($want ? "true" : "false"))
             or diag("got " . (defined $have ? $have : "nothing"));
     }
+}
+
+# the clients' clock and nginx's are the same; nginx's is read when the
+# request starts (a few ms of slack for its cached time)
+
+my $ms = sub { int($_[0] * 1000) };
+
+cmp_ok($props{slow}{time}, '>=', $ms->($s0) - 5,
+       "the slow request's time is in ms, not before it was sent");
+cmp_ok($props{slow}{time}, '<', $ms->($s0) + 1000,
+       "its start, not its end (" . int($slow) . " ms later)");
+cmp_ok($props{fast}{time}, '>=', $ms->($f0) - 5, "the fast one's time");
+cmp_ok($props{fast}{time}, '<=', $ms->($f1) + 5, "to the millisecond");
+
+my @signup = grep { exists $_->{'$time'} } @engage;
+ok(@signup >= 1, "the sign-up's people updates carry \$time");
+for my $rec (@signup) {
+    my ($op) = grep { /^\$(set|set_once|unset|add|append|union)$/ } keys %$rec;
+    cmp_ok($rec->{'$time'}, '>=', $ms->($t0) - 5,
+           "the people update's \$time ($op) is the request's, in ms");
+    cmp_ok($rec->{'$time'}, '<=', $ms->($t1) + 5, "to the millisecond");
 }
 
 my ($once) = grep { exists $_->{'$set_once'} } @engage;
