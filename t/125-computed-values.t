@@ -4,7 +4,8 @@
 # start in UTC; duration_ms of a request that takes more than a second
 # (limit_rate: 3000 bytes at 1000 bytes/s) and of one that takes none;
 # the events' time and the people updates' $time, in milliseconds, the
-# request's start (the slow request's, not its end 3 s later).
+# request's start (the slow request's, not its end 3 s later); the device
+# cookie's Expires, now plus its Max-Age (400 days, and one hour).
 # A plain Test::More file: nginx writes what it would send to a file
 # (mixpanel_api file:), read once it quits.
 
@@ -14,6 +15,7 @@ use Test::More;
 use HTTP::Tiny;
 use JSON::PP ();
 use POSIX ();
+use Time::Local qw(timegm);
 use Time::HiRes qw(time);
 use t::Direct;
 
@@ -54,6 +56,18 @@ http {
             mixpanel_property case fast;
             return 200 "ok\\n";
         }
+        location = /cookie400 {
+            mixpanel track;
+            mixpanel_property case cookie400;
+            mixpanel_device_cookie did max_age=400d;
+            return 200 "ok\\n";
+        }
+        location = /cookie1h {
+            mixpanel track;
+            mixpanel_property case cookie1h;
+            mixpanel_device_cookie did max_age=1h;
+            return 200 "ok\\n";
+        }
         location = /status { mixpanel_status; }
     }
 }
@@ -90,7 +104,36 @@ my $f0 = time;
 $http->get("$n->{base}/fast");
 my $f1 = time;
 
-ok(dn_wait(10, sub { dn_status($n)->{events_sent} >= $i + 3 }),
+# Expires as nginx writes it (RFC 6265: a two-digit year 70-99 is 19xx,
+# 00-69 20xx), in seconds since the epoch
+
+my %mon = (Jan => 0, Feb => 1, Mar => 2, Apr => 3, May => 4, Jun => 5,
+           Jul => 6, Aug => 7, Sep => 8, Oct => 9, Nov => 10, Dec => 11);
+
+sub expires {
+    my ($cookie) = @_;
+    my ($d, $m, $y, $hh, $mm, $ss) = ($cookie // '') =~
+        /; Expires=\w{3}, (\d\d)-(\w{3})-(\d\d|\d{4}) (\d\d):(\d\d):(\d\d) GMT/
+        or return undef;
+    $y += $y < 70 ? 2000 : 1900 if $y < 100;
+    return timegm($ss, $mm, $hh, $d, $mon{$m}, $y);
+}
+
+for my $c ([cookie400 => 34560000], [cookie1h => 3600]) {
+    my ($loc, $age) = @$c;
+    my $c0 = time;
+    my $set = $http->get("$n->{base}/$loc")->{headers}{'set-cookie'};
+    my $c1 = time;
+    like($set // '', qr/^did=[0-9a-f-]{36}; Path=\/; Max-Age=$age; Expires=/,
+         "$loc: the device cookie, Max-Age=$age");
+    my $exp = expires($set);
+    ok(defined $exp && $exp >= int($c0) + $age - 1
+       && $exp <= int($c1) + $age + 1,
+       "$loc: Expires is now plus $age s")
+        or diag("got " . ($set // "no Set-Cookie"));
+}
+
+ok(dn_wait(10, sub { dn_status($n)->{events_sent} >= $i + 5 }),
    "every event written");
 ok(dn_stop($n), "nginx quits");
 
