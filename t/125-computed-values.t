@@ -5,7 +5,9 @@
 # (limit_rate: 3000 bytes at 1000 bytes/s) and of one that takes none;
 # the events' time and the people updates' $time, in milliseconds, the
 # request's start (the slow request's, not its end 3 s later); the device
-# cookie's Expires, now plus its Max-Age (400 days, and one hour).
+# cookie's Expires, now plus its Max-Age (400 days, and one hour); the
+# request properties: method, status (a handler's, an error page's, a
+# missing file's), the location as route, the raw path without the query.
 # A plain Test::More file: nginx writes what it would send to a file
 # (mixpanel_api file:), read once it quits.
 
@@ -22,7 +24,11 @@ use t::Direct;
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || 2500;
 my $body = "x" x 3000;
 
-my $n = dn_nginx(port => $port, conf => <<"_EOC_");
+my $n = dn_nginx(port => $port, dirs => ["html"], before => sub {
+    open my $fh, '>', "$_[0]/html/gone.html" or die $!;
+    print $fh "gone\n";
+    close $fh;
+}, conf => <<"_EOC_");
 worker_processes 1;
 events { worker_connections 64; }
 http {
@@ -68,6 +74,30 @@ http {
             mixpanel_device_cookie did max_age=1h;
             return 200 "ok\\n";
         }
+        location /pre/ {
+            mixpanel track;
+            mixpanel_property case \$arg_c;
+            return 201 "made\\n";
+        }
+        location = /forbidden {
+            mixpanel track;
+            mixpanel_property case forbidden;
+            return 403;
+        }
+        location /missing/ {
+            mixpanel track;
+            mixpanel_property case missing;
+            root %PREFIX%/html;
+        }
+        location /moved/ {
+            error_page 404 =410 /gone.html;
+            root %PREFIX%/html;
+        }
+        location = /gone.html {
+            mixpanel track;
+            mixpanel_property case gone;
+            root %PREFIX%/html;
+        }
         location = /status { mixpanel_status; }
     }
 }
@@ -104,6 +134,14 @@ my $f0 = time;
 $http->get("$n->{base}/fast");
 my $f1 = time;
 
+is($http->request("POST", "$n->{base}/pre/a%20b/c.json?c=pre&x=%3F")
+   ->{status}, 201, "a POST answered 201");
+is($http->get("$n->{base}/forbidden")->{status}, 403, "a 403");
+is($http->get("$n->{base}/missing/none.json?y=1")->{status}, 404,
+   "a missing file's 404");
+is($http->get("$n->{base}/moved/none.json")->{status}, 410,
+   "an error page's status (error_page 404 =410)");
+
 # Expires as nginx writes it (RFC 6265: a two-digit year 70-99 is 19xx,
 # 00-69 20xx), in seconds since the epoch
 
@@ -133,7 +171,7 @@ for my $c ([cookie400 => 34560000], [cookie1h => 3600]) {
         or diag("got " . ($set // "no Set-Cookie"));
 }
 
-ok(dn_wait(10, sub { dn_status($n)->{events_sent} >= $i + 5 }),
+ok(dn_wait(10, sub { dn_status($n)->{events_sent} >= $i + 9 }),
    "every event written");
 ok(dn_stop($n), "nginx quits");
 
@@ -182,6 +220,23 @@ for my $rec (@signup) {
     cmp_ok($rec->{'$time'}, '>=', $ms->($t0) - 5,
            "the people update's \$time ($op) is the request's, in ms");
     cmp_ok($rec->{'$time'}, '<=', $ms->($t1) + 5, "to the millisecond");
+}
+
+my %req = (
+    pre => ["POST", 201, "/pre/", "/pre/a%20b/c.json"],
+    forbidden => ["GET", 403, "/forbidden", "/forbidden"],
+    missing => ["GET", 404, "/missing/", "/missing/none.json"],
+    fast => ["GET", 200, "/fast", "/fast"],
+    gone => ["GET", 410, "/gone.html", "/moved/none.json"],
+);
+
+for my $c (sort keys %req) {
+    my ($method, $status, $route, $path) = @{ $req{$c} };
+    my $p = $props{$c} || {};
+    is_deeply([@$p{qw(http_method http_status http_route http_path)}],
+              [$method, $status, $route, $path],
+              "$c: method $method, status $status, route $route, "
+              . "path $path");
 }
 
 my ($once) = grep { exists $_->{'$set_once'} } @engage;
