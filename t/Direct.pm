@@ -84,6 +84,10 @@ sub dn_nginx {
     close $fh;
     my $pid = fork() // die "fork: $!";
     if ($pid == 0) {
+        # a group of its own: a test that dies kills the workers too, else
+        # an orphaned worker keeps the port and prove's pipe open
+        setpgrp(0, 0);
+        open STDOUT, '>', "$prefix/logs/stdout.log";
         open STDERR, '>', "$prefix/logs/stderr.log";
         exec $binary, "-p", "$prefix/", "-c", "conf/nginx.conf";
         die "exec: $!";
@@ -127,7 +131,7 @@ sub dn_stop {
     kill $sig // 'QUIT', $n->{pid};
     my $gone = dn_wait($timeout // 15, sub {
         waitpid($n->{pid}, WNOHANG) == $n->{pid} });
-    kill 'KILL', $n->{pid} unless $gone;
+    kill 'KILL', -$n->{pid} unless $gone;
     waitpid($n->{pid}, 0) unless $gone;
     @Pids = grep { $_->[0] != $n->{pid} } @Pids;
     return $gone;
@@ -135,7 +139,7 @@ sub dn_stop {
 
 END {
     for (@Pids) {
-        kill $_->[1], $_->[0];
+        kill $_->[1], $_->[1] eq 'KILL' ? -$_->[0] : $_->[0];
         waitpid $_->[0], 0;
     }
 }

@@ -242,7 +242,14 @@ sub emulator {
     return JSON::PP::decode_json($res->{content});
 }
 
+our @NginxPids;
+
 END {
+    for my $pid (@NginxPids) {
+        kill 'KILL', -$pid;
+        waitpid $pid, 0;
+    }
+
     for my $pid (@EmulatorPids) {
         kill 'TERM', $pid;
         waitpid $pid, 0;
@@ -287,10 +294,17 @@ sub start_nginx {
     die "fork: $!" unless defined $pid;
 
     if ($pid == 0) {
+        # a group of its own, and not on the test's output: a test that
+        # dies takes the workers with it (END below), and an nginx left
+        # over cannot hold prove's pipe open
+        setpgrp(0, 0);
+        open STDOUT, '>', "$prefix/logs/stdout.log";
         open STDERR, '>', "$prefix/logs/stderr.log";
         exec $binary, "-p", "$prefix/", "-c", "conf/nginx.conf";
         die "exec: $!";
     }
+
+    push @NginxPids, $pid;
 
     return { pid => $pid, prefix => $prefix, port => $port,
              base => "http://127.0.0.1:$port" };
@@ -318,7 +332,9 @@ sub stop_nginx {
         waitpid($nginx->{pid}, WNOHANG) == $nginx->{pid}
     });
 
-    kill 'KILL', $nginx->{pid} unless $gone;
+    kill 'KILL', -$nginx->{pid} unless $gone;
+    waitpid($nginx->{pid}, 0) unless $gone;
+    @NginxPids = grep { $_ != $nginx->{pid} } @NginxPids;
 
     return $gone;
 }
