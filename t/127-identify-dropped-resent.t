@@ -3,7 +3,9 @@
 # told of the drop and marks the device in the shared zone, whatever its
 # cookie says.  The control: once that $identify has been delivered, the
 # same request sends none.  (The mark was untested for this drop: only a
-# full queue's refusal was, in t/059.)
+# full queue's refusal was, in t/059.)  The same for an $identify dropped
+# by a reload's exit (events_dropped.shutdown): the new worker identifies
+# the device again, as the mark is in the shared zone.
 
 use strict;
 use warnings;
@@ -56,18 +58,21 @@ _EOC_
 my $http = HTTP::Tiny->new(timeout => 10);
 
 sub req {
-    my ($method, $path, $cookie) = @_;
+    my ($method, $path, $cookie, $account) = @_;
     my $res = $http->request($method, "$n->{base}$path",
                              { headers => { Cookie => "mp_device_id=$cookie",
-                                            "X-Account" => "acc-d" } });
+                                            "X-Account" => $account
+                                                           // "acc-d" } });
     is($res->{status}, 200, "$method $path");
     my $c = $res->{headers}{"set-cookie"} // "";
     return $c =~ /mp_device_id=([^;]+)/ ? $1 : $cookie;
 }
 
 sub identifies {
+    my ($token) = @_;
     return scalar grep { $_->{op} eq '$identify' }
-        @{ dn_emu("identity?token=tok-dropped")->{identity} };
+        @{ dn_emu("identity?token=" . ($token // "tok-dropped"))
+               ->{identity} };
 }
 
 my $bound = req(POST => "/login", $D);
@@ -106,5 +111,71 @@ is_deeply([@$s{qw(events_queued events_sent identify_sent)},
           [6, 4, 1, 2, 0], "queued 6 = sent 4 (one \$identify) + dropped 2");
 
 ok(dn_stop($n), "nginx quits");
+
+# -- dropped at a reload's exit ---------------------------------------------
+
+my $m = dn_nginx(port => $port + 2, conf => <<'_EOC_');
+worker_processes 1;
+events { worker_connections 64; }
+http {
+    access_log off;
+    mixpanel_api http://127.0.0.1:%EMU%;
+    mixpanel_token tok-reload;
+    mixpanel_cookie_secret 0123456789abcdef0123456789abcdef;
+    mixpanel_flush_interval 50ms;
+    mixpanel_request_properties off;
+    mixpanel_user_agent_properties off;
+    server {
+        listen 127.0.0.1:%PORT%;
+        location = /login {
+            mixpanel login;
+            mixpanel_account_id $http_x_account;
+            return 200 "ok\n";
+        }
+        location /api/ {
+            mixpanel track;
+            mixpanel_account_id $http_x_account;
+            return 200 "ok\n";
+        }
+        location = /status { mixpanel_status; }
+    }
+}
+_EOC_
+
+$n = $m;
+my $E = "0e9d8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b";
+
+dn_emu("faults", '{"status":503,"count":-1,"path":"/import"}');
+
+$bound = req(POST => "/login", $E, "acc-e");
+like($bound, qr/^\Q$E\E\.[0-9a-f]{12}$/, "reload: the login's cookie, bound");
+ok(dn_wait(10, sub { dn_emu("requests?path=/import&status=503")->{count}
+                     >= 1 }),
+   "its \$identify failed once, and waits for its retry");
+
+dn_signal($m, 'HUP');
+ok(dn_wait(30, sub { dn_status($m)->{events_dropped}{shutdown} == 2 }),
+   "the reload's exit dropped the \$identify and the login's event")
+    or diag(JSON::PP::encode_json(dn_status($m)));
+
+dn_emu("faults", undef, "DELETE");
+is(identifies("tok-reload"), 0, "no \$identify reached Mixpanel");
+
+$c = req(GET => "/api/next", $bound, "acc-e");
+ok(dn_wait(10, sub { identifies("tok-reload") == 1 }),
+   "the new worker identified the device again");
+($op) = @{ dn_emu("identity?token=tok-reload")->{identity} };
+is_deeply([@{ $op->{ids} || {} }{qw($identified_id $anon_id)},
+           $op->{outcome}], ["acc-e", $E, "merged"],
+          "with its account: merged")
+    or diag(JSON::PP::encode_json($op));
+
+req(GET => "/api/again", $c, "acc-e");
+ok(dn_wait(10, sub { dn_status($m)->{events_sent} == 4 }),
+   "the request after it sent its event (and the login's people update)")
+    or diag(JSON::PP::encode_json(dn_status($m)));
+is(identifies("tok-reload"), 1, "and no second \$identify");
+
+ok(dn_stop($m), "nginx quits");
 
 done_testing();
