@@ -17,10 +17,11 @@ $ENV{TEST_NGINX_SPOOL_TMP} = tempdir(CLEANUP => 1);
 $ENV{TEST_NGINX_SPOOL_SPLIT} = tempdir(CLEANUP => 1);
 $ENV{TEST_NGINX_SPOOL_OLD} = tempdir(CLEANUP => 1);
 $ENV{TEST_NGINX_SPOOL_PEOPLE} = tempdir(CLEANUP => 1);
+$ENV{TEST_NGINX_SPOOL_REJECT} = tempdir(CLEANUP => 1);
 
 # the workers run as nobody
 chmod 0777, map { $ENV{"TEST_NGINX_SPOOL$_"} }
-                "", qw(_BAD _CORRUPT _TMP _SPLIT _OLD _PEOPLE);
+                "", qw(_BAD _CORRUPT _TMP _SPLIT _OLD _PEOPLE _REJECT);
 
 sub put {
     my ($path, $text) = @_;
@@ -49,6 +50,16 @@ put("$ENV{TEST_NGINX_SPOOL_OLD}/mp-1-2-3.json.claimed",
           . "\"\$insert_id\":\"" . sprintf("%032x", 4242 + $_) . "\","
           . "\"scenario\":\"claimed\"}}"
       } 1, 2) . "]");
+
+# three spooled events, the second two hours ahead: Mixpanel refuses it
+put("$ENV{TEST_NGINX_SPOOL_REJECT}/mp-1-2-4.json",
+    "{\"kind\":\"import\",\"token\":\"tok-spool\",\"count\":3}\n["
+    . join(",", map {
+          "{\"event\":\"Spooled\",\"properties\":{\"token\":\"tok-spool\","
+          . "\"time\":" . ($t + ($_ == 2 ? 7260000 : $_)) . ","
+          . "\"distinct_id\":\"r$_\",\"\$insert_id\":\""
+          . sprintf("%032x", 4342 + $_) . "\",\"scenario\":\"reject\"}}"
+      } 1, 2, 3) . "]");
 
 start_emulator("--identity", "original");
 
@@ -291,6 +302,23 @@ is full
  "GET /status"]
 --- response_body_like eval
 [".*", '"count": 2,', ".*", '"events_replayed":2,']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 11a: a replayed event Mixpanel refuses is counted as refused on replay, the others as replayed
+--- http_config
+    mixpanel_spool $TEST_NGINX_SPOOL_REJECT;
+--- request eval
+["GET /emu/events?prop.scenario=reject&wait_for=2&timeout=20",
+ "GET /emu/rejected?endpoint=/import&wait_for=1&timeout=5",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status"]
+--- response_body_like eval
+['"count": 2,.*"distinct_id": "r1".*"distinct_id": "r3"',
+ '"count": 1,.*"distinct_id": "r2"', ".*",
+ '^(?=.*"events_rejected":0,)(?=.*"events_replayed":2,)(?=.*"events_replay_rejected":1,)']
 --- no_error_log
 [alert]
 
