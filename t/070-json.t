@@ -415,6 +415,27 @@ Content-Type: application/json
 
 
 
+=== TEST 12a: a request body that arrives in three reads (the first part with the headers) is read whole
+--- config
+    location = /switch {
+        proxy_set_header X-Profile $profile;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/echo;
+    }
+--- raw_request eval
+my $body = '{"other":[1,2],"profile_id":"p2","more":"' . ("m" x 100) . '"}';
+[ "POST /switch HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+  . "Content-Type: application/json\r\n"
+  . "Content-Length: " . length($body) . "\r\n\r\n"
+  . substr($body, 0, 20),
+  substr($body, 20, 20), substr($body, 40) ]
+--- raw_request_middle_delay: 0.2
+--- response_body
+profile=p2
+--- no_error_log
+[error]
+
+
+
 === TEST 13: nested request pointers with escapes
 --- config
     location = /switch {
