@@ -436,6 +436,26 @@ profile=p2
 
 
 
+=== TEST 12b: which request Content-Types are JSON: application/json, text/json, any +json, in any case, with parameters; not text/plain, application/jsonx, application/x-json
+--- config
+    location = /switch {
+        proxy_set_header X-Profile $profile;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/echo;
+    }
+--- request eval
+[ map { qq(POST /switch\n{"profile_id":"p2"}) } 1 .. 8 ]
+--- more_headers eval
+[ map { "Content-Type: $_" } "application/json", "text/json",
+  "TEXT/JSON; charset=utf-8", "application/vnd.api+json",
+  "Application/Problem+JSON;v=1", "text/plain", "application/jsonx",
+  "application/x-json" ]
+--- response_body eval
+[ ("profile=p2\n") x 5, ("profile=\n") x 3 ]
+--- no_error_log
+[error]
+
+
+
 === TEST 13: nested request pointers with escapes
 --- config
     location = /switch {
