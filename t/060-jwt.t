@@ -98,6 +98,15 @@ sub claims_of {
                        payload_json => '{"sub":"empty","exp":""}'),
     nbf_null    => jwt('HS256', 'hs', undef,
                        payload_json => '{"sub":"nbfnull","nbf":null}'),
+    nbf_string  => jwt('HS256', 'hs', { sub => 'x', nbf => 'soon' }),
+    nbf_past    => jwt('HS256', 'hs', { sub => 'nbfpast',
+                                        nbf => time - 60 }),
+    nbf_huge    => jwt('HS256', 'hs', undef,
+                       payload_json => '{"sub":"nbfhuge",'
+                                       . '"nbf":10000000000000000000.0}'),
+    exp_huge    => jwt('HS256', 'hs', undef,
+                       payload_json => '{"sub":"exphuge",'
+                                       . '"exp":10000000000000000000.0}'),
     exp_numstr  => jwt('HS256', 'hs', { sub => 'numstr',
                                         exp => '' . (time + 3600) }),
     crit      => jwt('HS256', 'hs', { sub => 'x' },
@@ -859,6 +868,41 @@ early=u-1 sub=u-1 org=org-9
 [ "sub=\n", "sub=\n", "sub=\n", "sub=\n", "sub=\n", "sub=float\n" ]
 --- no_error_log
 [error]
+
+
+
+=== TEST 28c: an nbf that is no time, or an nbf or exp of 10^19 s (past any clock), makes the token unusable; an nbf in the past is read
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ "GET /t?t=$::T{nbf_string}", "GET /t?t=$::T{nbf_huge}",
+  "GET /t?t=$::T{exp_huge}", "GET /t?t=$::T{nbf_past}" ]
+--- response_body eval
+[ "sub=\n", "sub=\n", "sub=\n", "sub=nbfpast\n" ]
+--- no_error_log
+[error]
+
+
+
+=== TEST 28d: a malformed nbf is logged
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+"GET /t?t=$::T{nbf_huge}"
+--- response_body
+sub=
+--- error_log
+JWT ignored: malformed "nbf" claim
 
 
 
