@@ -229,6 +229,29 @@ GET /emu/events?prop.scenario=auth&wait_for=1&timeout=20
 
 
 
+=== TEST 10a: 403, as a 401: kept for a slow retry, not rejected
+--- main_config
+    worker_shutdown_timeout 1s;
+--- request eval
+["POST /emu/faults\n{\"status\":403,\"count\":1,\"path\":\"/import\"}",
+ "GET /t?n=1&s=forbidden",
+ "GET /emu/requests?path=/import&status=403&wait_for=1&timeout=20",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status"]
+--- response_body_like eval
+[".*", "^ok", '"count": 1,', ".*",
+ '^(?=.*"events_sent":0,"events_rejected":0,)(?=.*"retries":0,)(?=.*"queue_depth":1,)(?=.*"last_error":"HTTP 403 from /import)']
+
+
+
+=== TEST 10b: the 403'd event was retried when that nginx quit, and delivered
+--- request
+GET /emu/events?prop.scenario=forbidden&wait_for=1&timeout=20
+--- response_body_like eval
+'"count": 1,'
+
+
+
 === TEST 11: /engage answers 200 with an error body: read, and the updates counted as rejected
 --- more_headers eval
 ["", "Cookie: mp_device_id=$::D1", "", "", ""]
