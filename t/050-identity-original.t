@@ -325,6 +325,42 @@ POST /login
 
 
 
+=== TEST 11a: a login answered 302 (a redirect, not a 2xx) does nothing at all
+--- config
+    location = /login {
+        mixpanel login;
+        return 302 /home;
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1\nX-Account: acc-1"
+--- request
+POST /login
+--- error_code: 302
+--- response_headers
+!Set-Cookie
+--- calls eval
+'^$'
+
+
+
+=== TEST 11b: a login answered 299, the last 2xx, is a login (the control of 11a)
+--- config
+    location = /login {
+        mixpanel login;
+        return 299 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1\nX-Account: acc-1"
+--- request
+POST /login
+--- error_code: 299
+--- calls eval
+sink_re(['/import', event_re('Log In', 'acc-1', $::D1, undef,
+                             ',"account_id":"acc-1"')],
+        ['/engage', engage_re('acc-1', '$set', '"account_id":"acc-1"')])
+
+
+
 === TEST 12: if= replaces the 2xx rule of identity actions
 --- config
     location = /login {
