@@ -2,7 +2,13 @@
 # to 60 s at most, plus 1-5 s of jitter each time.  Mixpanel answers 503
 # (no Retry-After) to every /import: the gaps between one batch's eight
 # attempts are 2, 4, 8, 16, 32, 60 and 60 s, each plus 1-5 s; without the
-# cap the last two would be 64 and 128 s.  About 3.5 minutes.
+# cap the last two would be 64 and 128 s.  Delivery failures are logged
+# at most once a minute per reason: of the eight 503s, the first, the
+# sixth, the seventh and the eighth (the only ones 60 s or more after the
+# last line).  Meanwhile another project's token is refused once (401):
+# its lane waits 60 s plus 1-5 s ("retried slowly"), logs it once
+# although a 503 was just logged, and delivers at the retry.  About 3.5
+# minutes.
 
 use strict;
 use warnings;
@@ -12,7 +18,10 @@ use t::Direct;
 
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || 2500;
 dn_emulator($port + 1);
-dn_emu("faults", '{"status":503,"count":-1,"path":"/import"}');
+dn_emu("faults",
+       '{"status":401,"count":1,"path":"/import","token":"tok-auth"}');
+dn_emu("faults",
+       '{"status":503,"count":-1,"path":"/import","token":"tok-backoff"}');
 
 my $n = dn_nginx(port => $port, conf => <<'_EOC_');
 worker_processes 1;
@@ -25,17 +34,24 @@ http {
     server {
         listen 127.0.0.1:%PORT%;
         location = /t { mixpanel track; return 200 "ok\n"; }
+        location = /auth {
+            mixpanel track;
+            mixpanel_token tok-auth;
+            return 200 "ok\n";
+        }
         location = /status { mixpanel_status; }
     }
 }
 _EOC_
 
 is(HTTP::Tiny->new->get("$n->{base}/t")->{status}, 200, "one event");
+is(HTTP::Tiny->new->get("$n->{base}/auth")->{status}, 200,
+   "one event of the refused token");
 
 my @at;
 ok(dn_wait(260, sub {
        @at = map { $_->{received_ms} }
-           @{ dn_emu("requests?path=/import")->{requests} };
+           @{ dn_emu("requests?path=/import&status=503")->{requests} };
        @at >= 8 }), "eight attempts within 260 s")
     or diag("attempts at " . join(", ", map { $_ - $at[0] } @at) . " ms");
 
@@ -50,6 +66,31 @@ for my $i (0 .. 6) {
 
 is(dn_status($n)->{events_dropped}{retry_expired}, 0,
    "nothing dropped (mixpanel_retry_max_time 10m)");
+
+# one line a minute: an attempt is logged when the last line is 60 s old
+my ($last, $lines) = (undef, 0);
+for my $t (@at) {
+    next if defined $last && $t - $last < 60000;
+    ($last, $lines) = ($t, $lines + 1);
+}
+is($lines, 4, "the 503s logged: the first, sixth, seventh and eighth");
+my $log = dn_errlog($n);
+my @warn = $log =~ /\[warn\] [^\n]*mixpanel: "[^"\n]*" answered 503, will/g;
+is(scalar @warn, $lines, "one line a minute for the eight 503s")
+    or diag(join("\n", @warn));
+
+my $refused = dn_emu("requests?path=/import&status=401")->{requests};
+my $taken = dn_emu("requests?path=/import&status=200")->{requests};
+is(scalar @$refused, 1, "the other token refused once");
+is(scalar @$taken, 1, "and taken at its one retry");
+my $wait = @$refused && @$taken
+    ? ($taken->[0]{received_ms} - $refused->[0]{received_ms}) / 1000 : -1;
+ok($wait >= 60.9 && $wait <= 65.5,
+   sprintf("the refused lane retried after %.1f s, 60 s plus 1-5 s", $wait));
+my @auth = $log
+    =~ /\[error\] [^\n]*mixpanel: "[^"\n]*" refused the credentials \(401\)/g;
+is(scalar @auth, 1, "the refusal logged once, besides the 503s' line");
+is(dn_emu("events?token=tok-auth")->{count}, 1, "its event delivered");
 
 dn_emu("faults", undef, "DELETE");
 ok(dn_stop($n), "nginx quits");
