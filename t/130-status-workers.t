@@ -2,13 +2,15 @@
 # workers' queues (3 x mixpanel_queue_size 7 = 21), queue_oldest_age the
 # age of the oldest event any of them holds (an event one worker cannot
 # send, Mixpanel unreachable), in JSON and in Prometheus' format.  A
-# plain Test::More file.
+# worker that stops reporting (stopped, not dead: its pid lives on) leaves
+# the sum 10 s after its last report, not before, and comes back when it
+# reports again.  A plain Test::More file.
 
 use strict;
 use warnings;
 use Test::More;
 use HTTP::Tiny;
-use Time::HiRes qw(sleep);
+use Time::HiRes qw(sleep time);
 use t::Direct;
 
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || 2500;
@@ -55,6 +57,26 @@ cmp_ok($s->{queue_oldest_age}, '<=', 10, "not more");
 cmp_ok(prometheus("queue_oldest_age_seconds") // -1, '>=', 3,
        "the same in Prometheus' format");
 is($s->{queue_capacity}, 21, "the capacity unchanged");
+
+# a worker stopped (SIGSTOP): alive, but it no longer reports
+my @workers = grep {
+    open my $f, '<', "/proc/$_/stat" or next;
+    (split ' ', scalar <$f>)[3] == $n->{pid} } map { m{(\d+)$} }
+    glob "/proc/[0-9]*";
+is(scalar @workers, 3, "three workers");
+my $stopped = time();
+kill 'STOP', $workers[0];
+sleep(7);
+is(dn_status($n)->{queue_capacity}, 21, "7 s after it stopped: still in");
+ok(dn_wait(10, sub { dn_status($n)->{queue_capacity} == 14 }),
+   "then it leaves the sum");
+my $left = time() - $stopped;
+ok($left >= 9.5 && $left <= 13, sprintf("after %.1f s: 10 s, plus the second "
+   . "it was in", $left));
+is(prometheus("queue_capacity"), 14, "the same in Prometheus' format");
+kill 'CONT', $workers[0];
+ok(dn_wait(5, sub { dn_status($n)->{queue_capacity} == 21 }),
+   "back when it reports again");
 
 ok(dn_stop($n, 'TERM'), "nginx stops");
 
