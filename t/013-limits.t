@@ -597,6 +597,33 @@ my $j = "$c\nContent-Type: application/json";
 
 
 
+=== TEST 17a: mixpanel_json_max_size is 64k by default: a request body of 65536 bytes is read, one of 65537 is not
+--- http_config
+    mixpanel_identity simplified;
+    mixpanel_json_set $req_account request /a;
+    mixpanel_account_id $req_account;
+--- config
+    location = /q {
+        mixpanel track;
+        client_body_buffer_size 128k;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+    }
+
+    location = /backend {
+        return 200 "ok\n";
+    }
+--- steps eval
+my $j = "Cookie: mp_device_id=$::D1\nContent-Type: application/json";
+my $a = '{"a":"acc-req-78901234567890","pad":"';
+my $pad = 65536 - length($a) - 2;
+[ { req => "POST /q\n$a" . ("x" x $pad) . '"}', hdr => $j, queued => 1 },
+  { req => "POST /q\n$a" . ("x" x ($pad + 1)) . '"}', hdr => $j,
+    queued => 2 } ]
+--- sink eval
+::sink_of([ ::known('acc-req-78901234567890'), ::anon() ])
+
+
+
 === TEST 18: a batch whose body is 2 MB less one byte leaves as one request
 --- http_config
     mixpanel_flush_interval 3s;

@@ -185,6 +185,23 @@ could not be reached
 
 
 
+=== TEST 4b: by default, 8 batches in flight at once (12 waiting)
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"delay_ms\":1000,\"count\":-1,\"path\":\"/import\"}",
+ (map { "GET /t?tok=tok-c&s=default-8&n=$_" } 1 .. 12),
+ "GET /emu/events?prop.scenario=default-8&wait_for=12&timeout=30",
+ "GET /emu/concurrency",
+ "POST /emu/faults/clear"]
+--- response_body_like eval
+[".*", ".*", (("^ok") x 12), '"count": 12,',
+ '^\{"in_flight": 0, "max_in_flight": 8, "connections": 8\}$', ".*"]
+--- no_error_log
+[error]
+[alert]
+
+
+
 === TEST 5: mixpanel_concurrency 1: one batch at a time, one connection
 --- http_config
     mixpanel_concurrency 1;
