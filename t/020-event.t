@@ -69,6 +69,20 @@ sub run_strings {
     return @s;
 }
 
+# TEST 3a: [value, sent]: a number is sent only when it is a JSON number
+# (RFC 8259) of at most 64 characters, within a double; otherwise
+# Mixpanel would refuse the whole batch's JSON
+our @Numbers = (
+    ["0", 1], ["-0", 1], ["7", 1], ["-12", 1], ["10", 1], ["0.5", 1],
+    ["-0.25", 1], ["1.25e3", 1], ["1E3", 1], ["1e+3", 1], ["1e-3", 1],
+    ["0e0", 1], ["2E-0", 1], ["1" x 64, 1], ["1.7976931348623157e308", 1],
+    ["01", 0], ["-01", 0], ["00", 0], ["1.", 0], [".5", 0], ["-", 0],
+    ["+1", 0], ["1e", 0], ["1e+", 0], ["1.e3", 0], ["0x10", 0],
+    ["Infinity", 0], ["NaN", 0], ["1.5.5", 0], ["1e3e3", 0], ["--1", 0],
+    ["1" x 65, 0], ["1,000", 0], ["1%20", 0], ["-.5", 0], ["1e1.5", 0],
+    ["2e308", 0], ["true", 0],
+);
+
 no_shuffle();
 run_tests();
 
@@ -153,6 +167,29 @@ X-J2: {"k": 1, "k": 2}
 --- response_body_like eval
 ["^ok\n\$", "^GIF", "^GIF",
 qr{"ip":"127\.0\.0\.1","n1":-1\.5e3,"b1":true,"l1":\["a","%20b","c"\],"j1":\{"k":\[1,2\]\},"s":"say \\"hi\\""\}\}\]\}\n$}]
+--- no_error_log
+[error]
+
+
+
+=== TEST 3a: type=number: JSON numbers of up to 64 characters within a double are sent as they are, anything else left out
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-numbers;\n"
+--- config eval
+"    location = /t {\n"
+. "        mixpanel track;\n"
+. "        mixpanel_request_properties off;\n"
+. "        mixpanel_user_agent_properties off;\n"
+. join("", map { "        mixpanel_property n$_ \$arg_n$_ type=number;\n" }
+               0 .. $#::Numbers)
+. "        return 200 \"ok\\n\";\n    }\n"
+--- request eval
+["GET /t?" . join("&", map { "n$_=$::Numbers[$_][0]" } 0 .. $#::Numbers),
+ "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+my $sent = join(",", map { "\"n$_\":" . quotemeta($::Numbers[$_][0]) }
+                     grep { $::Numbers[$_][1] } 0 .. $#::Numbers);
+["^ok\n\$", "^GIF", "^GIF", qr{"ip":"127\.0\.0\.1",$sent\}\}\]\}\n\z}]
 --- no_error_log
 [error]
 
