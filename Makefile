@@ -75,7 +75,7 @@ $(MODULE): $(NGX_SRC)/objs/Makefile $(SOURCES)
 upstream: deps $(UPSTREAM_MOD)
 
 # built with libdeflate, not ISA-L: the suite runs once on each gzip
-$(UPSTREAM_MOD): $(SOURCES)
+$(UPSTREAM_MOD): $(SOURCES) tools/build-upstream-nginx
 	NGX_MIXPANEL_GZIP=libdeflate \
 	tools/build-upstream-nginx $(UPSTREAM_VER) $(UPSTREAM)
 
