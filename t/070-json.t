@@ -436,6 +436,29 @@ profile=p2
 
 
 
+=== TEST 12aa: a chunked request body (no Content-Length), in three reads, is read whole
+--- config
+    location = /switch {
+        proxy_set_header X-Profile $profile;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/echo;
+    }
+--- raw_request eval
+my $body = '{"other":[1,2],"profile_id":"p2","more":"' . ("m" x 100) . '"}';
+my @c = (substr($body, 0, 20), substr($body, 20, 20), substr($body, 40));
+[ "POST /switch HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+  . "Content-Type: application/json\r\n"
+  . "Transfer-Encoding: chunked\r\n\r\n"
+  . sprintf("%x\r\n%s\r\n", length $c[0], $c[0]),
+  sprintf("%x\r\n%s\r\n", length $c[1], $c[1]),
+  sprintf("%x\r\n%s\r\n0\r\n\r\n", length $c[2], $c[2]) ]
+--- raw_request_middle_delay: 0.2
+--- response_body
+profile=p2
+--- no_error_log
+[error]
+
+
+
 === TEST 12b: which request Content-Types are JSON: application/json, text/json, any +json, in any case, with parameters; not text/plain, application/jsonx, application/x-json
 --- config
     location = /switch {
