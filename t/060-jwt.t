@@ -326,6 +326,34 @@ sub=bearer-user
 
 
 
+=== TEST 3a: "Bearer " in any case, spaces and tabs around it, or no scheme at all: the token is read; another scheme, or "Bearer" with no space, is no token
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ ("GET /t") x 9 ]
+--- more_headers eval
+[ "Authorization: bearer $::T{bearer}",
+  "Authorization: BEARER $::T{bearer}",
+  "Authorization: bEaReR $::T{bearer}",
+  "Authorization: \tBearer   $::T{bearer} \t",
+  "Authorization: $::T{bearer}",
+  "Authorization: Bearer\t$::T{bearer}",
+  "Authorization: Bearer$::T{bearer}",
+  "Authorization: Basic $::T{bearer}",
+  "Authorization: Bearer x$::T{bearer}" ]
+--- response_body eval
+[ ("sub=bearer-user\n") x 5, ("sub=\n") x 4 ]
+--- no_error_log
+[error]
+[alert]
+
+
+
 === TEST 4: no token at all: empty, and nothing logged
 --- config
     mixpanel_jwt $http_authorization;
