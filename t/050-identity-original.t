@@ -935,6 +935,30 @@ sink_re(['/import', map { event_re('API Request', $::UUID, $::UUID) } 1 .. 3])
 
 
 
+=== TEST 35b: the same headers with their names in lower case (as HTTP/2 sends them) or upper case, and values in any case: not tracked, no cookie; the same requests without them are
+--- config
+    location /page {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["origin: https://app.example\naccess-control-request-method: POST",
+ "ACCESS-CONTROL-REQUEST-METHOD: PUT", "sec-purpose: prefetch",
+ "SEC-PURPOSE: Prefetch", "purpose: PREFETCH", "x-moz: Prefetch",
+ "x-purpose: PREVIEW", "origin: https://app.example", ""]
+--- request eval
+["OPTIONS /page", "OPTIONS /page", "GET /page", "GET /page", "GET /page",
+ "GET /page", "GET /page", "OPTIONS /page", "GET /page"]
+--- response_headers eval
+[("!Set-Cookie") x 7, "", ""]
+--- response_headers_like eval
+[("") x 7, "Set-Cookie: mp_device_id=$::UUID; .*",
+ "Set-Cookie: mp_device_id=$::UUID; .*"]
+--- calls eval
+sink_re(['/import', map { event_re('API Request', $::UUID, $::UUID) } 1 .. 2])
+
+
+
 === TEST 35b: a prefetch and a CORS preflight whose telling header comes after 22 others (nginx keeps headers in parts of 20): still not tracked, no cookie; the same GET without it is
 --- config
     location /page {
