@@ -514,6 +514,28 @@ sink_re(['/import', event_re('Update Profile', 'acc-1', $::D1, undef,
 
 
 
+=== TEST 17a: mixpanel_people_add from a variable: a negative number takes away, a fraction adds, a value that is no number is left out
+--- config
+    location = /profile {
+        mixpanel profile_update;
+        mixpanel_people_add credits $arg_c;
+        mixpanel_people_add score $arg_s;
+        mixpanel_people_add bad $arg_b;
+        mixpanel_people_add fixed 3;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1\nX-Account: acc-1"
+--- request
+PUT /profile?c=-2&s=0.5&b=1x
+--- calls eval
+sink_re(['/import', event_re('Update Profile', 'acc-1', $::D1, undef,
+                             ',"account_id":"acc-1"')],
+        ['/engage', engage_re('acc-1', '$add',
+                              '"credits":-2,"score":0\.5,"fixed":3')])
+
+
+
 === TEST 18: reset on a bound device: a new anonymous id, no event
 --- config
     location = /signup-screen {
