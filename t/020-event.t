@@ -479,6 +479,35 @@ qr{"\$browser":"Chrome","\$browser_version":120,"\$os":"Windows"\}\}$::Next"\$br
 
 
 
+=== TEST 12a: two User-Agents of one length that differ only in the middle (the cache hashes the first and last 32 bytes) are each read right
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-ua4;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_request_properties off;
+        mixpanel_ip off;
+        return 200 "ok\n";
+    }
+
+    location = /windows {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/t;
+        proxy_set_header User-Agent "Mozilla/5.0 (compatible; xxxxxx; Windows NT 10.0; Win64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+    }
+
+    location = /linux {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/t;
+        proxy_set_header User-Agent "Mozilla/5.0 (compatible; xxxxxx; Linux x86_64; Xxxxxxxx) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+    }
+--- request eval
+["GET /windows", "GET /linux", "GET /windows", "GET /linux", "GET /wait",
+ "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^ok\n\$", "^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
+qr{"\$os":"Windows"\}\}$::Next"\$os":"Linux"\}\}$::Next"\$os":"Windows"\}\}$::Next"\$os":"Linux"\}\}\]\}\n$}]
+
+
+
 === TEST 13: an app's HTTP stack gets what the mobile SDKs send (no $browser, $os as they name it), and mixpanel_user_agent_properties off
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-ua2;\n"
