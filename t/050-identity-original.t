@@ -886,6 +886,31 @@ sink_re(['/import', event_re('API Request', '\$device:' . $::UP, $::UP),
 
 
 
+=== TEST 33a: the same, with the variables read: $mixpanel_distinct_id is the events' distinct_id, "$device:X" while anonymous (as the SDK's own), the account after; for a client id without "$device:", the id itself
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_device_id $http_x_device_id;
+        add_header X-Ids "$mixpanel_device_id $mixpanel_distinct_id";
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["X-Device-Id: \$device:$::UP",
+ "X-Device-Id: \$device:$::UP\nX-Account: acc-1",
+ "X-Device-Id: $::D1"]
+--- request eval
+["GET /t", "GET /t", "GET /t"]
+--- response_headers eval
+["X-Ids: $::UP \$device:$::UP", "X-Ids: $::UP acc-1", "X-Ids: $::D1 $::D1"]
+--- calls eval
+sink_re(['/import', event_re('API Request', '\$device:' . $::UP, $::UP),
+         identify_re('acc-1', $::UP, '\$device:' . $::UP),
+         event_re('API Request', 'acc-1', $::UP, undef,
+                  ',"account_id":"acc-1"'),
+         event_re('API Request', $::D1, $::D1)])
+
+
+
 === TEST 34: a client UUIDv4 in upper case is kept as it is (Mixpanel's ids are case-sensitive); a non-UUID one is still mapped
 --- config
     location = /t {
