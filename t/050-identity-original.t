@@ -8,6 +8,19 @@ use t::Mixpanel;
 
 our ($T1, $T2, $T9) = (tag("acc-1"), tag("acc-2"), tag("acc-9"));
 our $UP = "3F2504E0-4F89-41D3-9A0C-0305E82C3301";
+
+# TEST 34a: client ids, and whether each is kept or mapped
+our @Ids = ("0f1c2a3b-4d5e-4f60-8b7b-9c0d1e2f3a4b",
+            "0f1c2a3b-4d5e-4f60-9b7b-9c0d1e2f3a4b",
+            "0f1c2a3b-4d5e-4f60-ab7b-9c0d1e2f3a4b",
+            "0F1C2A3B-4D5E-4F60-BB7B-9C0D1E2F3A4B",
+            "0f1c2a3b-4d5e-1f60-8b7b-9c0d1e2f3a4b",
+            "0f1c2a3b-4d5e-5f60-8b7b-9c0d1e2f3a4b",
+            "0f1c2a3b-4d5e-4f60-7b7b-9c0d1e2f3a4b",
+            "0f1c2a3b-4d5e-4f60-cb7b-9c0d1e2f3a4b",
+            "0f1c2a3b-4d5e-4f60-8b7b-9c0d1e2f3a4g",
+            "0f1c2a3b4-d5e-4f60-8b7b-9c0d1e2f3a4b");
+our @Kind = (("keep:") x 4, ("map:") x 6);
 our $Cookie = 'mp_device_id=(' . $UUID . ')(?:\.[0-9a-f]{12})?; Path=/; '
               . 'Max-Age=31536000; Expires=[^;]+; SameSite=Lax';
 
@@ -926,6 +939,23 @@ sink_re(['/import', event_re('API Request', '\$device:' . $::UP, $::UP),
 my $m = mapped_device('$device:not-a-uuid');
 sink_re(['/import', event_re('API Request', $::UP, $::UP),
          event_re('API Request', $m, $m)])
+
+
+
+=== TEST 34a: which client ids are UUIDv4 (kept) and which are mapped: version 4 and variant 8, 9, a or b in any case are kept; another version (1, 5), variant (7, c), a letter past f, a dash out of place are mapped (the variable is the events' D: TEST 34)
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_device_id $http_x_device_id;
+        return 200 "$mixpanel_device_id\n";
+    }
+--- request eval
+[ ("GET /t") x 10 ]
+--- more_headers eval
+[ map { "X-Device-Id: $_" } @::Ids ]
+--- response_body_like eval
+[ map { "^" . ($::Kind[$_] eq "keep:" ? $::Ids[$_]
+               : ::mapped_device($::Ids[$_])) . "\n\\z" } 0 .. $#::Ids ]
 
 
 
