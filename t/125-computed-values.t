@@ -8,8 +8,9 @@
 # cookie's Expires, now plus its Max-Age (400 days, and one hour); the
 # request properties: method, status (a handler's, an error page's, a
 # missing file's), the location as route, the raw path without the query.
-# A plain Test::More file: nginx writes what it would send to a file
-# (mixpanel_api file:), read once it quits.
+# nginx runs in a time zone five hours east of UTC (it keeps TZ): what is
+# in UTC must not follow it.  A plain Test::More file: nginx writes what
+# it would send to a file (mixpanel_api file:), read once it quits.
 
 use strict;
 use warnings;
@@ -23,6 +24,9 @@ use t::Direct;
 
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || 2500;
 my $body = "x" x 3000;
+
+# local time is UTC + 5 (POSIX TZ: the offset is the other way round)
+$ENV{TZ} = "XST-5";
 
 my $n = dn_nginx(port => $port, dirs => ["html"], before => sub {
     open my $fh, '>', "$_[0]/html/gone.html" or die $!;
