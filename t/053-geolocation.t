@@ -143,6 +143,31 @@ sink_re(['/import', @ev])
 
 
 
+=== TEST 5b: IPv6 forms: the longest (45 characters, an IPv4 tail), upper case, "::1", an IPv4-mapped address; nine groups is none
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_ip $http_x_ip;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["Cookie: mp_device_id=$::D1\nX-Ip: 2001:0db8:1111:2222:3333:4444:203.113.100.199",
+ "Cookie: mp_device_id=$::D1\nX-Ip: 2001:DB8::A",
+ "Cookie: mp_device_id=$::D1\nX-Ip: ::1",
+ "Cookie: mp_device_id=$::D1\nX-Ip: ::ffff:203.0.113.9",
+ "Cookie: mp_device_id=$::D1\nX-Ip: 1:2:3:4:5:6:7:8:9"]
+--- request eval
+[("GET /t") x 5]
+--- calls eval
+my @ev = map {
+    (my $e = event_re('API Request', $::D1, $::D1)) =~ s/127\\\.0\\\.0\\\.1/$_/;
+    $e
+} ('2001:0db8:1111:2222:3333:4444:203\.113\.100\.199', '2001:DB8::A', '::1',
+   '::ffff:203\.0\.113\.9', '0');
+sink_re(['/import', @ev])
+
+
+
 === TEST 6: mixpanel_ip off: "0" everywhere
 --- config
     location = /login {
