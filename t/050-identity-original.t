@@ -1108,6 +1108,37 @@ sink_re(['/import',
 
 
 
+=== TEST 36b: two Cache-Control headers from the upstream, "public" in the second: no cookie; neither public: a cookie
+--- config
+    location /api/ {
+        mixpanel login;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/;
+    }
+
+    location /backend/ {
+        mixpanel off;
+        add_header Cache-Control $arg_a;
+        add_header Cache-Control $arg_b;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["X-Account: acc-1", "X-Account: acc-1", "X-Account: acc-1"]
+--- request eval
+["POST /api/login?a=max-age=60&b=public", "POST /api/login?a=max-age=60&b=s-maxage=60",
+ "POST /api/login?a=max-age=60&b=must-revalidate"]
+--- response_headers eval
+["!Set-Cookie", "!Set-Cookie", ""]
+--- response_headers_like eval
+["", "", "Set-Cookie: mp_device_id=$::UUID" . "_$::T1" . "; .*"]
+--- calls eval
+sink_re(['/import',
+         map { event_re('Log In', 'acc-1', $::UUID, undef,
+                        ',"account_id":"acc-1"') } 1 .. 3],
+        ['/engage', map { engage_re('acc-1', '$set', '"account_id":"acc-1"')
+                        } 1 .. 3])
+
+
+
 === TEST 36a: what the block above logs for the bound device, at info
 --- config
     location /api/ {
