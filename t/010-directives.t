@@ -117,6 +117,110 @@ GET /t
 
 
 
+=== TEST 7a: mixpanel_concurrency 0 (nothing would ever be sent) stops nginx -t
+--- http_config
+    mixpanel_concurrency 0;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_concurrency" directive must be between 1 and 64 requests in flight
+
+
+
+=== TEST 7b: mixpanel_concurrency 65 stops nginx -t
+--- http_config
+    mixpanel_concurrency 65;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_concurrency" directive must be between 1 and 64 requests in flight
+
+
+
+=== TEST 7c: mixpanel_concurrency 64 starts
+--- http_config
+    mixpanel_concurrency 64;
+--- config
+    location = /t {
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+
+
+
+=== TEST 7d: a project id with a character after its digits (a slash copied from the project's URL) stops nginx -t
+--- http_config
+    mixpanel_service_account user secret 3141592/;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid Mixpanel project id "3141592/", expected digits
+
+
+
+=== TEST 7e: a project id with a letter in it stops nginx -t
+--- http_config
+    mixpanel_service_account user secret 31a41592;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid Mixpanel project id "31a41592", expected digits
+
+
+
+=== TEST 7f: a service account user name with a colon (it would end Basic auth's user) stops nginx -t
+--- http_config
+    mixpanel_service_account us:er secret 3141592;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid service account user name "us:er", it cannot contain ":"
+
+
+
+=== TEST 7g: an empty service account secret stops nginx -t
+--- http_config
+    mixpanel_service_account user "" 3141592;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_service_account" directive takes an empty value
+
+
+
 === TEST 8: mixpanel_api only in the http block
 --- config
     mixpanel_api https://api-eu.mixpanel.com;
