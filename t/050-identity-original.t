@@ -1457,6 +1457,20 @@ short-key
 
 
 
+=== TEST 46a: mixpanel_cookie_secret of 15 characters, one short, is refused
+--- http_config
+    mixpanel_cookie_secret 0123456789abcde;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- must_die
+--- error_log
+"mixpanel_cookie_secret" must be at least 16 characters long (15 given); a short key lets the account ids in cookies be guessed
+
+
+
 === TEST 47: mixpanel_cookie_secret of exactly 16 characters keys the tag
 --- http_config
     mixpanel_cookie_secret 0123456789abcdef;
