@@ -489,6 +489,26 @@ sink_re(['/import', event_re('Switch Profile', 'acc-1', $::D1, undef,
 
 
 
+=== TEST 15a: the profile cookie's flags: domain, path, max_age, samesite, secure, httponly, as the device cookie's
+--- config
+    location = /switch {
+        mixpanel profile_switch;
+        mixpanel_profile_cookie prof domain=example.com path=/app max_age=1h samesite=strict secure httponly;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1; prof=solo\nX-Account: acc-1\nX-Profile: partner"
+--- request
+POST /switch
+--- response_headers_like eval
+"Set-Cookie: prof=partner; Domain=example.com; Path=/app; Max-Age=3600; Expires=[A-Z][a-z]{2}, \\d\\d-[A-Z][a-z]{2}-\\d\\d \\d\\d:\\d\\d:\\d\\d GMT; SameSite=Strict; Secure; HttpOnly\$"
+--- calls eval
+sink_re(['/import', event_re('Switch Profile', 'acc-1', $::D1, undef,
+                             ',"account_id":"acc-1","active_profile_id":"partner","previous_profile_id":"solo"')],
+        ['/engage', engage_re('acc-1', '$set', '"active_profile_id":"partner"')])
+
+
+
 === TEST 16: later requests carry the profile from the cookie
 --- config
     location = /t {
