@@ -73,6 +73,8 @@ static char *ngx_http_mixpanel_check_ca_file(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_mixpanel_check_concurrency(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_mixpanel_check_timeout(ngx_conf_t *cf, void *post,
+    void *data);
 
 static ngx_conf_post_t  ngx_http_mixpanel_batch_size_post = {
     ngx_http_mixpanel_check_batch_size
@@ -88,6 +90,10 @@ static ngx_conf_post_t  ngx_http_mixpanel_ca_file_post = {
 
 static ngx_conf_post_t  ngx_http_mixpanel_concurrency_post = {
     ngx_http_mixpanel_check_concurrency
+};
+
+static ngx_conf_post_t  ngx_http_mixpanel_timeout_post = {
+    ngx_http_mixpanel_check_timeout
 };
 
 
@@ -441,7 +447,7 @@ static ngx_command_t  ngx_http_mixpanel_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_mixpanel_main_conf_t, sender.timeout),
-      NULL },
+      &ngx_http_mixpanel_timeout_post },
 
     { ngx_string("mixpanel_retry_max_time"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -1816,6 +1822,22 @@ ngx_http_mixpanel_check_concurrency(ngx_conf_t *cf, void *post, void *data)
 
     if (*np < 1 || *np > 64) {
         return "must be between 1 and 64 requests in flight";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mixpanel_check_timeout(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *tp = data;
+
+    /* libcurl takes 0 as no limit at all */
+
+    if (*tp == 0) {
+        return "must be at least 1ms: 0 would let an exchange with "
+               "Mixpanel wait for ever";
     }
 
     return NGX_CONF_OK;

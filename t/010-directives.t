@@ -221,6 +221,35 @@ GET /t
 
 
 
+=== TEST 7h: mixpanel_timeout 0 (libcurl's "no limit": an answer that never comes would hold a request slot for good) stops nginx -t
+--- http_config
+    mixpanel_timeout 0;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_timeout" directive must be at least 1ms: 0 would let an exchange with Mixpanel wait for ever
+
+
+
+=== TEST 7i: mixpanel_timeout 1ms starts
+--- http_config
+    mixpanel_timeout 1ms;
+--- config
+    location = /t {
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+
+
+
 === TEST 8: mixpanel_api only in the http block
 --- config
     mixpanel_api https://api-eu.mixpanel.com;
