@@ -428,7 +428,7 @@ qr{"ip":"0","utm_source":"google","utm_campaign":"brand x","gclid":"Cj0K","\$cur
 
 
 
-=== TEST 11b: Sec-Fetch-Mode after 22 other headers (nginx keeps a request's headers in parts of 20): still found, a call's Referer is $current_url and a navigation's $referrer
+=== TEST 11b: Sec-Fetch-Mode after 24 other headers, and as the 21st (Host and Connection come first; nginx keeps a request's headers in parts of 20): still found, a call's Referer is $current_url and a navigation's $referrer
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-ref3;\n"
 --- config
@@ -440,7 +440,7 @@ $::HttpConfig . "    mixpanel_token tok-ref3;\n"
     }
 --- more_headers eval
 ["Referer: https://www.example.com/page?utm_source=p\nX-Pad-1: 1\nX-Pad-2: 2\nX-Pad-3: 3\nX-Pad-4: 4\nX-Pad-5: 5\nX-Pad-6: 6\nX-Pad-7: 7\nX-Pad-8: 8\nX-Pad-9: 9\nX-Pad-10: 10\nX-Pad-11: 11\nX-Pad-12: 12\nX-Pad-13: 13\nX-Pad-14: 14\nX-Pad-15: 15\nX-Pad-16: 16\nX-Pad-17: 17\nX-Pad-18: 18\nX-Pad-19: 19\nX-Pad-20: 20\nX-Pad-21: 21\nX-Pad-22: 22\nSec-Fetch-Mode: cors",
- "Referer: https://www.example.com/page?utm_source=p\nX-Pad-1: 1\nX-Pad-2: 2\nX-Pad-3: 3\nX-Pad-4: 4\nX-Pad-5: 5\nX-Pad-6: 6\nX-Pad-7: 7\nX-Pad-8: 8\nX-Pad-9: 9\nX-Pad-10: 10\nX-Pad-11: 11\nX-Pad-12: 12\nX-Pad-13: 13\nX-Pad-14: 14\nX-Pad-15: 15\nX-Pad-16: 16\nX-Pad-17: 17\nX-Pad-18: 18\nX-Pad-19: 19\nX-Pad-20: 20\nX-Pad-21: 21\nX-Pad-22: 22\nSec-Fetch-Mode: navigate",
+ "Referer: https://www.example.com/page?utm_source=p\nX-Pad-1: 1\nX-Pad-2: 2\nX-Pad-3: 3\nX-Pad-4: 4\nX-Pad-5: 5\nX-Pad-6: 6\nX-Pad-7: 7\nX-Pad-8: 8\nX-Pad-9: 9\nX-Pad-10: 10\nX-Pad-11: 11\nX-Pad-12: 12\nX-Pad-13: 13\nX-Pad-14: 14\nX-Pad-15: 15\nX-Pad-16: 16\nX-Pad-17: 17\nSec-Fetch-Mode: navigate",
  "", "", ""]
 --- request eval
 ["GET /t", "GET /t", "GET /wait", "GET /wait", "GET /sink"]

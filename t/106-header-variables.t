@@ -76,6 +76,32 @@ qr{"ip":"127\.0\.0\.1","a":"A1","b":"B2","c":"C3","d":"D4"\}\}\]\}\n$}]
 
 
 
+=== TEST 1a: headers around and after the 20th (nginx keeps a request's headers in parts of 20) are found
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_request_properties off;
+        mixpanel_user_agent_properties off;
+        mixpanel_property a $http_x_app_version;
+        mixpanel_property b $http_x_filler_3;
+        mixpanel_property c $http_x_filler_17;
+        mixpanel_property d $http_x_filler_18;
+        mixpanel_property e $http_x_filler_19;
+        mixpanel_property f $http_x_filler_20;
+        mixpanel_property g $http_x_filler_21;
+        mixpanel_property h $http_x_filler_22;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+join("", map { "X-Filler-$_: f$_\n" } 1 .. 22) . "X-App-Version: late\n"
+--- request eval
+["GET /t", "GET /echo", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^\\[late\\]\n\$", "^GIF", "^GIF",
+qr{"ip":"127\.0\.0\.1","a":"late","b":"f3","c":"f17","d":"f18","e":"f19","f":"f20","g":"f21","h":"f22"\}\}\]\}\n$}]
+
+
+
 === TEST 2: a name of the same length that differs is no match
 --- config
     location = /t {
@@ -132,6 +158,26 @@ qr{"ip":"127\.0\.0\.1","a":"U1"\}\}\]\}\n$}]
 --- more_headers
 X-App-Version: one
 x-app-version: two
+--- request eval
+["GET /t", "GET /echo", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^\\[$::Both\\]\n\$", "^GIF", "^GIF",
+qr{"ip":"127\.0\.0\.1","a":"$::Both"\}\}\]\}\n$}]
+
+
+
+=== TEST 4a: two headers of the name, one on each side of the 20th header: what nginx's variable says
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_request_properties off;
+        mixpanel_user_agent_properties off;
+        mixpanel_property a $http_x_app_version;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-App-Version: one\n" . join("", map { "X-Filler-$_: f\n" } 1 .. 22)
+. "x-app-version: two\n"
 --- request eval
 ["GET /t", "GET /echo", "GET /wait", "GET /wait", "GET /sink"]
 --- response_body_like eval
