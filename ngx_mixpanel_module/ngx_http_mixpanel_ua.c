@@ -645,12 +645,13 @@ ngx_http_mixpanel_ua_init(void)
  * The SDK sends parseFloat() of (\d+(\.\d+)?): "120.0.6099.109" is 120,
  * "17.2.1" is 17.2, "9.80" is 9.8, "0120" is 120.  The same digits without
  * leading zeros in the major and trailing zeros in the minor form a
- * substring of the input that is a JSON number of the same value.  Past
- * 17 significant digits a double holds no more, and the text would be as
- * long as the client makes it: the number is written from the double, in
- * as few digits as give it back.  A number parseFloat() makes Infinity is
- * sent as null by the SDK, which Mixpanel shows as "not set": it is left
- * out.
+ * substring of the input that is the SDK's number, as long as a double
+ * holds every digit: up to 15.  Past that the SDK sends the double's
+ * shortest form ("12345678901234567" is 12345678901234568), and the text
+ * would be as long as the client makes it: the number is written from the
+ * double, in as few digits as give it back.  A number parseFloat() makes
+ * Infinity is sent as null by the SDK, which Mixpanel shows as "not set":
+ * it is left out.
  */
 
 static void
@@ -702,7 +703,7 @@ ngx_http_mixpanel_ua_version(u_char *p, u_char *last, ngx_str_t *v)
     v->data = start;
     v->len = end - start;
 
-    if (v->len - (minor ? 1 : 0) <= 17) {
+    if (v->len - (minor ? 1 : 0) <= 15) {
         return;
     }
 
