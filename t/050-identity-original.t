@@ -794,6 +794,34 @@ sink_re(['/import', event_re('API Request', $::D1, $::D1)])
 
 
 
+=== TEST 27a: a subrequest logged before its main request (log_subrequest on: a mirror is logged when it ends, its main request when freed) does not make the event: the main request's URI and status
+--- config
+    log_subrequest on;
+
+    location = /t {
+        mixpanel track;
+        mixpanel_property uri $uri;
+        mixpanel_property status $status;
+        mirror /mirror;
+        return 200 "ok\n";
+    }
+
+    location = /mirror {
+        mixpanel track;
+        mixpanel_event "Mirror";
+        mixpanel_property uri $uri;
+        return 204;
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1"
+--- request
+GET /t
+--- calls eval
+sink_re(['/import', event_re('API Request', $::D1, $::D1, undef,
+                             ',"uri":"/t","status":"200"')])
+
+
+
 === TEST 28: HTTP/1.0 requests are tracked the same way
 --- config
     location = /t {
