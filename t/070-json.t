@@ -544,6 +544,24 @@ Content-Type: application/json
 
 
 
+=== TEST 15a: an empty JSON request body (Content-Length: 0) gives an empty value; the same request with a body gives it
+--- config
+    location = /ok {
+        proxy_set_header X-Profile $profile;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/echo;
+    }
+--- request eval
+[ "POST /ok\n", qq(POST /ok\n{"profile_id":"p2"}) ]
+--- more_headers eval
+[ "Content-Type: application/json\nContent-Length: 0",
+  "Content-Type: application/json" ]
+--- response_body eval
+[ "profile=\n", "profile=p2\n" ]
+--- no_error_log
+[error]
+
+
+
 === TEST 16: a request body sent as a form is not JSON
 --- config
     location = /form {
