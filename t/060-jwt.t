@@ -726,7 +726,7 @@ ids=$jwt_ids dotted=$jwt_dotted missing=$jwt_missing
 --- response_body
 sub=u-1 org=org-9 tier=gold plan=
 roles=admin,dev role0=admin role9=
-n=42 neg=-7 f=1.5 big=1e300 b=true nul=
+n=42 neg=-7 f=1.5 big=1e+300 b=true nul=
 ids=1,2.5,three,false dotted=dotted missing=
 
 

@@ -350,7 +350,7 @@ Accept-Encoding: gzip
 
 
 
-=== TEST 10a: a real without a fraction, below 2^53, is written as an integer ("1000", as JavaScript's String() and an id from any other source), other reals and integers as they are
+=== TEST 10a: a number is written as JavaScript's String() writes it, as any other source of an id would: an integer as it is, a real in the fewest digits that give it back, "1000" for 1.0e3, written out from 1e-7 to below 1e21, "1e+21" past them
 --- config
     location = /p {
         access_log logs/ids.log num;
@@ -365,12 +365,19 @@ Accept-Encoding: gzip
 --- http_config
     log_format num '$resp_num';
 --- request eval
-[ "GET /p?n=1.0e3", "GET /p?n=1000", "GET /p?n=-42.0", "GET /p?n=12.5",
-  "GET /p?n=9007199254740993", "GET /p?n=1e300", "GET /p?n=0.0", "GET /log" ]
+[ "GET /p?n=1.0e3", "GET /p?n=1000", "GET /p?n=-42.0",
+  "GET /p?n=12.5", "GET /p?n=9007199254740993", "GET /p?n=1e300",
+  "GET /p?n=0.0", "GET /p?n=9007199254740991.0", "GET /p?n=-9007199254740991.0",
+  "GET /p?n=9007199254740992.0", "GET /p?n=-9007199254740992.0", "GET /p?n=9007199254740993.0",
+  "GET /p?n=0.1", "GET /p?n=0.30000000000000004", "GET /p?n=12345678.123456789",
+  "GET /p?n=1.0e20", "GET /p?n=1e21", "GET /p?n=1e-6",
+  "GET /p?n=0.0000012345", "GET /p?n=1.5e-7", "GET /p?n=2.5e-5",
+  "GET /p?n=123.456e5", "GET /p?n=-0.0", "GET /p?n=5e-324",
+  "GET /p?n=1.7976931348623157e308", "GET /p?n=-1.25e+25", "GET /p?n=100.0e-2",
+  "GET /log" ]
 --- response_body_like eval
-[ qr/^\{"n":/, qr/^\{"n":/, qr/^\{"n":/, qr/^\{"n":/, qr/^\{"n":/,
-  qr/^\{"n":/, qr/^\{"n":/,
-  qr/^1000\n1000\n-42\n12\.5\n9007199254740993\n1e300\n0\n\z/ ]
+[ (qr/^\{"n":/) x 27,
+  qr/^1000\n1000\n-42\n12\.5\n9007199254740993\n1e\+300\n0\n9007199254740991\n-9007199254740991\n9007199254740992\n-9007199254740992\n9007199254740992\n0\.1\n0\.30000000000000004\n12345678\.12345679\n100000000000000000000\n1e\+21\n0\.000001\n0\.0000012345\n1\.5e-7\n0\.000025\n12345600\n0\n5e-324\n1\.7976931348623157e\+308\n-1\.25e\+25\n1\n\z/ ]
 
 
 
