@@ -404,6 +404,36 @@ Accept-Encoding: gzip
 
 
 
+=== TEST 11a: array indexes of every digit and of two digits: /9, /10, /19 are read; /20 (past the end), /01 (a leading zero) and /- are not
+--- http_config
+    mixpanel_json_set $i0 response /0/id;
+    mixpanel_json_set $i9 response /9/id;
+    mixpanel_json_set $i10 response /10/id;
+    mixpanel_json_set $i19 response /19/id;
+    mixpanel_json_set $i20 response /20/id;
+    mixpanel_json_set $i01 response /01/id;
+    mixpanel_json_set $idash response /-/id;
+    log_format arr 'i0=$i0 i9=$i9 i10=$i10 i19=$i19 i20=$i20 i01=$i01 '
+                   'idash=$idash';
+--- config
+    location = /p {
+        access_log logs/ids.log arr;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/p;
+    }
+
+    location = /backend/p {
+        access_log off;
+        default_type application/json;
+        return 200 '[{"id":"i0"},{"id":"i1"},{"id":"i2"},{"id":"i3"},{"id":"i4"},{"id":"i5"},{"id":"i6"},{"id":"i7"},{"id":"i8"},{"id":"i9"},{"id":"i10"},{"id":"i11"},{"id":"i12"},{"id":"i13"},{"id":"i14"},{"id":"i15"},{"id":"i16"},{"id":"i17"},{"id":"i18"},{"id":"i19"}]';
+    }
+--- request eval
+[ "GET /p", "GET /log" ]
+--- response_body_like eval
+[ qr/^\[\{"id":"i0"\}/,
+  qr/^i0=i0 i9=i9 i10=i10 i19=i19 i20=- i01=- idash=-\n\z/ ]
+
+
+
 === TEST 12: a JSON request body read by proxy_pass feeds a variable
 --- config
     location = /switch {
