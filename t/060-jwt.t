@@ -1218,6 +1218,35 @@ the duplicate "jwt_sub2" variable
 
 
 
+=== TEST 43a: "$" alone is no variable name
+--- http_config
+    mixpanel_jwt_claim_set $ sub;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid variable name "$" in "mixpanel_jwt_claim_set", it takes "$name" and then the claim
+
+
+
+=== TEST 43b: a variable of one letter is a name
+--- http_config
+    mixpanel_jwt_claim_set $s sub;
+--- config
+    location = /t {
+        return 200 "[$s]\n";
+    }
+--- request
+GET /t
+--- response_body
+[]
+
+
+
 === TEST 44: mixpanel_jwt_claim_set only in the http block
 --- config
     mixpanel_jwt_claim_set $x sub;

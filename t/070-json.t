@@ -679,6 +679,43 @@ invalid body "upstream", it must be "request" or "response"
 
 
 
+=== TEST 20a: "$" alone is no variable name
+--- http_config
+    mixpanel_json_set $ response /a;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid variable name "$"
+
+
+
+=== TEST 20b: a variable of one letter is a name
+--- http_config
+    mixpanel_json_set $p response /p;
+    log_format one 'p=$p';
+--- config
+    location = /p {
+        access_log logs/ids.log one;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/p;
+    }
+
+    location = /backend/p {
+        access_log off;
+        default_type application/json;
+        return 200 '{"p":"one"}';
+    }
+--- request eval
+[ "GET /p", "GET /log" ]
+--- response_body eval
+[ '{"p":"one"}', "p=one\n" ]
+
+
+
 === TEST 21: mixpanel_json_set only in the http block
 --- config
     mixpanel_json_set $bad request /a;
