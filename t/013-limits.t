@@ -262,6 +262,32 @@ my $p = sub { CORE::join "", map { sprintf ',"p%03d":"%s"', $_, ($_ == 1 ? $_[2]
 
 
 
+=== TEST 4a: a people update keeps the client's $browser, $browser_version and $os while they fit: 251 properties and the three are 254; with 252 the three are left out, the 252 sent
+--- http_config
+    mixpanel_identity simplified;
+    mixpanel_account_id $http_x_account;
+    mixpanel_user_agent_properties on;
+--- config eval
+my $loc = sub {
+    my ($n) = @_;
+    return "    location = /p$n {\n        mixpanel track;\n"
+           . CORE::join("", map { sprintf "        mixpanel_people_set q%03d v;\n", $_ } 1 .. $n)
+           . "        return 200 \"ok\\n\";\n    }\n";
+};
+$loc->(251) . $loc->(252)
+--- steps eval
+my $h = "Cookie: mp_device_id=$::D1\nX-Account: acc-1\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+[ { req => "GET /p251", hdr => $h, queued => 2 },
+  { req => "GET /p252", hdr => $h, queued => 4 } ]
+--- sink eval
+my $q = sub { CORE::join ",", map { sprintf '"q%03d":"v"', $_ } 1 .. $_[0] };
+my $ua = ',"\$browser":"Chrome","\$browser_version":124,"\$os":"Windows"';
+::sink_of([ ::known('acc-1', $ua), ::known('acc-1', $ua) ],
+          [ engage_re('acc-1', '$set', $q->(251) . $ua, 1),
+            engage_re('acc-1', '$set', $q->(252), 1) ])
+
+
+
 === TEST 5: 255 properties in one block stop nginx -t
 --- http_config
     mixpanel_api file:$TEST_NGINX_SERVER_ROOT/logs/calls.jsonl;
