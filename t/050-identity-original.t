@@ -1385,6 +1385,35 @@ sink_re(['/import', event_re('API Request', $::UUID, $::UUID)])
 
 
 
+=== TEST 40a: device cookie max_age=0 (a cookie the browser drops at once: every request a new device) is refused at nginx -t
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_device_cookie did max_age=0;
+        return 200 "ok\n";
+    }
+--- must_die
+--- error_log
+invalid "max_age=0" of "mixpanel_device_cookie", it must be a time from 1s to 400d, the longest browsers keep a cookie
+
+
+
+=== TEST 40b: device cookie max_age of one second, the least
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_device_cookie did max_age=1s;
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_headers_like eval
+"Set-Cookie: did=$::UUID; Path=/; Max-Age=1; Expires=[A-Z][a-z]{2}, \\d\\d-[A-Z][a-z]{2}-\\d\\d \\d\\d:\\d\\d:\\d\\d GMT; SameSite=Lax"
+--- calls eval
+sink_re(['/import', event_re('API Request', $::UUID, $::UUID)])
+
+
+
 === TEST 41: the 98,000-year max_age that wrote past the cookie buffer is refused
 --- config
     location = /t {
