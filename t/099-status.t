@@ -77,6 +77,41 @@ GET /status
 
 
 
+=== TEST 3a: Prometheus: the whole page as the text format wants it: each family's HELP and TYPE once, before its samples, the samples of a family together, every family in its order
+--- request eval
+["GET /t", "GET /wait", "GET /status?format=prometheus"]
+--- response_body_like eval
+my @families = (
+    [ "events_queued_total", "counter" ],
+    [ "events_sent_total", "counter" ],
+    [ "events_rejected_total", "counter" ],
+    [ "events_dropped_total", "counter",
+      map { "reason=\"$_\"" }
+          qw(queue_full retry_expired shutdown worker_died memory) ],
+    [ "events_spooled_total", "counter" ],
+    [ "events_replayed_total", "counter" ],
+    [ "events_replay_rejected_total", "counter" ],
+    [ "batches_sent_total", "counter" ],
+    [ "retries_total", "counter" ],
+    [ "identify_sent_total", "counter" ],
+    [ "queue_depth", "gauge" ],
+    [ "queue_capacity", "gauge" ],
+    [ "queue_oldest_age_seconds", "gauge" ],
+    [ "last_success_time_seconds", "gauge" ],
+    [ "last_error_time_seconds", "gauge" ],
+);
+my $re = '\A';
+for my $f (@families) {
+    my ($name, $type, @labels) = @$f;
+    $re .= "# HELP nginx_mixpanel_$name [^\\n#]+\\n"
+           . "# TYPE nginx_mixpanel_$name $type\\n";
+    $re .= "nginx_mixpanel_$name" . quotemeta("{$_}") . " \\d+\\n" for @labels;
+    $re .= "nginx_mixpanel_$name \\d+\\n" unless @labels;
+}
+["^ok", "^GIF", qr/$re\z/]
+
+
+
 === TEST 4: ?format=json is the JSON
 --- request
 GET /status?format=json
