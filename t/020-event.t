@@ -172,6 +172,32 @@ qr{"ip":"127\.0\.0\.1","n1":-1\.5e3,"b1":true,"l1":\["a","%20b","c"\],"j1":\{"k"
 
 
 
+=== TEST 3b: type=list: each item without the spaces and tabs around it, empty items left out ("pro, beta" is ["pro","beta"], not " beta"); spaces inside an item stay
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-lists;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_request_properties off;
+        mixpanel_property l1 $http_x_l1 type=list;
+        mixpanel_property l2 $http_x_l2 type=list;
+        mixpanel_property l3 $http_x_l3 type=list;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-L1: pro, beta,  trial\n"
+. "X-L2: a \t,\t b ,, \t ,c d\t\n"
+. "X-L3: solo\n"
+--- request eval
+["GET /t", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^GIF", "^GIF",
+qr{"ip":"127\.0\.0\.1","l1":\["pro","beta","trial"\],"l2":\["a","b","c d"\],"l3":\["solo"\]\}\}\]\}\n$}]
+--- no_error_log
+[error]
+
+
+
 === TEST 3a: type=number: JSON numbers of up to 64 characters within a double are sent as they are, anything else left out
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-numbers;\n"
