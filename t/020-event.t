@@ -727,6 +727,42 @@ mixpanel: property v left out: a list of more than 254 items, Mixpanel would rej
 
 
 
+=== TEST 19a: after a people update in the same worker, an event's list of 255 items is still left out (the profile's no-limit lists are the profile's only), a list of 254 sent
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-limit19a;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_request_properties off;
+        mixpanel_user_agent_properties off;
+        mixpanel_ip off;
+        mixpanel_property v $http_x_v type=list;
+        mixpanel_property n $arg_n;
+        return 200 "ok\n";
+    }
+
+    location = /p {
+        mixpanel track;
+        mixpanel_event off;
+        mixpanel_account_id acct-19a;
+        mixpanel_ip off;
+        mixpanel_people_set tags $http_x_v type=list;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["X-V: " . join(",", 1 .. 255), "X-V: " . join(",", 1 .. 300),
+ "X-V: " . join(",", 1 .. 255), "X-V: " . join(",", 1 .. 254), "", "", ""]
+--- request eval
+["GET /t?n=1", "GET /p", "GET /t?n=2", "GET /t?n=3", "GET /wait", "GET /wait",
+ "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^ok\n\$", "^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
+qr{"ip":"0","n":"1"\}\},\{[^{}]*"properties":\{[^{}]*"ip":"0","n":"2"\}\},\{[^{}]*"properties":\{[^{}]*"ip":"0","v":\["1",[^\]]*"254"\],"n":"3"\}\}\]\}\n\{"endpoint":"/engage","body":\[\{[^\n]*"tags":\["1",[^\]]*"300"\]\}\}\]\}\n$}s]
+--- no_error_log
+[error]
+
+
+
 === TEST 20: a profile's objects have the event limits (depth, keys); its lists have no limit of items (Mixpanel's profile lists may be longer)
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-limit20;\n"
