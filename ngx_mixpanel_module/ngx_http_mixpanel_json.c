@@ -48,9 +48,6 @@
 
 #define NGX_HTTP_MIXPANEL_JSON_MIN_BUF   4096
 
-/* a real as text: at most "-0.000000" and 17 digits */
-#define NGX_HTTP_MIXPANEL_JSON_REAL_LEN  32
-
 /* r->buffered while the response is held; the sub and ssi filters use 1, 2 */
 #define NGX_HTTP_MIXPANEL_JSON_BUFFERED  0x08
 
@@ -107,7 +104,6 @@ static json_t *ngx_http_mixpanel_json_lookup(json_t *json,
     ngx_array_t *path);
 static ngx_int_t ngx_http_mixpanel_json_text(ngx_pool_t *pool, json_t *json,
     ngx_uint_t depth, ngx_str_t *text);
-static size_t ngx_http_mixpanel_json_real(u_char *buf, double d);
 
 static void *ngx_http_mixpanel_json_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_mixpanel_json_create_loc_conf(ngx_conf_t *cf);
@@ -1132,13 +1128,13 @@ ngx_http_mixpanel_json_text(ngx_pool_t *pool, json_t *json, ngx_uint_t depth,
          * "1e+300"
          */
 
-        text->data = ngx_pnalloc(pool, NGX_HTTP_MIXPANEL_JSON_REAL_LEN);
+        text->data = ngx_pnalloc(pool, NGX_HTTP_MIXPANEL_NUMBER_LEN);
         if (text->data == NULL) {
             return NGX_ERROR;
         }
 
-        text->len = ngx_http_mixpanel_json_real(text->data,
-                                                json_real_value(json));
+        text->len = ngx_http_mixpanel_number(text->data,
+                                             json_real_value(json));
 
         return NGX_OK;
 
@@ -1205,98 +1201,6 @@ ngx_http_mixpanel_json_text(ngx_pool_t *pool, json_t *json, ngx_uint_t depth,
     default:
         return NGX_OK;
     }
-}
-
-
-/*
- * ECMAScript's Number::toString(): the fewest significant digits that
- * give the double back, written out from 1e-7 to below 1e21, as d.ddde+n
- * past them.  A JSON number is finite.
- */
-
-static size_t
-ngx_http_mixpanel_json_real(u_char *buf, double d)
-{
-    int      prec, exp, k, n, i;
-    u_char  *o;
-    char     sci[32], digits[20], *p;
-
-    o = buf;
-
-    if (d == 0) {
-        *o++ = '0';                          /* -0 too */
-        return o - buf;
-    }
-
-    if (d < 0) {
-        *o++ = '-';
-        d = -d;
-    }
-
-    for (prec = 1; prec < 17; prec++) {
-        (void) snprintf(sci, sizeof(sci), "%.*e", prec - 1, d);
-
-        if (strtod(sci, NULL) == d) {
-            break;
-        }
-    }
-
-    if (prec == 17) {
-        (void) snprintf(sci, sizeof(sci), "%.16e", d);
-    }
-
-    /* "d.ddde[+-]xx": the digits, without trailing zeros, and the exponent */
-
-    k = 0;
-
-    for (p = sci; *p != 'e'; p++) {
-        if (*p != '.') {
-            digits[k++] = *p;
-        }
-    }
-
-    exp = atoi(p + 1);
-
-    while (k > 1 && digits[k - 1] == '0') {
-        k--;
-    }
-
-    n = exp + 1;
-
-    if (k <= n && n <= 21) {
-        o = ngx_cpymem(o, digits, k);
-
-        for (i = k; i < n; i++) {
-            *o++ = '0';
-        }
-
-    } else if (0 < n && n <= 21) {
-        o = ngx_cpymem(o, digits, n);
-        *o++ = '.';
-        o = ngx_cpymem(o, digits + n, k - n);
-
-    } else if (-6 < n && n <= 0) {
-        *o++ = '0';
-        *o++ = '.';
-
-        for (i = n; i < 0; i++) {
-            *o++ = '0';
-        }
-
-        o = ngx_cpymem(o, digits, k);
-
-    } else {
-        *o++ = digits[0];
-
-        if (k > 1) {
-            *o++ = '.';
-            o = ngx_cpymem(o, digits + 1, k - 1);
-        }
-
-        o = ngx_sprintf(o, "e%c%d", n - 1 < 0 ? '-' : '+', ngx_abs(n - 1));
-    }
-
-    return o - buf;
 }
 
 

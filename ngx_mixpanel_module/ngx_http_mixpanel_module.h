@@ -644,6 +644,14 @@ void ngx_http_mixpanel_cache_put(ngx_http_mixpanel_cache_t *cache,
     uintptr_t tag, u_char *key, size_t len, ngx_str_t *values, ngx_uint_t n);
 
 
+/* ngx_http_mixpanel_number.c */
+
+/* at most 25 bytes: "-0.00000" and 17 digits */
+#define NGX_HTTP_MIXPANEL_NUMBER_LEN  32
+
+size_t ngx_http_mixpanel_number(u_char *buf, double d);
+
+
 /* ngx_http_mixpanel_util.c */
 
 ngx_int_t ngx_http_mixpanel_random(u_char *buf, size_t len);

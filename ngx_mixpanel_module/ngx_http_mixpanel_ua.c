@@ -253,7 +253,7 @@ static ngx_http_mixpanel_cache_t  ngx_http_mixpanel_ua_cache =
 
 /*
  * The JSON of the values: keys of 50 bytes, names of 24 at most, and a
- * version of at most 18 digits or what "%.17g" prints
+ * version of at most NGX_HTTP_MIXPANEL_NUMBER_LEN
  */
 
 #define NGX_HTTP_MIXPANEL_UA_JSON       256
@@ -646,22 +646,23 @@ ngx_http_mixpanel_ua_init(void)
  * "17.2.1" is 17.2, "9.80" is 9.8, "0120" is 120.  The same digits without
  * leading zeros in the major and trailing zeros in the minor form a
  * substring of the input that is the SDK's number, as long as a double
- * holds every digit: up to 15.  Past that the SDK sends the double's
- * shortest form ("12345678901234567" is 12345678901234568), and the text
- * would be as long as the client makes it: the number is written from the
- * double, in as few digits as give it back.  A number parseFloat() makes
- * Infinity is sent as null by the SDK, which Mixpanel shows as "not set":
- * it is left out.
+ * holds every digit: up to 15, and the number is at least 1e-6.  Past
+ * that the SDK sends the double as JavaScript writes it
+ * ("12345678901234567" is 12345678901234568, "1" and 21 zeros is 1e+21,
+ * "0.0000001" is 1e-7), and the text would be as long as the client
+ * makes it: the number is written from the double, as JavaScript writes
+ * it.  A number parseFloat() makes Infinity is sent as null by the SDK,
+ * which Mixpanel shows as "not set": it is left out.
  */
 
 static void
 ngx_http_mixpanel_ua_version(u_char *p, u_char *last, ngx_str_t *v)
 {
-    int          prec;
-    u_char      *start, *end, *minor, *b;
-    double       d;
-    size_t       n;
-    static char  buf[NGX_HTTP_MIXPANEL_UA_NUMBER + 1], out[32];
+    u_char         *start, *end, *minor, *b;
+    double          d;
+    size_t          n;
+    static char     buf[NGX_HTTP_MIXPANEL_UA_NUMBER + 1];
+    static u_char   out[NGX_HTTP_MIXPANEL_NUMBER_LEN];
 
     start = p;
 
@@ -703,7 +704,10 @@ ngx_http_mixpanel_ua_version(u_char *p, u_char *last, ngx_str_t *v)
     v->data = start;
     v->len = end - start;
 
-    if (v->len - (minor ? 1 : 0) <= 15) {
+    if (v->len - (minor ? 1 : 0) <= 15
+        && !(minor && *start == '0' && end - minor > 6
+             && ngx_strncmp(minor, "000000", 6) == 0))
+    {
         return;
     }
 
@@ -723,20 +727,8 @@ ngx_http_mixpanel_ua_version(u_char *p, u_char *last, ngx_str_t *v)
         return;
     }
 
-    for (prec = 15; prec < 17; prec++) {
-        (void) snprintf(out, sizeof(out), "%.*g", prec, d);
-
-        if (strtod(out, NULL) == d) {
-            break;
-        }
-    }
-
-    if (prec == 17) {
-        (void) snprintf(out, sizeof(out), "%.17g", d);
-    }
-
-    v->data = (u_char *) out;
-    v->len = ngx_strlen(out);
+    v->data = out;
+    v->len = ngx_http_mixpanel_number(out, d);
 }
 
 

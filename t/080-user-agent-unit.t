@@ -45,7 +45,8 @@ my @cflags = (qw(-O2 -g -W -Wall -Wpointer-arith -Wno-unused-parameter
                  -Werror));
 my @srcs = ("$root/t/ua/ua_test.c",
             "$module_src/ngx_http_mixpanel_ua.c",
-            "$module_src/ngx_http_mixpanel_cache.c");
+            "$module_src/ngx_http_mixpanel_cache.c",
+            "$module_src/ngx_http_mixpanel_number.c");
 
 # under AddressSanitizer when the compiler has it: a read past the input
 # then fails the run instead of passing by luck

@@ -5,8 +5,9 @@
 
 
 /*
- * Unit test of ngx_http_mixpanel_ua_parse() and its cache
- * (ngx_http_mixpanel_cache.c), linked with nothing of nginx:
+ * Unit test of ngx_http_mixpanel_ua_parse(), its cache
+ * (ngx_http_mixpanel_cache.c) and its numbers (ngx_http_mixpanel_number.c),
+ * linked with nothing of nginx:
  * ua_test cases.txt prints one line per check,
  *
  *     ok<TAB>description
