@@ -25,7 +25,18 @@
 
 
 #define NGX_HTTP_MIXPANEL_UA_MAX_MAJOR  309
-#define NGX_HTTP_MIXPANEL_UA_NUMBER     400
+
+/*
+ * the digits of a version handed to strtod(): the major, the point, and
+ * 1100 of the minor.  A tie between two doubles has at most 1075 digits
+ * past the point, so a longer minor is cut there and a "1" put after it:
+ * it rounds as the whole minor does (a minor ends in a digit that is not
+ * 0), as parseFloat() does
+ */
+
+#define NGX_HTTP_MIXPANEL_UA_MINOR      1100
+#define NGX_HTTP_MIXPANEL_UA_NUMBER                                           \
+    (NGX_HTTP_MIXPANEL_UA_MAX_MAJOR + 1 + NGX_HTTP_MIXPANEL_UA_MINOR)
 
 
 /* presence bits: the substring occurs anywhere */
@@ -661,7 +672,7 @@ ngx_http_mixpanel_ua_version(u_char *p, u_char *last, ngx_str_t *v)
     u_char         *start, *end, *minor, *b;
     double          d;
     size_t          n;
-    static char     buf[NGX_HTTP_MIXPANEL_UA_NUMBER + 1];
+    static char     buf[NGX_HTTP_MIXPANEL_UA_NUMBER + 2];
     static u_char   out[NGX_HTTP_MIXPANEL_NUMBER_LEN];
 
     start = p;
@@ -711,13 +722,13 @@ ngx_http_mixpanel_ua_version(u_char *p, u_char *last, ngx_str_t *v)
         return;
     }
 
-    /*
-     * the digits past what fits in buf cannot move a double by more than
-     * its last bit, and only in a version string no browser sends
-     */
-
     n = ngx_min(v->len, NGX_HTTP_MIXPANEL_UA_NUMBER);
     b = ngx_cpymem(buf, start, n);
+
+    if (v->len > NGX_HTTP_MIXPANEL_UA_NUMBER) {
+        *b++ = '1';
+    }
+
     *b = '\0';
 
     d = strtod(buf, NULL);
