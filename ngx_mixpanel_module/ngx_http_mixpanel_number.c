@@ -17,11 +17,15 @@
 
 #include "ngx_http_mixpanel_module.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 
-/* buf has NGX_HTTP_MIXPANEL_NUMBER_LEN bytes; d is finite */
+/*
+ * buf has NGX_HTTP_MIXPANEL_NUMBER_LEN bytes; Infinity and NaN, which
+ * JSON.stringify() writes as null, are written as nothing
+ */
 
 size_t
 ngx_http_mixpanel_number(u_char *buf, double d)
@@ -31,6 +35,10 @@ ngx_http_mixpanel_number(u_char *buf, double d)
     char     sci[32], digits[20], *p;
 
     o = buf;
+
+    if (!isfinite(d)) {
+        return 0;
+    }
 
     if (d == 0) {
         *o++ = '0';                          /* -0 too */

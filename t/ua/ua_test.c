@@ -26,6 +26,7 @@
 
 #include "ngx_http_mixpanel_module.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -590,6 +591,20 @@ ua_test_builtin(void)
     ok = (ua.browser.len == 0 && ua.browser_version.len == 0
           && ua.os.len == 0 && ua.device.len == 0 && ua.bot == 0);
     ua_test_report(ok, "builtin: NULL input gives nothing", "not empty");
+
+    /* what JSON.stringify() writes as null is written as nothing */
+
+    {
+        u_char  num[NGX_HTTP_MIXPANEL_NUMBER_LEN];
+
+        ok = (ngx_http_mixpanel_number(num, INFINITY) == 0
+              && ngx_http_mixpanel_number(num, -INFINITY) == 0
+              && ngx_http_mixpanel_number(num, NAN) == 0
+              && ngx_http_mixpanel_number(num, 5e-324) == 6
+              && memcmp(num, "5e-324", 6) == 0);
+        ua_test_report(ok, "builtin: Infinity and NaN give no number",
+                       "written");
+    }
 
     /*
      * Random inputs built of markers, digits and junk, parsed from
