@@ -48,6 +48,9 @@
 
 #define NGX_HTTP_MIXPANEL_JSON_MIN_BUF   4096
 
+/* the reals past the largest double read as null in one body, at most */
+#define NGX_HTTP_MIXPANEL_JSON_OVERFLOWS  16
+
 /* r->buffered while the response is held; the sub and ssi filters use 1, 2 */
 #define NGX_HTTP_MIXPANEL_JSON_BUFFERED  0x08
 
@@ -99,7 +102,9 @@ static ngx_int_t ngx_http_mixpanel_json_copy(ngx_http_request_t *r,
     ngx_http_mixpanel_json_ctx_t *ctx, u_char *data, size_t size);
 static ngx_int_t ngx_http_mixpanel_json_find(ngx_pool_t *pool, u_char *data,
     size_t len, ngx_array_t *paths, ngx_str_t *values, ngx_uint_t strings,
-    uint32_t *present);
+    uint32_t *present, ngx_uint_t lenient);
+static json_t *ngx_http_mixpanel_json_load_lenient(ngx_pool_t *pool,
+    u_char *data, size_t len, json_error_t *err);
 static json_t *ngx_http_mixpanel_json_lookup(json_t *json,
     ngx_array_t *path);
 static ngx_int_t ngx_http_mixpanel_json_text(ngx_pool_t *pool, json_t *json,
@@ -246,16 +251,18 @@ ngx_http_mixpanel_json_variable(ngx_http_request_t *r,
         }
 
         if (rc == NGX_OK) {
-            rc = ngx_http_mixpanel_json_values(r->pool, body.data, body.len,
-                                               &jmcf->paths[source], values);
+            rc = ngx_http_mixpanel_json_find(r->pool, body.data, body.len,
+                                             &jmcf->paths[source], values, 0,
+                                             NULL, 1);
             if (rc == NGX_ERROR) {
                 return NGX_ERROR;
             }
 
             if (rc == NGX_DECLINED) {
-                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                               "mixpanel json: %s body is not valid JSON",
-                               source ? "response" : "request");
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "mixpanel: the %s body is not valid JSON, "
+                              "its fields are empty",
+                              source ? "response" : "request");
             }
         }
 
@@ -843,7 +850,7 @@ ngx_http_mixpanel_json_values(ngx_pool_t *pool, u_char *data, size_t len,
     ngx_array_t *paths, ngx_str_t *values)
 {
     return ngx_http_mixpanel_json_find(pool, data, len, paths, values, 0,
-                                       NULL);
+                                       NULL, 0);
 }
 
 
@@ -858,25 +865,28 @@ ngx_http_mixpanel_json_present(ngx_pool_t *pool, u_char *data, size_t len,
     ngx_array_t *paths, ngx_str_t *values, uint32_t *present)
 {
     return ngx_http_mixpanel_json_find(pool, data, len, paths, values, 0,
-                                       present);
+                                       present, 0);
 }
 
 
-/* the same, strings only: any other type is empty */
+/*
+ * the same, strings only: any other type is empty; numbers too large for
+ * the parser are read as JSON.parse() reads them, as in a body
+ */
 
 ngx_int_t
 ngx_http_mixpanel_json_strings(ngx_pool_t *pool, u_char *data, size_t len,
     ngx_array_t *paths, ngx_str_t *values)
 {
     return ngx_http_mixpanel_json_find(pool, data, len, paths, values, 1,
-                                       NULL);
+                                       NULL, 1);
 }
 
 
 static ngx_int_t
 ngx_http_mixpanel_json_find(ngx_pool_t *pool, u_char *data, size_t len,
     ngx_array_t *paths, ngx_str_t *values, ngx_uint_t strings,
-    uint32_t *present)
+    uint32_t *present, ngx_uint_t lenient)
 {
     json_t        *root, *json;
     ngx_int_t      rc;
@@ -885,6 +895,13 @@ ngx_http_mixpanel_json_find(ngx_pool_t *pool, u_char *data, size_t len,
     json_error_t   err;
 
     root = json_loadb((const char *) data, len, JSON_REJECT_DUPLICATES, &err);
+
+    if (root == NULL && lenient
+        && json_error_code(&err) == json_error_numeric_overflow)
+    {
+        root = ngx_http_mixpanel_json_load_lenient(pool, data, len, &err);
+    }
+
     if (root == NULL) {
         return NGX_DECLINED;
     }
@@ -918,6 +935,75 @@ ngx_http_mixpanel_json_find(ngx_pool_t *pool, u_char *data, size_t len,
     json_decref(root);
 
     return rc;
+}
+
+
+/*
+ * A body with a number jansson cannot hold, read as JSON.parse() reads it
+ * instead of refused whole: an integer past 2^63 - 1 is a double
+ * (12345678901234567890 is 12345678901234567000, and so is every other
+ * integer of the body, as in JavaScript), and a real past the largest
+ * double, which JavaScript makes Infinity and JSON.stringify() null, is
+ * null.  Each such real is overwritten by "null" in a copy of the body,
+ * and the copy parsed again, NGX_HTTP_MIXPANEL_JSON_OVERFLOWS times at
+ * most.  Tokens (JWTs) are not read so: a claim is what the issuer wrote,
+ * or nothing.
+ */
+
+static json_t *
+ngx_http_mixpanel_json_load_lenient(ngx_pool_t *pool, u_char *data,
+    size_t len, json_error_t *err)
+{
+    u_char      *copy, *p, *end;
+    json_t      *root;
+    ngx_uint_t   n;
+
+    copy = NULL;
+
+    for (n = 0; n <= NGX_HTTP_MIXPANEL_JSON_OVERFLOWS; n++) {
+
+        root = json_loadb((const char *) (copy ? copy : data), len,
+                          JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL,
+                          err);
+
+        if (root != NULL
+            || json_error_code(err) != json_error_numeric_overflow
+            || err->position <= 0 || (size_t) err->position > len)
+        {
+            return root;
+        }
+
+        if (copy == NULL) {
+            copy = ngx_pnalloc(pool, len);
+            if (copy == NULL) {
+                return NULL;
+            }
+
+            ngx_memcpy(copy, data, len);
+        }
+
+        /* the real ends where jansson stopped: "1e400" at the shortest */
+
+        end = copy + err->position;
+        p = end;
+
+        while (p > copy
+               && ((p[-1] >= '0' && p[-1] <= '9') || p[-1] == '.'
+                   || p[-1] == 'e' || p[-1] == 'E' || p[-1] == '+'
+                   || p[-1] == '-'))
+        {
+            p--;
+        }
+
+        if (end - p < 4) {
+            return NULL;
+        }
+
+        p = ngx_cpymem(p, "null", 4);
+        ngx_memset(p, ' ', end - p);
+    }
+
+    return NULL;
 }
 
 

@@ -64,6 +64,26 @@ __DATA__
 
 
 
+=== TEST 1a: an SDK cookie with a super property past 2^63 (what JSON.stringify() writes of 12345678901234567890 or 1e20, registered by the app) is still read: its $device_id is the SDK's; the same cookie with a small number, for comparison
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "[$mixpanel_sdk_device_id]\n";
+    }
+--- more_headers eval
+[ "Cookie: " . main::sdk_cookie('{"distinct_id":"$device:2dc4d4d9-3311-4836-9a9f-8f2c4173ba58","$device_id":"2dc4d4d9-3311-4836-9a9f-8f2c4173ba58","order_total":12345678901234567000,"big":100000000000000000000,"inf":null}'),
+  "Cookie: " . main::sdk_cookie('{"distinct_id":"$device:2dc4d4d9-3311-4836-9a9f-8f2c4173ba58","$device_id":"2dc4d4d9-3311-4836-9a9f-8f2c4173ba58","order_total":12345,"big":1,"inf":null}') ]
+--- request eval
+["GET /t", "GET /t"]
+--- response_body_like eval
+["^\\[$::SDK_U\\]\n\$", "^\\[$::SDK_U\\]\n\$"]
+--- calls eval
+'"event":"API Request"'
+--- no_error_log
+[alert]
+
+
+
 === TEST 2: the cookie of the location's token, also when the token is a variable; another token's cookie is not read
 --- config
     location = /t {

@@ -381,6 +381,60 @@ Accept-Encoding: gzip
 
 
 
+=== TEST 10b: a number too large for the parser is read as JSON.parse() reads it, not the whole body refused: an integer past 2^63 - 1 is a double (and so is every integer of that body, as in JavaScript), a real past the largest double is null (empty), up to 16 of them in one body; the other fields are read, after a multi-byte string too
+--- http_config
+    mixpanel_json_set $resp_s response /s;
+    mixpanel_json_set $resp_i response /i;
+    mixpanel_json_set $resp_j response /j;
+    log_format big escape=none '$resp_num|$resp_s|$resp_i|$resp_j';
+--- config
+    location = /p {
+        access_log logs/ids.log big;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/p$is_args$args;
+    }
+
+    location = /backend/p {
+        access_log off;
+        default_type application/json;
+        return 200 '{"s":"\\u00e9 é€","n":$arg_n,"i":42,"j":9007199254740993}';
+    }
+--- request eval
+[ "GET /p?n=123", "GET /p?n=12345678901234567890",
+  "GET /p?n=9223372036854775807", "GET /p?n=9223372036854775808",
+  "GET /p?n=-9223372036854775809", "GET /p?n=1e400", "GET /p?n=-1E+400",
+  "GET /p?n=10000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000", "GET /p?n=[1e400,1e400,1e400,1e400,1e400,1e400,1e400,1e400,1e400,1e400,1e400,1e400,1e400,1e400,1e400,1e400]",
+  "GET /log" ]
+--- response_body_like eval
+[ (qr/^\{"s":/) x 9,
+  qr/^123\|\xc3\xa9 \xc3\xa9\xe2\x82\xac\|42\|9007199254740993\n12345678901234567000\|\xc3\xa9 \xc3\xa9\xe2\x82\xac\|42\|9007199254740992\n9223372036854775807\|\xc3\xa9 \xc3\xa9\xe2\x82\xac\|42\|9007199254740993\n9223372036854776000\|\xc3\xa9 \xc3\xa9\xe2\x82\xac\|42\|9007199254740992\n-9223372036854776000\|\xc3\xa9 \xc3\xa9\xe2\x82\xac\|42\|9007199254740992\n\|\xc3\xa9 \xc3\xa9\xe2\x82\xac\|42\|9007199254740992\n\|\xc3\xa9 \xc3\xa9\xe2\x82\xac\|42\|9007199254740992\n\|\xc3\xa9 \xc3\xa9\xe2\x82\xac\|42\|9007199254740992\n\|\xc3\xa9 \xc3\xa9\xe2\x82\xac\|42\|9007199254740992\n\z/ ]
+--- no_error_log
+is not valid JSON
+
+
+
+=== TEST 10c: with 17 reals past the largest double (one more than TEST 10b's 16), the body is invalid: its fields are empty, and that is logged at info
+--- http_config
+    mixpanel_json_set $resp_s response /s;
+    log_format big escape=none 's=$resp_s';
+--- config
+    location = /p {
+        access_log logs/ids.log big;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/p$is_args$args;
+    }
+
+    location = /backend/p {
+        access_log off;
+        default_type application/json;
+        return 200 '{"s":"x","n":$arg_n}';
+    }
+--- request
+GET /p?n=[1e400,1e400,1e400,1e400,1e400,1e400,1e400,1e400,1e400,1e400,1e400,1e400,1e400,1e400,1e400,1e400,1e400]
+--- response_body_like: ^\{"s":"x","n":\[1e400,
+--- error_log
+mixpanel: the response body is not valid JSON, its fields are empty
+
+
+
 === TEST 11: a pointer into a top-level array
 --- http_config
     mixpanel_json_set $first response /0/id;
