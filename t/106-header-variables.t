@@ -76,6 +76,33 @@ qr{"ip":"127\.0\.0\.1","a":"A1","b":"B2","c":"C3","d":"D4"\}\}\]\}\n$}]
 
 
 
+=== TEST 1b: the letters at both ends of A-Z, capital, in the last bytes of a name (after each 8) and in its first 8: "X-ZZ-AZ", "X-Zulu-Zebra-AZ", "ZAZAZAZA"; a header one letter off ("X-ZZ-AY") is another
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_request_properties off;
+        mixpanel_user_agent_properties off;
+        mixpanel_property a $http_x_zz_az;
+        mixpanel_property b $http_x_zulu_zebra_az;
+        mixpanel_property c $http_zazazaza;
+        mixpanel_property d $http_x_yy_ay;
+        return 200 "ok\n";
+    }
+--- more_headers
+X-ZZ-AY: no
+X-ZZ-AZ: Z1
+X-ZULU-ZEBRA-AZ: Z2
+ZAZAZAZA: Z3
+--- request eval
+["GET /t", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^GIF", "^GIF",
+qr{"ip":"127\.0\.0\.1","a":"Z1","b":"Z2","c":"Z3"\}\}\]\}\n$}]
+--- no_error_log
+[error]
+
+
+
 === TEST 1a: headers around and after the 20th (nginx keeps a request's headers in parts of 20) are found
 --- config
     location = /t {
