@@ -341,6 +341,28 @@ my $batch = sub {
 
 
 
+=== TEST 7a: mixpanel_retry_max_time 0: a batch that Mixpanel accepts is sent; the next, which fails once, is not retried: it is dropped at once and counted (1 attempt, no retry)
+--- http_config
+    mixpanel_batch_size 2;
+    mixpanel_flush_interval 1h;
+    mixpanel_retry_max_time 0;
+--- steps eval
+[ { req => "POST /emu/reset", body => '"ok": true' },
+  { req => "GET /t?n=1" }, { req => "GET /t?n=2", queued => 2 },
+  { req => "GET /emu/requests", body => '^requests: 200:2\n\z' },
+  ::fault({ status => 503, count => 1, path => "/import" }),
+  { req => "GET /t?n=3" }, { req => "GET /t?n=4", queued => 4 },
+  { req => "GET /emu/requests", body => '^requests: 200:2 503:2\n\z' },
+  { req => "GET /errlog",
+    body => '^\[warn\] [^\n]*mixpanel: "[^"]+" answered 503, will retry\n\[error\] [^\n]*mixpanel: 2 events dropped after 1 attempt in \d+ ms \(mixpanel_retry_max_time 0 ms\), last failure: "[^"]+" answered 503\n\z' },
+  ::status_steps(events_queued => 4, events_sent => 2, events_rejected => 0,
+                 queue_full => 0, retry_expired => 2, shutdown => 0,
+                 events_spooled => 0, events_replayed => 0,
+                 batches_sent => 1, retries => 0, identify_sent => 0,
+                 queue_depth => 0) ]
+
+
+
 === TEST 8: 503 twice, then accepted: two retries, sent once
 --- http_config
     mixpanel_batch_size 3;
