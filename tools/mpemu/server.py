@@ -159,6 +159,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # Headers and body go out in two writes: without TCP_NODELAY the second
     # waits for the client's delayed ACK (40 ms a request on keep-alive).
     disable_nagle_algorithm = True
+    # an ingestion request counted in in_flight, until its answer leaves
+    flying = False
 
     def version_string(self):
         return self.server_version
@@ -174,8 +176,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # -- one request ----------------------------------------------------------
 
+    def land(self):
+        """The request is no longer in flight: before its answer leaves,
+        so that a client that has read it sees in_flight without it."""
+        if self.flying:
+            self.flying = False
+            self.app.flight(-1)
+
     def handle_request(self):
         received = now_ms()
+        self.flying = False
         try:
             body = self.read_body()
         except BodyError as exc:
@@ -192,13 +202,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             request = Request(self.command, path, url.query, self.headers,
                               body, self.client_address[0], received)
             self.app.flight(1, self.client_address)
+            self.flying = True
             try:
                 fault = self.app.faults.take(path, request_token(request))
                 if fault:
                     return self.faulted(request, fault)
                 return self.send_answer(self.app.emulator.handle(request))
             finally:
-                self.app.flight(-1)
+                self.land()
         except Exception as exc:  # keep serving; say what went wrong
             self.log_message("internal error on %s: %r", path, exc)
             self.close_connection = True
@@ -276,6 +287,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def drop(self, mode):
         """Close the connection without a (complete) answer."""
+        self.land()
         if mode == "reset":
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                        struct.pack("ii", 1, 0))
@@ -371,6 +383,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             value, ensure_ascii=False)))
 
     def send_answer(self, answer):
+        self.land()
         data = answer.body.encode("utf-8") if isinstance(
             answer.body, str) else answer.body
         self.send_response(answer.status)
