@@ -2250,6 +2250,7 @@ char *
 ngx_http_mixpanel_cookie_conf(ngx_conf_t *cf,
     ngx_http_mixpanel_cookie_t **cookie)
 {
+    u_char                       ch;
     ngx_str_t                   *value, s;
     ngx_uint_t                   i;
     ngx_http_mixpanel_cookie_t  *c;
@@ -2361,6 +2362,39 @@ ngx_http_mixpanel_cookie_conf(ngx_conf_t *cf,
                                "invalid cookie name \"%V\" of \"%V\", "
                                "expected a token without spaces or any of "
                                "()<>@,;:\\\"/[]?={}", &c->name, &value[0]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    /*
+     * what goes into Set-Cookie as it is: a host name, and a path from
+     * "/" without ";" (which would start another attribute), spaces or
+     * control characters
+     */
+
+    for (i = 0; i < c->domain.len; i++) {
+        ch = c->domain.data[i];
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+              || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"domain=%V\" of \"%V\", "
+                               "expected a host name", &c->domain,
+                               &value[0]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    for (i = 0; i < c->path.len; i++) {
+        ch = c->path.data[i];
+
+        if ((i == 0 && ch != '/') || ch <= ' ' || ch >= 0x7f || ch == ';') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"path=%V\" of \"%V\", expected "
+                               "a path from \"/\" without \";\", spaces "
+                               "or control characters", &c->path,
+                               &value[0]);
             return NGX_CONF_ERROR;
         }
     }

@@ -1,5 +1,5 @@
-# The names nginx -t takes for mixpanel_device_cookie and
-# mixpanel_profile_cookie: a cookie name is an RFC 6265 token, so each of
+# The names (and domain=, path=) nginx -t takes for mixpanel_device_cookie
+# and mixpanel_profile_cookie: a cookie name is an RFC 6265 token, so each of
 # the 17 separators ()<>@,;:\"/[]?={}, a space, a tab, a control
 # character, DEL and a byte past ASCII stops nginx -t with the message
 # that names the directive; a name of every other token character passes,
@@ -27,7 +27,7 @@ sub quoted {
 
 # nginx -t of a location with the directive: [exit status, its output]
 sub nginx_t {
-    my ($directive, $name) = @_;
+    my ($directive, $name, @params) = @_;
     my $prefix = File::Temp::tempdir(CLEANUP => 1);
     mkdir "$prefix/$_" for "conf", "logs";
     open my $fh, '>', "$prefix/conf/nginx.conf" or die $!;
@@ -43,7 +43,7 @@ http {
         listen 127.0.0.1:$port;
         location = /t {
             mixpanel track;
-            $directive @{[ quoted($name) ]};
+            $directive @{[ quoted($name) ]}@{[ map { " " . quoted($_) } @params ]};
             return 200 "ok\\n";
         }
     }
@@ -80,6 +80,36 @@ for my $directive (qw(mixpanel_device_cookie mixpanel_profile_cookie)) {
         or diag($out);
 }
 
+# domain= and path= go into Set-Cookie as they are: a host name, and a
+# path from "/" without ";", spaces or control characters
+
+my @bad_domain = ("ex ample.com", "example.com;secure", "exa\x01mple.com",
+                  "\xc3\xa9.example", "example.com/", "ex_ample.com");
+my @bad_path = ("/a; Secure", "/a b", "/a\tb", "/a\x7f", "/\xc3\xa9",
+                "a", "api/");
+
+for my $directive (qw(mixpanel_device_cookie mixpanel_profile_cookie)) {
+    for my $d (@bad_domain) {
+        my ($rc, $out) = @{ nginx_t($directive, "mp_id", "domain=$d") };
+        isnt($rc, 0, "$directive: domain=" . quotemeta($d)
+                     . " stops nginx -t");
+        like($out, qr/\[emerg\] .*invalid "domain=\Q$d\E" of "$directive", expected a host name in /,
+             "$directive: the message names the domain and the directive");
+    }
+
+    for my $p (@bad_path) {
+        my ($rc, $out) = @{ nginx_t($directive, "mp_id", "path=$p") };
+        isnt($rc, 0, "$directive: path=" . quotemeta($p) . " stops nginx -t");
+        like($out, qr/\[emerg\] .*invalid "path=\Q$p\E" of "$directive", expected a path from "\/" without ";", spaces or control characters in /,
+             "$directive: the message names the path and the directive");
+    }
+
+    my ($rc, $out) = @{ nginx_t($directive, "mp_id", "domain=.Ex-1.example.COM",
+                                'path=/api/v1/~x:y@z!$&\'()*+,=%41') };
+    is($rc, 0, "$directive: a host name and a path of URL characters pass")
+        or diag($out);
+}
+
 # the same name, sent as it is
 my $n = dn_nginx(port => $port, conf => <<'_EOC_');
 worker_processes 1;
@@ -92,7 +122,9 @@ http {
         listen 127.0.0.1:%PORT%;
         location = /t {
             mixpanel track;
-            mixpanel_device_cookie "Mp_0-9.a!#$%&'*+^`|~z";
+            mixpanel_device_cookie "Mp_0-9.a!#$%&'*+^`|~z"
+                                   "domain=.Ex-1.example.COM"
+                                   "path=/api/v1/~x:y@z!$&'()*+,=%41";
             return 200 "ok\n";
         }
         location = /status { mixpanel_status; }
@@ -103,8 +135,8 @@ _EOC_
 my $res = HTTP::Tiny->new(timeout => 10)->get("$n->{base}/t");
 is($res->{status}, 200, "the request");
 like($res->{headers}{'set-cookie'} // "",
-     qr/^\Q$Good\E=[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}; Path=\//,
-     "Set-Cookie carries the name as it is");
+     qr/^\Q$Good\E=[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}; Domain=\.Ex-1\.example\.COM; Path=\/api\/v1\/~x:y\@z!\$&'\(\)\*\+,=%41; /,
+     "Set-Cookie carries the name, domain and path as they are");
 
 dn_stop($n);
 done_testing();
