@@ -90,6 +90,25 @@ class Statuses(EmulatorTestCase):
         answer = self.emu.import_([event("E", "u1")])
         self.assertEqual(answer.headers["Retry-After"], date)
 
+    def test_header_case(self):
+        self.emu.fault({"status": 429, "retry_after": 7,
+                        "header_case": "lower"})
+        answer = self.emu.import_([event("E", "u1")])
+        self.assertEqual(answer.status, 429)
+        names = answer.headers.keys()
+        self.assertIn("retry-after", names)
+        self.assertIn("content-type", names)
+        self.assertNotIn("Retry-After", names)
+        self.assertEqual(answer.headers["Retry-After"], "7")
+        self.emu.fault({"status": 503, "retry_after": 2,
+                        "header_case": "upper"})
+        answer = self.emu.import_([event("E", "u1")])
+        self.assertIn("RETRY-AFTER", answer.headers.keys())
+        # without it, as Mixpanel writes them
+        self.emu.fault({"status": 503, "retry_after": 2})
+        answer = self.emu.import_([event("E", "u1")])
+        self.assertIn("Retry-After", answer.headers.keys())
+
     def test_concurrency(self):
         self.emu.call("POST", "/_emulator/concurrency/reset")
         self.emu.fault({"delay_ms": 600, "count": 3})
@@ -118,7 +137,9 @@ class Statuses(EmulatorTestCase):
 
     def test_bad_faults(self):
         for bad in ('{"stauts": 503}', '{"count": 2}', '{"status": "x"}',
-                    '{"close": "sometimes"}', "not json"):
+                    '{"close": "sometimes"}', "not json",
+                    '{"status": 429, "header_case": "title"}',
+                    '{"delay_ms": 5, "header_case": "lower"}'):
             answer = self.emu.call("POST", "/_emulator/faults", body=bad)
             self.assertEqual(answer.status, 400, bad)
 

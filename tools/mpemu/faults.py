@@ -13,6 +13,9 @@ get it, oldest fault first.  Fields (all optional, at least one action):
     close        true / "empty": read the request, close without answering;
                  "reset": the same with a TCP reset;
                  "partial": send the headers and part of the body, close
+    header_case  with status: "lower" or "upper", the answer's header names
+                 so written (``retry-after``), as HTTP/2 and some proxies
+                 send them; header names are case-insensitive
     ingest       true: handle the request normally (store its events) before
                  the status / hang / close replaces the answer
     count        how many requests get it (default 1; -1: until cleared)
@@ -41,7 +44,7 @@ STATUS_BODIES = {
 }
 
 FIELDS = {"status", "retry_after", "body", "delay_ms", "hang", "close",
-          "ingest", "count", "path", "token"}
+          "ingest", "count", "path", "token", "header_case"}
 CLOSE_MODES = {True: "empty", "empty": "empty", "reset": "reset",
                "partial": "partial"}
 
@@ -92,6 +95,10 @@ def validate(spec):
     elif paths is not None and not (isinstance(paths, list) and all(
             isinstance(p, str) for p in paths)):
         raise FaultError("path is a string or a list of strings")
+    if fault.get("header_case", "lower") not in ("lower", "upper"):
+        raise FaultError("header_case is \"lower\" or \"upper\"")
+    if "header_case" in fault and "status" not in fault:
+        raise FaultError("header_case needs status")
     if "token" in fault and not isinstance(fault["token"], str):
         raise FaultError("token is a string")
     if "body" in fault and not isinstance(fault["body"], str):

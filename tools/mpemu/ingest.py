@@ -67,11 +67,12 @@ class Answer:
     """An HTTP answer: status, body text, content type, extra headers."""
 
     def __init__(self, status, body, content_type="application/json",
-                 headers=None):
+                 headers=None, header_case=None):
         self.status = status
         self.body = body
         self.content_type = content_type
         self.headers = headers or {}
+        self.header_case = header_case   # None, "lower" or "upper"
 
 
 def json_answer(status, value, headers=None):

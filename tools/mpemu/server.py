@@ -261,7 +261,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if "retry_after" in fault:
                 headers["Retry-After"] = str(fault["retry_after"])
             replacement = Answer(fault["status"], fault.get(
-                "body", status_body(fault["status"])), headers=headers)
+                "body", status_body(fault["status"])), headers=headers,
+                header_case=fault.get("header_case"))
         self.app.emulator.handle(request, fault, ingest=bool(
             fault.get("ingest")), replace=True, replacement=replacement)
         if replacement is not None:
@@ -386,14 +387,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.land()
         data = answer.body.encode("utf-8") if isinstance(
             answer.body, str) else answer.body
+        case = {"lower": str.lower, "upper": str.upper}.get(
+            getattr(answer, "header_case", None), str)
         self.send_response(answer.status)
         content_type = answer.content_type
         if content_type.startswith(("text/", "application/json")):
             content_type += "; charset=utf-8"
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
+        self.send_header(case("Content-Type"), content_type)
+        self.send_header(case("Content-Length"), str(len(data)))
         for name, value in answer.headers.items():
-            self.send_header(name, value)
+            self.send_header(case(name), value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
