@@ -1214,6 +1214,36 @@ the device id is bound to another account and is not identified with this one; i
 
 
 
+=== TEST 36c: Cache-Control's directives in any case (RFC 9111 5.2): "Public", "PUBLIC", "s-MaxAge" get no cookie; "Private" does
+--- config
+    location /api/ {
+        mixpanel login;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/;
+    }
+
+    location /backend/ {
+        mixpanel off;
+        add_header Cache-Control $arg_cc;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+[("X-Account: acc-1") x 4]
+--- request eval
+["POST /api/login?cc=Public,%20max-age=300", "POST /api/login?cc=max-age=60,%20PUBLIC",
+ "POST /api/login?cc=s-MaxAge=60", "POST /api/login?cc=Private,%20max-age=60"]
+--- response_headers eval
+["!Set-Cookie", "!Set-Cookie", "!Set-Cookie", ""]
+--- response_headers_like eval
+["", "", "", "Set-Cookie: mp_device_id=$::UUID" . "_$::T1" . "; .*"]
+--- calls eval
+sink_re(['/import',
+         map { event_re('Log In', 'acc-1', $::UUID, undef,
+                        ',"account_id":"acc-1"') } 1 .. 4],
+        ['/engage', map { engage_re('acc-1', '$set', '"account_id":"acc-1"')
+                        } 1 .. 4])
+
+
+
 === TEST 37: a login the client never sees (444, "if=" forcing it): nothing rotates, no new id is identified
 --- config
     location = /front {
