@@ -87,7 +87,7 @@ for my $req (@{ $log->{requests} }) {
     push @{ $by{$s} }, $req->{received_ms};
 }
 
-for my $s ("ra-seconds", "ra-date", "ra-date-63") {
+for my $s ("ra-seconds", "ra-lower", "ra-date", "ra-date-63") {
     my @at = @{ $by{$s} // [] };
     is(scalar @at, 2, "$s: two attempts");
     cmp_ok($at[1] - $at[0], '>=', 8000,
@@ -340,6 +340,18 @@ retried for
  "GET /emu/events?prop.scenario=ra-seconds&wait_for=1&timeout=40"]
 --- response_body_like eval
 [".*", ".*", "^ok", '"count": 1,']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 10a: Retry-After honoured when its name comes in lower case, as over HTTP/2 (libcurl speaks it to api.mixpanel.com when it can) and from some proxies
+--- request eval
+["POST /emu/faults\n{\"status\":503,\"count\":1,\"retry_after\":9,\"header_case\":\"lower\",\"path\":\"/import\"}",
+ "GET /t?tok=tok-ra&s=ra-lower",
+ "GET /emu/events?prop.scenario=ra-lower&wait_for=1&timeout=40"]
+--- response_body_like eval
+[".*", "^ok", '"count": 1,']
 --- no_error_log
 [alert]
 
