@@ -557,14 +557,40 @@ profile=p2
         proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/echo;
     }
 --- request eval
-[ map { qq(POST /switch\n{"profile_id":"p2"}) } 1 .. 8 ]
+[ map { qq(POST /switch\n{"profile_id":"p2"}) } 1 .. 10 ]
 --- more_headers eval
 [ map { "Content-Type: $_" } "application/json", "text/json",
   "TEXT/JSON; charset=utf-8", "application/vnd.api+json",
-  "Application/Problem+JSON;v=1", "text/plain", "application/jsonx",
+  "Application/Problem+JSON;v=1", "APPLICATION/JSON",
+  "Application/Json; charset=utf-8", "text/plain", "application/jsonx",
   "application/x-json" ]
 --- response_body eval
-[ ("profile=p2\n") x 5, ("profile=\n") x 3 ]
+[ ("profile=p2\n") x 7, ("profile=\n") x 3 ]
+--- no_error_log
+[error]
+
+
+
+=== TEST 12c: a response's Content-Encoding: none or "identity" in any case is read; any other ("gzip", here on a body that is not compressed) is not, as its bytes would not be JSON
+--- config
+    location = /p {
+        access_log logs/ids.log ids;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/p$is_args$args;
+    }
+
+    location = /backend/p {
+        access_log off;
+        default_type application/json;
+        add_header Content-Encoding $arg_ce;
+        return 200 '{"account":{"id":"acc-$arg_n"}}';
+    }
+--- request eval
+[ "GET /p?n=1", "GET /p?n=2&ce=identity", "GET /p?n=3&ce=Identity",
+  "GET /p?n=4&ce=IDENTITY", "GET /p?n=5&ce=gzip", "GET /p?n=6&ce=identityx",
+  "GET /log" ]
+--- response_body_like eval
+[ (qr/^\{"account"/) x 6,
+  qr/^acct=acc-1 sub=- profile=-\nacct=acc-2 sub=- profile=-\nacct=acc-3 sub=- profile=-\nacct=acc-4 sub=- profile=-\nacct=- sub=- profile=-\nacct=- sub=- profile=-\n\z/ ]
 --- no_error_log
 [error]
 
