@@ -65,6 +65,41 @@ GET /t
 
 
 
+=== TEST 3a: the scheme and the endpoint in any case: HTTPS://API-EU.mixpanel.com/Import ends with the endpoint /import
+--- http_config
+    mixpanel_token tok;
+    mixpanel_api HTTPS://API-EU.mixpanel.com/Import;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+"mixpanel_api" URL "HTTPS://API-EU.mixpanel.com/Import" ends with the Mixpanel endpoint "/import": the module appends the endpoints itself, expected the base URL, such as "HTTPS://API-EU.mixpanel.com"
+
+
+
+=== TEST 3b: a scheme in capitals is a scheme (HTTPS://): nginx starts
+--- http_config
+    mixpanel_token tok;
+    mixpanel_api HTTPS://api-eu.mixpanel.com;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- no_error_log
+[emerg]
+
+
+
 === TEST 4: an API URL ending with the endpoint /import (https://api.mixpanel.com/import?strict=1)
 --- http_config
     mixpanel_token tok;
