@@ -84,6 +84,26 @@ __DATA__
 
 
 
+=== TEST 1b: an SDK cookie that is not JSON because a number runs straight into an overflowing real ("order_total":5-1e400, JSON.parse() throws, so the SDK itself drops the cookie) is ignored; the same cookie with -1e400 alone is read, for comparison (hostile review 15)
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "[$mixpanel_sdk_device_id]\n";
+    }
+--- more_headers eval
+[ "Cookie: " . main::sdk_cookie('{"distinct_id":"$device:2dc4d4d9-3311-4836-9a9f-8f2c4173ba58","$device_id":"2dc4d4d9-3311-4836-9a9f-8f2c4173ba58","order_total":5-1e400}'),
+  "Cookie: " . main::sdk_cookie('{"distinct_id":"$device:2dc4d4d9-3311-4836-9a9f-8f2c4173ba58","$device_id":"2dc4d4d9-3311-4836-9a9f-8f2c4173ba58","order_total":-1e400}') ]
+--- request eval
+["GET /t", "GET /t"]
+--- response_body_like eval
+["^\\[\\]\n\$", "^\\[$::SDK_U\\]\n\$"]
+--- calls eval
+'"event":"API Request"'
+--- no_error_log
+[alert]
+
+
+
 === TEST 2: the cookie of the location's token, also when the token is a variable; another token's cookie is not read
 --- config
     location = /t {

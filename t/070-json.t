@@ -435,6 +435,29 @@ mixpanel: the response body is not valid JSON, its fields are empty
 
 
 
+=== TEST 10d: a number directly followed by an overflowing real (5-1e400, invalid JSON: JSON.parse() throws at the "-") is not read: the lenient reread must not swallow the number before the real and read the body; the same body with only -1e400 (valid) is read, for comparison (hostile review 15)
+--- http_config
+    mixpanel_json_set $resp_s response /s;
+    log_format big escape=none 's=$resp_s';
+--- config
+    location = /p {
+        access_log logs/ids.log big;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/p$is_args$args;
+    }
+
+    location = /backend/p {
+        access_log off;
+        default_type application/json;
+        return 200 '{"s":"x","n":$arg_n}';
+    }
+--- request eval
+[ "GET /p?n=5-1e400", "GET /p?n=1.5e3-1e400", "GET /p?n=-1e400", "GET /log" ]
+--- response_body_like eval
+[ qr/^\{"s":"x","n":5-1e400\}$/, qr/^\{"s":"x","n":1.5e3-1e400\}$/,
+  qr/^\{"s":"x","n":-1e400\}$/, qr/^s=\ns=\ns=x\n\z/ ]
+
+
+
 === TEST 11: a pointer into a top-level array
 --- http_config
     mixpanel_json_set $first response /0/id;
