@@ -105,6 +105,8 @@ static ngx_int_t ngx_http_mixpanel_json_find(ngx_pool_t *pool, u_char *data,
     uint32_t *present, ngx_uint_t lenient);
 static json_t *ngx_http_mixpanel_json_load_lenient(ngx_pool_t *pool,
     u_char *data, size_t len, json_error_t *err);
+static ngx_uint_t ngx_http_mixpanel_json_is_number(u_char *p,
+    u_char *last);
 static json_t *ngx_http_mixpanel_json_lookup(json_t *json,
     ngx_array_t *path);
 static ngx_int_t ngx_http_mixpanel_json_text(ngx_pool_t *pool, json_t *json,
@@ -894,6 +896,15 @@ ngx_http_mixpanel_json_find(ngx_pool_t *pool, u_char *data, size_t len,
     ngx_array_t   *path;
     json_error_t   err;
 
+    /*
+     * a NUL byte is in no JSON text (JSON.parse() refuses it), but jansson
+     * skips one after a number or a literal
+     */
+
+    if (memchr(data, '\0', len) != NULL) {
+        return NGX_DECLINED;
+    }
+
     root = json_loadb((const char *) data, len, JSON_REJECT_DUPLICATES, &err);
 
     if (root == NULL && lenient
@@ -982,7 +993,11 @@ ngx_http_mixpanel_json_load_lenient(ngx_pool_t *pool, u_char *data,
             ngx_memcpy(copy, data, len);
         }
 
-        /* the real ends where jansson stopped: "1e400" at the shortest */
+        /*
+         * the real ends where jansson stopped ("1e400" at the shortest),
+         * and starts after "[", ",", ":" or white space; anything else
+         * there ("5-1e400") is no JSON
+         */
 
         end = copy + err->position;
         p = end;
@@ -995,7 +1010,12 @@ ngx_http_mixpanel_json_load_lenient(ngx_pool_t *pool, u_char *data,
             p--;
         }
 
-        if (end - p < 4) {
+        if (end - p < 4
+            || !ngx_http_mixpanel_json_is_number(p, end)
+            || (p > copy && p[-1] != '[' && p[-1] != ',' && p[-1] != ':'
+                && p[-1] != ' ' && p[-1] != '\t' && p[-1] != '\n'
+                && p[-1] != '\r'))
+        {
             return NULL;
         }
 
@@ -1004,6 +1024,66 @@ ngx_http_mixpanel_json_load_lenient(ngx_pool_t *pool, u_char *data,
     }
 
     return NULL;
+}
+
+
+/* RFC 8259's number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+
+static ngx_uint_t
+ngx_http_mixpanel_json_is_number(u_char *p, u_char *last)
+{
+    u_char  *start;
+
+    if (p < last && *p == '-') {
+        p++;
+    }
+
+    if (p < last && *p == '0') {
+        p++;
+
+    } else {
+        start = p;
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+
+        if (p == start) {
+            return 0;
+        }
+    }
+
+    if (p < last && *p == '.') {
+        start = ++p;
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+
+        if (p == start) {
+            return 0;
+        }
+    }
+
+    if (p < last && (*p == 'e' || *p == 'E')) {
+        p++;
+
+        if (p < last && (*p == '+' || *p == '-')) {
+            p++;
+        }
+
+        start = p;
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+
+        if (p == start) {
+            return 0;
+        }
+    }
+
+    return p == last;
 }
 
 
