@@ -58,6 +58,7 @@ static void ngx_http_mixpanel_pending(ngx_http_mixpanel_ctx_t *ctx);
 static ngx_int_t ngx_http_mixpanel_rotate(ngx_http_request_t *r,
     ngx_http_mixpanel_ctx_t *ctx);
 static ngx_int_t ngx_http_mixpanel_public(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mixpanel_cookie_domain(ngx_str_t *domain);
 static ngx_int_t ngx_http_mixpanel_get_cookie(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value);
 static ngx_int_t ngx_http_mixpanel_set_cookie(ngx_http_request_t *r,
@@ -2242,6 +2243,53 @@ ngx_http_mixpanel_identity_conf(ngx_conf_t *cf,
 
 
 /*
+ * A host name: labels of letters, digits, "-" and "_" (intranet names
+ * have them), not starting or ending with "-", dot-separated, a dot first
+ * at most (RFC 6265 drops it); a dot last or an empty label names a host
+ * no browser sends the cookie to
+ */
+
+static ngx_int_t
+ngx_http_mixpanel_cookie_domain(ngx_str_t *domain)
+{
+    u_char  *p, *last, *label;
+
+    p = domain->data;
+    last = p + domain->len;
+
+    if (*p == '.') {
+        p++;
+    }
+
+    label = p;
+
+    for ( /* void */ ; p < last; p++) {
+
+        if (*p == '.') {
+            if (p == label || *label == '-' || p[-1] == '-') {
+                return NGX_DECLINED;
+            }
+
+            label = p + 1;
+            continue;
+        }
+
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (p == label || *label == '-' || p[-1] == '-') {
+        return NGX_DECLINED;                 /* "", "." or "example." */
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * NAME | off [domain=D] [path=P] [max_age=T] [secure] [httponly]
  * [samesite=strict|lax|none]
  */
@@ -2372,18 +2420,13 @@ ngx_http_mixpanel_cookie_conf(ngx_conf_t *cf,
      * control characters
      */
 
-    for (i = 0; i < c->domain.len; i++) {
-        ch = c->domain.data[i];
-
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-              || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'))
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid \"domain=%V\" of \"%V\", "
-                               "expected a host name", &c->domain,
-                               &value[0]);
-            return NGX_CONF_ERROR;
-        }
+    if (c->domain.len
+        && ngx_http_mixpanel_cookie_domain(&c->domain) != NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"domain=%V\" of \"%V\", expected a "
+                           "host name", &c->domain, &value[0]);
+        return NGX_CONF_ERROR;
     }
 
     for (i = 0; i < c->path.len; i++) {

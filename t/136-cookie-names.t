@@ -84,7 +84,9 @@ for my $directive (qw(mixpanel_device_cookie mixpanel_profile_cookie)) {
 # path from "/" without ";", spaces or control characters
 
 my @bad_domain = ("ex ample.com", "example.com;secure", "exa\x01mple.com",
-                  "\xc3\xa9.example", "example.com/", "ex_ample.com");
+                  "\xc3\xa9.example", "example.com/", "example.com:8080",
+                  "example.com.", ".", "..example.com", "a..example.com",
+                  "-", "-a.example.com", "a-.example.com", "[::1]");
 my @bad_path = ("/a; Secure", "/a b", "/a\tb", "/a\x7f", "/\xc3\xa9",
                 "a", "api/");
 
@@ -102,6 +104,12 @@ for my $directive (qw(mixpanel_device_cookie mixpanel_profile_cookie)) {
         isnt($rc, 0, "$directive: path=" . quotemeta($p) . " stops nginx -t");
         like($out, qr/\[emerg\] .*invalid "path=\Q$p\E" of "$directive", expected a path from "\/" without ";", spaces or control characters in /,
              "$directive: the message names the path and the directive");
+    }
+
+    for my $d ("my_host.corp.example", "xn--bcher-kva.example", "1.2.3.4",
+               "localhost", "a") {
+        my ($rc, $out) = @{ nginx_t($directive, "mp_id", "domain=$d") };
+        is($rc, 0, "$directive: domain=$d passes") or diag($out);
     }
 
     my ($rc, $out) = @{ nginx_t($directive, "mp_id", "domain=.Ex-1.example.COM",
