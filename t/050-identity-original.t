@@ -1716,6 +1716,35 @@ sink_re(['/import',
 
 
 
+=== TEST 52a: the same second person's login naming its own profile: that profile is the login's, its $set's and the cookie's (round 11's slipped bug dropped it, and the first's profile stayed in the cookie); the first account's login naming a profile, for comparison
+--- config
+    location = /login {
+        mixpanel login;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["Cookie: mp_device_id=$::D1.$::T9; mp_profile=partner-of-9\nX-Account: acc-1\nX-Profile: solo-of-1",
+ "Cookie: mp_device_id=$::D2.$::T9; mp_profile=partner-of-9\nX-Account: acc-9\nX-Profile: solo-of-9"]
+--- request eval
+["POST /login", "POST /login"]
+--- raw_response_headers_like eval
+["Set-Cookie: mp_device_id=(?!$::D1)$::UUID\\_$::T1; [^\\r]*\\r\\nSet-Cookie: mp_profile=solo-of-1; Path=/; Max-Age=31536000; ",
+ "Set-Cookie: mp_profile=solo-of-9; Path=/; Max-Age=31536000; ", "", "", ""]
+--- raw_response_headers_unlike eval
+["Set-Cookie: mp_profile=;", "Set-Cookie: mp_device_id", "X-No-Such-Header",
+ "X-No-Such-Header", "X-No-Such-Header"]
+--- calls eval
+my $new = "(?!$::D1)$::UUID";
+sink_re(['/import',
+         event_re('Log In', 'acc-1', $new, undef,
+                  ',"account_id":"acc-1","active_profile_id":"solo-of-1"'),
+         event_re('Log In', 'acc-9', $::D2, undef,
+                  ',"account_id":"acc-9","active_profile_id":"solo-of-9"')],
+        ['/engage', engage_re('acc-1', '$set', '"account_id":"acc-1","active_profile_id":"solo-of-1"'),
+                    engage_re('acc-9', '$set', '"account_id":"acc-9","active_profile_id":"solo-of-9"')])
+
+
+
 === TEST 53: logout with mixpanel_logout_reset on and a device id from the client: not rotated (no cookie would hold a new one); kept, it is bound to the account as any request of it binds it
 --- config
     location = /logout {
