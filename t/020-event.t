@@ -239,6 +239,29 @@ qr{^\{"endpoint":"/import","body":\[\{"event":"Viewed c","properties":\{[^\n]*\}
 
 
 
+=== TEST 4a: an event name that comes out empty sends no event (Mixpanel refuses "event":""), and nothing else is counted for it; the same location with a name sends one, for comparison
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-empty;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_event $arg_e;
+        mixpanel_request_properties off;
+        return 200 "ok\n";
+    }
+
+    location = /status {
+        mixpanel_status;
+    }
+--- request eval
+["GET /t", "GET /t?e=", "GET /t?e=Signup%20View", "GET /wait", "GET /wait", "GET /status", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
+ qr{^\{"events_queued":1,"events_sent":1,"events_rejected":0,},
+ qr{^\{"endpoint":"/import","body":\[\{"event":"Signup%20View","properties":\{[^\n]*\}\}\]\}\n$}]
+
+
+
 === TEST 5: strings are valid UTF-8, escaped, and cut to 255 bytes
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-utf8;\n"
