@@ -27,11 +27,11 @@
 #define NGX_HTTP_MIXPANEL_UA_MAX_MAJOR  309
 
 /*
- * the digits of a version handed to strtod(): the major, the point, and
- * 1100 of the minor.  A tie between two doubles has at most 1075 digits
- * past the point, so a longer minor is cut there and a "1" put after it:
- * it rounds as the whole minor does (a minor ends in a digit that is not
- * 0), as parseFloat() does
+ * the characters of a version handed to strtod(): a major of 309 digits
+ * at most, the point, and at least 1100 digits of the minor.  A tie
+ * between two doubles has at most 1075 digits past the point, so a longer
+ * version is cut and a "1" put after it: it rounds as the whole version
+ * does (a minor ends in a digit that is not 0), as parseFloat() does
  */
 
 #define NGX_HTTP_MIXPANEL_UA_MINOR      1100
