@@ -43,6 +43,12 @@ our @Kinds = (
     ["backslash", "\\\\", "\\\\"],
     ["control", "\x01", "\\u0001"],
     ["delete", "\x7f", "\\u007f"],
+    ["newline", "\\n", "\\n"],
+    ["return", "\\r", "\\r"],
+    ["tab", "\\t", "\\t"],
+    ["backspace", "\x08", "\\u0008"],
+    ["formfeed", "\x0c", "\\u000c"],
+    ["unit", "\x1f", "\\u001f"],
     ["utf8", "\xc3\xa9", "\xc3\xa9"],
     ["invalid", "\xff", "\xef\xbf\xbd"],
 );
@@ -284,7 +290,7 @@ qr{"bad":"a\x{ef}\x{bf}\x{bd}b\x{c3}\x{a9}","long":"(?:\x{c3}\x{a9}){127}","ctl"
 
 
 
-=== TEST 5b: a byte to escape or to check as UTF-8 at the start, the middle or the end of strings of 1 to 34 bytes (the writer reads 8 and 16 bytes at a time)
+=== TEST 5b: a byte to escape (a newline, a return, a tab by their short escapes, the other controls as u00XX) or to check as UTF-8 at the start, the middle or the end of strings of 1 to 34 bytes (the writer reads 8 and 16 bytes at a time)
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-runs;\n"
 --- config eval
