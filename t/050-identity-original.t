@@ -691,6 +691,35 @@ sink_re(['/import', event_re('API Request', 'acc-1', $::UUID, undef,
 
 
 
+=== TEST 22a: a device cookie of the right length but not the module's is replaced too: a UUIDv7, a binding tag in capitals, a tag after '-'; the module's own form, for comparison, is kept (and identified)
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+["Cookie: mp_device_id=0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\nX-Account: acc-1",
+ "Cookie: mp_device_id=$::D1.ABCDEF012345\nX-Account: acc-1",
+ "Cookie: mp_device_id=$::D1-$::T1\nX-Account: acc-1",
+ "Cookie: mp_device_id=$::D2\nX-Account: acc-1"]
+--- request eval
+["GET /t", "GET /t", "GET /t", "GET /t"]
+--- raw_response_headers_like eval
+my $new = "Set-Cookie: mp_device_id=(?!$::D1|$::D2)$::UUID; Path=/; ";
+[$new, $new, $new, "Set-Cookie: mp_device_id=$::D2\\.$::T1; Path=/; ",
+ "", "", ""]
+--- calls eval
+my $new = "(?!$::D1|$::D2)$::UUID";
+sink_re(['/import',
+         event_re('API Request', 'acc-1', $new, undef, ',"account_id":"acc-1"'),
+         event_re('API Request', 'acc-1', $new, undef, ',"account_id":"acc-1"'),
+         event_re('API Request', 'acc-1', $new, undef, ',"account_id":"acc-1"'),
+         identify_re('acc-1', $::D2),
+         event_re('API Request', 'acc-1', $::D2, undef,
+                  ',"account_id":"acc-1"')])
+
+
+
 === TEST 23: what the two blocks above log, at info
 --- config
     location = /t {
