@@ -709,6 +709,32 @@ sub=big
 
 
 
+=== TEST 20a: PEM certificates, RSA and EC: their public keys verify (the keys' own tokens accepted, another algorithm's refused)
+--- config
+    location = /rsa {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_key_file $TEST_NGINX_DATA/rsa1.crt;
+        return 200 "sub=$jwt_sub\n";
+    }
+
+    location = /ec256 {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_key_file $TEST_NGINX_DATA/ec256.crt;
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ "GET /rsa?t=$::T{RS256}", "GET /rsa?t=$::T{PS384}",
+  "GET /rsa?t=$::T{ES256}", "GET /ec256?t=$::T{ES256}",
+  "GET /ec256?t=$::T{RS256}" ]
+--- response_body eval
+[ "sub=user-RS256\n", "sub=user-PS384\n", "sub=\n", "sub=user-ES256\n",
+  "sub=\n" ]
+--- no_error_log
+[error]
+[alert]
+
+
+
 === TEST 21: nested claims, arrays, numbers, booleans
 --- config
     mixpanel_jwt $arg_t;
