@@ -1579,6 +1579,106 @@ qr/\[emerg\] .*"mixpanel_jwt_key_file" ".*\/html\/array\.json": not a JSON objec
 
 
 
+=== TEST 56a: a JSON object with neither "keys" nor "kty"
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file ../html/nokeys.json;
+
+    location = /t {
+        return 200;
+    }
+--- user_files
+>>> nokeys.json
+{"key": {"kty": "oct", "k": "AQAB"}}
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"mixpanel_jwt_key_file" ".*\/html\/nokeys\.json": neither a "keys" array nor a "kty"; it takes a JWKS \(\{"keys":\[\.\.\.\]\}\), a single JWK, or a PEM public key or certificate in /
+
+
+
+=== TEST 56b: "keys" that is not an array
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file ../html/keysobj.json;
+
+    location = /t {
+        return 200;
+    }
+--- user_files
+>>> keysobj.json
+{"keys": {"kty": "oct", "k": "AQAB"}}
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"mixpanel_jwt_key_file" ".*\/html\/keysobj\.json": "keys" is not an array; it takes a JWKS \(\{"keys":\[\.\.\.\]\}\), a single JWK, or a PEM public key or certificate in /
+
+
+
+=== TEST 56c: a JWKS whose second key is not a JSON object (the first is valid)
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file ../html/second.json;
+
+    location = /t {
+        return 200;
+    }
+--- user_files
+>>> second.json
+{"keys": [{"kty": "oct", "k": "AQAB"}, "AQAB"]}
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"mixpanel_jwt_key_file" ".*\/html\/second\.json": key 2 is not a JSON object; it takes a JWKS \(\{"keys":\[\.\.\.\]\}\), a single JWK, or a PEM public key or certificate in /
+
+
+
+=== TEST 56d: a PEM Ed25519 public key, a key type the JWS algorithms taken here (HS, RS, PS, ES) do not use
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file ../html/ed25519.pub;
+
+    location = /t {
+        return 200;
+    }
+--- user_files
+>>> ed25519.pub
+-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEATQCItiDyjSf0s4Uex30FGOZmZHMUp4ecWrta9rJMgsI=
+-----END PUBLIC KEY-----
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"mixpanel_jwt_key_file" ".*\/html\/ed25519\.pub": unsupported key type; it takes RSA keys and EC keys on P-256, P-384 or P-521 in /
+
+
+
+=== TEST 56e: a PEM EC public key on secp256k1, a curve none of ES256, ES384, ES512 uses
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file ../html/k1.pub;
+
+    location = /t {
+        return 200;
+    }
+--- user_files
+>>> k1.pub
+-----BEGIN PUBLIC KEY-----
+MFYwEAYHKoZIzj0CAQYFK4EEAAoDQgAELURMyWziLtB8LtYFcVx4wCawtIiJIVrl
+5xmwaNhWyQRETgpifZRU7CBwLLKlJSD/CGOIzfBnfTofEM5M7GLVJA==
+-----END PUBLIC KEY-----
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"mixpanel_jwt_key_file" ".*\/html\/k1\.pub": unsupported elliptic curve; it takes RSA keys and EC keys on P-256, P-384 or P-521 in /
+
+
+
 === TEST 57: a key file of exactly 1 MB is read
 --- config
     mixpanel_jwt $arg_t;
