@@ -25,7 +25,7 @@ use t::Direct;
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || 2500;
 dn_emulator($port + 1);
 
-my $n = dn_nginx(port => $port, conf => <<'_EOC_');
+my $conf = <<'_EOC_';
 worker_processes 1;
 events { worker_connections 64; }
 http {
@@ -41,6 +41,7 @@ http {
 }
 _EOC_
 
+my $n = dn_nginx(port => $port, conf => $conf);
 my $http = HTTP::Tiny->new(keep_alive => 1);
 my $sent = 0;
 my $s;
@@ -86,5 +87,22 @@ ok(dn_stop($n), "nginx quits");
 my $log = dn_errlog($n);
 my @redirect = $log =~ /\[error\].*mixpanel: "http:\S+" answered 30\d, a redirect with no Location, check mixpanel_api; will retry/g;
 is(scalar @redirect, 1, "the redirect logged once, at error (rate-limited)");
+
+# a redirect with a Location is logged with its target, the token masked
+# (a relay may have put it in the URL); on a second nginx, the first one
+# having logged its once a minute
+$n = dn_nginx(port => $port, conf => $conf);
+dn_emu("faults", qq({"status":307,"count":1,"path":"/import",)
+                 . qq("location":"https://relay.example/import?t=tok-3xx&x=1"}));
+is(HTTP::Tiny->new->get("$n->{base}/t?status=307")->{status}, 200,
+   "a request whose batch is redirected with a Location");
+ok(dn_wait(20, sub { $s = dn_status($n); $s->{events_sent} >= 1 }),
+   "sent on the retry");
+ok(dn_stop($n), "the second nginx quits");
+
+$log = dn_errlog($n);
+like($log, qr{\[error\].*mixpanel: "http:\S+" answered 307, a redirect to "https://relay\.example/import\?t=\[token\]&x=1", check mixpanel_api; will retry},
+     "the redirect logged with its target, the token masked");
+unlike($log, qr/tok-3xx/, "the token is nowhere in the log");
 
 done_testing();

@@ -109,6 +109,18 @@ class Statuses(EmulatorTestCase):
         answer = self.emu.import_([event("E", "u1")])
         self.assertIn("Retry-After", answer.headers.keys())
 
+    def test_location(self):
+        self.emu.fault({"status": 302,
+                        "location": "https://relay.example/import"})
+        answer = self.emu.import_([event("E", "u1")])
+        self.assertEqual(answer.status, 302)
+        self.assertEqual(answer.headers["Location"],
+                         "https://relay.example/import")
+        # without it, no Location at all
+        self.emu.fault({"status": 302})
+        answer = self.emu.import_([event("E", "u1")])
+        self.assertNotIn("Location", answer.headers.keys())
+
     def test_concurrency(self):
         self.emu.call("POST", "/_emulator/concurrency/reset")
         self.emu.fault({"delay_ms": 600, "count": 3})
@@ -139,7 +151,10 @@ class Statuses(EmulatorTestCase):
         for bad in ('{"stauts": 503}', '{"count": 2}', '{"status": "x"}',
                     '{"close": "sometimes"}', "not json",
                     '{"status": 429, "header_case": "title"}',
-                    '{"delay_ms": 5, "header_case": "lower"}'):
+                    '{"delay_ms": 5, "header_case": "lower"}',
+                    '{"delay_ms": 5, "location": "https://x.example/"}',
+                    '{"status": 302, "location": "a\\r\\nSet-Cookie: x"}',
+                    '{"status": 302, "location": 3}'):
             answer = self.emu.call("POST", "/_emulator/faults", body=bad)
             self.assertEqual(answer.status, 400, bad)
 

@@ -13,6 +13,8 @@ get it, oldest fault first.  Fields (all optional, at least one action):
     close        true / "empty": read the request, close without answering;
                  "reset": the same with a TCP reset;
                  "partial": send the headers and part of the body, close
+    location     with status: send ``Location: <this>`` (a redirect's
+                 target; the module does not follow it, it logs it)
     header_case  with status: "lower" or "upper", the answer's header names
                  so written (``retry-after``), as HTTP/2 and some proxies
                  send them; header names are case-insensitive
@@ -44,7 +46,7 @@ STATUS_BODIES = {
 }
 
 FIELDS = {"status", "retry_after", "body", "delay_ms", "hang", "close",
-          "ingest", "count", "path", "token", "header_case"}
+          "ingest", "count", "path", "token", "header_case", "location"}
 CLOSE_MODES = {True: "empty", "empty": "empty", "reset": "reset",
                "partial": "partial"}
 
@@ -99,6 +101,12 @@ def validate(spec):
         raise FaultError("header_case is \"lower\" or \"upper\"")
     if "header_case" in fault and "status" not in fault:
         raise FaultError("header_case needs status")
+    if "location" in fault:
+        if "status" not in fault:
+            raise FaultError("location needs status")
+        if not isinstance(fault["location"], str) or any(
+                c in fault["location"] for c in "\r\n"):
+            raise FaultError("location is a string of one line")
     if "token" in fault and not isinstance(fault["token"], str):
         raise FaultError("token is a string")
     if "body" in fault and not isinstance(fault["body"], str):

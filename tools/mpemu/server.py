@@ -260,6 +260,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             headers = {}
             if "retry_after" in fault:
                 headers["Retry-After"] = str(fault["retry_after"])
+            if "location" in fault:
+                headers["Location"] = fault["location"]
             replacement = Answer(fault["status"], fault.get(
                 "body", status_body(fault["status"])), headers=headers,
                 header_case=fault.get("header_case"))
