@@ -550,6 +550,34 @@ profile=p2
 
 
 
+=== TEST 12ab: the request body's value read first after an internal redirect (the body read for an upstream whose 502 error_page sends to a named location)
+--- config
+    location = /switch {
+        proxy_intercept_errors on;
+        error_page 502 = @fallback;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/fail;
+    }
+
+    location = /backend/fail {
+        return 502;
+    }
+
+    location @fallback {
+        default_type text/plain;
+        return 200 "profile=$profile\n";
+    }
+--- more_headers
+Content-Type: application/json
+--- request
+POST /switch
+{"profile_id":"p-fb"}
+--- response_body
+profile=p-fb
+--- no_error_log
+[error]
+
+
+
 === TEST 12aa: a chunked request body (no Content-Length), in three reads, is read whole
 --- config
     location = /switch {
