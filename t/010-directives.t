@@ -191,6 +191,21 @@ invalid Mixpanel project id "31a41592", expected digits
 
 
 
+=== TEST 7e1: a project id with ':' (the byte after '9') in it stops nginx -t
+--- http_config
+    mixpanel_service_account user secret 31415:92;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+invalid Mixpanel project id "31415:92", expected digits
+
+
+
 === TEST 7f: a service account user name with a colon (it would end Basic auth's user) stops nginx -t
 --- http_config
     mixpanel_service_account us:er secret 3141592;

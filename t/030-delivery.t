@@ -155,3 +155,24 @@ qr{^POST [^\n]* body=\[\{"event":"Event 1",[^\n]*\},\{"event":"Event 2",[^\n]*\}
 qr{^POST /import\?strict=1&project_id=4242 auth=Basic c3ZjLXVzZXI6czNjcmV0 ct=application/json }]
 --- no_error_log
 [error]
+
+
+
+=== TEST 5a: a project id of every digit, 0 and 9 included, is taken whole
+--- http_config
+    mixpanel_token tok-sa;
+    mixpanel_gzip off;
+    mixpanel_flush_interval 50ms;
+    mixpanel_service_account svc-user s3cret 9876543210;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- request eval
+["GET /t", "GET /wait", "GET /wait", "GET /ingested"]
+--- response_body_like eval
+["^ok\n\$", "^GIF", "^GIF",
+qr{^POST /import\?strict=1&project_id=9876543210 auth=Basic c3ZjLXVzZXI6czNjcmV0 ct=application/json }]
+--- no_error_log
+[error]
