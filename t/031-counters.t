@@ -257,6 +257,31 @@ my $batch = sub {
 
 
 
+=== TEST 3a: a batch rejected whole is no success: last_success_time stays 0, last_error_time is set; the next batch accepted sets it
+--- http_config
+    mixpanel_batch_size 2;
+    mixpanel_flush_interval 1h;
+--- steps eval
+[ { req => "POST /emu/reset", body => '"ok": true' },
+  ::fault({ status => 404, count => 1, path => "/import" }),
+  { req => "GET /t?n=1" }, { req => "GET /t?n=2", queued => 2 },
+  ::status_steps(events_queued => 2, events_sent => 0, events_rejected => 2,
+                 queue_full => 0, retry_expired => 0, shutdown => 0,
+                 events_spooled => 0, events_replayed => 0,
+                 batches_sent => 0, retries => 0, identify_sent => 0,
+                 queue_depth => 0,
+                 json => '(?=.*"last_success_time":0,"last_error_time":1\d{9},"last_error":"HTTP 404 from /import)'),
+  { req => "GET /t?n=3" }, { req => "GET /t?n=4", queued => 4 },
+  { req => "GET /emu/requests", body => '^requests: 200:2 404:2\n\z' },
+  ::status_steps(events_queued => 4, events_sent => 2, events_rejected => 2,
+                 queue_full => 0, retry_expired => 0, shutdown => 0,
+                 events_spooled => 0, events_replayed => 0,
+                 batches_sent => 1, retries => 0, identify_sent => 0,
+                 queue_depth => 0,
+                 json => '(?=.*"last_success_time":1\d{9},"last_error_time":1\d{9},)') ]
+
+
+
 === TEST 4: 413 on a batch of 4 splits it 2+2, and every event is sent
 --- http_config
     mixpanel_batch_size 4;
