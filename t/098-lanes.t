@@ -96,6 +96,21 @@ for my $s ("ra-seconds", "ra-lower", "ra-date", "ra-date-63") {
 
 # a value longer than the module reads as a date (63 bytes) is ignored:
 # the backoff alone, 3 to 7 s
+# a Retry-After of 20 s is waited for; the next 503, without one, on the
+# same connection slot, waits the backoff alone (2 s and up to 5 s of
+# jitter), not the last answer's Retry-After
+{
+    my @one = @{ $by{"ra-stale-1"} // [] };
+    my @two = @{ $by{"ra-stale-2"} // [] };
+    is(scalar @one, 2, "ra-stale-1: two attempts");
+    cmp_ok($one[1] - $one[0], '>=', 18000,
+           "ra-stale-1: the retry waited for Retry-After") if @one == 2;
+    is(scalar @two, 2, "ra-stale-2: two attempts");
+    cmp_ok($two[1] - $two[0], '<', 15000,
+           "ra-stale-2: the retry did not wait for the earlier Retry-After")
+        if @two == 2;
+}
+
 for my $s ("ra-date-64") {
     my @at = @{ $by{$s} // [] };
     is(scalar @at, 2, "$s: two attempts");
@@ -391,5 +406,23 @@ main::post_date_fault(64);
  "GET /emu/events?prop.scenario=ra-date-64&wait_for=1&timeout=40"]
 --- response_body_like eval
 ["^ok", '"count": 1,']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 11c: a Retry-After is its answer's own: the next 503, without one, waits the backoff alone, not the last Retry-After (one batch at a time: the same connection slot answers both)
+--- http_config
+    mixpanel_concurrency 1;
+--- request eval
+["POST /emu/faults/clear\n{}",
+ "POST /emu/faults\n{\"status\":503,\"count\":1,\"retry_after\":20,\"path\":\"/import\"}",
+ "GET /t?tok=tok-ra&s=ra-stale-1",
+ "GET /emu/events?prop.scenario=ra-stale-1&wait_for=1&timeout=50",
+ "POST /emu/faults\n{\"status\":503,\"count\":1,\"path\":\"/import\"}",
+ "GET /t?tok=tok-ra&s=ra-stale-2",
+ "GET /emu/events?prop.scenario=ra-stale-2&wait_for=1&timeout=50"]
+--- response_body_like eval
+[".*", ".*", "^ok", '"count": 1,', ".*", "^ok", '"count": 1,']
 --- no_error_log
 [alert]
