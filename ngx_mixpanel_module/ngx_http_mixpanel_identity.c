@@ -1238,12 +1238,19 @@ ngx_http_mixpanel_rotate(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx)
 }
 
 
-/* Cache-Control with "public" or "s-maxage": shared caches keep it */
+/*
+ * Cache-Control with a "public" or "s-maxage" directive: shared caches
+ * keep it.  Read directive by directive (RFC 9111 5.2): a name is what
+ * comes before "=", "," or white space, and a value, a token or a quoted
+ * string, is skipped, so that no-cache="X-Public-Key" or x-public=1 is
+ * neither.
+ */
 
 static ngx_int_t
 ngx_http_mixpanel_public(ngx_http_request_t *r)
 {
-    u_char           *p, *last;
+    u_char           *p, *last, *name;
+    size_t            len;
     ngx_table_elt_t  *h;
 #if (nginx_version < 1023000)
     ngx_uint_t        i;
@@ -1266,13 +1273,57 @@ ngx_http_mixpanel_public(ngx_http_request_t *r)
         p = h->value.data;
         last = p + h->value.len;
 
-        for ( /* void */ ; p < last; p++) {
-            if ((last - p >= 6
-                 && ngx_strncasecmp(p, (u_char *) "public", 6) == 0)
-                || (last - p >= 8
-                    && ngx_strncasecmp(p, (u_char *) "s-maxage", 8) == 0))
+        while (p < last) {
+
+            while (p < last && (*p == ',' || *p == ' ' || *p == '\t')) {
+                p++;
+            }
+
+            name = p;
+
+            while (p < last && *p != '=' && *p != ','
+                   && *p != ' ' && *p != '\t')
+            {
+                p++;
+            }
+
+            len = p - name;
+
+            if ((len == 6
+                 && ngx_strncasecmp(name, (u_char *) "public", 6) == 0)
+                || (len == 8
+                    && ngx_strncasecmp(name, (u_char *) "s-maxage", 8) == 0))
             {
                 return NGX_OK;
+            }
+
+            while (p < last && (*p == ' ' || *p == '\t')) {
+                p++;
+            }
+
+            if (p < last && *p == '=') {
+                p++;
+
+                while (p < last && (*p == ' ' || *p == '\t')) {
+                    p++;
+                }
+
+                if (p < last && *p == '"') {
+
+                    /* a quoted string, with its backslash escapes */
+
+                    for (p++; p < last && *p != '"'; p++) {
+                        if (*p == '\\' && p + 1 < last) {
+                            p++;
+                        }
+                    }
+                }
+            }
+
+            /* what is left of the directive */
+
+            while (p < last && *p != ',') {
+                p++;
             }
         }
     }
