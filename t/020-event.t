@@ -268,6 +268,25 @@ $::HttpConfig . "    mixpanel_token tok-empty;\n"
 
 
 
+=== TEST 4b: if= is false only for "0" and the empty string, as nginx's own if= (access_log): "00", "01", "0.5" and "false" are true
+--- config
+    location = /t {
+        mixpanel track if=$arg_c;
+        mixpanel_token tok-if;
+        mixpanel_event "E $arg_c";
+        return 200 "ok\n";
+    }
+--- request eval
+["GET /t?c=0", "GET /t?c=", "GET /t?c=00", "GET /t?c=01", "GET /t?c=0.5",
+ "GET /t?c=false", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+[("^ok\n\$") x 6, "^GIF", "^GIF",
+ qr{^\{"endpoint":"/import","body":\[\{"event":"E 00",[^\n]*?\}\}$::Next"event":"E 01",[^\n]*?\}\}$::Next"event":"E 0\.5",[^\n]*?\}\}$::Next"event":"E false",[^\n]*?\}\}\]\}\n\z}]
+--- no_error_log
+[error]
+
+
+
 === TEST 5: strings are valid UTF-8, escaped, and cut to 255 bytes
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-utf8;\n"

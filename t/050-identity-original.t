@@ -449,6 +449,25 @@ sink_re(['/import', event_re('Log Out', 'acc-1', $::D1, undef,
 
 
 
+=== TEST 13a: logout clears a profile cookie set with a Domain and a Path with that same Domain and Path: a browser deletes a cookie only when both match
+--- config
+    location = /logout {
+        mixpanel logout;
+        mixpanel_profile_cookie prof domain=example.com path=/app max_age=1h samesite=strict secure httponly;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1; prof=partner\nX-Account: acc-1"
+--- request
+POST /logout
+--- response_headers
+Set-Cookie: prof=; Domain=example.com; Path=/app; Max-Age=0; Expires=Thu, 01-Jan-70 00:00:00 GMT; SameSite=Strict; Secure; HttpOnly
+--- calls eval
+sink_re(['/import', event_re('Log Out', 'acc-1', $::D1, undef,
+                             ',"account_id":"acc-1","active_profile_id":"partner"')])
+
+
+
 === TEST 14: logout with mixpanel_logout_reset on: the event on the old id, a new id in the cookie
 --- config
     location = /logout {
