@@ -1249,7 +1249,7 @@ ngx_http_mixpanel_rotate(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx)
 static ngx_int_t
 ngx_http_mixpanel_public(ngx_http_request_t *r)
 {
-    u_char           *p, *last, *name;
+    u_char           *p, *last, *name, *quote;
     size_t            len;
     ngx_table_elt_t  *h;
 #if (nginx_version < 1023000)
@@ -1312,10 +1312,21 @@ ngx_http_mixpanel_public(ngx_http_request_t *r)
 
                     /* a quoted string, with its backslash escapes */
 
-                    for (p++; p < last && *p != '"'; p++) {
+                    quote = ++p;
+
+                    for ( /* void */ ; p < last && *p != '"'; p++) {
                         if (*p == '\\' && p + 1 < last) {
                             p++;
                         }
+                    }
+
+                    /*
+                     * a quote never closed is no quote: caches that split
+                     * the header at commas would see a "public" after it
+                     */
+
+                    if (p == last) {
+                        p = quote;
                     }
                 }
             }
