@@ -844,14 +844,6 @@ ngx_http_mixpanel_json_list(ngx_http_mixpanel_buf_t *b, u_char *p,
             return NGX_DECLINED;
         }
 
-        if (b->profile
-            && (size_t) (b->pos - b->start) - start
-               > NGX_HTTP_MIXPANEL_MAX_PROFILE_LIST)
-        {
-            *reason = "a list of more than 256 KB";
-            return NGX_DECLINED;
-        }
-
         if (n++ && ngx_http_mixpanel_buf_append(b, (u_char *) ",", 1)
                    != NGX_OK)
         {
@@ -860,6 +852,16 @@ ngx_http_mixpanel_json_list(ngx_http_mixpanel_buf_t *b, u_char *p,
 
         if (ngx_http_mixpanel_json_string(b, s, e - s) != NGX_OK) {
             return NGX_ERROR;
+        }
+
+        /* the list as sent, its closing bracket counted, as type=json's */
+
+        if (b->profile
+            && (size_t) (b->pos - b->start) - start + 1
+               > NGX_HTTP_MIXPANEL_MAX_PROFILE_LIST)
+        {
+            *reason = "a list of more than 256 KB";
+            return NGX_DECLINED;
         }
     }
 

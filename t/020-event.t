@@ -868,6 +868,39 @@ $::HttpConfig . "    mixpanel_token tok-limit20b;\n    large_client_header_buffe
 
 
 
+=== TEST 20b1: a profile's list at 256 KB exactly (262,144 bytes of JSON, brackets included) is sent, one byte more is left out, as a list or as JSON
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-limit20b1;\n    large_client_header_buffers 8 600k;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_event off;
+        mixpanel_account_id acct-20b1;
+        mixpanel_ip off;
+        mixpanel_people_set list_over $http_x_lover type=list;
+        mixpanel_people_set list_at $http_x_lat type=list;
+        mixpanel_people_set json_over $http_x_jover type=json;
+        mixpanel_people_set json_at $http_x_jat type=json;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+# 1036 items of 250 digits and one of 32: 1 + 1036 * 253 + 35 = 262,144
+my @at = ((map { sprintf("%0250d", $_) } 1 .. 1036), "7" x 32);
+my @over = ((map { sprintf("%0250d", $_) } 1 .. 1036), "7" x 33);
+"X-LOver: " . join(",", @over) . "\n"
+. "X-LAt: " . join(",", @at) . "\n"
+. "X-JOver: [" . join(",", map { "\"$_\"" } @over) . "]\n"
+. "X-JAt: [" . join(",", map { "\"$_\"" } @at) . "]\n"
+--- request eval
+["GET /t", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^GIF", "^GIF",
+'^\{"endpoint":"/engage","body":\[\{"\$token":"tok-limit20b1","\$distinct_id":"acct-20b1",[^\n]*"\$set":\{"list_at":\["0{249}1",(?:"\d{250}",){1035}"7{32}"\],"json_at":\["0{249}1",(?:"\d{250}",){1035}"7{32}"\]\}\}\]\}\n$']
+--- no_error_log
+[error]
+
+
+
 === TEST 20c: what the block above logs, at info
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-limit20c;\n    large_client_header_buffers 4 600k;\n"
