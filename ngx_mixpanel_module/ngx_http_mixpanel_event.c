@@ -32,7 +32,8 @@ static const char *ngx_http_mixpanel_json_limits(json_t *json,
  * fewer than 255 items or keys, and are nested 3 deep at most;
  * /import?strict=1 rejects the whole event for one value past them.  A
  * profile property's objects have the same limits, its lists none of
- * items, but of 256 KB (docs: data-type.mdx, import-events.mdx).
+ * items, but of 256 KB, as its objects (docs: data-type.mdx,
+ * import-events.mdx).
  */
 
 #define NGX_HTTP_MIXPANEL_MAX_ITEMS         254
@@ -892,11 +893,12 @@ ngx_http_mixpanel_json_raw(ngx_http_mixpanel_buf_t *b, u_char *p,
 
     n = json_dumpb(json, NULL, 0, JSON_COMPACT|JSON_ENCODE_ANY);
 
-    if (b->profile && json_is_array(json)
-        && n > NGX_HTTP_MIXPANEL_MAX_PROFILE_LIST)
+    if (b->profile && n > NGX_HTTP_MIXPANEL_MAX_PROFILE_LIST
+        && (json_is_array(json) || json_is_object(json)))
     {
+        *reason = json_is_array(json) ? "a list of more than 256 KB"
+                                      : "an object of more than 256 KB";
         json_decref(json);
-        *reason = "a list of more than 256 KB";
         return NGX_DECLINED;
     }
 

@@ -901,6 +901,39 @@ my @over = ((map { sprintf("%0250d", $_) } 1 .. 1036), "7" x 33);
 
 
 
+=== TEST 20b2: a profile's object at 256 KB exactly (262,144 bytes of JSON, a list inside) is sent, one byte more is left out (data-type.mdx: an object property of a profile, 256 KB)
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-limit20b2;\n    large_client_header_buffers 8 600k;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_event off;
+        mixpanel_account_id acct-20b2;
+        mixpanel_ip off;
+        mixpanel_people_set before $http_x_before;
+        mixpanel_people_set obj_over $http_x_over type=json;
+        mixpanel_people_set obj_at $http_x_at type=json;
+        mixpanel_people_set after $http_x_after;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+# {"a":[...]}: 6 bytes, 1036 items of 250 digits and one of 26: 262,144
+my @at = ((map { sprintf("%0250d", $_) } 1 .. 1036), "7" x 26);
+my @over = ((map { sprintf("%0250d", $_) } 1 .. 1036), "7" x 27);
+"X-Before: B\n"
+. "X-Over: {\"a\":[" . join(",", map { "\"$_\"" } @over) . "]}\n"
+. "X-At: {\"a\":[" . join(",", map { "\"$_\"" } @at) . "]}\n"
+. "X-After: A\n"
+--- request eval
+["GET /t", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^GIF", "^GIF",
+'^\{"endpoint":"/engage","body":\[\{"\$token":"tok-limit20b2","\$distinct_id":"acct-20b2",[^\n]*"\$set":\{"before":"B","obj_at":\{"a":\["0{249}1",(?:"\d{250}",){1035}"7{26}"\]\},"after":"A"\}\}\]\}\n$']
+--- no_error_log
+[error]
+
+
+
 === TEST 20c: what the block above logs, at info
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-limit20c;\n    large_client_header_buffers 4 600k;\n"
@@ -918,3 +951,24 @@ $::HttpConfig . "    mixpanel_token tok-limit20c;\n    large_client_header_buffe
 GET /t
 --- error_log
 mixpanel: property big left out: a list of more than 256 KB, Mixpanel would reject the update
+
+
+
+=== TEST 20c1: what an object past 256 KB logs, at info
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-limit20c1;\n    large_client_header_buffers 4 600k;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_event off;
+        mixpanel_account_id acct-20c1;
+        mixpanel_people_set big $http_x_big type=json;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-Big: {\"a\":[" . join(",", map { sprintf("\"%0250d\"", $_) } 1 .. 1100)
+. "]}\n"
+--- request
+GET /t
+--- error_log
+mixpanel: property big left out: an object of more than 256 KB, Mixpanel would reject the update
