@@ -112,6 +112,24 @@ for my $f (@families) {
 
 
 
+=== TEST 3b: Prometheus' page is the text format's media type, version 0.0.4 (Prometheus 3 refuses a scrape without a valid Content-Type)
+--- request
+GET /status?format=prometheus
+--- response_headers
+Content-Type: text/plain; version=0.0.4
+--- response_body_like: ^# HELP nginx_mixpanel_events_queued_total 
+
+
+
+=== TEST 3c: without ?format=, the page is JSON, and says so
+--- request
+GET /status
+--- response_headers
+Content-Type: application/json
+--- response_body_like: ^\{"events_queued":\d+,
+
+
+
 === TEST 4: ?format=json is the JSON
 --- request
 GET /status?format=json
@@ -125,6 +143,8 @@ Content-Type: application/json
 --- request
 GET /status?format=xml
 --- error_code: 400
+--- response_headers
+Content-Type: text/plain
 --- response_body
 unknown format "xml": use "json" or "prometheus"
 
