@@ -2214,7 +2214,10 @@ ngx_http_mixpanel_exit_process(ngx_cycle_t *cycle)
         budget = NGX_HTTP_MIXPANEL_TERMINATE_BUDGET;
 
     } else if (ccf->shutdown_timeout) {
-        budget = ngx_min(budget, ccf->shutdown_timeout * 3 / 4);
+
+        /* three quarters of the operator's bound, however long */
+
+        budget = ccf->shutdown_timeout * 3 / 4;
 
         /*
          * counted from the quit: connections that stayed open took some
