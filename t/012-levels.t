@@ -408,9 +408,9 @@ my $c = "Cookie: mp_device_id=$::D4\nX-Dev-H: $::D1\nX-Dev-S: $::D2";
 
 
 
-=== TEST 8: mixpanel_device_cookie at http, server and location (name and flags together), and off
+=== TEST 8: mixpanel_device_cookie at http, server and location (name and flags together, samesite=lax written out as well as left to its default), and off
 --- http_config
-    mixpanel_device_cookie mp_h path=/h max_age=60;
+    mixpanel_device_cookie mp_h path=/h max_age=60 samesite=lax;
 --- http_only
 mixpanel track;
 return 200 "ok\n";
@@ -465,7 +465,7 @@ my $all = "Cookie: mp_device_id=$::D4; mp_h=$::D1; mp_s=$::D2; mp_l=$::D3";
 mixpanel profile_switch;
 return 200 "ok\n";
 --- config
-    mixpanel_profile_cookie mp_ps path=/ max_age=60;
+    mixpanel_profile_cookie mp_ps path=/ max_age=60 samesite=lax;
 
     location = /sw {
         mixpanel profile_switch;

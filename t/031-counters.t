@@ -303,6 +303,27 @@ my $batch = sub {
 
 
 
+=== TEST 4a: 413 on a batch of 5, odd, splits it 2+3: each half counts what it holds, and every event is sent once
+--- http_config
+    mixpanel_batch_size 5;
+    mixpanel_flush_interval 1h;
+--- steps eval
+[ { req => "POST /emu/reset", body => '"ok": true' },
+  ::fault({ status => 413, count => 1, path => "/import" }),
+  (map { { req => "GET /t?n=$_" } } 1 .. 4),
+  { req => "GET /t?n=5", queued => 5 },
+  { req => "GET /emu/requests", body => '^requests: 200:2 200:3 413:5\n\z' },
+  { req => "GET /emu/events", body => '^\{"count": 5,' },
+  ::status_steps(events_queued => 5, events_sent => 5, events_rejected => 0,
+                 queue_full => 0, retry_expired => 0, shutdown => 0,
+                 events_spooled => 0, events_replayed => 0,
+                 batches_sent => 2, retries => 0, identify_sent => 0,
+                 queue_depth => 0) ]
+--- no_error_log
+[error]
+
+
+
 === TEST 5: 413 on a batch of 2 splits it 1+1; a single event still too large is rejected
 --- http_config
     mixpanel_batch_size 2;

@@ -130,6 +130,34 @@ Content-Type: application/json
 
 
 
+=== TEST 3d: HEAD, as uptime monitors and curl -I probe, is answered as GET is, without the body
+--- request
+HEAD /status?format=prometheus
+--- error_code: 200
+--- response_headers
+Content-Type: text/plain; version=0.0.4
+--- response_body
+
+
+
+=== TEST 3e: HEAD of the JSON page
+--- request
+HEAD /status
+--- error_code: 200
+--- response_headers
+Content-Type: application/json
+--- response_body
+
+
+
+=== TEST 3f: other methods are refused
+--- request
+POST /status
+x
+--- error_code: 405
+
+
+
 === TEST 4: ?format=json is the JSON
 --- request
 GET /status?format=json
