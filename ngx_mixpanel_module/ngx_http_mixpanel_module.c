@@ -2215,9 +2215,13 @@ ngx_http_mixpanel_exit_process(ngx_cycle_t *cycle)
 
     } else if (ccf->shutdown_timeout) {
 
-        /* three quarters of the operator's bound, however long */
+        /*
+         * never more than 5 s, whatever the operator's bound: a service
+         * manager kills what is left of a stop after about that (Debian's
+         * nginx.service), and an exit's retries do not back off
+         */
 
-        budget = ccf->shutdown_timeout * 3 / 4;
+        budget = ngx_min(budget, ccf->shutdown_timeout * 3 / 4);
 
         /*
          * counted from the quit: connections that stayed open took some
