@@ -184,6 +184,29 @@ login_calls('0')
 
 
 
+=== TEST 6a: a request on a Unix socket: $remote_addr is "unix:", no address, so "0"
+--- http_config
+    server {
+        listen unix:$TEST_NGINX_SERVER_ROOT/logs/mp.sock;
+        location = /t {
+            mixpanel track;
+            return 200 "ok\n";
+        }
+    }
+--- config
+    location = /t {
+        proxy_pass http://unix:$TEST_NGINX_SERVER_ROOT/logs/mp.sock:/t;
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1"
+--- request
+GET /t
+--- calls eval
+(my $e = event_re('API Request', $::D1, $::D1)) =~ s/127\\\.0\\\.0\\\.1/0/;
+sink_re(['/import', $e])
+
+
+
 === TEST 7: mixpanel_ip at the http and server levels too
 --- http_config
     mixpanel_ip $http_x_real_ip;
