@@ -147,7 +147,7 @@ qr{"ip":"127\.0\.0\.1","a":"http-a","b":"server-b","c":"loc-c","d":"loc-d"\}\}$:
 
 
 
-=== TEST 3: typed values, and values not of their type left out
+=== TEST 3: typed values, and values not of their type left out; type=string written out sends a number's text as a string
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-types;\n"
 --- config
@@ -163,6 +163,7 @@ $::HttpConfig . "    mixpanel_token tok-types;\n"
         mixpanel_property j2 $http_x_j2 type=json;
         mixpanel_property empty $arg_nothing;
         mixpanel_property s "say \"hi\"";
+        mixpanel_property s2 $arg_n1 type=string;
         return 200 "ok\n";
     }
 --- more_headers
@@ -172,7 +173,7 @@ X-J2: {"k": 1, "k": 2}
 ["GET /t?n1=-1.5e3&n2=12abc&b1=yes&b2=maybe&l1=a,%20b,,c", "GET /wait", "GET /wait", "GET /sink"]
 --- response_body_like eval
 ["^ok\n\$", "^GIF", "^GIF",
-qr{"ip":"127\.0\.0\.1","n1":-1\.5e3,"b1":true,"l1":\["a","%20b","c"\],"j1":\{"k":\[1,2\]\},"s":"say \\"hi\\""\}\}\]\}\n$}]
+qr{"ip":"127\.0\.0\.1","n1":-1\.5e3,"b1":true,"l1":\["a","%20b","c"\],"j1":\{"k":\[1,2\]\},"s":"say \\"hi\\"","s2":"-1\.5e3"\}\}\]\}\n$}]
 --- no_error_log
 [error]
 
