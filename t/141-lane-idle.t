@@ -88,7 +88,10 @@ for my $tok ("a", "b") {
         for 1, 2;
 }
 
-my $s = dn_status($n);
+# the worker takes the thread's counts on its own time: wait for them
+my $s;
+dn_wait(10, sub { $s = dn_status($n);
+                  $s->{events_sent} == 13 && $s->{queue_depth} == 0 });
 is($s->{events_sent}, 13, "13 events and updates sent, each once");
 is($s->{queue_depth}, 0, "nothing held");
 is(dn_balance($s), 0, "queued = sent + rejected + dropped + spooled + depth");
