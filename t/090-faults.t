@@ -1,10 +1,12 @@
-# Delivery against the emulator's faults: 5xx and recovery, 413 split,
-# strict-mode partial rejection, a server that never answers, a full
-# queue, and the status endpoint's counters.  Spacing of retries is
-# checked at the end from the emulator's request log.
+# Delivery against the emulator's faults: 5xx and recovery, a Retry-After
+# past an hour taken as an hour, 413 split, strict-mode partial
+# rejection, a server that never answers, a full queue, and the status
+# endpoint's counters.  Spacing of retries is checked at the end from the
+# emulator's request log.
 
 use Test::Nginx::Socket 'no_plan';
 use Test::More;
+use POSIX ();
 use t::Mixpanel;
 
 start_emulator("--identity", "original");
@@ -122,6 +124,57 @@ __DATA__
  "GET /status"]
 --- response_body_like eval
 [".*", "^ok", '"count": 2,', ".*", '"events_sent":1,.*"retries":1,']
+
+
+
+=== TEST 2a: 503 with a Retry-After of a day: taken as an hour, so a batch with 2 h to live is kept, waiting, not dropped
+--- http_config
+    mixpanel_retry_max_time 2h;
+--- request eval
+["POST /emu/faults\n{\"status\":503,\"count\":-1,\"retry_after\":86400,\"path\":\"/import\"}",
+ "GET /t?n=1&s=ra-day",
+ "GET /emu/requests?path=/import&status=503&wait_for=1&timeout=30",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status",
+ "POST /emu/faults/clear"]
+--- response_body_like eval
+[".*", "^ok", '"count": 1,', ".*",
+ '^\{"events_queued":1,"events_sent":0,"events_rejected":0,"events_dropped":\{"queue_full":0,"retry_expired":0,"shutdown":0,"worker_died":0,"memory":0\},.*"retries":0,.*"queue_depth":1,.*"last_error":"HTTP 503 from /import',
+ ".*"]
+
+
+
+=== TEST 2b: ... the same as an HTTP date two days ahead: an hour too
+--- http_config
+    mixpanel_retry_max_time 2h;
+--- request eval
+["POST /emu/faults\n{\"status\":503,\"count\":-1,\"retry_after\":\"" . POSIX::strftime("%a, %d %b %Y %H:%M:%S GMT", gmtime(time + 2 * 86400)) . "\",\"path\":\"/import\"}",
+ "GET /t?n=1&s=ra-date",
+ "GET /emu/requests?path=/import&status=503&wait_for=1&timeout=30",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status",
+ "POST /emu/faults/clear"]
+--- response_body_like eval
+[".*", "^ok", '"count": 1,', ".*",
+ '^\{"events_queued":1,"events_sent":0,"events_rejected":0,"events_dropped":\{"queue_full":0,"retry_expired":0,"shutdown":0,"worker_died":0,"memory":0\},.*"retries":0,.*"queue_depth":1,',
+ ".*"]
+
+
+
+=== TEST 2c: ... and with 30 min to live, the hour is too long: dropped at once, counted (the positive control of the two above)
+--- http_config
+    mixpanel_retry_max_time 30m;
+--- request eval
+["POST /emu/faults\n{\"status\":503,\"count\":-1,\"retry_after\":86400,\"path\":\"/import\"}",
+ "GET /t?n=1&s=ra-short",
+ "GET /emu/requests?path=/import&status=503&wait_for=1&timeout=30",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status",
+ "POST /emu/faults/clear"]
+--- response_body_like eval
+[".*", "^ok", '"count": 1,', ".*",
+ '^\{"events_queued":1,"events_sent":0,"events_rejected":0,"events_dropped":\{"queue_full":0,"retry_expired":1,"shutdown":0,"worker_died":0,"memory":0\},.*"queue_depth":0,',
+ ".*"]
 
 
 
