@@ -3,7 +3,8 @@
 # corrupt file is moved aside.  Any token survives the file's header; a
 # file set aside does not count against max_size; temporary files left by
 # a worker that died are removed; a 413 on replay splits the batch; a
-# claim left by an earlier version (".claimed") is taken back.
+# claim left by an earlier version (".claimed") is taken back; a replayed
+# $identify counts in identify_sent.
 
 use Test::Nginx::Socket 'no_plan';
 use File::Temp qw(tempdir);
@@ -18,10 +19,12 @@ $ENV{TEST_NGINX_SPOOL_SPLIT} = tempdir(CLEANUP => 1);
 $ENV{TEST_NGINX_SPOOL_OLD} = tempdir(CLEANUP => 1);
 $ENV{TEST_NGINX_SPOOL_PEOPLE} = tempdir(CLEANUP => 1);
 $ENV{TEST_NGINX_SPOOL_REJECT} = tempdir(CLEANUP => 1);
+$ENV{TEST_NGINX_SPOOL_IDENTIFY} = tempdir(CLEANUP => 1);
 
 # the workers run as nobody
 chmod 0777, map { $ENV{"TEST_NGINX_SPOOL$_"} }
-                "", qw(_BAD _CORRUPT _TMP _SPLIT _OLD _PEOPLE _REJECT);
+                "", qw(_BAD _CORRUPT _TMP _SPLIT _OLD _PEOPLE _REJECT
+                       _IDENTIFY);
 
 sub put {
     my ($path, $text) = @_;
@@ -60,6 +63,24 @@ put("$ENV{TEST_NGINX_SPOOL_REJECT}/mp-1-2-4.json",
           . "\"distinct_id\":\"r$_\",\"\$insert_id\":\""
           . sprintf("%032x", 4342 + $_) . "\",\"scenario\":\"reject\"}}"
       } 1, 2, 3) . "]");
+
+# a $identify spooled as the module writes it, and a Log In of the device
+{
+    my $d = "44444444-4444-4444-8444-444444444444";
+    my $head = sub {
+        my ($event, $n) = @_;
+        return "{\"event\":\"$event\",\"properties\":{\"token\":"
+               . "\"tok-spool\",\"time\":" . ($t + $n) . ",\"distinct_id\":"
+               . "\"acc-sp\",\"\$device_id\":\"$d\",\"\$insert_id\":\""
+               . sprintf("%032x", 4442 + $n) . "\",\"mp_lib\":\"nginx\","
+               . "\"\$lib_version\":\"1.0.0\",\"ip\":\"127.0.0.1\"";
+    };
+    put("$ENV{TEST_NGINX_SPOOL_IDENTIFY}/mp-1-2-5.json",
+        "{\"kind\":\"import\",\"token\":\"tok-spool\",\"count\":2}\n["
+        . $head->('$identify', 1) . ",\"\$identified_id\":\"acc-sp\","
+        . "\"\$anon_id\":\"$d\"}},"
+        . $head->('Log In', 2) . ",\"scenario\":\"identify\"}}]");
+}
 
 start_emulator("--identity", "original");
 
@@ -319,6 +340,23 @@ is full
 ['"count": 2,.*"distinct_id": "r1".*"distinct_id": "r3"',
  '"count": 1,.*"distinct_id": "r2"', ".*",
  '^(?=.*"events_rejected":0,)(?=.*"events_replayed":2,)(?=.*"events_replay_rejected":1,)']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 11b: a replayed $identify Mixpanel accepted counts in identify_sent, the Log In beside it does not
+--- http_config
+    mixpanel_spool $TEST_NGINX_SPOOL_IDENTIFY;
+--- request eval
+["GET /emu/events?prop.scenario=identify&wait_for=1&timeout=20",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status",
+ "GET /emu/users?token=tok-spool&id=44444444-4444-4444-8444-444444444444"]
+--- response_body_like eval
+['"count": 1,', ".*",
+ '^(?=.*"events_replayed":2,)(?=.*"events_replay_rejected":0,)(?=.*"identify_sent":1,)',
+ '"acc-sp"']
 --- no_error_log
 [alert]
 
