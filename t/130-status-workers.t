@@ -5,7 +5,8 @@
 # worker that stops reporting (stopped, not dead: its pid lives on) leaves
 # the sum 10 s after its last report, not before, and comes back when it
 # reports again.  The oldest event is the oldest of all workers, whatever
-# line of the status its worker reports on.  A plain Test::More file.
+# line of the status its worker reports on, and within a worker the
+# oldest of all its projects' queues.  A plain Test::More file.
 
 use strict;
 use warnings;
@@ -120,6 +121,11 @@ http {
     server {
         listen 127.0.0.1:%PORT% reuseport;
         location = /t { mixpanel track; return 200 "\$pid\n"; }
+        location ~ ^/(tok-[ab])\$ {
+            mixpanel track;
+            mixpanel_token \$1;
+            return 200 "\$pid\n";
+        }
         location = /pid { return 200 "\$pid\n"; }
         location = /status { mixpanel_status; }
     }
@@ -180,6 +186,32 @@ for my $round (0, 1) {
     ok(dn_wait(30, sub { dn_status($n)->{queue_depth} == 0 }),
        "Mixpanel answers again: the queues empty");
     is(dn_status($n)->{queue_oldest_age}, 0, "no event held: no age");
+}
+
+# the same within one worker, whose oldest event is the oldest of its
+# projects' (each has a queue of its own): twice, an event of one
+# project, and 3 s later one of another, the other one first the second
+# time
+for my $round ([qw(a b)], [qw(b a)]) {
+    my $w = $conn{ $pids[0] };
+
+    dn_emu("faults", '{"status":503,"count":-1,"path":"/import"}');
+
+    is(on($w, "/tok-$round->[0]"), $pids[0], "tok-$round->[0] first");
+    sleep(3.2);
+    is(on($w, "/tok-$round->[1]"), $pids[0], "3 s later tok-$round->[1]");
+
+    ok(dn_wait(5, sub { dn_status($n)->{queue_depth} == 2 }),
+       "two events held by one worker");
+    sleep(1.5);
+    $s = dn_status($n);
+    cmp_ok($s->{queue_oldest_age}, '>=', 3,
+           "queue_oldest_age: tok-$round->[0]'s, 3 s old");
+    cmp_ok($s->{queue_oldest_age}, '<=', 10, "not more");
+
+    dn_emu("faults", undef, "DELETE");
+    ok(dn_wait(30, sub { dn_status($n)->{queue_depth} == 0 }),
+       "Mixpanel answers again: the queue empties");
 }
 
 close $_ for @kept;
