@@ -94,8 +94,6 @@ for my $s ("ra-seconds", "ra-lower", "ra-date", "ra-date-63") {
            "$s: the retry waited for Retry-After") if @at == 2;
 }
 
-# a value longer than the module reads as a date (63 bytes) is ignored:
-# the backoff alone, 3 to 7 s
 # a Retry-After of 20 s is waited for; the next 503, without one, on the
 # same connection slot, waits the backoff alone (2 s and up to 5 s of
 # jitter), not the last answer's Retry-After
@@ -111,11 +109,13 @@ for my $s ("ra-seconds", "ra-lower", "ra-date", "ra-date-63") {
         if @two == 2;
 }
 
-for my $s ("ra-date-64") {
+# a value longer than the module reads as a date (63 bytes) is ignored,
+# and so is a Retry-After on a 500: the backoff alone, 3 to 7 s
+for my $s ("ra-date-64", "ra-500") {
     my @at = @{ $by{$s} // [] };
     is(scalar @at, 2, "$s: two attempts");
     cmp_ok($at[1] - $at[0], '<', 8000,
-           "$s: the retry did not wait for the over-long Retry-After")
+           "$s: the retry did not wait for the Retry-After")
         if @at == 2;
 }
 
@@ -365,6 +365,18 @@ retried for
 ["POST /emu/faults\n{\"status\":503,\"count\":1,\"retry_after\":9,\"header_case\":\"lower\",\"path\":\"/import\"}",
  "GET /t?tok=tok-ra&s=ra-lower",
  "GET /emu/events?prop.scenario=ra-lower&wait_for=1&timeout=40"]
+--- response_body_like eval
+[".*", "^ok", '"count": 1,']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 10b: Retry-After on a 500 is not Mixpanel's "come back then": the backoff alone (docs/delivery.md: it replaces the backoff on 429 and 503)
+--- request eval
+["POST /emu/faults\n{\"status\":500,\"count\":1,\"retry_after\":20,\"path\":\"/import\"}",
+ "GET /t?tok=tok-ra&s=ra-500",
+ "GET /emu/events?prop.scenario=ra-500&wait_for=1&timeout=40"]
 --- response_body_like eval
 [".*", "^ok", '"count": 1,']
 --- no_error_log
