@@ -383,3 +383,30 @@ GET /emu/events?prop.scenario=forbidden&wait_for=1&timeout=20
 --- response_body_like eval
 [".*", "^ok", ".*",
  '^\{"events_queued":4,"events_sent":3,"events_rejected":1,.*"identify_sent":0,"queue_depth":0,']
+
+
+
+=== TEST 15: 500, 502 and 504 are retried as 503 is, never rejected (a load balancer in front of Mixpanel answers 502 and 504)
+--- config
+    location = /tok {
+        mixpanel track;
+        mixpanel_token $arg_tok;
+        mixpanel_property scenario $arg_s;
+        return 200 "ok\n";
+    }
+--- request eval
+["POST /emu/faults\n[{\"status\":500,\"count\":1,\"token\":\"tok-500\"},{\"status\":502,\"count\":1,\"token\":\"tok-502\"},{\"status\":504,\"count\":1,\"token\":\"tok-504\"}]",
+ "GET /tok?tok=tok-500&s=s5xx", "GET /tok?tok=tok-502&s=s5xx",
+ "GET /tok?tok=tok-504&s=s5xx",
+ "GET /emu/events?prop.scenario=s5xx&wait_for=3&timeout=30",
+ "GET /emu/requests?path=/import&status=502",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status"]
+--- response_body_like eval
+[".*", "^ok", "^ok", "^ok",
+ '"count": 3,',
+ '"count": 1,.*"status": 502,',
+ ".*",
+ '^\{"events_queued":3,"events_sent":3,"events_rejected":0,"events_dropped":\{"queue_full":0,"retry_expired":0,"shutdown":0,"worker_died":0,"memory":0\},.*"retries":3,.*"queue_depth":0,']
+--- no_error_log
+[alert]
