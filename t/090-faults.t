@@ -410,3 +410,33 @@ GET /emu/events?prop.scenario=forbidden&wait_for=1&timeout=20
  '^\{"events_queued":3,"events_sent":3,"events_rejected":0,"events_dropped":\{"queue_full":0,"retry_expired":0,"shutdown":0,"worker_died":0,"memory":0\},.*"retries":3,.*"queue_depth":0,']
 --- no_error_log
 [alert]
+
+
+
+=== TEST 16: /engage answers 202 (a relay) with Mixpanel's error body: read as for a 200, the updates counted as rejected
+--- more_headers eval
+["", "Cookie: mp_device_id=$::D1", "", "", ""]
+--- request eval
+["POST /emu/faults\n{\"status\":202,\"count\":1,\"path\":\"/engage\",\"body\":{\"status\":0,\"error\":\"bad update\"}}",
+ "GET /signup?account=acc-engage-202",
+ "GET /emu/requests?path=/engage&status=202&wait_for=1&timeout=20",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status"]
+--- response_body_like eval
+[".*", "^ok", '"count": 1,', ".*",
+ '"events_sent":1,"events_rejected":2,.*"last_error":"HTTP 202 from /engage: bad update"']
+
+
+
+=== TEST 17: /import answers 202 with a strict body naming one failed record of three: only it is rejected, and counted
+--- http_config
+    mixpanel_batch_size 3;
+--- request eval
+["POST /emu/faults\n{\"status\":202,\"count\":1,\"path\":\"/import\",\"body\":{\"code\":400,\"error\":\"some data points in the request failed validation\",\"num_records_imported\":2,\"failed_records\":[{\"index\":1,\"\$insert_id\":\"x\",\"field\":\"properties.time\",\"message\":\"bad\"}]}}",
+ "GET /t?n=1&s=s202", "GET /t?n=2&s=s202", "GET /t?n=3&s=s202",
+ "GET /emu/requests?path=/import&status=202&wait_for=1&timeout=30",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status"]
+--- response_body_like eval
+[".*", "^ok", "^ok", "^ok", '"count": 1,', ".*",
+ '"events_sent":2,"events_rejected":1,.*"retries":0,']
