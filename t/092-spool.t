@@ -2,7 +2,8 @@
 # to files and sent by the next nginx once Mixpanel answers again; a
 # corrupt file is moved aside.  Any token survives the file's header; a
 # file set aside does not count against max_size; temporary files left by
-# a worker that died are removed; a 413 on replay splits the batch; a
+# a worker that died are removed (not one written less than a minute ago,
+# nor one a writer holds); a 413 on replay splits the batch; a
 # claim left by an earlier version (".claimed") is taken back; a replayed
 # $identify counts in identify_sent.
 
@@ -10,6 +11,7 @@ use Test::Nginx::Socket 'no_plan';
 use File::Temp qw(tempdir);
 use t::Mixpanel;
 use HTTP::Tiny;
+use Fcntl qw(:flock);
 
 $ENV{TEST_NGINX_SPOOL} = tempdir(CLEANUP => 1);
 $ENV{TEST_NGINX_SPOOL_BAD} = tempdir(CLEANUP => 1);
@@ -42,6 +44,16 @@ put("$ENV{TEST_NGINX_SPOOL_CORRUPT}/mp-9-9-9.json.corrupt", "x" x 4096);
 # a worker died while it wrote this, an hour ago
 put("$ENV{TEST_NGINX_SPOOL_TMP}/.mp-1-1-1.tmp", "{\"kind\":");
 utime time - 3600, time - 3600, "$ENV{TEST_NGINX_SPOOL_TMP}/.mp-1-1-1.tmp";
+
+# ... and two it must leave: one written less than a minute ago (its date
+# a day ahead, however long the blocks before take), and one as old that
+# a writer still holds (its lock held by this test until the end)
+put("$ENV{TEST_NGINX_SPOOL_TMP}/.mp-1-1-2.tmp", "{\"kind\":");
+utime time + 86400, time + 86400, "$ENV{TEST_NGINX_SPOOL_TMP}/.mp-1-1-2.tmp";
+put("$ENV{TEST_NGINX_SPOOL_TMP}/.mp-1-1-3.tmp", "{\"kind\":");
+utime time - 3600, time - 3600, "$ENV{TEST_NGINX_SPOOL_TMP}/.mp-1-1-3.tmp";
+open our $Held, '<', "$ENV{TEST_NGINX_SPOOL_TMP}/.mp-1-1-3.tmp" or die $!;
+flock $Held, LOCK_EX | LOCK_NB or die "flock: $!";
 
 # a claim an earlier version left when its worker died
 my $t = int(time * 1000) - 60000;
@@ -150,6 +162,11 @@ run_tests();
 
 ok(!-e "$ENV{TEST_NGINX_SPOOL_TMP}/.mp-1-1-1.tmp",
    "a temporary file no one writes any more was removed");
+ok(-e "$ENV{TEST_NGINX_SPOOL_TMP}/.mp-1-1-2.tmp",
+   "one written less than a minute ago was left");
+ok(-e "$ENV{TEST_NGINX_SPOOL_TMP}/.mp-1-1-3.tmp",
+   "one a writer holds was left");
+close $Held;
 
 __DATA__
 
