@@ -756,6 +756,33 @@ mixpanel: property v left out: a list of more than 254 items, Mixpanel would rej
 
 
 
+=== TEST 18a: three values past Mixpanel's limits in one event: one line, not three (at most one a second per worker: clients may send such values)
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-limit18a;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property v1 $http_x_v1 type=json;
+        mixpanel_property v2 $http_x_v2 type=json;
+        mixpanel_property v3 $http_x_v3 type=list;
+        mixpanel_property after kept;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"X-V1: [[[[1]]]]\n"
+. "X-V2: " . "[" . join(",", (1) x 255) . "]" . "\n"
+. "X-V3: " . join(",", map { "i$_" } 1 .. 255) . "\n"
+--- request
+GET /t
+--- grep_error_log eval
+qr/property \w+ left out/
+--- grep_error_log_out
+property v1 left out
+--- no_error_log
+[error]
+
+
+
 === TEST 19: a list of 255 items, logged at info
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-limit19;\n"
