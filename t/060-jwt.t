@@ -394,6 +394,26 @@ mixpanel: JWT ignored: token expired
 
 
 
+=== TEST 5a: bad tokens, three in one second (pipelined on one connection): logged once, a client cannot flood the log (docs/directives.md: at most once a second per worker)
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- raw_request eval
+"GET /t?t=aaa.bbb.ccc HTTP/1.1\r\nHost: localhost\r\n\r\n"
+. "GET /t?t=ddd.eee.fff HTTP/1.1\r\nHost: localhost\r\n\r\n"
+. "GET /t?t=ggg.hhh.iii HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+--- ignore_response
+--- grep_error_log eval
+qr/JWT ignored: [^,]+/
+--- grep_error_log_out eval
+qr/\A(?:JWT ignored: [^\n]+\n){1}\z/
+
+
+
 === TEST 6: an expired token within the leeway is accepted
 --- config
     mixpanel_jwt $http_authorization;
