@@ -53,8 +53,13 @@ _EOC_
 
 add_block_preprocessor(sub {
     my $block = shift;
-    $block->set_value("http_config",
-                      $HttpConfig . ($block->http_config // ""));
+    my $http = $HttpConfig;
+    my $own = $block->http_config // "";
+
+    # a block may set its own batch size and flush interval
+    $http =~ s/^    (mixpanel_batch_size|mixpanel_flush_interval) .*\n//mg
+        if $own =~ /mixpanel_(batch_size|flush_interval)/;
+    $block->set_value("http_config", $http . $own);
     $block->set_value("config", $Config);
     $block->set_value("timeout", 90);
 
@@ -176,6 +181,28 @@ could not be reached
 [".*", ".*", "^ok", '"count": 1,', "^ok", "^ok",
  '(?s)"count": 3,.*"plan": "1".*"plan": "2".*"plan": "3"',
  '"count": 1,.*"plan": "3"']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 3a: a batch of a lane's updates split by a 413 goes back in order: its first half first (the updates of one person applied as they were made)
+--- http_config
+    mixpanel_batch_size 4;
+    mixpanel_flush_interval 1h;
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"status\":413,\"count\":1,\"path\":\"/engage\"}",
+ "GET /p?tok=tok-split&a=acc-split&plan=1",
+ "GET /p?tok=tok-split&a=acc-split&plan=2",
+ "GET /p?tok=tok-split&a=acc-split&plan=3",
+ "GET /p?tok=tok-split&a=acc-split&plan=4",
+ "GET /emu/requests?path=/engage&status=200&wait_for=2&timeout=30",
+ "GET /emu/profiles?distinct_id=acc-split"]
+--- response_body_like eval
+[".*", ".*", "^ok", "^ok", "^ok", "^ok",
+ '(?s)"count": 2,.*"plan": "1".*"plan": "2".*"plan": "3".*"plan": "4"',
+ '"count": 1,.*"plan": "4"']
 --- no_error_log
 [alert]
 
