@@ -87,9 +87,12 @@ run_tests();
 my $log = emulator("requests?path=/import");
 my %by;
 
+my %tokens;
+
 for my $req (@{ $log->{requests} }) {
     my $s = $req->{records}[0]{properties}{scenario} // next;
     push @{ $by{$s} }, $req->{received_ms};
+    push @{ $tokens{$s} }, $req->{records}[0]{properties}{token};
 }
 
 for my $s ("ra-seconds", "ra-lower", "ra-date", "ra-date-63") {
@@ -122,6 +125,16 @@ for my $s ("ra-date-64", "ra-500") {
     cmp_ok($at[1] - $at[0], '<', 8000,
            "$s: the retry did not wait for the Retry-After")
         if @at == 2;
+}
+
+# the lanes take turns: of two projects' batches waiting, one at a time,
+# the second project's first goes before the first project's last
+{
+    my $order = join "", map { /tok-rr-(\w)/ ? $1 : "?" }
+                         @{ $tokens{rr} // [] };
+    is(length $order, 8, "rr: eight requests, one a batch");
+    ok(index($order, "b") >= 0 && index($order, "b") < rindex($order, "a"),
+       "rr: the lanes took turns ($order)");
 }
 
 __DATA__
@@ -463,5 +476,20 @@ main::post_date_fault(64);
  "GET /emu/events?prop.scenario=ra-stale-2&wait_for=1&timeout=50"]
 --- response_body_like eval
 [".*", ".*", "^ok", '"count": 1,', ".*", "^ok", '"count": 1,']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 12: one batch in flight at a time, two projects' batches waiting: the lanes take turns (round robin), one busy project does not hold back the other (the order is checked at the end)
+--- http_config
+    mixpanel_concurrency 1;
+--- request eval
+["POST /emu/faults\n{\"delay_ms\":1000,\"count\":1,\"path\":\"/import\"}",
+ (map { "GET /t?tok=tok-rr-a&s=rr&n=$_" } 1 .. 4),
+ (map { "GET /t?tok=tok-rr-b&s=rr&n=$_" } 1 .. 4),
+ "GET /emu/events?prop.scenario=rr&wait_for=8&timeout=30"]
+--- response_body_like eval
+[".*", ("^ok") x 8, '"count": 8,']
 --- no_error_log
 [alert]
