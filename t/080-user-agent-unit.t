@@ -97,8 +97,45 @@ is($reported, $expected, "the driver read all $expected cases");
 is($seen, $expected, 'each case was reported');
 
 sdk_parity();
+markers_covered();
 
 done_testing();
+
+
+# Every marker of the parser's table is in some case, and one matched in
+# any case (ngx_ua_pi) also in another case than the table's: a marker no
+# User-Agent has can be lost, or made case-sensitive, and pass.
+
+sub markers_covered {
+    my $src = slurp("$module_src/ngx_http_mixpanel_ua.c");
+    my @uas = map { unescape((split /\t/, $_, 2)[0]) } lines($cases);
+
+    for my $line (lines("$root/t/parity/user-agents.txt")) {
+        push @uas, (split /\t/, $line, 2)[1];
+    }
+
+    my @missing;
+    my $n = 0;
+
+    while ($src =~ /^\s*ngx_ua_p(i?v?)\("((?:[^"\\]|\\.)*)",/mg) {
+        my ($kind, $m) = ($1, $2);
+        $m =~ s/\\(.)/$1/g;
+        $n++;
+
+        my @in = grep { index(lc $_, lc $m) >= 0 } @uas;
+
+        if (!@in) {
+            push @missing, "$m: in no User-Agent";
+
+        } elsif ($kind =~ /i/ && !grep { index($_, $m) < 0 } @in) {
+            push @missing, "$m: only as the table writes it";
+        }
+    }
+
+    cmp_ok($n, '>', 60, "the parser's markers read ($n)");
+    is(join("\n", @missing), "",
+       "each marker in a User-Agent, each of any case in another case too");
+}
 
 
 # the parser against mixpanel-browser itself, User-Agent by User-Agent
