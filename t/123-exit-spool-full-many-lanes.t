@@ -75,6 +75,12 @@ is_deeply(\@full, [$dropped], "the refused writes: one line");
 unlike($log, qr/lines of the sender were not logged/, "no line lost");
 unlike($log, qr/\[alert\]/, "no [alert]");
 
+# the records hold the tokens: the files are the workers' user's alone
+my @files = glob "$n->{prefix}/spool/mp-*.json*";
+ok(scalar @files, "the exit's spool files (" . scalar(@files) . ")");
+is(join(" ", map { sprintf "%04o", (stat $_)[2] & 07777 } @files),
+   join(" ", ("0600") x @files), "each of mode 0600 (docs/security.md)");
+
 ok(dn_stop($n), "nginx quits");
 
 done_testing();

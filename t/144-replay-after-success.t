@@ -3,7 +3,8 @@
 # event is refused (503) and, its retry time spent, spooled; once that
 # project's wait is over, another project's event goes through, and the
 # spooled event follows within 5 s (and the few of its lane's wait), well
-# before the 30 s look.  A plain Test::More file.
+# before the 30 s look.  The spool file is of mode 0600 (it holds the
+# token).  A plain Test::More file.
 
 use strict;
 use warnings;
@@ -44,6 +45,12 @@ dn_emu("faults", '{"status":503,"count":1,"path":"/import","token":"tok-a"}');
 is($http->get("$n->{base}/tok-a")->{status}, 200, "tok-a: an event");
 ok(dn_wait(10, sub { dn_status($n)->{events_spooled} == 1 }),
    "refused, its retry time spent: spooled");
+
+# the record holds the token: the file is the workers' user's alone
+my @files = glob "$n->{prefix}/spool/mp-*.json";
+is(scalar @files, 1, "one spool file");
+is(sprintf("%04o", (stat $files[0])[2] & 07777), "0600",
+   "of mode 0600 (docs/security.md)");
 
 # tok-a's wait after the 503: 2 s and up to 5 s of jitter
 sleep(7.5);
