@@ -78,9 +78,10 @@ for my $copy (1, 0) {
 
     dn_emu("reset", "{}");
 
-    # the first batch of tok-a's section accepted, the second refused once
+    # the first batch of tok-a's section accepted (after 2 s, while the
+    # copy is looked at), the second refused once
     dn_emu("faults", JSON::PP::encode_json([
-        { delay_ms => 1, token => "tok-a", count => 1 },
+        { delay_ms => $copy ? 2000 : 1, token => "tok-a", count => 1 },
         { status => 503, token => "tok-a", count => 1 } ]));
 
     unless ($copy) {
@@ -105,6 +106,17 @@ for my $copy (1, 0) {
         chmod 0444, $f;
         chmod 0777, "$prefix/spool";
     });
+
+    # the copy, made when the file is claimed, holds tokens: of mode
+    # 0600, as every spool file (docs/security.md)
+    if ($copy) {
+        my $mode = 0444;
+        ok(dn_wait(20, sub {
+               my ($f) = glob "$n->{prefix}/spool/mp-*.json";
+               $mode = (stat $f)[2] & 07777 if defined $f && -e $f;
+               $mode != 0444 }), "$what: the file is the worker's copy");
+        is(sprintf("%04o", $mode), "0600", "$what: of mode 0600");
+    }
 
     my $s;
     ok(dn_wait(30, sub { $s = dn_status($n); $s->{events_replayed} >= 6 }),
