@@ -21,13 +21,11 @@ use t::Direct;
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || 2500;
 dn_emulator($port + 1);
 
-sub run {
-    my ($timeout, $tok, $clear) = @_;
+# one worker sending one project's events, with a worker_shutdown_timeout
+sub nginx {
+    my ($timeout, $tok) = @_;
 
-    dn_emu("faults", "{\"status\":503,\"count\":-1,\"path\":\"/import\","
-                     . "\"token\":\"$tok\"}");
-
-    my $n = dn_nginx(port => $port, conf => <<"_EOC_");
+    return dn_nginx(port => $port, conf => <<"_EOC_");
 worker_processes 1;
 worker_shutdown_timeout $timeout;
 events { worker_connections 64; }
@@ -43,6 +41,15 @@ http {
     }
 }
 _EOC_
+}
+
+sub run {
+    my ($timeout, $tok, $clear) = @_;
+
+    dn_emu("faults", "{\"status\":503,\"count\":-1,\"path\":\"/import\","
+                     . "\"token\":\"$tok\"}");
+
+    my $n = nginx($timeout, $tok);
 
     is(HTTP::Tiny->new(timeout => 10)->get("$n->{base}/t")->{status}, 200,
        "$timeout: an event");
@@ -134,22 +141,7 @@ sub told {
            : "{\"status\":429,\"retry_after\":120,\"count\":1,"
              . "\"path\":\"/import\",\"token\":\"$tok\"}");
 
-    my $n = dn_nginx(port => $port, conf => <<"_EOC_");
-worker_processes 1;
-worker_shutdown_timeout 12s;
-events { worker_connections 64; }
-http {
-    access_log off;
-    mixpanel_api http://127.0.0.1:%EMU%;
-    mixpanel_token $tok;
-    mixpanel_flush_interval 50ms;
-    server {
-        listen 127.0.0.1:%PORT%;
-        location = /t { mixpanel track; return 200 "ok\\n"; }
-        location = /status { mixpanel_status; }
-    }
-}
-_EOC_
+    my $n = nginx("12s", $tok);
 
     is(HTTP::Tiny->new(timeout => 10)->get("$n->{base}/t")->{status}, 200,
        "$tok: an event");
