@@ -440,3 +440,18 @@ GET /emu/events?prop.scenario=forbidden&wait_for=1&timeout=20
 --- response_body_like eval
 [".*", "^ok", "^ok", "^ok", '"count": 1,', ".*",
  '"events_sent":2,"events_rejected":1,.*"retries":0,']
+
+
+
+=== TEST 18: strict mode, one record failing on two fields: Mixpanel lists it twice, it is one record rejected, the other two sent
+--- http_config
+    mixpanel_batch_size 3;
+--- request eval
+["POST /emu/faults\n{\"status\":400,\"count\":1,\"path\":\"/import\",\"body\":{\"code\":400,\"error\":\"some data points in the request failed validation\",\"num_records_imported\":2,\"failed_records\":[{\"index\":1,\"\$insert_id\":\"x\",\"field\":\"properties.time\",\"message\":\"bad\"},{\"index\":1,\"\$insert_id\":\"x\",\"field\":\"properties.\$insert_id\",\"message\":\"bad too\"}]}}",
+ "GET /t?n=1&s=s400x2", "GET /t?n=2&s=s400x2", "GET /t?n=3&s=s400x2",
+ "GET /emu/requests?path=/import&status=400&wait_for=4&timeout=30",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status"]
+--- response_body_like eval
+[".*", "^ok", "^ok", "^ok", '"count": 4,', ".*",
+ '^\{"events_queued":3,"events_sent":2,"events_rejected":1,.*"retries":0,.*"queue_depth":0,']
