@@ -111,6 +111,10 @@ our @Banned = ('00000000-0000-0000-0000-000000000000', 'anon', 'anonymous',
                'nil', 'none', 'null', 'n/a', 'na', 'undefined', 'unknown',
                '<nil>', '0', '-1', 'true', 'false', '[]', '{}');
 
+# a profile id's characters at the edges of their ranges, and just past
+our @ProfileEdges = ('A', 'Z', 'a', 'z', '0', '9', '-', '.', '_', '~');
+our @ProfilePast = ('@', '[', '`', '{', '/', ':', '^', '}');
+
 # the JSON of an event of the 2 MB blocks, "time" and "$insert_id" aside
 our $Prefix = '{"event":"Big","properties":{"token":"tok","time":'
               . '1700000000000,"distinct_id":"' . $D1 . '","$device_id":"'
@@ -401,6 +405,41 @@ my $p128 = 'Az09-._~' x 16;
             ::ev('API Request') ])
 --- error_log
 mixpanel: profile id not stored in a cookie, it is longer than 128 bytes or has characters other than letters, digits and "-._~"
+
+
+
+=== TEST 9a: the profile cookie's characters at each edge of their ranges (A Z a z 0 9, and - . _ ~) are stored and read; the ones just past them (@ [ ` { / : ^ }) are not read
+--- http_config
+    mixpanel_profile_id $http_x_profile;
+    mixpanel_profile_cookie mp_profile;
+--- config
+    location = /switch {
+        mixpanel profile_switch;
+        return 200 "ok\n";
+    }
+
+    location = /t {
+        mixpanel track;
+        mixpanel_profile_id "";
+        return 200 "ok\n";
+    }
+--- steps eval
+my $c = "Cookie: mp_device_id=$::D1";
+my $n = 0;
+[ (map { ({ req => "GET /switch", hdr => "$c\nX-Profile: p$_",
+            hdr_like => "Set-Cookie: mp_profile=p\Q$_\E; Path=/; .*",
+            queued => ++$n },
+          { req => "GET /t", hdr => "$c; mp_profile=p$_", queued => ++$n }) }
+       @::ProfileEdges),
+  (map { { req => "GET /t", hdr => "$c; mp_profile=p$_", queued => ++$n } }
+       @::ProfilePast) ]
+--- sink eval
+::sink_of([ (map { (::ev('Switch Profile',
+                         props => ',"active_profile_id":"p' . quotemeta($_) . '"'),
+                    ::ev('API Request',
+                         props => ',"active_profile_id":"p' . quotemeta($_) . '"')) }
+             @::ProfileEdges),
+            (map { ::ev('API Request') } @::ProfilePast) ])
 
 
 
