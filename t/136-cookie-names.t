@@ -86,7 +86,9 @@ for my $directive (qw(mixpanel_device_cookie mixpanel_profile_cookie)) {
 my @bad_domain = ("ex ample.com", "example.com;secure", "exa\x01mple.com",
                   "\xc3\xa9.example", "example.com/", "example.com:8080",
                   "example.com.", ".", "..example.com", "a..example.com",
-                  "-", "-a.example.com", "a-.example.com", "[::1]");
+                  "-", "-a.example.com", "a-.example.com", "[::1]",
+                  "a\@b.example", "a`b.example", "a{b.example",
+                  "a^b.example");
 my @bad_path = ("/a; Secure", "/a b", "/a\tb", "/a\x7f", "/\xc3\xa9",
                 "a", "api/");
 
@@ -106,8 +108,9 @@ for my $directive (qw(mixpanel_device_cookie mixpanel_profile_cookie)) {
              "$directive: the message names the path and the directive");
     }
 
+    # and each edge of the ranges: A Z a z 0 9
     for my $d ("my_host.corp.example", "xn--bcher-kva.example", "1.2.3.4",
-               "localhost", "a") {
+               "localhost", "a", "AZ-az_09.example") {
         my ($rc, $out) = @{ nginx_t($directive, "mp_id", "domain=$d") };
         is($rc, 0, "$directive: domain=$d passes") or diag($out);
     }
