@@ -44,21 +44,10 @@ _EOC_
 
 dn_emulator($port + 2);
 
-my $t = int(time * 1000) - 60000;
-my $id = 0;
-
 sub put {
     my ($dir, $name, $token, $n) = @_;
     open my $fh, '>', "$dir/$name" or die "$name: $!";
-    print $fh "{\"kind\":\"import\",\"token\":\"$token\",\"count\":$n,"
-              . "\"time\":" . int($t / 1000) . "}\n";
-    for (1 .. $n) {
-        $id++;
-        print $fh "{\"event\":\"Spooled\",\"properties\":{\"token\":"
-                  . "\"$token\",\"time\":" . ($t + $id) . ",\"distinct_id\":"
-                  . "\"d$id\",\"\$insert_id\":\"" . sprintf("%032x", $id)
-                  . "\"}}\n";
-    }
+    print $fh dn_spool_section($token, $n);
     close $fh;
 }
 

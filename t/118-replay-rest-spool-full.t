@@ -43,8 +43,6 @@ _EOC_
 
 dn_emulator($port + 2);
 
-my $t = int(time * 1000) - 60000;
-
 # the first batch of the file accepted, then the token's lane fails
 dn_emu("faults", JSON::PP::encode_json([
     { delay_ms => 1, token => "tok-a", count => 1 },
@@ -55,14 +53,7 @@ my $n = dn_nginx(port => $port, dirs => ["spool"], conf => $conf,
     my ($prefix) = @_;
     my $f = "$prefix/spool/mp-1-1-0.json";
     open my $fh, '>', $f or die "$f: $!";
-    print $fh "{\"kind\":\"import\",\"token\":\"tok-a\",\"count\":6,"
-              . "\"time\":" . int($t / 1000) . "}\n";
-    for my $id (1 .. 6) {
-        print $fh "{\"event\":\"Spooled\",\"properties\":{\"token\":"
-                  . "\"tok-a\",\"time\":" . ($t + $id) . ",\"distinct_id\":"
-                  . "\"d$id\",\"\$insert_id\":\"" . sprintf("%032x", $id)
-                  . "\"}}\n";
-    }
+    print $fh dn_spool_section("tok-a", 6);
     close $fh;
     chmod 0777, "$prefix/spool";
 });

@@ -57,22 +57,6 @@ _EOC_
 
 dn_emulator($port + 2);
 
-my $t = int(time * 1000) - 60000;
-my $id = 0;
-
-sub section {
-    my ($token, $n) = @_;
-    my $s = "{\"kind\":\"import\",\"token\":\"$token\",\"count\":$n,"
-            . "\"time\":" . int($t / 1000) . "}\n";
-    for (1 .. $n) {
-        $id++;
-        $s .= "{\"event\":\"Spooled\",\"properties\":{\"token\":"
-              . "\"$token\",\"time\":" . ($t + $id) . ",\"distinct_id\":"
-              . "\"d$id\",\"\$insert_id\":\"" . sprintf("%032x", $id)
-              . "\"}}\n";
-    }
-    return $s;
-}
 
 sub start {
     my (@faults) = @_;
@@ -94,7 +78,7 @@ sub start {
         my ($prefix) = @_;
         my $f = "$prefix/spool/mp-1-1-0.json";
         open my $fh, '>', $f or die "$f: $!";
-        print $fh section("tok-a", 4), section("tok-b", 2);
+        print $fh dn_spool_section("tok-a", 4), dn_spool_section("tok-b", 2);
         close $fh;
         # the workers' user may read it, not write it
         chmod 0444, $f;

@@ -38,8 +38,6 @@ _EOC_
 
 dn_emulator($port + 2);
 
-my $t = int(time * 1000) - 60000;
-
 # a spool file of one section of n records of tok-old
 sub spool {
     my ($n) = @_;
@@ -47,14 +45,7 @@ sub spool {
         my ($prefix) = @_;
         my $f = "$prefix/spool/mp-1-1-0.json";
         open my $fh, '>', $f or die "$f: $!";
-        print $fh "{\"kind\":\"import\",\"token\":\"tok-old\",\"count\":$n,"
-                  . "\"time\":" . int($t / 1000) . "}\n";
-        for my $i (1 .. $n) {
-            print $fh "{\"event\":\"Spooled\",\"properties\":{\"token\":"
-                      . "\"tok-old\",\"time\":" . ($t + $i) . ","
-                      . "\"distinct_id\":\"d$i\",\"\$insert_id\":\""
-                      . sprintf("%032x", $i) . "\"}}\n";
-        }
+        print $fh dn_spool_section("tok-old", $n);
         close $fh;
         chmod 0777, "$prefix/spool";
     };

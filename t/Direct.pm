@@ -17,7 +17,7 @@ use POSIX ":sys_wait_h";
 use Time::HiRes ();
 
 our @EXPORT = qw(dn_emulator dn_emu dn_nginx dn_signal dn_status dn_wait
-                 dn_balance dn_stop dn_errlog);
+                 dn_balance dn_stop dn_errlog dn_spool_section);
 
 our (@Pids, $EmuPort);
 
@@ -114,6 +114,25 @@ sub dn_status {
     my ($n) = @_;
     my $r = HTTP::Tiny->new(timeout => 10)->get("$n->{base}/status");
     return $r->{success} ? JSON::PP::decode_json($r->{content}) : undef;
+}
+
+# The text of a spool file's section as the module writes it: n events
+# "Spooled" of a token, a minute old, each with its own $insert_id (one
+# counter for the whole test file, so that no two sections share one).
+our ($SpoolTime, $SpoolId) = (int(Time::HiRes::time() * 1000) - 60000, 0);
+
+sub dn_spool_section {
+    my ($token, $n) = @_;
+    my $s = "{\"kind\":\"import\",\"token\":\"$token\",\"count\":$n,"
+            . "\"time\":" . int($SpoolTime / 1000) . "}\n";
+    for (1 .. $n) {
+        my $id = ++$SpoolId;
+        $s .= "{\"event\":\"Spooled\",\"properties\":{\"token\":"
+              . "\"$token\",\"time\":" . ($SpoolTime + $id)
+              . ",\"distinct_id\":\"d$id\",\"\$insert_id\":\""
+              . sprintf("%032x", $id) . "\"}}\n";
+    }
+    return $s;
 }
 
 # events_queued - (sent + rejected + dropped + spooled + queue_depth)
