@@ -135,9 +135,12 @@ sub reqs {
 sub told {
     my ($tok, $during) = @_;
 
+    # during: five 503s (one before the quit, four at exit, 250 ms
+    # apart), then the 429, queued behind them: no gap between the two
     dn_emu("faults", $during
-           ? "{\"status\":503,\"count\":-1,\"path\":\"/import\","
-             . "\"token\":\"$tok\"}"
+           ? "[{\"status\":503,\"count\":5,\"path\":\"/import\","
+             . "\"token\":\"$tok\"},{\"status\":429,\"retry_after\":60,"
+             . "\"count\":1,\"path\":\"/import\",\"token\":\"$tok\"}]"
            : "{\"status\":429,\"retry_after\":120,\"count\":1,"
              . "\"path\":\"/import\",\"token\":\"$tok\"}");
 
@@ -152,12 +155,7 @@ sub told {
     dn_signal($n, 'QUIT');
 
     if ($during) {
-        sleep(1);
-        dn_emu("faults", undef, "DELETE");
-        dn_emu("faults", "{\"status\":429,\"retry_after\":60,"
-                         . "\"count\":1,\"path\":\"/import\","
-                         . "\"token\":\"$tok\"}");
-        ok(dn_wait(3, sub { @{ reqs($tok, 429) } >= 1 }),
+        ok(dn_wait(4, sub { @{ reqs($tok, 429) } >= 1 }),
            "$tok: the 429 during the exit");
     } else {
         dn_emu("faults", undef, "DELETE");
