@@ -21,6 +21,11 @@ our @EXPORT = qw(dn_emulator dn_emu dn_nginx dn_signal dn_status dn_wait
 
 our (@Pids, $EmuPort);
 
+# A test killed with TERM, INT or HUP (prove interrupted, a runner's
+# timeout) still runs the END below: the nginx it started is in a group of
+# its own, out of reach of a signal to the test's group.
+$SIG{$_} = sub { exit 1 } for grep { !defined $SIG{$_} } qw(TERM INT HUP);
+
 sub dn_wait {
     my ($timeout, $cond) = @_;
     my $end = Time::HiRes::time() + $timeout;

@@ -32,10 +32,9 @@ our $D2 = "22222222-2222-4222-9222-222222222222";
 # the mixpanel_cookie_secret the identity tests set
 our $SECRET = "test-cookie-secret-0123456789abcdef";
 
-# the device cookie's binding tag: an HMAC-SHA256 of "token:account" keyed
-# with mixpanel_cookie_secret, its first 12 hex digits
-# the key's id (3 hex digits of an HMAC of a constant), then 9 of the
-# HMAC of "token:account"
+# the device cookie's binding tag, 12 hex digits: the key's id (3 hex
+# digits of an HMAC-SHA256 of a constant), then 9 of the HMAC-SHA256 of
+# "token:account", both keyed with mixpanel_cookie_secret
 sub tag {
     my ($account, $token, $secret) = @_;
     $secret //= $SECRET;
@@ -243,6 +242,11 @@ sub emulator {
 }
 
 our @NginxPids;
+
+# A test killed with TERM, INT or HUP (prove interrupted, a runner's
+# timeout) still runs the END below: the nginx it started is in a group of
+# its own, out of reach of a signal to the test's group.
+$SIG{$_} = sub { exit 1 } for grep { !defined $SIG{$_} } qw(TERM INT HUP);
 
 END {
     for my $pid (@NginxPids) {
