@@ -18,7 +18,7 @@ use HTTP::Tiny;
 use File::Temp ();
 use Time::HiRes ();
 
-my $port = ($ENV{TEST_NGINX_SERVER_PORT} || 2500) + 10;
+my $port = ($ENV{TEST_NGINX_SERVER_PORT} || 2500) + 6;
 my $binary = $ENV{TEST_NGINX_BINARY} || "nginx";
 
 plan skip_all => "needs unshare -p (root)"
