@@ -19,8 +19,18 @@ our @Ids = ("0f1c2a3b-4d5e-4f60-8b7b-9c0d1e2f3a4b",
             "0f1c2a3b-4d5e-4f60-7b7b-9c0d1e2f3a4b",
             "0f1c2a3b-4d5e-4f60-cb7b-9c0d1e2f3a4b",
             "0f1c2a3b-4d5e-4f60-8b7b-9c0d1e2f3a4g",
-            "0f1c2a3b4-d5e-4f60-8b7b-9c0d1e2f3a4b");
-our @Kind = (("keep:") x 4, ("map:") x 6);
+            "0f1c2a3b4-d5e-4f60-8b7b-9c0d1e2f3a4b",
+            # each edge of the hex digits' ranges, in each of the 4 words
+            # the digits are read in, and a character just past an edge
+            "09afAF09-afAF-4a9F-8fA0-09afAF09afAF",
+            "09afAF09-afAF-4a9F-Af90-09afAF09afAF",
+            "/9afAF09-afAF-4a9F-8fA0-09afAF09afAF",
+            "09afAF09-af:F-4a9F-8fA0-09afAF09afAF",
+            "09afAF09-afAF-4a9`-8fA0-09afAF09afAF",
+            "09afAF09-afAF-4a9F-8f\@0-09afAF09afAF",
+            "09afAF09-afAF-4a9F-8fA0-09GfAF09afAF",
+            "09afAF09-afAF-4a9F-8fA0-09afAF/9afAF");
+our @Kind = (("keep:") x 4, ("map:") x 6, ("keep:") x 2, ("map:") x 6);
 our $Cookie = 'mp_device_id=(' . $UUID . ')(?:\.[0-9a-f]{12})?; Path=/; '
               . 'Max-Age=31536000; Expires=[^;]+; SameSite=Lax';
 
@@ -739,6 +749,34 @@ sink_re(['/import',
 
 
 
+=== TEST 22b: a binding tag's hex digits at each edge (0 9 a f, in the tag of acc-215) are the module's, and the device bound to that account is kept; one character just past an edge (/ : ` g), anywhere in the tag, makes the cookie malformed and replaced
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+my @past = map { my $t = $::T1; substr($t, $_->[0], 1) = $_->[1]; $t }
+               ([0, '/'], [4, ':'], [8, '`'], [11, 'g']);
+["Cookie: mp_device_id=$::D1." . tag("acc-215") . "\nX-Account: acc-215",
+ map { "Cookie: mp_device_id=$::D1.$_\nX-Account: acc-1" } @past]
+--- request eval
+[ ("GET /t") x 5 ]
+--- response_headers eval
+["!Set-Cookie", "", "", "", ""]
+--- raw_response_headers_like eval
+my $new = "Set-Cookie: mp_device_id=(?!$::D1)$::UUID; Path=/; ";
+["", $new, $new, $new, $new, "", "", "", "", ""]
+--- calls eval
+my $new = "(?!$::D1)$::UUID";
+sink_re(['/import',
+         event_re('API Request', 'acc-215', $::D1, undef,
+                  ',"account_id":"acc-215"'),
+         (event_re('API Request', 'acc-1', $new, undef,
+                   ',"account_id":"acc-1"')) x 4])
+
+
+
 === TEST 23: what the two blocks above log, at info
 --- config
     location = /t {
@@ -1038,7 +1076,7 @@ sink_re(['/import', event_re('API Request', $::UP, $::UP),
 
 
 
-=== TEST 34a: which client ids are UUIDv4 (kept) and which are mapped: version 4 and variant 8, 9, a or b in any case are kept; another version (1, 5), variant (7, c), a letter past f, a dash out of place are mapped (the variable is the events' D: TEST 34)
+=== TEST 34a: which client ids are UUIDv4 (kept) and which are mapped: version 4 and variant 8, 9, a or b in any case are kept, and 0 9 a f A F in each part; another version (1, 5), variant (7, c), a letter past f, a dash out of place, and / : ` @ G in any part are mapped (the variable is the events' D: TEST 34)
 --- config
     location = /t {
         mixpanel track;
@@ -1046,7 +1084,7 @@ sink_re(['/import', event_re('API Request', $::UP, $::UP),
         return 200 "$mixpanel_device_id\n";
     }
 --- request eval
-[ ("GET /t") x 10 ]
+[ ("GET /t") x @::Ids ]
 --- more_headers eval
 [ map { "X-Device-Id: $_" } @::Ids ]
 --- response_body_like eval
