@@ -119,7 +119,25 @@ sub claims_of {
                      kid => 'ec521'),
     big       => jwt('HS256', 'hs', { sub => 'big', pad => 'x' x 11000 }),
     forged    => jwt('HS256', \'not-the-secret', { sub => 'forged' }),
+    edges     => jwt('HS256', 'hs', { sub => 'edges-9' }, kid => 'hs'),
 );
+
+# every edge of the base64url alphabet is in the "edges" token; a
+# character just past an edge replaces one in its header, its payload or
+# its signature (each segment's own check), or a base64 one ('+', '/')
+die "the edges token lost an edge\n"
+    if grep { index($T{edges}, $_) < 0 } qw(A Z a z 0 9 - _);
+
+our @PAST = do {
+    my @seg = split /\./, $T{edges};
+    my $i = 0;
+    map {
+        my @s = @seg;
+        my $k = $i++ % 3;
+        substr($s[$k], 5, 1) = $_;
+        join '.', @s;
+    } ('@', '[', '`', '{', '/', ':', '+');
+};
 
 @GARBAGE = (
     'abc',
@@ -789,6 +807,24 @@ ids=1,2.5,three,false dotted=dotted missing=
 "GET /t?t=$::T{padded}"
 --- response_body
 sub=padded-user
+
+
+
+=== TEST 22a: a token holding every edge of the base64url alphabet (A Z a z 0 9 - _) is read; with one character just past an edge (@ [ ` { : ) or a base64 one (+ /) in its header, payload or signature, it is not
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ map { "GET /t?t=$_" } $::T{edges}, @::PAST ]
+--- response_body eval
+[ "sub=edges-9\n", map { "sub=\n" } @::PAST ]
+--- no_error_log
+[error]
+[alert]
 
 
 
