@@ -78,6 +78,10 @@ sub run_strings {
 # TEST 3a: [value, sent]: a number is sent only when it is a JSON number
 # (RFC 8259) of at most 64 characters, within a double; otherwise
 # Mixpanel would refuse the whole batch's JSON
+# a search's result page that a campaign's link led to
+our $SearchRef = "https://www.google.com/search?q=red+shoes&utm_source=news"
+                 . "&utm_medium=email";
+
 our @Numbers = (
     ["0", 1], ["-0", 1], ["7", 1], ["-12", 1], ["10", 1], ["0.5", 1],
     ["-0.25", 1], ["1.25e3", 1], ["1E3", 1], ["1e+3", 1], ["1e-3", 1],
@@ -87,6 +91,13 @@ our @Numbers = (
     ["Infinity", 0], ["NaN", 0], ["1.5.5", 0], ["1e3e3", 0], ["--1", 0],
     ["1" x 65, 0], ["1,000", 0], ["1%20", 0], ["-.5", 0], ["1e1.5", 0],
     ["2e308", 0], ["true", 0],
+    # each edge of the digits where a number has digits, and a character
+    # just past them
+    ["9", 1], ["-9", 1], ["1090", 1], ["0.0", 1], ["0.9", 1], ["0.90", 1],
+    ["1e0", 1], ["1e9", 1], ["1e09", 1], ["1e90", 1],
+    [":", 0], ["/", 0], ["-:", 0], ["1:", 0], ["1/", 0], ["0.:", 0],
+    ["0./", 0], ["0.0:", 0], ["0.9/", 0], ["1e:", 0], ["1e/", 0],
+    ["1e0:", 0], ["1e9/", 0],
 );
 
 no_shuffle();
@@ -500,6 +511,36 @@ $::HttpConfig . "    mixpanel_token tok-ref2;\n"
 --- response_body_like eval
 ["^ok\n\$", "^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
 qr{"ip":"0","utm_source":"google","utm_campaign":"brand x","gclid":"Cj0K","\$current_url":"https://shop\.example\.com/landing\?utm_source=google&utm_campaign=brand\+x&gclid=Cj0K"\}\},\{[^{}]*"properties":\{[^{}]*"ip":"0","utm_source":"api","\$current_url":"https://shop\.example\.com/landing\?utm_source=google&utm_campaign=brand\+x&gclid=Cj0K"\}\},\{[^{}]*"properties":\{[^{}]*"ip":"0","utm_source":"api","\$current_url":"http://localhost/t\?utm_source=api","\$referrer":"https://shop\.example\.com/landing\?utm_source=google&utm_campaign=brand\+x&gclid=Cj0K","\$search_engine":"google","\$referring_domain":"shop\.example\.com"\}\}\]\}\n$}]
+
+
+
+=== TEST 11c: each Sec-Fetch-Mode against a Referer with campaign keys and a search: a call (cors, same-origin, no-cors, websocket) takes the page's keys and URL from it; a navigation (navigate) and a request without the header (taken for one) never take its keys, and name it $referrer with its domain and search; only a named navigation has its own $current_url
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-ref4;\n"
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_request_properties off;
+        mixpanel_ip off;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+[ (map { "Sec-Fetch-Mode: $_\nReferer: $::SearchRef" }
+       qw(cors same-origin no-cors websocket navigate)),
+  "Referer: $::SearchRef", "", "", "" ]
+--- request eval
+[ ("GET /t?x=1") x 6, "GET /wait", "GET /wait", "GET /sink" ]
+--- response_body_like eval
+my $ref = quotemeta($::SearchRef);
+my $call = '"ip":"0","utm_source":"news","utm_medium":"email",'
+           . '"\$current_url":"' . $ref . '"';
+my $seen = '"\$referrer":"' . $ref . '","\$search_engine":"google",'
+           . '"mp_keyword":"red shoes","\$referring_domain":"www\.google\.com"';
+my $nav = '"ip":"0","\$current_url":"http://localhost/t\?x=1",' . $seen;
+my $none = '"ip":"0",' . $seen;
+my $ev = '\{"event":"API Request","properties":\{[^{}]*?';
+[ ("^ok\n\$") x 6, "^GIF", "^GIF",
+  qr{^\{"endpoint":"/import","body":\[$ev$call\}\},$ev$call\}\},$ev$call\}\},$ev$call\}\},$ev$nav\}\},$ev$none\}\}\]\}\n\z} ]
 
 
 
