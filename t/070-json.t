@@ -412,6 +412,31 @@ is not valid JSON
 
 
 
+=== TEST 10b1: reals past the largest double whose digits are at each edge of 0-9 (9e999, 1.90e409, -0.9E+4090, 90e400) are null too, the body read (the ":" before each, one past 9, ends the number)
+--- http_config
+    mixpanel_json_set $resp_s response /s;
+    log_format big escape=none 's=$resp_s n=$resp_num';
+--- config
+    location = /p {
+        access_log logs/ids.log big;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/p$is_args$args;
+    }
+
+    location = /backend/p {
+        access_log off;
+        default_type application/json;
+        return 200 '{"s":"x","n":$arg_n}';
+    }
+--- request eval
+[ "GET /p?n=9e999", "GET /p?n=1.90e409", "GET /p?n=-0.9E+4090",
+  "GET /p?n=90e400", "GET /log" ]
+--- response_body_like eval
+[ (qr/^\{"s":/) x 4, qr/^(s=x n=\n){4}\z/ ]
+--- no_error_log
+is not valid JSON
+
+
+
 === TEST 10c: with 17 reals past the largest double (one more than TEST 10b's 16), the body is invalid: its fields are empty, and that is logged at info
 --- http_config
     mixpanel_json_set $resp_s response /s;
