@@ -324,7 +324,7 @@ my $batch = sub {
 
 
 
-=== TEST 5: 413 on a batch of 2 splits it 1+1; a single event still too large is rejected
+=== TEST 5: 413 on a batch of 2 splits it 1+1; a single event still too large is rejected, and logged with its size (the split itself is not)
 --- http_config
     mixpanel_batch_size 2;
     mixpanel_flush_interval 1h;
@@ -337,6 +337,8 @@ my $batch = sub {
   { req => "GET /t?n=3" }, { req => "GET /t?n=4", queued => 4 },
   { req => "GET /emu/requests", body => '^requests: 200:1 200:1 200:1 413:1 413:2 413:2\n\z' },
   { req => "GET /emu/events", body => '^\{"count": 3,' },
+  { req => "GET /errlog",
+    body => '^\[error\] [^\n]*mixpanel: "http://127\.0\.0\.1:\d+" refused a record of [1-9]\d\d bytes as too large \(413\)\n\z' },
   ::status_steps(events_queued => 4, events_sent => 3, events_rejected => 1,
                  queue_full => 0, retry_expired => 0, shutdown => 0,
                  events_spooled => 0, events_replayed => 0,
