@@ -158,7 +158,7 @@ qr{"ip":"127\.0\.0\.1","a":"http-a","b":"server-b","c":"loc-c","d":"loc-d"\}\}$:
 
 
 
-=== TEST 3: typed values, and values not of their type left out; type=string written out sends a number's text as a string
+=== TEST 3: typed values, and values not of their type left out; type=string written out sends a number's text as a string; a list of empty items alone is an empty list
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-types;\n"
 --- config
@@ -170,6 +170,7 @@ $::HttpConfig . "    mixpanel_token tok-types;\n"
         mixpanel_property b1 $arg_b1 type=boolean;
         mixpanel_property b2 $arg_b2 type=boolean;
         mixpanel_property l1 $arg_l1 type=list;
+        mixpanel_property l2 $arg_l2 type=list;
         mixpanel_property j1 $http_x_j1 type=json;
         mixpanel_property j2 $http_x_j2 type=json;
         mixpanel_property empty $arg_nothing;
@@ -181,10 +182,10 @@ $::HttpConfig . "    mixpanel_token tok-types;\n"
 X-J1: {"k": [1, 2]}
 X-J2: {"k": 1, "k": 2}
 --- request eval
-["GET /t?n1=-1.5e3&n2=12abc&b1=yes&b2=maybe&l1=a,%20b,,c", "GET /wait", "GET /wait", "GET /sink"]
+["GET /t?n1=-1.5e3&n2=12abc&b1=yes&b2=maybe&l1=a,%20b,,c&l2=,,,", "GET /wait", "GET /wait", "GET /sink"]
 --- response_body_like eval
 ["^ok\n\$", "^GIF", "^GIF",
-qr{"ip":"127\.0\.0\.1","n1":-1\.5e3,"b1":true,"l1":\["a","%20b","c"\],"j1":\{"k":\[1,2\]\},"s":"say \\"hi\\"","s2":"-1\.5e3"\}\}\]\}\n$}]
+qr{"ip":"127\.0\.0\.1","n1":-1\.5e3,"b1":true,"l1":\["a","%20b","c"\],"l2":\[\],"j1":\{"k":\[1,2\]\},"s":"say \\"hi\\"","s2":"-1\.5e3"\}\}\]\}\n$}]
 --- no_error_log
 [error]
 
