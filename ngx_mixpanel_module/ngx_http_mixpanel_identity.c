@@ -390,7 +390,6 @@ ngx_http_mixpanel_resolve(ngx_http_request_t *r, ngx_http_mixpanel_ctx_t *ctx,
     ctx->has_tag = 0;
     ctx->pending = 0;
     ctx->unconfirmed = 0;
-    ctx->has_account_tag = 0;
     ctx->old_key = 0;
     ctx->minted = 0;
     ctx->set_cookie = 0;
@@ -1680,7 +1679,6 @@ ngx_http_mixpanel_account_tag(ngx_http_request_t *r,
         == NGX_OK)
     {
         ngx_memcpy(ctx->account_tag, value.data, NGX_HTTP_MIXPANEL_TAG_LEN);
-        ctx->has_account_tag = 1;
         return NGX_OK;
     }
 
@@ -1704,7 +1702,6 @@ ngx_http_mixpanel_account_tag(ngx_http_request_t *r,
     ngx_http_mixpanel_hex(hex, md, sizeof(hex) / 2);
     ngx_memcpy(ctx->account_tag + NGX_HTTP_MIXPANEL_KID_LEN, hex,
                NGX_HTTP_MIXPANEL_TAG_LEN - NGX_HTTP_MIXPANEL_KID_LEN);
-    ctx->has_account_tag = 1;
 
     value.data = ctx->account_tag;
     value.len = NGX_HTTP_MIXPANEL_TAG_LEN;

@@ -305,7 +305,6 @@ typedef struct {
     unsigned                      has_tag:1;
     unsigned                      pending:1;
     unsigned                      unconfirmed:1;
-    unsigned                      has_account_tag:1;
     unsigned                      minted:1;
     unsigned                      has_minted:1;
     unsigned                      set_cookie:1;
