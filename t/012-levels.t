@@ -300,6 +300,41 @@ my $c = "Cookie: mp_device_id=$::D1";
 
 
 
+=== TEST 4a: a name that begins another is not that name: plan at http is kept beside plan_s at server and plan_tier at location, tierx at http beside tier at location (round 20: names compared to the parent's length only passed)
+--- http_config
+    mixpanel_property plan http-plan;
+    mixpanel_property tierx http-tierx;
+--- config
+    mixpanel_property plan_s server;
+
+    location = /s {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+
+    location = /l {
+        mixpanel track;
+        mixpanel_property plan_tier loc;
+        mixpanel_property tier loc;
+        return 200 "ok\n";
+    }
+--- steps eval
+my $c = "Cookie: mp_device_id=$::D1";
+[
+  { req => "GET /s", hdr => $c, queued => 1 },
+  { req => "GET /l", hdr => $c, queued => 2 },
+]
+--- sink eval
+::sink_of([ ::ev('API Request', dev => $::D1,
+               props => ',"plan":"http-plan","tierx":"http-tierx",'
+                        . '"plan_s":"server"'),
+          ::ev('API Request', dev => $::D1,
+               props => ',"plan":"http-plan","tierx":"http-tierx",'
+                        . '"plan_s":"server","plan_tier":"loc",'
+                        . '"tier":"loc"') ])
+
+
+
 === TEST 5: mixpanel_ip at http, server and location, and off below a value
 --- http_config
     mixpanel_ip $http_x_ip_h;

@@ -53,6 +53,36 @@ our @Kinds = (
     ["invalid", "\xff", "\xef\xbf\xbd"],
 );
 
+# TEST 5c: [name, bytes, sent]: a character at each edge of each UTF-8
+# lead byte's range (and of E0, ED, F0, F4's second byte) is sent as it
+# is; a sequence just past an edge is not UTF-8, each of its bytes U+FFFD
+my $R = "\xef\xbf\xbd";
+our @Utf8Edges = (
+    ["c2", "\xc2\x80", "\xc2\x80"], ["df", "\xdf\xbf", "\xdf\xbf"],
+    ["e0", "\xe0\xa0\x80", "\xe0\xa0\x80"],
+    ["e1", "\xe1\x80\x80", "\xe1\x80\x80"],
+    ["ec", "\xec\xbf\xbf", "\xec\xbf\xbf"],
+    ["ed", "\xed\x80\x80", "\xed\x80\x80"],
+    ["ed9f", "\xed\x9f\xbf", "\xed\x9f\xbf"],
+    ["ee", "\xee\x80\x80", "\xee\x80\x80"],
+    ["ef", "\xef\xbc\xb4", "\xef\xbc\xb4"],
+    ["efbf", "\xef\xbf\xbf", "\xef\xbf\xbf"],
+    ["f0", "\xf0\x90\x80\x80", "\xf0\x90\x80\x80"],
+    ["f3", "\xf3\xbf\xbf\xbf", "\xf3\xbf\xbf\xbf"],
+    ["f4", "\xf4\x80\x80\x80", "\xf4\x80\x80\x80"],
+    ["f48f", "\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf"],
+    ["x_c0", "\xc0\x80", $R x 2], ["x_c1", "\xc1\xbf", $R x 2],
+    ["x_e09f", "\xe0\x9f\xbf", $R x 3],
+    ["x_eda0", "\xed\xa0\x80", $R x 3], ["x_edbf", "\xed\xbf\xbf", $R x 3],
+    ["x_f08f", "\xf0\x8f\xbf\xbf", $R x 4],
+    ["x_f490", "\xf4\x90\x80\x80", $R x 4],
+    ["x_f5", "\xf5\x80\x80\x80", $R x 4],
+    ["x_f8", "\xf8\x80\x80\x80", $R x 4],
+    ["x_80", "a\x80", "a$R"], ["x_bf", "a\xbf", "a$R"],
+    ["x_c0cont", "\xe2\x82\xc0", $R x 3],
+    ["x_short", "a\xef\xbf", "a$R$R"],
+);
+
 # runs of 'a' of 1 to 34 bytes with the byte first, in the middle, last
 sub run_strings {
     my ($k) = @_;
@@ -319,6 +349,27 @@ $::HttpConfig . "    mixpanel_token tok-utf8;\n"
 --- response_body_like eval
 ["^ok\n\$", "^GIF", "^GIF",
 qr{"bad":"a\x{ef}\x{bf}\x{bd}b\x{c3}\x{a9}","long":"(?:\x{c3}\x{a9}){127}","ctl":"\\u0001\\"\\\\z"\}\}\]\}\n$}]
+
+
+
+=== TEST 5c: UTF-8 at each edge: a character whose lead byte is the first or the last of its range (C2 DF, E0 E1 EC ED EE EF, F0 F3 F4), and E0's, ED's, F0's, F4's second byte at its edge, is sent as it is; an overlong form, a surrogate, a code point past U+10FFFF, a lead byte past F4, a lone continuation byte, a continuation byte missing, or a sequence cut short, is not UTF-8: each of its bytes is sent as U+FFFD
+--- http_config eval
+$::HttpConfig . "    mixpanel_token tok-utf8;\n"
+--- config eval
+"    location = /t {\n        mixpanel track;\n"
+. "        mixpanel_request_properties off;\n"
+. "        mixpanel_user_agent_properties off;\n"
+. join("", map { "        mixpanel_property u_$_->[0] \"$_->[1]\";\n" }
+               @::Utf8Edges)
+. "        return 200 \"ok\\n\";\n    }\n"
+--- request eval
+["GET /t", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+my $props = join ",", map { "\"u_$_->[0]\":\"" . quotemeta($_->[2]) . "\"" }
+                         @::Utf8Edges;
+["^ok\n\$", "^GIF", "^GIF", qr{"ip":"127\.0\.0\.1",$props\}\}\]\}\n\z}]
+--- no_error_log
+[error]
 
 
 
