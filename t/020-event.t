@@ -188,7 +188,7 @@ qr{"ip":"127\.0\.0\.1","a":"http-a","b":"server-b","c":"loc-c","d":"loc-d"\}\}$:
 
 
 
-=== TEST 3: typed values, and values not of their type left out; type=string written out sends a number's text as a string; a list of empty items alone is an empty list
+=== TEST 3: typed values, and values not of their type left out; type=string written out sends a number's text as a string; a list of empty items alone is an empty list; JSON of one character is JSON
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-types;\n"
 --- config
@@ -203,6 +203,7 @@ $::HttpConfig . "    mixpanel_token tok-types;\n"
         mixpanel_property l2 $arg_l2 type=list;
         mixpanel_property j1 $http_x_j1 type=json;
         mixpanel_property j2 $http_x_j2 type=json;
+        mixpanel_property j3 $arg_j3 type=json;
         mixpanel_property empty $arg_nothing;
         mixpanel_property s "say \"hi\"";
         mixpanel_property s2 $arg_n1 type=string;
@@ -212,10 +213,10 @@ $::HttpConfig . "    mixpanel_token tok-types;\n"
 X-J1: {"k": [1, 2]}
 X-J2: {"k": 1, "k": 2}
 --- request eval
-["GET /t?n1=-1.5e3&n2=12abc&b1=yes&b2=maybe&l1=a,%20b,,c&l2=,,,", "GET /wait", "GET /wait", "GET /sink"]
+["GET /t?n1=-1.5e3&n2=12abc&b1=yes&b2=maybe&l1=a,%20b,,c&l2=,,,&j3=7", "GET /wait", "GET /wait", "GET /sink"]
 --- response_body_like eval
 ["^ok\n\$", "^GIF", "^GIF",
-qr{"ip":"127\.0\.0\.1","n1":-1\.5e3,"b1":true,"l1":\["a","%20b","c"\],"l2":\[\],"j1":\{"k":\[1,2\]\},"s":"say \\"hi\\"","s2":"-1\.5e3"\}\}\]\}\n$}]
+qr{"ip":"127\.0\.0\.1","n1":-1\.5e3,"b1":true,"l1":\["a","%20b","c"\],"l2":\[\],"j1":\{"k":\[1,2\]\},"j3":7,"s":"say \\"hi\\"","s2":"-1\.5e3"\}\}\]\}\n$}]
 --- no_error_log
 [error]
 
