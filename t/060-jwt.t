@@ -120,6 +120,10 @@ sub claims_of {
     big       => jwt('HS256', 'hs', { sub => 'big', pad => 'x' x 11000 }),
     forged    => jwt('HS256', \'not-the-secret', { sub => 'forged' }),
     edges     => jwt('HS256', 'hs', { sub => 'edges-9' }, kid => 'hs'),
+    skipped   => jwt('HS256', 'hs', { sub => 'skipped',
+                                      ids => [ undef, { a => 1 }, [ 9 ], '',
+                                               'x', undef, 'y' ] },
+                     kid => 'hs'),
 );
 
 # every edge of the base64url alphabet is in the "edges" token; a
@@ -792,6 +796,21 @@ sub=u-1 org=org-9 tier=gold plan=
 roles=admin,dev role0=admin role9=
 n=42 neg=-7 f=1.5 big=1e+300 b=true nul=
 ids=1,2.5,three,false dotted=dotted missing=
+
+
+
+=== TEST 21a: an array whose first items give no text (null, an object, an array, "") is joined from its first item that does: no comma before it, none for those after it either (round 21: a comma for each item but the first passed)
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "ids=$jwt_ids\n";
+    }
+--- request eval
+"GET /t?t=$::T{skipped}"
+--- response_body
+ids=x,y
 
 
 
