@@ -80,16 +80,10 @@ for my $copy (1, 0) {
                      ($ENV{ASAN_OPTIONS} // ""), "verify_asan_link_order=0";
 
     my $n = dn_nginx(port => $port, dirs => ["spool"], conf => $conf,
-                     before => sub {
-        my ($prefix) = @_;
-        my $f = "$prefix/spool/mp-1-1-0.json";
-        open my $fh, '>', $f or die "$f: $!";
-        print $fh dn_spool_section("tok-a", 4), dn_spool_section("tok-b", 2);
-        close $fh;
-        # the workers' user may read it, not write it
-        chmod 0444, $f;
-        chmod 0777, "$prefix/spool";
-    });
+                     # the workers' user may read the file, not write it
+                     before => dn_spool_file(
+                         dn_spool_section("tok-a", 4)
+                         . dn_spool_section("tok-b", 2), 0444));
 
     # the copy, made when the file is claimed, holds tokens: of mode
     # 0600, as every spool file (docs/security.md)

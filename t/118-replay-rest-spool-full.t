@@ -49,14 +49,7 @@ dn_emu("faults", JSON::PP::encode_json([
     { status => 503, token => "tok-a", count => -1 } ]));
 
 my $n = dn_nginx(port => $port, dirs => ["spool"], conf => $conf,
-                 before => sub {
-    my ($prefix) = @_;
-    my $f = "$prefix/spool/mp-1-1-0.json";
-    open my $fh, '>', $f or die "$f: $!";
-    print $fh dn_spool_section("tok-a", 6);
-    close $fh;
-    chmod 0777, "$prefix/spool";
-});
+                 before => dn_spool_file(dn_spool_section("tok-a", 6)));
 
 my $s;
 ok(dn_wait(10, sub { $s = dn_status($n); $s->{events_replayed} >= 2 }),

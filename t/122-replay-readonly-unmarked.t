@@ -74,16 +74,10 @@ sub start {
                      ($ENV{ASAN_OPTIONS} // ""), "verify_asan_link_order=0";
 
     return dn_nginx(port => $port, dirs => ["spool"], conf => $conf,
-                    before => sub {
-        my ($prefix) = @_;
-        my $f = "$prefix/spool/mp-1-1-0.json";
-        open my $fh, '>', $f or die "$f: $!";
-        print $fh dn_spool_section("tok-a", 4), dn_spool_section("tok-b", 2);
-        close $fh;
-        # the workers' user may read it, not write it
-        chmod 0444, $f;
-        chmod 0777, "$prefix/spool";
-    });
+                    # the workers' user may read the file, not write it
+                    before => dn_spool_file(
+                        dn_spool_section("tok-a", 4)
+                        . dn_spool_section("tok-b", 2), 0444));
 }
 
 sub check {

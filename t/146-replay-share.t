@@ -39,17 +39,7 @@ _EOC_
 dn_emulator($port + 2);
 
 # a spool file of one section of n records of tok-old
-sub spool {
-    my ($n) = @_;
-    return sub {
-        my ($prefix) = @_;
-        my $f = "$prefix/spool/mp-1-1-0.json";
-        open my $fh, '>', $f or die "$f: $!";
-        print $fh dn_spool_section("tok-old", $n);
-        close $fh;
-        chmod 0777, "$prefix/spool";
-    };
-}
+sub spool { dn_spool_file(dn_spool_section("tok-old", $_[0])) }
 
 my $http = HTTP::Tiny->new(timeout => 10);
 

@@ -51,14 +51,7 @@ my $http = HTTP::Tiny->new(timeout => 10);
 dn_emu("faults", '{"delay_ms":300,"count":-1,"path":"/import"}');
 
 my $n = dn_nginx(port => $port, dirs => ["spool"], conf => $conf,
-                 before => sub {
-                     my ($prefix) = @_;
-                     my $f = "$prefix/spool/mp-1-1-0.json";
-                     open my $fh, '>', $f or die "$f: $!";
-                     print $fh dn_spool_section("tok-old", 20);
-                     close $fh;
-                     chmod 0777, "$prefix/spool";
-                 });
+                 before => dn_spool_file(dn_spool_section("tok-old", 20)));
 
 ok(dn_wait(10, sub { dn_status($n)->{events_replayed} >= 1 }),
    "the worker's start replays the file");

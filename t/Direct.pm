@@ -17,7 +17,8 @@ use POSIX ":sys_wait_h";
 use Time::HiRes ();
 
 our @EXPORT = qw(dn_emulator dn_emu dn_nginx dn_signal dn_status dn_wait
-                 dn_balance dn_stop dn_errlog dn_spool_section);
+                 dn_balance dn_stop dn_errlog dn_spool_section
+                 dn_spool_file);
 
 our (@Pids, $EmuPort);
 
@@ -138,6 +139,21 @@ sub dn_spool_section {
               . sprintf("%032x", $id) . "\"}}\n";
     }
     return $s;
+}
+
+# dn_nginx's "before": one spool file, mp-1-1-0.json, of that text, before
+# the start (mode: the file's, if given), in a directory anyone may write
+sub dn_spool_file {
+    my ($text, $mode) = @_;
+    return sub {
+        my ($prefix) = @_;
+        my $f = "$prefix/spool/mp-1-1-0.json";
+        open my $fh, '>', $f or die "$f: $!";
+        print $fh $text;
+        close $fh;
+        chmod $mode, $f if defined $mode;
+        chmod 0777, "$prefix/spool";
+    };
 }
 
 # events_queued - (sent + rejected + dropped + spooled + queue_depth)
