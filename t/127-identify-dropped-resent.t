@@ -10,7 +10,6 @@
 use strict;
 use warnings;
 use Test::More;
-use HTTP::Tiny;
 use JSON::PP ();
 use Time::HiRes qw(sleep);
 use t::Direct;
@@ -55,25 +54,15 @@ http {
 }
 _EOC_
 
-my $http = HTTP::Tiny->new(timeout => 10);
-
 sub req {
     my ($method, $path, $cookie, $account) = @_;
-    my $res = $http->request($method, "$n->{base}$path",
-                             { headers => { Cookie => "mp_device_id=$cookie",
-                                            "X-Account" => $account
-                                                           // "acc-d" } });
-    is($res->{status}, 200, "$method $path");
-    my $c = $res->{headers}{"set-cookie"} // "";
-    return $c =~ /mp_device_id=([^;]+)/ ? $1 : $cookie;
+    my ($status, $c) = dn_device_req($n, $method, $path, $cookie,
+                                     $account // "acc-d");
+    is($status, 200, "$method $path");
+    return $c;
 }
 
-sub identifies {
-    my ($token) = @_;
-    return scalar grep { $_->{op} eq '$identify' }
-        @{ dn_emu("identity?token=" . ($token // "tok-dropped"))
-               ->{identity} };
-}
+sub identifies { return scalar dn_identifies($_[0] // "tok-dropped") }
 
 my $bound = req(POST => "/login", $D);
 like($bound, qr/^\Q$D\E\.[0-9a-f]{12}$/,

@@ -10,7 +10,6 @@
 use strict;
 use warnings;
 use Test::More;
-use HTTP::Tiny;
 use JSON::PP ();
 use Time::HiRes qw(sleep);
 use t::Direct;
@@ -55,24 +54,16 @@ sub conf_of {
     return $c;
 }
 
-my $http = HTTP::Tiny->new(timeout => 10);
 my $n;
 
 sub req {
     my ($method, $path, $cookie, $account) = @_;
-    my $res = $http->request($method, "$n->{base}$path",
-                             { headers => { Cookie => "mp_device_id=$cookie",
-                                            "X-Account" => $account } });
-    is($res->{status}, 200, "$method $path");
-    my $c = $res->{headers}{"set-cookie"} // "";
-    return $c =~ /mp_device_id=([^;]+)/ ? $1 : $cookie;
+    my ($status, $c) = dn_device_req($n, $method, $path, $cookie, $account);
+    is($status, 200, "$method $path");
+    return $c;
 }
 
-sub identifies {
-    my ($token) = @_;
-    return grep { $_->{op} eq '$identify' }
-        @{ dn_emu("identity?token=$token")->{identity} };
-}
+sub identifies { return dn_identifies($_[0]) }
 
 # -- spooled when its retry time is spent -----------------------------------
 

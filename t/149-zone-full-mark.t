@@ -80,11 +80,8 @@ sub fill {
 sub identifies {
     my ($token) = @_;
     my %n;
-    for my $op (grep { $_->{op} eq '$identify' }
-                @{ dn_emu("identity?token=$token")->{identity} })
-    {
-        $n{ $op->{ids}{q{$anon_id}} } += $op->{count} || 1;
-    }
+    $n{ $_->{ids}{q{$anon_id}} } += $_->{count} || 1
+        for dn_identifies($token);
     return \%n;
 }
 
@@ -121,12 +118,6 @@ ok(dn_stop($cal), "that nginx quits");
 
 # -- a mark made where the zone is full ---------------------------------------
 
-# 503 with Retry-After: 1 on the login's project only: its $identify is
-# dropped after 1 s; a batch made during the lane's pause would be
-# dropped too, so the next request waits for its end (as in t/127)
-dn_emu("faults", '{"status":503,"retry_after":1,"count":-1,'
-                 . '"path":"/import","token":"tok-m"}');
-
 my $n = dn_nginx(port => $port + 2, conf => conf("tok-f", "tok-m"));
 
 $ok = grep { fill($n, $_) } 1 .. $C - 1;
@@ -135,25 +126,34 @@ ok(settle("tok-f", $C - 1), "each device identified once");
 
 sub req {
     my ($path, $cookie) = @_;
-    my $res = $http->post("$n->{base}$path",
-                          { headers => { Cookie => "mp_device_id=$cookie",
-                                         "X-Account" => "acc-a" } });
-    is($res->{status}, 200, "POST $path");
-    my $c = $res->{headers}{"set-cookie"} // "";
-    return $c =~ /mp_device_id=([^;]+)/ ? $1 : $cookie;
+    my ($status, $c) = dn_device_req($n, POST => $path, $cookie, "acc-a");
+    is($status, 200, "POST $path");
+    return $c;
 }
 
-my $bound = req("/login", $A);
-like($bound, qr/^\Q$A\E\.[0-9a-f]{12}$/,
-     "the login's cookie says bound: its binding took the last place");
-ok(dn_wait(15, sub { dn_status($n)->{events_dropped}{retry_expired} == 2 }),
-   "its \$identify and its event dropped: the mark took the oldest "
-   . "binding's place")
-    or diag(JSON::PP::encode_json(dn_status($n)));
+# a login whose $identify (and event) are dropped after their retries:
+# 503 with Retry-After: 1 on the login's project only; a batch made
+# during the lane's pause would be dropped too, so the next request waits
+# for its end (as in t/127).  The device's cookie after it.
+sub dropped_login {
+    my ($device, $dropped, $what) = @_;
+    dn_emu("faults", '{"status":503,"retry_after":1,"count":-1,'
+                     . '"path":"/import","token":"tok-m"}');
+    my $bound = req("/login", $device);
+    like($bound, qr/^\Q$device\E\.[0-9a-f]{12}$/,
+         "$what: the login's cookie says bound");
+    ok(dn_wait(15, sub {
+           dn_status($n)->{events_dropped}{retry_expired} == $dropped }),
+       "$what: its \$identify and its event dropped")
+        or diag(JSON::PP::encode_json(dn_status($n)));
+    dn_emu("faults", undef, "DELETE");
+    sleep(6.5);    # the lane's pause ends
+    return $bound;
+}
 
-dn_emu("faults", undef, "DELETE");
+# its binding takes the last place; its mark, the oldest binding's
+my $bound = dropped_login($A, 2, "a full zone");
 is(total(identifies("tok-m")), 0, "no \$identify of tok-m reached Mixpanel");
-sleep(6.5);    # the lane's pause ends
 
 my $c = req("/api/next", $bound);
 ok(dn_wait(10, sub { total(identifies("tok-m")) == 1 }),
@@ -182,16 +182,7 @@ is_deeply([@{ identifies("tok-f") }{ dev(1), dev(3) }], [2, 1],
 # device, its mark cleared, is then bound in another project (from a
 # header): that binding clears no mark, so it must not lower the count.
 my $B = "0e9d8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b";
-
-dn_emu("faults", '{"status":503,"retry_after":1,"count":-1,'
-                 . '"path":"/import","token":"tok-m"}');
-my $bound_b = req("/login", $B);
-like($bound_b, qr/^\Q$B\E\.[0-9a-f]{12}$/, "a second device's login, bound");
-ok(dn_wait(15, sub { dn_status($n)->{events_dropped}{retry_expired} == 4 }),
-   "its \$identify and its event dropped")
-    or diag(JSON::PP::encode_json(dn_status($n)));
-dn_emu("faults", undef, "DELETE");
-sleep(6.5);    # the lane's pause ends
+my $bound_b = dropped_login($B, 4, "a second device");
 
 ok($http->get("$n->{base}/fill/x",
               { headers => { "X-Device-Id" => $A, "X-Account" => "acc-a" } })

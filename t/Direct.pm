@@ -18,7 +18,7 @@ use Time::HiRes ();
 
 our @EXPORT = qw(dn_emulator dn_emu dn_nginx dn_signal dn_status dn_wait
                  dn_balance dn_stop dn_errlog dn_spool_section
-                 dn_spool_file);
+                 dn_spool_file dn_identifies dn_device_req);
 
 our (@Pids, $EmuPort);
 
@@ -139,6 +139,27 @@ sub dn_spool_section {
               . sprintf("%032x", $id) . "\"}}\n";
     }
     return $s;
+}
+
+# the $identify calls the emulator took for a project (their number, in
+# scalar context)
+sub dn_identifies {
+    my ($token) = @_;
+    return grep { $_->{op} eq '$identify' }
+        @{ dn_emu("identity?token=$token")->{identity} };
+}
+
+# a request with a device cookie (and an account, X-Account): its status
+# and the device cookie after it, the one it set or else the one it sent
+sub dn_device_req {
+    my ($n, $method, $path, $cookie, $account) = @_;
+    my $res = HTTP::Tiny->new(timeout => 10)->request(
+        $method, "$n->{base}$path",
+        { headers => { Cookie => "mp_device_id=$cookie",
+                       "X-Account" => $account } });
+    my $c = $res->{headers}{"set-cookie"} // "";
+    $c = join "\n", @$c if ref $c;
+    return ($res->{status}, $c =~ /mp_device_id=([^;]+)/ ? $1 : $cookie);
 }
 
 # dn_nginx's "before": one spool file, mp-1-1-0.json, of that text, before
