@@ -90,9 +90,9 @@ ok(wait_until(20, sub { status()->{queue_depth} == 0 }), "warmed up");
 my $base_rss = worker_rss();
 ok($base_rss, "worker resident size: $base_rss kB");
 
-my ($sent, $after1, $peak1) = (200, undef, undef);
+my ($sent, $after1, $peak1, $after2) = (200, undef, undef, undef);
 
-for my $round (1, 2) {
+for my $round (1, 2, 3) {
     emulator("faults", '{"status":503,"count":-1,"path":"/import"}');
 
     my $failed = 0;
@@ -132,14 +132,22 @@ for my $round (1, 2) {
     if ($round == 1) {
         ($after1, $peak1) = ($after_rss, $peak_rss);
 
-    } else {
+    } elsif ($round == 2) {
+        $after2 = $after_rss;
 
         # the records of an outage are some 10 MB; the senders' batch
-        # buffers (up to mixpanel_concurrency of them, reused) vary with
-        # how many were in flight: a quarter of the records kept fails
-        cmp_ok($after_rss, '<=', $after1 + 0.25 * ($peak1 - $base_rss),
+        # buffers (up to mixpanel_concurrency of them, kept for reuse)
+        # add as many as were ever in flight at once, which varies from
+        # run to run: up to 2.5 MB more after the second outage, beside
+        # other suites.  Half the records kept fails here; a quarter kept
+        # fails after the third, when the buffers no longer grow.
+        cmp_ok($after_rss, '<=', $after1 + 0.5 * ($peak1 - $base_rss),
                "what the first outage freed served the second: "
                . "no growth at rest");
+
+    } else {
+        cmp_ok($after_rss, '<=', $after2 + 0.25 * ($peak1 - $base_rss),
+               "and the third: no growth at rest");
     }
 }
 
