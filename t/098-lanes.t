@@ -299,6 +299,73 @@ could not be reached
 
 
 
+=== TEST 6a: mixpanel_concurrency 1 and a 429: the batches in flight halve to one, not none: the event is delivered after the Retry-After, and the next one too
+--- http_config
+    mixpanel_concurrency 1;
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"status\":429,\"count\":1,\"retry_after\":1,\"path\":\"/import\"}",
+ "GET /t?tok=tok-one&s=one&n=1",
+ "GET /emu/requests?path=/import&status=429&wait_for=1&timeout=20",
+ "GET /emu/events?prop.scenario=one&wait_for=1&timeout=20",
+ "GET /t?tok=tok-one&s=one&n=2",
+ "GET /emu/events?prop.scenario=one&wait_for=2&timeout=20"]
+--- response_body_like eval
+[".*", ".*", "^ok", '"count": 1,', '"count": 1,', "^ok", '"count": 2,']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 6b: three 429s in a row (4 to 2, to 1, and still 1, not none): the batch is delivered after them, and its success lets one more go (2 in flight)
+--- http_config
+    mixpanel_concurrency 4;
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"status\":429,\"count\":3,\"retry_after\":1,\"path\":\"/import\"}",
+ "GET /t?tok=tok-floor&s=floor&n=1",
+ "GET /emu/requests?path=/import&status=429&wait_for=3&timeout=30",
+ "GET /emu/events?prop.scenario=floor&wait_for=1&timeout=20",
+ "POST /emu/faults\n{\"hang\":true,\"count\":-1,\"path\":\"/import\"}",
+ (map { "GET /t?tok=tok-floor&s=floor&n=$_" } 2 .. 7),
+ "POST /emu/concurrency/reset",
+ "GET /emu/events?wait_for=1000&timeout=5",
+ "GET /emu/concurrency",
+ "POST /emu/faults/clear",
+ "GET /emu/events?prop.scenario=floor&wait_for=7&timeout=60"]
+--- response_body_like eval
+[".*", ".*", "^ok", '"count": 3,', '"count": 1,', ".*", (("^ok") x 6),
+ ".*", ".*", '^\{"in_flight": 2, "max_in_flight": 2, ', ".*",
+ '"count": 7,']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 6c: a 503 pauses the lane but does not halve the batches in flight: 4 still go at once after it
+--- http_config
+    mixpanel_concurrency 4;
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"status\":503,\"count\":1,\"retry_after\":1,\"path\":\"/import\"}",
+ "GET /t?tok=tok-503&s=s503&n=1",
+ "GET /emu/events?prop.scenario=s503&wait_for=1&timeout=20",
+ "GET /emu/events?wait_for=1000&timeout=1",
+ "POST /emu/faults\n{\"hang\":true,\"count\":-1,\"path\":\"/import\"}",
+ (map { "GET /t?tok=tok-503&s=s503&n=$_" } 2 .. 7),
+ "POST /emu/concurrency/reset",
+ "GET /emu/events?wait_for=1000&timeout=5",
+ "GET /emu/concurrency",
+ "POST /emu/faults/clear",
+ "GET /emu/events?prop.scenario=s503&wait_for=7&timeout=60"]
+--- response_body_like eval
+[".*", ".*", "^ok", '"count": 1,', ".*", ".*", (("^ok") x 6), ".*", ".*",
+ '^\{"in_flight": 4, "max_in_flight": 4, ', ".*", '"count": 7,']
+--- no_error_log
+[alert]
+
+
+
 === TEST 7: retry time spent: the drop says how long and how many attempts, and the last failure
 --- http_config
     mixpanel_retry_max_time 1s;
@@ -381,6 +448,94 @@ retried for
  (("^ok") x 6), ".*", ".*",
  '^\{"in_flight": 3, "max_in_flight": 3, ',
  ".*", '"count": 8,']
+--- no_error_log
+[alert]
+
+
+
+
+=== TEST 9c: once one more is let go (2 to 3), the count of successes starts again: after the 429 (4 to 2), three successes let 3 go, not 4
+--- http_config
+    mixpanel_concurrency 4;
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"status\":429,\"count\":1,\"retry_after\":1,\"path\":\"/import\"}",
+ "GET /t?tok=tok-again&s=again&n=1",
+ "GET /emu/events?prop.scenario=again&wait_for=1&timeout=20",
+ "GET /t?tok=tok-again&s=again&n=2",
+ "GET /emu/events?prop.scenario=again&wait_for=2&timeout=20",
+ "GET /t?tok=tok-again&s=again&n=3",
+ "GET /emu/events?prop.scenario=again&wait_for=3&timeout=20",
+ "GET /emu/events?wait_for=1000&timeout=1",
+ "POST /emu/faults\n{\"hang\":true,\"count\":-1,\"path\":\"/import\"}",
+ (map { "GET /t?tok=tok-again&s=again&n=$_" } 4 .. 9),
+ "POST /emu/concurrency/reset",
+ "GET /emu/events?wait_for=1000&timeout=5",
+ "GET /emu/concurrency",
+ "POST /emu/faults/clear",
+ "GET /emu/events?prop.scenario=again&wait_for=9&timeout=60"]
+--- response_body_like eval
+[".*", ".*", "^ok", '"count": 1,', "^ok", '"count": 2,', "^ok",
+ '"count": 3,', ".*", ".*", (("^ok") x 6), ".*", ".*",
+ '^\{"in_flight": 3, "max_in_flight": 3, ',
+ ".*", '"count": 9,']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 9d: a 503 between does not start the count of successes again: after the 429 (4 to 2), one success, a 503, and its retry's success let 3 go
+--- http_config
+    mixpanel_concurrency 4;
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"status\":429,\"count\":1,\"retry_after\":1,\"path\":\"/import\"}",
+ "GET /t?tok=tok-between&s=between&n=1",
+ "GET /emu/events?prop.scenario=between&wait_for=1&timeout=20",
+ "POST /emu/faults\n{\"status\":503,\"count\":1,\"retry_after\":1,\"path\":\"/import\"}",
+ "GET /t?tok=tok-between&s=between&n=2",
+ "GET /emu/events?prop.scenario=between&wait_for=2&timeout=20",
+ "GET /emu/events?wait_for=1000&timeout=1",
+ "POST /emu/faults\n{\"hang\":true,\"count\":-1,\"path\":\"/import\"}",
+ (map { "GET /t?tok=tok-between&s=between&n=$_" } 3 .. 8),
+ "POST /emu/concurrency/reset",
+ "GET /emu/events?wait_for=1000&timeout=5",
+ "GET /emu/concurrency",
+ "POST /emu/faults/clear",
+ "GET /emu/events?prop.scenario=between&wait_for=8&timeout=60"]
+--- response_body_like eval
+[".*", ".*", "^ok", '"count": 1,', ".*", "^ok", '"count": 2,', ".*", ".*",
+ (("^ok") x 6), ".*", ".*",
+ '^\{"in_flight": 3, "max_in_flight": 3, ',
+ ".*", '"count": 8,']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 9b: successes before a 429 do not count after it: 3 sent (at 4 in flight), a 429 (4 to 2), one success since: still 2 in flight, not 3
+--- http_config
+    mixpanel_concurrency 4;
+--- request eval
+["POST /emu/reset",
+ (map { "GET /t?tok=tok-pre&s=pre&n=$_" } 1 .. 3),
+ "GET /emu/events?prop.scenario=pre&wait_for=3&timeout=20",
+ "POST /emu/faults\n{\"status\":429,\"count\":1,\"retry_after\":1,\"path\":\"/import\"}",
+ "GET /t?tok=tok-pre&s=mid&n=4",
+ "GET /emu/events?prop.scenario=mid&wait_for=1&timeout=20",
+ "GET /emu/events?wait_for=1000&timeout=1",
+ "POST /emu/faults\n{\"hang\":true,\"count\":-1,\"path\":\"/import\"}",
+ (map { "GET /t?tok=tok-pre&s=post&n=$_" } 5 .. 10),
+ "POST /emu/concurrency/reset",
+ "GET /emu/events?wait_for=1000&timeout=5",
+ "GET /emu/concurrency",
+ "POST /emu/faults/clear",
+ "GET /emu/events?prop.scenario=post&wait_for=6&timeout=60"]
+--- response_body_like eval
+[".*", (("^ok") x 3), '"count": 3,', ".*", "^ok", '"count": 1,', ".*", ".*",
+ (("^ok") x 6), ".*", ".*",
+ '^\{"in_flight": 2, "max_in_flight": 2, ',
+ ".*", '"count": 6,']
 --- no_error_log
 [alert]
 
