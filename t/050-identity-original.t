@@ -538,6 +538,38 @@ sink_re(['/import', event_re('Switch Profile', 'acc-1', $::D1, undef,
 
 
 
+=== TEST 15b: the profile cookie's secure alone: Secure, and no HttpOnly
+--- config
+    location = /switch {
+        mixpanel profile_switch;
+        mixpanel_profile_cookie prof secure;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1; prof=solo\nX-Account: acc-1\nX-Profile: partner"
+--- request
+POST /switch
+--- response_headers_like eval
+"Set-Cookie: ^prof=partner; Path=/; Max-Age=31536000; Expires=[^;]+ GMT; SameSite=Lax; Secure\$"
+
+
+
+=== TEST 15c: the profile cookie's httponly alone: HttpOnly, and no Secure
+--- config
+    location = /switch {
+        mixpanel profile_switch;
+        mixpanel_profile_cookie prof httponly;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1; prof=solo\nX-Account: acc-1\nX-Profile: partner"
+--- request
+POST /switch
+--- response_headers_like eval
+"Set-Cookie: ^prof=partner; Path=/; Max-Age=31536000; Expires=[^;]+ GMT; SameSite=Lax; HttpOnly\$"
+
+
+
 === TEST 16: later requests carry the profile from the cookie
 --- config
     location = /t {
@@ -805,6 +837,38 @@ account id "null" is one Mixpanel bans, treated as unknown
 GET /t
 --- response_headers_like eval
 "Set-Cookie: did=$::UUID; Domain=example.com; Path=/app; Max-Age=3600; Expires=[A-Z][a-z]{2}, \\d\\d-[A-Z][a-z]{2}-\\d\\d \\d\\d:\\d\\d:\\d\\d GMT; SameSite=Strict; Secure; HttpOnly"
+--- calls eval
+sink_re(['/import', event_re('API Request', $::UUID, $::UUID)])
+
+
+
+=== TEST 24a: the device cookie's secure alone: Secure, and no HttpOnly
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_device_cookie did secure;
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_headers_like eval
+"Set-Cookie: ^did=$::UUID; Path=/; Max-Age=31536000; Expires=[^;]+ GMT; SameSite=Lax; Secure\$"
+--- calls eval
+sink_re(['/import', event_re('API Request', $::UUID, $::UUID)])
+
+
+
+=== TEST 24b: the device cookie's httponly alone: HttpOnly, and no Secure
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_device_cookie did httponly;
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_headers_like eval
+"Set-Cookie: ^did=$::UUID; Path=/; Max-Age=31536000; Expires=[^;]+ GMT; SameSite=Lax; HttpOnly\$"
 --- calls eval
 sink_re(['/import', event_re('API Request', $::UUID, $::UUID)])
 

@@ -62,6 +62,38 @@ login_calls('203\.0\.113\.9')
 
 
 
+=== TEST 2a: a tab after the first address of X-Forwarded-For trimmed too (nginx strips the ones before a header's value)
+--- config
+    location = /login {
+        mixpanel login;
+        mixpanel_ip $http_x_forwarded_for;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1\nX-Account: acc-1\nX-Forwarded-For: 203.0.113.9\t, 10.0.0.2"
+--- request
+POST /login
+--- calls eval
+login_calls('203\.0\.113\.9')
+
+
+
+=== TEST 2b: tabs trimmed on both sides of an address in a value of the configuration
+--- config
+    location = /login {
+        mixpanel login;
+        mixpanel_ip "		203.0.113.7		,10.0.0.2";
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1\nX-Account: acc-1"
+--- request
+POST /login
+--- calls eval
+login_calls('203\.0\.113\.7')
+
+
+
 === TEST 3: an IPv6 address first in the list
 --- config
     location = /login {
