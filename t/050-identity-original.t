@@ -1466,6 +1466,42 @@ sink_re(['/import',
 
 
 
+
+=== TEST 36f: tabs where Cache-Control allows spaces: before a directive, after its name, on either side of "=": "public" after a tab gets no cookie, a quoted value after a tab is still skipped whole
+--- http_config
+    map $arg_cc $cc {
+        1 'max-age=60,	public';
+        2 'public	, max-age=60';
+        3 'private	="a, public", max-age=0';
+        4 'private=	"a, public", max-age=0';
+    }
+--- config
+    location /api/ {
+        mixpanel login;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/;
+    }
+
+    location /backend/ {
+        mixpanel off;
+        add_header Cache-Control $cc;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+[("X-Account: acc-1") x 4]
+--- request eval
+[map { "POST /api/login?cc=$_" } 1 .. 4]
+--- response_headers eval
+["!Set-Cookie", "!Set-Cookie", "", ""]
+--- raw_response_headers_like eval
+["", "", ("Set-Cookie: mp_device_id=$::UUID" . "_$::T1" . "; ") x 2]
+--- calls eval
+sink_re(['/import',
+         map { event_re('Log In', 'acc-1', $::UUID, undef,
+                        ',"account_id":"acc-1"') } 1 .. 4],
+        ['/engage', map { engage_re('acc-1', '$set', '"account_id":"acc-1"')
+                        } 1 .. 4])
+
+
 === TEST 37: a login the client never sees (444, "if=" forcing it): nothing rotates, no new id is identified
 --- config
     location = /front {
