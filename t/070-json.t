@@ -437,6 +437,37 @@ is not valid JSON
 
 
 
+=== TEST 10b2: a real past the largest double after JSON's white space (a space, a tab, a newline, a return and newline) is null too, the body read; after "[" and "," as well
+--- http_config
+    mixpanel_json_set $resp_s response /s;
+    mixpanel_json_set $resp_a response /a/1;
+    log_format big escape=none 's=$resp_s n=$resp_num a=$resp_a';
+    map $arg_w $ws {
+        sp    " ";
+        tab   "\t";
+        nl    "\n";
+        crlf  "\r\n";
+    }
+--- config
+    location = /p {
+        access_log logs/ids.log big;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/p$is_args$args;
+    }
+
+    location = /backend/p {
+        access_log off;
+        default_type application/json;
+        return 200 '{"s":"x","n":${ws}1e400,"a":[${ws}-1e400,${ws}7]}';
+    }
+--- request eval
+[ "GET /p?w=sp", "GET /p?w=tab", "GET /p?w=nl", "GET /p?w=crlf", "GET /log" ]
+--- response_body_like eval
+[ (qr/^\{"s":/) x 4, qr/^(s=x n= a=7\n){4}\z/ ]
+--- no_error_log
+is not valid JSON
+
+
+
 === TEST 10c: with 17 reals past the largest double (one more than TEST 10b's 16), the body is invalid: its fields are empty, and that is logged at info
 --- http_config
     mixpanel_json_set $resp_s response /s;
@@ -626,22 +657,23 @@ profile=p2
 
 
 
-=== TEST 12b: which request Content-Types are JSON: application/json, text/json, any +json, in any case, with parameters; not text/plain, application/jsonx, application/x-json
+=== TEST 12b: which request Content-Types are JSON: application/json, text/json, any +json, in any case, with parameters, white space (a space or a tab, RFC 9110's OWS) before the ";"; not text/plain, application/jsonx, application/x-json
 --- config
     location = /switch {
         proxy_set_header X-Profile $profile;
         proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/echo;
     }
 --- request eval
-[ map { qq(POST /switch\n{"profile_id":"p2"}) } 1 .. 10 ]
+[ map { qq(POST /switch\n{"profile_id":"p2"}) } 1 .. 12 ]
 --- more_headers eval
 [ map { "Content-Type: $_" } "application/json", "text/json",
   "TEXT/JSON; charset=utf-8", "application/vnd.api+json",
   "Application/Problem+JSON;v=1", "APPLICATION/JSON",
-  "Application/Json; charset=utf-8", "text/plain", "application/jsonx",
+  "Application/Json; charset=utf-8", "application/json ;charset=utf-8",
+  "application/json\t; charset=utf-8", "text/plain", "application/jsonx",
   "application/x-json" ]
 --- response_body eval
-[ ("profile=p2\n") x 7, ("profile=\n") x 3 ]
+[ ("profile=p2\n") x 9, ("profile=\n") x 3 ]
 --- no_error_log
 [error]
 
