@@ -29,8 +29,15 @@ for my $alg (@ALGS) {
     $T{"tampered-$alg"} = tamper($T{$alg}, { sub => "admin" });
 }
 
-my $hs = \(do { open my $f, '<', data_dir() . '/rsa1.pub' or die; local $/;
-                <$f> });
+our %FILE;
+
+for my $name (qw(rsa1.pub ec256.crt jwks.json)) {
+    open my $f, '<', data_dir() . "/$name" or die "$name: $!";
+    local $/;
+    $FILE{$name} = <$f>;
+}
+
+my $hs = \$FILE{'rsa1.pub'};
 
 # an unverified token of exactly $len bytes: its signature pads it
 sub sized {
@@ -370,6 +377,50 @@ sub=bearer-user
   "Authorization: Bearer x$::T{bearer}" ]
 --- response_body eval
 [ ("sub=bearer-user\n") x 5, ("sub=\n") x 4 ]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 3b: a tab before "Bearer ", which nginx keeps at the start of a header's value (Test::Nginx's more_headers would not send it): the token is read
+--- config
+    mixpanel_jwt $http_authorization;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- raw_request eval
+"GET /t HTTP/1.0\r\nAuthorization: \t\tBearer $::T{bearer}\t\r\n\r\n"
+--- response_body
+sub=bearer-user
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 3c: a token from a variable with tabs and spaces before it or before "Bearer ", and after it: read; a tab after "Bearer" or another scheme still is no token
+--- http_config
+    map $arg_c $tok {
+        1  "\t$arg_t";
+        2  "\t\tBearer $arg_t\t";
+        3  " \t Bearer  $arg_t \t";
+        4  "\tBearer\t$arg_t";
+        5  "\tBasic $arg_t";
+    }
+--- config
+    mixpanel_jwt $tok;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ map { "GET /t?c=$_&t=$::T{bearer}" } 1 .. 5 ]
+--- response_body eval
+[ ("sub=bearer-user\n") x 3, ("sub=\n") x 2 ]
 --- no_error_log
 [error]
 [alert]
@@ -771,6 +822,40 @@ sub=big
 --- response_body eval
 [ "sub=user-RS256\n", "sub=user-PS384\n", "sub=\n", "sub=user-ES256\n",
   "sub=\n" ]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 20b: key files with white space before their text (a tab, a space, a return, blank lines): a PEM key, a PEM certificate and a JWKS are each read as such
+--- config
+    location = /pem {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_key_file ../html/tab.pub;
+        return 200 "sub=$jwt_sub\n";
+    }
+
+    location = /crt {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_key_file ../html/tab.crt;
+        return 200 "sub=$jwt_sub\n";
+    }
+
+    location = /jwks {
+        mixpanel_jwt $arg_t;
+        mixpanel_jwt_key_file ../html/tab.json;
+        return 200 "sub=$jwt_sub\n";
+    }
+--- user_files eval
+[ [ "tab.pub", "\t\n$::FILE{'rsa1.pub'}" ],
+  [ "tab.crt", "\t \r\n\n$::FILE{'ec256.crt'}" ],
+  [ "tab.json", "\t\r\n$::FILE{'jwks.json'}" ] ]
+--- request eval
+[ "GET /pem?t=$::T{RS256}", "GET /pem?t=$::T{ES256}",
+  "GET /crt?t=$::T{ES256}", "GET /jwks?t=$::T{PS512}" ]
+--- response_body eval
+[ "sub=user-RS256\n", "sub=\n", "sub=user-ES256\n", "sub=user-PS512\n" ]
 --- no_error_log
 [error]
 [alert]
