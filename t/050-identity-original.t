@@ -1467,13 +1467,15 @@ sink_re(['/import',
 
 
 
-=== TEST 36f: tabs where Cache-Control allows spaces: before a directive, after its name, on either side of "=": "public" after a tab gets no cookie, a quoted value after a tab is still skipped whole
+=== TEST 36f: tabs where Cache-Control allows spaces: before a directive, after its name, on either side of "=": "public" after a tab gets no cookie, a quoted value after a tab is still skipped whole, with the "public" after a comma inside it
 --- http_config
     map $arg_cc $cc {
         1 'max-age=60,	public';
         2 'public	, max-age=60';
         3 'private	="a, public", max-age=0';
         4 'private=	"a, public", max-age=0';
+        5 'private	="a,public,b", max-age=0';
+        6 'private=	"a,public,b", max-age=0';
     }
 --- config
     location /api/ {
@@ -1487,19 +1489,19 @@ sink_re(['/import',
         return 200 "ok\n";
     }
 --- more_headers eval
-[("X-Account: acc-1") x 4]
+[("X-Account: acc-1") x 6]
 --- request eval
-[map { "POST /api/login?cc=$_" } 1 .. 4]
+[map { "POST /api/login?cc=$_" } 1 .. 6]
 --- response_headers eval
-["!Set-Cookie", "!Set-Cookie", "", ""]
+["!Set-Cookie", "!Set-Cookie", "", "", "", ""]
 --- raw_response_headers_like eval
-["", "", ("Set-Cookie: mp_device_id=$::UUID" . "_$::T1" . "; ") x 2]
+["", "", ("Set-Cookie: mp_device_id=$::UUID" . "_$::T1" . "; ") x 4]
 --- calls eval
 sink_re(['/import',
          map { event_re('Log In', 'acc-1', $::UUID, undef,
-                        ',"account_id":"acc-1"') } 1 .. 4],
+                        ',"account_id":"acc-1"') } 1 .. 6],
         ['/engage', map { engage_re('acc-1', '$set', '"account_id":"acc-1"')
-                        } 1 .. 4])
+                        } 1 .. 6])
 
 
 === TEST 37: a login the client never sees (444, "if=" forcing it): nothing rotates, no new id is identified
