@@ -178,6 +178,40 @@ __DATA__
 
 
 
+=== TEST 2d: ... and a Retry-After of a day with a tab before it (white space around a header's value, RFC 9110 5.5) is a day too: dropped at once, as in TEST 2c
+--- http_config
+    mixpanel_retry_max_time 30m;
+--- request eval
+["POST /emu/faults\n{\"status\":503,\"count\":-1,\"retry_after\":\"\\t86400\",\"path\":\"/import\"}",
+ "GET /t?n=1&s=ra-tab-before",
+ "GET /emu/requests?path=/import&status=503&wait_for=1&timeout=30",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status",
+ "POST /emu/faults/clear"]
+--- response_body_like eval
+[".*", "^ok", '"count": 1,', ".*",
+ '^\{"events_queued":1,"events_sent":0,"events_rejected":0,"events_dropped":\{"queue_full":0,"retry_expired":1,"shutdown":0,"worker_died":0,"memory":0\},.*"queue_depth":0,',
+ ".*"]
+
+
+
+=== TEST 2e: ... and with a tab after it: a day too, dropped at once
+--- http_config
+    mixpanel_retry_max_time 30m;
+--- request eval
+["POST /emu/faults\n{\"status\":503,\"count\":-1,\"retry_after\":\"86400\\t\",\"path\":\"/import\"}",
+ "GET /t?n=1&s=ra-tab-after",
+ "GET /emu/requests?path=/import&status=503&wait_for=1&timeout=30",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status",
+ "POST /emu/faults/clear"]
+--- response_body_like eval
+[".*", "^ok", '"count": 1,', ".*",
+ '^\{"events_queued":1,"events_sent":0,"events_rejected":0,"events_dropped":\{"queue_full":0,"retry_expired":1,"shutdown":0,"worker_died":0,"memory":0\},.*"queue_depth":0,',
+ ".*"]
+
+
+
 === TEST 3: 413 splits the batch, every event arrives
 --- http_config
     mixpanel_batch_size 4;
