@@ -76,6 +76,24 @@ for my $r (@referers) {
                    referer => $referer eq '-' ? undef : $referer };
 }
 
+# and generated ones: URLs and Referers put together from pieces a corpus
+# written by hand pairs only in some ways (an empty key first, a key
+# twice, escapes at a value's ends, a search engine's key among others),
+# the same every run (a fixed seed, a generator of our own)
+
+my $seed = 82;
+
+for my $target (generated_urls(300)) {
+    push @cases, { kind => "generated-url", ua => $default_ua,
+                   target => $target, mode => undef, referer => undef };
+}
+
+for my $r (generated_referers(300)) {
+    push @cases, { kind => "generated-referer", ua => $default_ua,
+                   target => "/p?utm_source=ref", mode => $r->[0],
+                   referer => $r->[1] };
+}
+
 $cases[$_]{id} = $_ + 1 for 0 .. $#cases;
 
 for my $c (@cases) {
@@ -249,6 +267,103 @@ sub corpus {
     }
 
     return @rows;
+}
+
+
+# xorshift32: the same numbers on every machine and Perl
+
+sub rnd {
+    my ($n) = @_;
+
+    $seed ^= ($seed << 13) & 0xffffffff;
+    $seed ^= $seed >> 17;
+    $seed ^= ($seed << 5) & 0xffffffff;
+
+    return $seed % $n;
+}
+
+sub pick { return $_[rnd(scalar @_)] }
+
+
+sub value_pieces {
+    return ("", "a", "b1", "x-y", "+", "%20", "%2B", "%2b", "%25",
+            "%", "%z", "%zz", "%4", "%41", "%E2%82%AC", "%C3",
+            "%C3%A9", "%E2%82", "%ED%A0%80", "%00", "=", "?", "/",
+            ".", "~", "_", "running+shoes", "%26", "%3D");
+}
+
+sub value {
+    return join "", map { pick(value_pieces()) } 1 .. rnd(4);
+}
+
+sub query {
+    my ($keys, $most) = @_;
+    my @params;
+
+    for (1 .. 1 + rnd($most)) {
+        my $key = pick(@$keys);
+        my $form = rnd(8);
+
+        push @params, $form == 0 ? $key
+                      : $form == 1 ? "$key=="  . value()
+                      : "$key=" . value();
+    }
+
+    my $q = "";
+
+    for my $p (@params) {
+        $q .= $q eq "" ? "" : pick("&", "&", "&", "&&");
+        $q .= $p;
+    }
+
+    return (rnd(8) == 0 ? "&" : "") . $q . (rnd(10) == 0 ? "&" : "");
+}
+
+
+sub generated_urls {
+    my ($n) = @_;
+    my @keys = (qw(utm_source utm_medium utm_campaign utm_content utm_term
+                   utm_id utm_source_platform utm_campaign_id
+                   utm_creative_format utm_marketing_tactic dclid fbclid
+                   gclid ko_click_id li_fat_id msclkid sccid ttclid twclid
+                   wbraid),
+                qw(utm_source utm_medium gclid fbclid q x UTM_SOURCE
+                   utm_sourcex xutm_source Gclid utm_ utm));
+    my @urls;
+
+    for (1 .. $n) {
+        my $path = pick("/p", "/a/b", "/p/", "/x.html", "/");
+        push @urls, rnd(10) == 0 ? $path : "$path?" . query(\@keys, 6);
+    }
+
+    return @urls;
+}
+
+
+sub generated_referers {
+    my ($n) = @_;
+    my @keys = qw(q p wd text query oq aq Q P hl x utm_source utm_medium
+                  gclid q q p);
+    my @hosts = qw(www.google.com google.co.uk www.google.de
+                   images.google.com www.bing.com bing.com search.yahoo.com
+                   yahoo.com duckduckgo.com yandex.ru www.yandex.com
+                   www.baidu.com baidu.com example.com app.example.com
+                   google.example.com notgoogle.com www.google.com:8443
+                   GOOGLE.COM Bing.Com);
+    my @refs;
+
+    for (1 .. $n) {
+        my $ref = pick("https://", "http://") . pick(@hosts)
+                  . pick("/", "/search", "", "/s", "/url", "/a/b");
+
+        $ref .= "?" . query(\@keys, 4) if rnd(5) != 0;
+        $ref .= "#" . pick("", "top", "q=frag", "a&q=x") if rnd(5) == 0;
+
+        push @refs, [ pick("navigate", "navigate", undef, undef, "cors",
+                           "no-cors", "same-origin"), $ref ];
+    }
+
+    return @refs;
 }
 
 
