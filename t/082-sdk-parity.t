@@ -83,6 +83,11 @@ for my $r (@referers) {
 
 my $seed = 82;
 
+for my $ua (generated_user_agents(300)) {
+    push @cases, { kind => "generated-ua", ua => $ua, target => "/p",
+                   mode => undef, referer => undef };
+}
+
 for my $target (generated_urls(300)) {
     push @cases, { kind => "generated-url", ua => $default_ua,
                    target => $target, mode => undef, referer => undef };
@@ -317,6 +322,50 @@ sub query {
     }
 
     return (rnd(8) == 0 ? "&" : "") . $q . (rnd(10) == 0 ? "&" : "");
+}
+
+
+sub generated_user_agents {
+    my ($n) = @_;
+    my @platforms = ("Windows NT 10.0; Win64; x64", "Windows NT 6.1",
+                     "Windows Phone 10.0; Android 6.0.1",
+                     "Macintosh; Intel Mac OS X 10_15_7", "X11; Linux x86_64",
+                     "X11; Ubuntu; Linux i686", "Linux; Android 13; Pixel 7",
+                     "Linux; U; Android 4.4.2; en-us; SM-T530",
+                     "iPhone; CPU iPhone OS 17_0 like Mac OS X",
+                     "iPad; CPU OS 16_6 like Mac OS X",
+                     "iPod touch; CPU iPhone OS 12_5 like Mac OS X",
+                     "X11; CrOS x86_64 14541.0.0", "BlackBerry; U; BlackBerry 9900",
+                     "BB10; Touch", "Linux; Android 9; KFTRWI",
+                     "compatible; MSIE 10.0; Windows NT 6.2",
+                     "Windows NT 10.0; Trident/7.0; rv:11.0",
+                     "Mobile; rv:48.0", "X11; FreeBSD amd64");
+    my @tokens = ("AppleWebKit/537.36 (KHTML, like Gecko)",
+                  "Chrome/120.0.6099.109", "Chrome/49.0", "Safari/537.36",
+                  "Safari/604.1", "Version/17.0", "Version/4.0",
+                  "Mobile/15E148", "Mobile", "Edg/120.0.2210.91",
+                  "Edge/18.19045", "EdgA/120.0", "EdgiOS/120.0",
+                  "OPR/105.0.0.0", "Opera/9.80", "Opera Mini/36.2",
+                  "OPiOS/16.0", "Firefox/121.0", "FxiOS/121.0",
+                  "Focus/1.0", "CriOS/120.0.6099.119",
+                  "SamsungBrowser/23.0", "UCBrowser/13.4.0.1306",
+                  "Konqueror/5.0", "Gecko/20100101", "rv:121.0",
+                  "YaBrowser/23.11", "Whale/3.24", "Brave Chrome/120",
+                  "BlackBerry", "Silk/120", "Kindle/3.0", "Nexus 7",
+                  "Windows Phone", "IEMobile/11.0", "wv", "Electron/28.0",
+                  "Bot", "googlebot", "Headless");
+    my @uas;
+
+    for (1 .. $n) {
+        my $ua = pick("Mozilla/5.0 ", "Mozilla/5.0 ", "Opera/9.80 ", "")
+                 . "(" . pick(@platforms) . ")";
+
+        $ua .= " " . pick(@tokens) for 1 .. 1 + rnd(5);
+
+        push @uas, $ua;
+    }
+
+    return @uas;
 }
 
 
