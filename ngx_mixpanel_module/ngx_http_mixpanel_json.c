@@ -952,10 +952,10 @@ ngx_http_mixpanel_json_find(ngx_pool_t *pool, u_char *data, size_t len,
 /*
  * A body with a number jansson cannot hold, read as JSON.parse() reads it
  * instead of refused whole: an integer past 2^63 - 1 is a double
- * (12345678901234567890 is 12345678901234567000, and so is every other
- * integer of the body, as in JavaScript), and a real past the largest
- * double, which JavaScript makes Infinity and JSON.stringify() null, is
- * null.  Each such real is overwritten by "null" in a copy of the body,
+ * (12345678901234567890 is 12345678901234567000), and a real past the
+ * largest double, which JavaScript makes Infinity and JSON.stringify()
+ * null, is null; either way every integer of the body is a double, as in
+ * JavaScript.  Each such real is overwritten by "null" in a copy of the body,
  * and the copy parsed again, NGX_HTTP_MIXPANEL_JSON_OVERFLOWS times at
  * most.  Tokens (JWTs) are not read so: a claim is what the issuer wrote,
  * or nothing.
