@@ -28,6 +28,9 @@ The journeys (SPEC sections 3 and 4, customer-conversation.txt):
     P   Dan, logged in before the module was deployed, reopens the app;
         later his session expires and he browses on (his anonymous events
         reach him only if the reopening identified his device).
+    R   60 moves of Rita, Sam, Tom and Uma on three devices, generated
+        from a fixed seed among those each device's state allows (see
+        generated_journeys): the moves above in orders they never take.
 
 What each combination must show (the judge, from /_emulator/...):
 one user per account, holding no other account; every event a person
@@ -80,6 +83,7 @@ import http.client
 import itertools
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -128,7 +132,11 @@ STEPS = {
     "P.3": "his session expires, he browses on",
 }
 
-PERSONS = ("ana", "ben", "cleo", "eve", "frank", "gina", "dan")
+# the people of the generated journeys (R, below)
+GENERATED_PERSONS = ("rita", "sam", "tom", "uma")
+
+PERSONS = ("ana", "ben", "cleo", "eve", "frank", "gina",
+           "dan") + GENERATED_PERSONS
 
 EVENT_OF = {"track": "API Request", "signup": "Sign Up", "login": "Log In",
             "logout": "Log Out", "profile_switch": "Switch Profile"}
@@ -990,6 +998,136 @@ JOURNEYS = [
     ("P.3", "P1", "expire", "dan", None),
     ("P.3", "P1", "page", "dan", "/api/home"),
 ]
+
+
+def generated_journeys(seed, length):
+    """R: the same moves in orders the journeys above never take, from a
+    fixed seed (the same every run): four people on three devices, each
+    move chosen among those the device's state allows.  A device with a
+    live session browses, switches profile, logs out or expires; after an
+    expiry its person browses on, logs in again, or someone else logs in
+    or opens the sign-up screen; a device logged out of stays its
+    person's (Original mode keeps the id by default) until the sign-up
+    screen or a login; an anonymous device is held by the person who will
+    sign in on it next: pages, then that person's sign-up, or login once
+    signed up; before any page, anyone may sign in or open the sign-up
+    screen.  After a sign-in the app shows a screen first: an SDK that
+    resets at a login of another account has a new device id, which the
+    module learns only from that device's next request (an SDK identifies
+    it directly; a session that ended before any request leaves the module
+    an id it cannot know is taken).  Whoever browsed anonymously signs in
+    before the end, and so does everyone."""
+    rng = random.Random(seed)
+    devices = ("R1", "R2", "R3")
+    state = {d: {"session": None, "holder": None, "pending": False}
+             for d in devices}
+    signed_up = set()
+    moves = []
+
+    def emit(device, action, person, arg, what):
+        step = "R.%d" % (len(moves) + 1)
+        STEPS[step] = what
+        moves.append((step, device, action, person, arg))
+
+    def sign_in(device, person):
+        action = "login" if person in signed_up else "signup"
+        signed_up.add(person)
+        emit(device, action, person, None, "generated: %s %s on %s" % (
+            title(person), "logs in" if action == "login" else "signs up",
+            device))
+        state[device].update(session=(person, "valid"), holder=None,
+                             pending=False, fresh=True)
+
+    for _ in range(length):
+        device = rng.choice(devices)
+        st = state[device]
+        path = rng.choice(("/api/home", "/api/feed", "/api/plans"))
+
+        if st["session"] and st["session"][1] == "valid":
+            person = st["session"][0]
+            move = rng.choice(("page", "page", "profile_switch", "logout",
+                               "expire"))
+            # an app asks for a screen after a login (an SDK that reset
+            # at the login made a device id the module has yet to see)
+            if st.pop("fresh", False):
+                move = "page"
+            if move == "page":
+                emit(device, "page", person, path, "generated: %s browses "
+                     "on %s" % (title(person), device))
+            elif move == "profile_switch":
+                emit(device, "profile_switch", person,
+                     rng.choice(("solo", "partner", "kids")),
+                     "generated: %s switches profile on %s"
+                     % (title(person), device))
+            elif move == "logout":
+                # Original mode keeps the device id at a logout (by
+                # default): who browses on is this person until the
+                # sign-up screen or a login
+                emit(device, "logout", person, None, "generated: %s logs "
+                     "out on %s" % (title(person), device))
+                st.update(session=None, holder=person, pending=False)
+            else:
+                emit(device, "expire", person, None, "generated: %s's "
+                     "session on %s expires" % (title(person), device))
+                st["session"] = (person, "expired")
+
+        elif st["session"]:
+            person = st["session"][0]
+            move = rng.choice(("page", "login", "other", "signup_screen"))
+            if move == "page":
+                emit(device, "page", person, path, "generated: %s browses "
+                     "on %s, expired" % (title(person), device))
+            elif move == "login":
+                sign_in(device, person)
+            elif move == "other":
+                sign_in(device, rng.choice([p for p in GENERATED_PERSONS
+                                            if p != person]))
+            else:
+                other = rng.choice(GENERATED_PERSONS)
+                emit(device, "signup_screen", other, None, "generated: %s "
+                     "opens the sign-up screen on %s" % (title(other),
+                                                          device))
+                st.update(session=None, holder=other, pending=False)
+
+        else:
+            if st["holder"] is None:
+                st["holder"] = rng.choice(GENERATED_PERSONS)
+            person = st["holder"]
+            move = rng.choice(("page", "page", "sign_in", "signup_screen"))
+            if move == "signup_screen" and st["pending"]:
+                move = "page"
+            if move == "page":
+                emit(device, "page", person, path, "generated: %s browses "
+                     "on %s, anonymous" % (title(person), device))
+                st["pending"] = True
+            elif move == "sign_in":
+                sign_in(device, person if st["pending"]
+                        else rng.choice(GENERATED_PERSONS))
+            else:
+                other = rng.choice(GENERATED_PERSONS)
+                emit(device, "signup_screen", other, None, "generated: %s "
+                     "opens the sign-up screen on %s" % (title(other),
+                                                          device))
+                st["holder"] = other
+
+    for device in devices:
+        if state[device]["pending"]:
+            sign_in(device, state[device]["holder"])
+
+    for person in GENERATED_PERSONS:
+        if person in signed_up:
+            continue
+        st = state["R1"]
+        if st["session"] and st["session"][1] == "valid":
+            emit("R1", "logout", st["session"][0], None, "generated: %s "
+                 "logs out on R1" % title(st["session"][0]))
+            st.update(session=None, holder=None, pending=False)
+        sign_in("R1", person)
+
+    return moves
+
+
+JOURNEYS += generated_journeys(54, 60)
 
 # who signs up or logs in through the module (must have a profile)
 SIGNED_IN = {person for _, _, action, person, _ in JOURNEYS
