@@ -279,7 +279,7 @@ sink_re(['/import', event_re('API Request', 'eve', $d, 'eve',
 
 
 
-=== TEST 11a: the SDK identified its device with acc-1 (its cookie says so): acc-2's request on it carries $user_id but no $device_id, acc-1's carries both
+=== TEST 11a: the SDK identified its device with acc-1 (its cookie says so): acc-2's request on it carries $user_id but no $device_id, and so do those of acc-12 and acc- (acc-1 begins the one, the other begins acc-1); acc-1's carries both
 --- config
     location = /t {
         mixpanel track;
@@ -287,12 +287,13 @@ sink_re(['/import', event_re('API Request', 'eve', $d, 'eve',
         return 200 "ok\n";
     }
 --- more_headers eval
-["Cookie: $::SDK_IDENTIFIED\nX-Account: acc-2",
- "Cookie: $::SDK_IDENTIFIED\nX-Account: acc-1"]
+[map { "Cookie: $::SDK_IDENTIFIED\nX-Account: $_" }
+     "acc-2", "acc-12", "acc-", "acc-1"]
 --- request eval
-["GET /t", "GET /t"]
+["GET /t", "GET /t", "GET /t", "GET /t"]
 --- calls eval
-sink_re(['/import', event_re('API Request', 'acc-2', undef, 'acc-2',
-                             ',"account_id":"acc-2"'),
+sink_re(['/import', (map { event_re('API Request', $_, undef, $_,
+                                    ',"account_id":"' . $_ . '"') }
+                         "acc-2", "acc-12", "acc-"),
          event_re('API Request', 'acc-1', $::SDK_ID_U, 'acc-1',
                   ',"account_id":"acc-1"')])
