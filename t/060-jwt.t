@@ -67,6 +67,10 @@ sub claims_of {
                      nbf_in => 1800, exp_in => 7200),
     wrong_kid => jwt('RS256', 'rsa2', { sub => 'x' }, kid => 'rsa1'),
     no_kid    => jwt('RS256', 'rsa2', { sub => 'x' }, kid => 'nope'),
+    kid_rsa   => jwt('RS256', 'rsa1', { sub => 'kid-rsa' }, kid => 'rsa'),
+    kid_rsa12 => jwt('RS256', 'rsa1', { sub => 'kid-rsa12' }, kid => 'rsa12'),
+    kid_RSA1  => jwt('RS256', 'rsa1', { sub => 'kid-RSA1' }, kid => 'RSA1'),
+    kid_h     => jwt('HS256', 'hs', { sub => 'kid-h' }, kid => 'h'),
     rsa2      => jwt('RS256', 'rsa2', { sub => 'rsa2-user' }, kid => 'rsa2'),
     rsa2_ps   => jwt('PS256', 'rsa2', { sub => 'x' }, kid => 'rsa2'),
     enc_key   => jwt('RS256', 'rsa3', { sub => 'x' }, kid => 'rsa3-enc'),
@@ -581,6 +585,24 @@ GET /t
 sub=
 --- error_log
 JWT ignored: no key for the token's "alg" and "kid"
+
+
+
+=== TEST 10a: a kid that begins a key's kid ("rsa" of "rsa1", "h" of "hs"), one that a key's kid begins ("rsa12"), or one in another case ("RSA1") names no key, though the token is signed with that key; the token with the key's own kid, for comparison
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- request eval
+[ map { "GET /t?t=$::T{$_}" } qw(kid_rsa kid_rsa12 kid_RSA1 kid_h bearer) ]
+--- response_body eval
+[ ("sub=\n") x 4, "sub=bearer-user\n" ]
+--- no_error_log
+[error]
+JWT ignored: signature verification failed
 
 
 
