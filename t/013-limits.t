@@ -467,6 +467,26 @@ mixpanel: account id "00000000-0000-0000-0000-000000000000" is one Mixpanel bans
 
 
 
+=== TEST 10a: ... and with a character less (a banned id's beginning: "anonymou", "nul", "n", "-"), or the beginning of another ("anon" is banned, "ano" is an account), it is an account too
+--- http_config
+    mixpanel_identity simplified;
+    mixpanel_account_id $http_x_account;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- steps eval
+my $c = "Cookie: mp_device_id=$::D1";
+my $n = 0;
+[ map { { req => "GET /t", hdr => "$c\nX-Account: " . substr($_, 0, -1),
+          queued => ++$n } } grep { length > 1 } @::Banned ]
+--- sink eval
+my @less = map { substr($_, 0, -1) } grep { length > 1 } @::Banned;
+::sink_of([ map { ::known($_, '', $_ ne $less[0]) } @less ])
+
+
+
 === TEST 11: a banned client device id or profile id is ignored for the cookie's; with a character more it is used
 --- http_config
     mixpanel_profile_id $http_x_profile;

@@ -148,6 +148,30 @@ mixpanel json: not copying response body
 
 
 
+=== TEST 3a: a used variable whose name begins with the response variable's ($acct_id, $acct_x beside an unused $acct) does not make it used: no body filter (TEST 2 is the same with $acct used)
+--- http_config
+    # alone
+    mixpanel_json_set $acct response /account/id;
+    map $uri $acct_x { default "x"; }
+
+    log_format other_names 'x=$acct_x id=$acct_id';
+--- config
+    location = /t {
+        set $acct_id "i";
+        access_log logs/ids.log other_names;
+        default_type application/json;
+        return 200 '{"account":{"id":"acc-3"}}';
+    }
+--- request
+GET /t
+--- response_body chomp
+{"account":{"id":"acc-3"}}
+--- no_error_log
+mixpanel json: copying response body
+mixpanel json: not copying response body
+
+
+
 === TEST 4: a large body spanning many buffers passes unchanged
 --- config
     location = /big {
