@@ -542,6 +542,26 @@ retried for
 
 
 
+=== TEST 9e: two batches of one lane in flight: a 429 with Retry-After 12 s (answered after 0.5 s), then the other's 500 (after 1.5 s): the lane waits the longer pause, Retry-After's, not the 500's backoff of 3 to 7 s; both events are delivered after it
+--- http_config
+    mixpanel_concurrency 2;
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n[{\"status\":429,\"count\":1,\"retry_after\":12,\"delay_ms\":500,\"path\":\"/import\"},{\"status\":500,\"count\":1,\"delay_ms\":1500,\"path\":\"/import\"}]",
+ "GET /t?tok=tok-longer&s=longer&n=1",
+ "GET /t?tok=tok-longer&s=longer&n=2",
+ "GET /emu/requests?path=/import&status=500&wait_for=1&timeout=20",
+ "GET /emu/requests?path=/import&wait_for=3&timeout=9",
+ "GET /emu/events?prop.scenario=longer&wait_for=2&timeout=40",
+ "GET /emu/requests?path=/import"]
+--- response_body_like eval
+[".*", ".*", "^ok", "^ok", '"count": 1,', '^\{"count": 2, "timed_out": true,',
+ '"count": 2,', '^\{"count": 4, ']
+--- no_error_log
+[alert]
+
+
+
 === TEST 10: Retry-After in seconds is honoured on 503
 --- request eval
 ["POST /emu/reset",
