@@ -37,6 +37,16 @@ for my $name (qw(rsa1.pub ec256.crt jwks.json)) {
     $FILE{$name} = <$f>;
 }
 
+# rsa1's JWK bound to an "alg" that begins with RS256, and to RS256
+{
+    my $json = JSON::PP->new->canonical;
+    my ($rsa1) = grep { ($_->{kid} // '') eq 'rsa1' }
+                 @{ $json->decode($FILE{'jwks.json'})->{keys} };
+    $FILE{'alg-bound.json'} = $json->encode({ keys => [
+        { %$rsa1, kid => 'odd', alg => 'RS2560' },
+        { %$rsa1, kid => 'even', alg => 'RS256' } ] });
+}
+
 my $hs = \$FILE{'rsa1.pub'};
 
 # an unverified token of exactly $len bytes: its signature pads it
@@ -71,6 +81,8 @@ sub claims_of {
     kid_rsa12 => jwt('RS256', 'rsa1', { sub => 'kid-rsa12' }, kid => 'rsa12'),
     kid_RSA1  => jwt('RS256', 'rsa1', { sub => 'kid-RSA1' }, kid => 'RSA1'),
     kid_h     => jwt('HS256', 'hs', { sub => 'kid-h' }, kid => 'h'),
+    alg_odd   => jwt('RS256', 'rsa1', { sub => 'alg-odd' }, kid => 'odd'),
+    alg_even  => jwt('RS256', 'rsa1', { sub => 'alg-even' }, kid => 'even'),
     rsa2      => jwt('RS256', 'rsa2', { sub => 'rsa2-user' }, kid => 'rsa2'),
     rsa2_ps   => jwt('PS256', 'rsa2', { sub => 'x' }, kid => 'rsa2'),
     enc_key   => jwt('RS256', 'rsa3', { sub => 'x' }, kid => 'rsa3-enc'),
@@ -621,6 +633,25 @@ JWT ignored: signature verification failed
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 11b: a JWK bound to an "alg" that begins with the token's ("RS2560", against RS256) does not verify it; the same key bound to RS256 does
+--- config
+    mixpanel_jwt $arg_t;
+    mixpanel_jwt_key_file ../html/alg-bound.json;
+
+    location = /t {
+        return 200 "sub=$jwt_sub\n";
+    }
+--- user_files eval
+[ [ "alg-bound.json", $::FILE{'alg-bound.json'} ] ]
+--- request eval
+[ "GET /t?t=$::T{alg_odd}", "GET /t?t=$::T{alg_even}" ]
+--- response_body eval
+[ "sub=\n", "sub=alg-even\n" ]
+--- no_error_log
+[error]
 
 
 
