@@ -2057,6 +2057,23 @@ no "mixpanel_jwt" is set anywhere
 
 
 
+=== TEST 63c: claim variables read nowhere, and a variable whose name begins with one ($jwt_sub_x) read: no warning
+TEST 63 is the control.
+--- config
+    location = /t {
+        set $jwt_sub_x "x";
+        return 200 "ok $jwt_sub_x\n";
+    }
+--- request
+GET /t
+--- response_body
+ok x
+--- no_error_log
+no "mixpanel_jwt" is set anywhere
+[alert]
+
+
+
 === TEST 64: a claim read where no mixpanel_jwt applies is logged, once
 Read first where "mixpanel_jwt off" says so (not logged: the one line a
 minute would have named "/off"), then where nothing applies.
