@@ -23,6 +23,38 @@ unknown mixpanel action "fly"
 
 
 
+=== TEST 1a: an action's beginning ("tra" of "track") is unknown too
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel tra;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+unknown mixpanel action "tra"
+
+
+
+=== TEST 1b: and so is an action with more after it ("signups")
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel signups;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+unknown mixpanel action "signups"
+
+
+
 === TEST 2: tracking without a token anywhere
 --- config
     location = /signup {
