@@ -1053,6 +1053,30 @@ early=u-1 sub=u-1 org=org-9
 
 
 
+=== TEST 25a: mixpanel_jwt's value changed within a request to the beginning of the token it was (the token less its signature's last byte, less its whole signature): decoded again, refused; a value changed to a longer one too (the token and a byte more)
+--- config
+    mixpanel_jwt $tok;
+    mixpanel_jwt_key_file $TEST_NGINX_DATA/jwks.json;
+
+    location = /t {
+        set $tok $arg_t;
+        set $first $jwt_sub;
+        set $tok $arg_u;
+        return 200 "first=$first second=$jwt_sub\n";
+    }
+--- request eval
+my $t = $::T{bearer};
+(my $unsigned = $t) =~ s/[^.]*$//;
+[ "GET /t?t=$t&u=" . substr($t, 0, -1), "GET /t?t=$t&u=$unsigned",
+  "GET /t?t=" . substr($t, 0, -1) . "&u=$t", "GET /t?t=$t&u=${t}A" ]
+--- response_body eval
+[ "first=bearer-user second=\n", "first=bearer-user second=\n",
+  "first= second=bearer-user\n", "first=bearer-user second=\n" ]
+--- no_error_log
+[error]
+
+
+
 === TEST 26: the claims reach the log phase
 --- http_config
     log_format jwt "sub=$jwt_sub roles=$jwt_roles";
