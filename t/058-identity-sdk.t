@@ -124,6 +124,27 @@ __DATA__
 
 
 
+=== TEST 2a: two tokens in one request, one beginning the other (an internal redirect from a location of "tok-x" to one of "tok"): each location reads its own token's cookie
+--- config
+    location = /a {
+        mixpanel_token tok-x;
+        set $first $mixpanel_sdk_device_id;
+        rewrite ^ /b last;
+    }
+
+    location = /b {
+        mixpanel_token tok;
+        return 200 "[$first][$mixpanel_sdk_device_id]\n";
+    }
+--- more_headers eval
+"Cookie: $::SDK_ANON; " . sdk_cookie('{"distinct_id":"$device:' . $::D2 . '","$device_id":"' . $::D2 . '"}', "tok-x")
+--- request
+GET /a
+--- response_body_like eval
+"^\\[$::D2\\]\\[$::SDK_U\\]\n\$"
+
+
+
 === TEST 3: cookies that are not the SDK's JSON give nothing, and never an error
 --- http_config
     large_client_header_buffers 4 64k;
