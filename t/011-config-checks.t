@@ -1206,6 +1206,32 @@ qr{\[emerg\] .*"mixpanel_token tok-a" is another project's token than "mixpanel_
 
 
 
+=== TEST 63a: the same when the second token is the beginning of the first (tok-ab, then tok-a): two projects still
+--- http_config
+    mixpanel_service_account user secret 12345;
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        location = /other {
+            mixpanel track;
+            mixpanel_token tok-ab;
+            return 200;
+        }
+    }
+--- config
+    mixpanel_token tok-a;
+
+    location = /t {
+        mixpanel track;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"mixpanel_token tok-a" is another project's token than "mixpanel_token tok-ab", but "mixpanel_service_account" sends every event to project 12345: Mixpanel would put both projects' events in that one project; expected one literal token with the service account, or no service account in \S+nginx\.conf:\d+}
+
+
+
 === TEST 64: a service account and the same literal token twice: accepted
 --- http_config
     mixpanel_service_account user secret 12345;

@@ -188,6 +188,38 @@ qr{"ip":"127\.0\.0\.1","a":"http-a","b":"server-b","c":"loc-c","d":"loc-d"\}\}$:
 
 
 
+=== TEST 2a: at one level, names that begin one another are two properties, in either order ("plan_tier" before "plan", "plan" before "plan_tier", "p" after both): none is a duplicate
+--- http_config eval
+$::HttpConfig . <<'_EOC_';
+    mixpanel_token tok-names;
+_EOC_
+--- config
+    mixpanel_request_properties off;
+
+    location = /t {
+        mixpanel track;
+        mixpanel_property plan_tier gold;
+        mixpanel_property plan pro;
+        mixpanel_property p x;
+        return 200 "ok\n";
+    }
+
+    location = /s {
+        mixpanel track;
+        mixpanel_property plan pro;
+        mixpanel_property plan_tier gold;
+        return 200 "ok\n";
+    }
+--- request eval
+["GET /t", "GET /s", "GET /wait", "GET /wait", "GET /sink"]
+--- response_body_like eval
+["^ok\n\$", "^ok\n\$", "^GIF", "^GIF",
+qr{"ip":"127\.0\.0\.1","plan_tier":"gold","plan":"pro","p":"x"\}\}$::Next"ip":"127\.0\.0\.1","plan":"pro","plan_tier":"gold"\}\}\]\}\n$}]
+--- no_error_log
+[error]
+
+
+
 === TEST 3: typed values, and values not of their type left out; type=string written out sends a number's text as a string; a list of empty items alone is an empty list; JSON of one character is JSON
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-types;\n"

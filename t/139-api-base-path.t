@@ -1,5 +1,6 @@
 # The request line the sender writes for each form of mixpanel_api's URL:
-# a base with no path, "/", "//", a path, a path and "/": the endpoint is
+# a base with no path, "/", "//", a path, a path and "/", paths that begin
+# an endpoint's name or that one begins: the endpoint is
 # appended to the base without its trailing slashes, so the target is
 # always "/import?strict=1" or "/base/import?strict=1", never
 # "//import?strict=1".  The emulator cannot tell (Python's http.server
@@ -51,7 +52,13 @@ for my $case (["http://127.0.0.1:$api_port", "/import?strict=1"],
               ["http://127.0.0.1:$api_port/", "/import?strict=1"],
               ["http://127.0.0.1:$api_port//", "/import?strict=1"],
               ["http://127.0.0.1:$api_port/base", "/base/import?strict=1"],
-              ["http://127.0.0.1:$api_port/base/", "/base/import?strict=1"])
+              ["http://127.0.0.1:$api_port/base/", "/base/import?strict=1"],
+              # a base path that begins an endpoint's name, or that one
+              # begins: a base, not the endpoint (t/011 TEST 1)
+              ["http://127.0.0.1:$api_port/imp", "/imp/import?strict=1"],
+              ["http://127.0.0.1:$api_port/engag/", "/engag/import?strict=1"],
+              ["http://127.0.0.1:$api_port/importer",
+               "/importer/import?strict=1"])
 {
     my ($url, $target) = @$case;
 
