@@ -32,17 +32,26 @@ my $RESERVED = "Mixpanel reserves it for identity merging and ingestion, "
 my $ENGAGE = "it is a parameter or an operation of Mixpanel's /engage, "
              . "choose another name";
 
+# names that begin a refused one or that one begins: names of their own
+# (with the default properties' groups on, their names too)
+my @beginnings = qw(distinct distinct_idx $devic $user_ids tim times
+                    $insert mp_li account active_profile_ids $bucke bucke
+                    alia aliases http_meth http_methods duration $browse
+                    $browsers utm_sour utm_sources gcli gclids mp_keywor
+                    $current_ur $referrer_x);
+
 # directive => [refused name => reason], [accepted names]
 my %case = (
     mixpanel_property => [
         { (map { $_ => $SENT } @ids, @sent),
           (map { $_ => $RESERVED } @mixpanel) },
-        [qw(plan event $created $set $token $ignore_time)] ],
+        [qw(plan event $created $set $token $ignore_time), @beginnings] ],
     mixpanel_people_set => [
         { (map { $_ => $SENT } @ids, qw(account_id active_profile_id)),
           (map { $_ => $ENGAGE } grep { $_ ne '$distinct_id' } @engage),
           '$distinct_id' => $ENGAGE },
-        [qw(plan $created previous_profile_id token time ip alias)] ],
+        [qw(plan $created previous_profile_id token time ip alias $se $sets
+            $ignore $distinct), @beginnings] ],
     mixpanel_people_set_once => [
         { (map { $_ => $SENT } @ids, '$created'),
           (map { $_ => $ENGAGE } @engage) },
