@@ -678,6 +678,40 @@ unknown property type "int" of "mixpanel_people_set_once", expected "string", "n
 
 
 
+=== TEST 37a: a type's beginning ("str" of "string") is unknown
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_property age $arg_age type=str;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+unknown property type "str" of "mixpanel_property", expected "string", "number", "boolean", "list" or "json"
+
+
+
+=== TEST 37b: and so is a type with more after it ("numbers")
+--- http_config
+    mixpanel_token tok;
+--- config
+    location = /t {
+        mixpanel track;
+        mixpanel_people_set age $arg_age type=numbers;
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- error_log
+unknown property type "numbers" of "mixpanel_people_set", expected "string", "number", "boolean", "list" or "json"
+
+
+
 === TEST 38: an action followed by another word
 --- http_config
     mixpanel_token tok;
