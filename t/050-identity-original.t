@@ -1185,7 +1185,7 @@ sink_re(['/import', event_re('API Request', $::UUID, $::UUID),
 
 
 
-=== TEST 35a: a browser's prefetches (Sec-Purpose, and the older Purpose, X-Moz and X-Purpose forms, X-Purpose's preview and prefetch) are not tracked nor given a cookie; a POST with Sec-Purpose (no prefetch is a POST), and a header that only looks alike, are
+=== TEST 35a: a browser's prefetches (Sec-Purpose, and the older Purpose, X-Moz and X-Purpose forms, X-Purpose's preview and prefetch) are not tracked nor given a cookie; a POST with Sec-Purpose (no prefetch is a POST), and a header that only looks alike (X-Moz: prefetched, X-Purpose: previewed, Sec-Purposes), are
 --- config
     location /page {
         mixpanel track;
@@ -1195,19 +1195,20 @@ sink_re(['/import', event_re('API Request', $::UUID, $::UUID),
 ["Sec-Purpose: prefetch", "Sec-Purpose: prefetch;prerender",
  "Purpose: prefetch", "X-Moz: prefetch", "X-Purpose: preview",
  "X-Purpose: prefetch", "Sec-Purpose: prefetch", "X-Moz: prefetched",
- "Sec-Purposes: prefetch"]
+ "Sec-Purposes: prefetch", "X-Purpose: previewed"]
 --- request eval
 ["GET /page", "GET /page", "GET /page", "HEAD /page", "GET /page",
- "GET /page", "POST /page", "GET /page", "GET /page"]
+ "GET /page", "POST /page", "GET /page", "GET /page", "GET /page"]
 --- response_headers eval
 ["!Set-Cookie", "!Set-Cookie", "!Set-Cookie", "!Set-Cookie", "!Set-Cookie",
- "!Set-Cookie", "", "", ""]
+ "!Set-Cookie", "", "", "", ""]
 --- raw_response_headers_like eval
 ["", "", "", "", "", "", "Set-Cookie: mp_device_id=$::UUID; .*",
  "Set-Cookie: mp_device_id=$::UUID; .*",
- "Set-Cookie: mp_device_id=$::UUID; .*", "", "", ""]
+ "Set-Cookie: mp_device_id=$::UUID; .*",
+ "Set-Cookie: mp_device_id=$::UUID; .*"]
 --- calls eval
-sink_re(['/import', map { event_re('API Request', $::UUID, $::UUID) } 1 .. 3])
+sink_re(['/import', map { event_re('API Request', $::UUID, $::UUID) } 1 .. 4])
 
 
 

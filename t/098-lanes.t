@@ -162,6 +162,24 @@ could not be reached
 
 
 
+=== TEST 1b: two projects whose tokens begin one another (tok-pq, then tok-p, then tok-pq again, at once): each event is sent with its own token, to its own project
+--- request eval
+["POST /emu/reset",
+ "GET /t?tok=tok-pq&s=pq",
+ "GET /t?tok=tok-p&s=p",
+ "GET /t?tok=tok-pq&s=pq2",
+ "GET /emu/events?wait_for=3&timeout=20",
+ "GET /emu/events?token=tok-p",
+ "GET /emu/events?token=tok-pq"]
+--- response_body_like eval
+[".*", "^ok", "^ok", "^ok", '"count": 3,',
+ '^\{"count": 1,.*"token": "tok-p",.*"scenario": "p"',
+ '^\{"count": 2,']
+--- no_error_log
+[alert]
+
+
+
 === TEST 2: one project failing (503): another's events go on being delivered
 --- request eval
 ["POST /emu/reset",

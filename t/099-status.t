@@ -178,6 +178,17 @@ unknown format "xml": use "json" or "prometheus"
 
 
 
+=== TEST 5a: a format with more after it, or only its beginning, is refused too: prometheusx, prometheu, jsonx, jso
+--- request eval
+[ map { "GET /status?format=$_" } qw(prometheusx prometheu jsonx jso) ]
+--- error_code eval
+[ (400) x 4 ]
+--- response_body eval
+[ map { qq{unknown format "$_": use "json" or "prometheus"\n} }
+      qw(prometheusx prometheu jsonx jso) ]
+
+
+
 === TEST 6: a format that differs only in case is refused too
 --- request
 GET /status?format=Prometheus
