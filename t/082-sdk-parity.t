@@ -25,6 +25,7 @@ use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use lib abs_path(dirname(__FILE__) . '/..');
 use t::Mixpanel;
+use t::Seeded;
 
 my $root = abs_path(dirname(__FILE__) . '/..');
 
@@ -81,7 +82,7 @@ for my $r (@referers) {
 # twice, escapes at a value's ends, a search engine's key among others),
 # the same every run (a fixed seed, a generator of our own)
 
-my $seed = 82;
+my $gen = t::Seeded->new(82);
 
 for my $ua (generated_user_agents(300)) {
     push @cases, { kind => "generated-ua", ua => $ua, target => "/p",
@@ -275,19 +276,8 @@ sub corpus {
 }
 
 
-# xorshift32: the same numbers on every machine and Perl
-
-sub rnd {
-    my ($n) = @_;
-
-    $seed ^= ($seed << 13) & 0xffffffff;
-    $seed ^= $seed >> 17;
-    $seed ^= ($seed << 5) & 0xffffffff;
-
-    return $seed % $n;
-}
-
-sub pick { return $_[rnd(scalar @_)] }
+sub rnd { return $gen->rnd(@_) }
+sub pick { return $gen->pick(@_) }
 
 
 sub value_pieces {

@@ -26,23 +26,15 @@ use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use lib abs_path(dirname(__FILE__) . '/..');
 use t::Mixpanel;
+use t::Seeded;
 
 plan skip_all => 'node is not installed (make test-deps)'
     unless grep { -x "$_/node" } split /:/, $ENV{PATH};
 
-my $seed = 150;
+my $gen = t::Seeded->new(150);
 
-sub rnd {
-    my ($n) = @_;
-
-    $seed ^= ($seed << 13) & 0xffffffff;
-    $seed ^= $seed >> 17;
-    $seed ^= ($seed << 5) & 0xffffffff;
-
-    return $seed % $n;
-}
-
-sub pick { return $_[rnd(scalar @_)] }
+sub rnd { return $gen->rnd(@_) }
+sub pick { return $gen->pick(@_) }
 
 
 # the names, and each as a pointer's segment (RFC 6901: ~0 and ~1)

@@ -22,20 +22,12 @@ use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use lib abs_path(dirname(__FILE__) . '/..');
 use t::Mixpanel;
+use t::Seeded;
 
-my $seed = 151;
+my $gen = t::Seeded->new(151);
 
-sub rnd {
-    my ($n) = @_;
-
-    $seed ^= ($seed << 13) & 0xffffffff;
-    $seed ^= $seed >> 17;
-    $seed ^= ($seed << 5) & 0xffffffff;
-
-    return $seed % $n;
-}
-
-sub pick { return $_[rnd(scalar @_)] }
+sub rnd { return $gen->rnd(@_) }
+sub pick { return $gen->pick(@_) }
 
 
 # pieces: no NUL, CR or LF (no header carries them), no space at either
