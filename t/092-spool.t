@@ -98,9 +98,12 @@ start_emulator("--identity", "original");
 
 # a people update spooled long ago, and a newer one Mixpanel applied since
 put("$ENV{TEST_NGINX_SPOOL_PEOPLE}/mp-1-1-1.json",
-    "{\"kind\":\"engage\",\"token\":\"tok-spool\",\"count\":1,"
+    "{\"kind\":\"engage\",\"token\":\"tok-spool\",\"count\":2,"
     . "\"time\":1}\n{\"\$token\":\"tok-spool\",\"\$distinct_id\":"
-    . "\"acc-people\",\"\$set\":{\"plan\":\"old\",\"seats\":3}}\n");
+    . "\"acc-people\",\"\$set\":{\"plan\":\"old\",\"seats\":3}}\n"
+    # a $set_once of that version: as it was ("$set" only begins it)
+    . "{\"\$token\":\"tok-spool\",\"\$distinct_id\":\"acc-once\","
+    . "\"\$set_once\":{\"first\":\"yes\"}}\n");
 
 {
     my $r = HTTP::Tiny->new->post(
@@ -379,14 +382,16 @@ is full
 
 
 
-=== TEST 12: a replayed people update never overwrites what a newer one set
+=== TEST 12: a replayed people update never overwrites what a newer one set; a $set_once of the same file stays one
 --- http_config
     mixpanel_spool $TEST_NGINX_SPOOL_PEOPLE;
 --- request eval
 ["GET /emu/requests?path=/engage&wait_for=2&timeout=20",
- "GET /emu/profiles?distinct_id=acc-people"]
+ "GET /emu/profiles?distinct_id=acc-people",
+ "GET /emu/profiles?distinct_id=acc-once"]
 --- response_body_like eval
 ['"count": 2,.*"\$set_once": \{"plan": "old", "seats": 3\}',
- '"count": 1,.*"plan": "new",.*"seats": 3']
+ '"count": 1,.*"plan": "new",.*"seats": 3',
+ '"count": 1,.*"first": "yes"']
 --- no_error_log
 [alert]
