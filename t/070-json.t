@@ -681,23 +681,23 @@ profile=p2
 
 
 
-=== TEST 12b: which request Content-Types are JSON: application/json, text/json, any +json, in any case, with parameters, white space (a space or a tab, RFC 9110's OWS) before the ";"; not text/plain, application/jsonx, application/x-json
+=== TEST 12b: which request Content-Types are JSON: application/json, text/json, any +json, in any case, with parameters, white space (a space or a tab, RFC 9110's OWS) before the ";"; not text/plain, application/jsonx, application/x-json, text/jsonx, text/jso
 --- config
     location = /switch {
         proxy_set_header X-Profile $profile;
         proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/echo;
     }
 --- request eval
-[ map { qq(POST /switch\n{"profile_id":"p2"}) } 1 .. 12 ]
+[ map { qq(POST /switch\n{"profile_id":"p2"}) } 1 .. 14 ]
 --- more_headers eval
 [ map { "Content-Type: $_" } "application/json", "text/json",
   "TEXT/JSON; charset=utf-8", "application/vnd.api+json",
   "Application/Problem+JSON;v=1", "APPLICATION/JSON",
   "Application/Json; charset=utf-8", "application/json ;charset=utf-8",
   "application/json\t; charset=utf-8", "text/plain", "application/jsonx",
-  "application/x-json" ]
+  "application/x-json", "text/jsonx", "text/jso" ]
 --- response_body eval
-[ ("profile=p2\n") x 9, ("profile=\n") x 3 ]
+[ ("profile=p2\n") x 9, ("profile=\n") x 5 ]
 --- no_error_log
 [error]
 
