@@ -965,7 +965,7 @@ qr{"ip":"0","n":"1"\}\},\{[^{}]*"properties":\{[^{}]*"ip":"0","n":"2"\}\},\{[^{}
 
 
 
-=== TEST 20: a profile's objects have the event limits (depth, keys); its lists have no limit of items (Mixpanel's profile lists may be longer)
+=== TEST 20: a profile's objects have the event limits (depth, keys: 255 left out, 254 sent); its lists have no limit of items (Mixpanel's profile lists may be longer)
 --- http_config eval
 $::HttpConfig . "    mixpanel_token tok-limit20;\n"
 --- config
@@ -979,6 +979,8 @@ $::HttpConfig . "    mixpanel_token tok-limit20;\n"
         mixpanel_people_set many $http_x_l300 type=list;
         mixpanel_people_set tags $http_x_l254 type=list;
         mixpanel_people_set jlist $http_x_j300 type=json;
+        mixpanel_people_set k255 $http_x_k255 type=json;
+        mixpanel_people_set k254 $http_x_k254 type=json;
         return 200 "ok\n";
     }
 --- more_headers eval
@@ -987,11 +989,13 @@ $::HttpConfig . "    mixpanel_token tok-limit20;\n"
 . "X-L300: " . join(",", 1 .. 300) . "\n"
 . "X-L254: " . join(",", 1 .. 254) . "\n"
 . "X-J300: [" . join(",", 1 .. 300) . "]\n"
+. "X-K255: {" . join(",", map { qq{"k$_":0} } 1 .. 255) . "}\n"
+. "X-K254: {" . join(",", map { qq{"k$_":0} } 1 .. 254) . "}\n"
 --- request eval
 ["GET /t", "GET /wait", "GET /wait", "GET /sink"]
 --- response_body_like eval
 ["^ok\n\$", "^GIF", "^GIF",
-'^\{"endpoint":"/engage","body":\[\{"\$token":"tok-limit20","\$distinct_id":"acct-20",[^\n]*"\$set":\{"ok":\{"a":\[\{"c":1\}\]\},"many":\["1",(?:"\d+",){298}"300"\],"tags":\["1",(?:"\d+",){252}"254"\],"jlist":\[1,(?:\d+,){298}300\]\}[^\n]*\]\}\n$']
+'^\{"endpoint":"/engage","body":\[\{"\$token":"tok-limit20","\$distinct_id":"acct-20",[^\n]*"\$set":\{"ok":\{"a":\[\{"c":1\}\]\},"many":\["1",(?:"\d+",){298}"300"\],"tags":\["1",(?:"\d+",){252}"254"\],"jlist":\[1,(?:\d+,){298}300\],"k254":\{"k1":0,(?:"k\d+":0,){252}"k254":0\}\}[^\n]*\]\}\n$']
 --- no_error_log
 [error]
 
