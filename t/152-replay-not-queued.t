@@ -1,8 +1,8 @@
 # A replayed spool file is no queued event: while its batch is in flight
 # (Mixpanel slow to answer), queue_depth and queue_oldest_age stay 0, in
 # JSON and in Prometheus' format; the live event sent meanwhile is the
-# one they count.  A plain Test::More file driving nginx directly
-# (t/Direct.pm).
+# one they count.  Two live batches in flight: the age is the older's.
+# A plain Test::More file driving nginx directly (t/Direct.pm).
 
 use strict;
 use warnings;
@@ -58,6 +58,46 @@ $s = dn_status($n);
 is($s->{queue_depth}, 1, "it is queued");
 cmp_ok($s->{queue_oldest_age}, '>=', 2, "its age is the oldest, 2 s");
 cmp_ok($s->{queue_oldest_age}, '<=', 3, "not the replay's, 5 s");
+
+dn_emu("faults", undef, "DELETE");
+ok(dn_stop($n), "nginx quits");
+
+# live batches in flight: the oldest of them, not the last slot's.  Two
+# at once, each of one event, both hanging: the first 3 s older.
+dn_emu("reset", "{}");
+dn_emu("faults", JSON::PP::encode_json([
+    { hang => JSON::PP::true, count => -1, path => "/import" } ]));
+
+$n = dn_nginx(port => $port, conf => <<"_EOC_");
+worker_processes 1;
+worker_shutdown_timeout 1s;
+events { worker_connections 64; }
+http {
+    access_log off;
+    mixpanel_api http://127.0.0.1:%EMU%;
+    mixpanel_token tok-r;
+    mixpanel_flush_interval 50ms;
+    mixpanel_batch_size 1;
+    mixpanel_concurrency 2;
+    server {
+        listen 127.0.0.1:%PORT%;
+        location = /t { mixpanel track; return 200 "ok\n"; }
+        location = /status { mixpanel_status; }
+    }
+}
+_EOC_
+
+is(HTTP::Tiny->new->get("$n->{base}/t")->{status}, 200, "in flight: one");
+ok(dn_wait(10, sub { dn_emu("requests?path=/import")->{count} >= 1 }),
+   "its batch hangs");
+sleep(3.2);
+is(HTTP::Tiny->new->get("$n->{base}/t")->{status}, 200, "3 s later, another");
+ok(dn_wait(10, sub { dn_emu("requests?path=/import")->{count} >= 2 }),
+   "its batch hangs beside the first");
+sleep(1.5);
+$s = dn_status($n);
+is($s->{queue_depth}, 2, "two events in flight");
+cmp_ok($s->{queue_oldest_age}, '>=', 4, "the oldest age is the first's");
 
 dn_emu("faults", undef, "DELETE");
 ok(dn_stop($n), "nginx quits");
