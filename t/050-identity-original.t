@@ -2096,3 +2096,30 @@ sink_re(['/import',
          engage_re('acc-1', '$set', '"account_id":"acc-1","\$browser":"Mobile Safari","\$browser_version":17\.2,"\$os":"iOS"'),
          engage_re('acc-1', '$set', '"account_id":"acc-1"'),
          engage_re('acc-1', '$set', '"account_id":"acc-1"')])
+
+
+
+=== TEST 55a: the client's $browser, $browser_version and $os go in $set only: not in $set_once, $add (whose values must be numbers: Mixpanel would refuse the update) or $unset of the same request
+--- config
+    location = /profile {
+        mixpanel profile_update;
+        mixpanel_user_agent_properties on;
+        mixpanel_people_set_once first_seen web;
+        mixpanel_people_set age $http_x_age type=number;
+        mixpanel_people_add updates 1;
+        mixpanel_people_unset nickname;
+        return 200 "ok\n";
+    }
+--- more_headers eval
+"Cookie: mp_device_id=$::D1.$::T1\nX-Account: acc-1\nX-Age: 34\nUser-Agent: Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1"
+--- request
+PUT /profile
+--- calls eval
+my $ua = ',"\$browser":"Mobile Safari","\$browser_version":17\.2,"\$os":"iOS"';
+sink_re(['/import', event_re('Update Profile', 'acc-1', $::D1, undef,
+                             ',"account_id":"acc-1"' . $ua
+                             . ',"\$device":"iPhone"')],
+        ['/engage', engage_re('acc-1', '$set_once', '"first_seen":"web"'),
+                    engage_re('acc-1', '$set', '"age":34' . $ua),
+                    engage_re('acc-1', '$add', '"updates":1'),
+                    engage_re('acc-1', '$unset', '"nickname"')])
