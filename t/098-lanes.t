@@ -580,6 +580,37 @@ retried for
 
 
 
+=== TEST 9f: /engage answers 200 with status 0: the line says updates, not events
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"status\":200,\"count\":1,\"path\":\"/engage\",\"body\":{\"status\":0,\"error\":\"bad update\"}}",
+ "GET /p?tok=tok-e0&a=acc-e0&plan=1",
+ "GET /emu/requests?path=/engage&wait_for=1&timeout=20",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /errlog"]
+--- response_body_like eval
+[".*", ".*", "^ok", '"count": 1,', ".*",
+ qr/\[error\] [^\n]*mixpanel: "http:\/\/127\.0\.0\.1:\d+" rejected 1 of 1 updates \(200\): "bad update"\n/]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 9g: /engage's connection closed without an answer: the line says updates, not events; retried, then applied
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n{\"close\":true,\"count\":1,\"path\":\"/engage\"}",
+ "GET /p?tok=tok-closed&a=acc-closed&plan=1",
+ "GET /emu/requests?path=/engage&status=200&wait_for=1&timeout=20",
+ "GET /errlog"]
+--- response_body_like eval
+[".*", ".*", "^ok", '"count": 1,',
+ qr/\[error\] [^\n]*mixpanel: sending 1 updates to "http:\/\/127\.0\.0\.1:\d+" failed: [^\n]+\n/]
+--- no_error_log
+[alert]
+
+
+
 === TEST 10: Retry-After in seconds is honoured on 503
 --- request eval
 ["POST /emu/reset",
