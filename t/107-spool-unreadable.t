@@ -77,4 +77,36 @@ is($events->{count}, 0, "the unreadable file was not sent");
 my @lines = $log =~ /^.*\[error\].*mixpanel: 1 spool file cannot be opened, the first "\S+\/mp-7-7-7\.json" \(Permission denied\); it is skipped and not counted against max_size$/mg;
 is(scalar @lines, 1, "logged at error, naming the file, once a minute");
 
+# two such files: counted, the first of them named, "they are"
+$n = dn_nginx(port => $port, dirs => ["spool"], before => sub {
+    my ($prefix) = @_;
+    for my $f ("mp-7-7-7.json", "mp-7-7-8.json") {
+        open my $fh, '>', "$prefix/spool/$f" or die $!;
+        print $fh "{\"kind\":\"import\",\"token\":\"tok-ro\",\"count\":0,"
+                  . "\"time\":1}\n";
+        close $fh;
+        chmod 0600, "$prefix/spool/$f";
+    }
+}, conf => <<'_EOC_');
+worker_processes 1;
+events { worker_connections 64; }
+http {
+    access_log off;
+    mixpanel_api http://127.0.0.1:%EMU%;
+    mixpanel_token tok-ro;
+    mixpanel_spool %PREFIX%/spool;
+    server {
+        listen 127.0.0.1:%PORT%;
+        location = /t { mixpanel track; return 200 "ok\n"; }
+        location = /status { mixpanel_status; }
+    }
+}
+_EOC_
+
+ok(dn_wait(10, sub { dn_errlog($n) =~ /spool files? cannot be opened/ }),
+   "two unreadable files: logged");
+ok(dn_stop($n), "nginx quits");
+like(dn_errlog($n), qr/^.*\[error\].*mixpanel: 2 spool files cannot be opened, the first "\S+\/mp-7-7-[78]\.json" \(Permission denied\); they are skipped and not counted against max_size$/m,
+     "the line counts both, in the plural");
+
 done_testing();
