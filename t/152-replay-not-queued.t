@@ -9,6 +9,7 @@ use warnings;
 use Test::More;
 use HTTP::Tiny;
 use JSON::PP ();
+use Time::HiRes ();
 use t::Direct;
 
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || 2500;
@@ -63,7 +64,7 @@ dn_emu("faults", undef, "DELETE");
 ok(dn_stop($n), "nginx quits");
 
 # live batches in flight: the oldest of them, not the last slot's.  Two
-# at once, each of one event, both hanging: the first 3 s older.
+# at once, each of one event, both hanging: the first 4.5 s older.
 dn_emu("reset", "{}");
 dn_emu("faults", JSON::PP::encode_json([
     { hang => JSON::PP::true, count => -1, path => "/import" } ]));
@@ -90,8 +91,8 @@ _EOC_
 is(HTTP::Tiny->new->get("$n->{base}/t")->{status}, 200, "in flight: one");
 ok(dn_wait(10, sub { dn_emu("requests?path=/import")->{count} >= 1 }),
    "its batch hangs");
-sleep(3.2);
-is(HTTP::Tiny->new->get("$n->{base}/t")->{status}, 200, "3 s later, another");
+Time::HiRes::sleep(4.5);
+is(HTTP::Tiny->new->get("$n->{base}/t")->{status}, 200, "4.5 s later, another");
 ok(dn_wait(10, sub { dn_emu("requests?path=/import")->{count} >= 2 }),
    "its batch hangs beside the first");
 sleep(1.5);
