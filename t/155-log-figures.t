@@ -162,7 +162,7 @@ is(count_of(dn_errlog($n2), qr/mixpanel: 2 events spooled to "\Q$spool\E", retry
 is($http->get("$n2->{base}/tok-a")->{status}, 200, "tok-a: a live event");
 ok(dn_wait(15, sub { dn_errlog($n2) =~ /mp-1-1-9\.json/ }),
    "the fourth file replayed");
-sleep(0.5);
+Time::HiRes::sleep(0.5);
 $log = dn_errlog($n2);
 is(count_of($log, qr/mixpanel: 1 spooled events sent from "\Q$spool\E\/mp-1-1-9\.json"\n/),
    1, "its line: its own 1 event, not the earlier files' too, and "
