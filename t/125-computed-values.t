@@ -42,8 +42,16 @@ http {
     mixpanel_flush_interval 100ms;
     mixpanel_ip off;
     mixpanel_user_agent_properties off;
+    limit_req_zone \$binary_remote_addr zone=paced:1m rate=2r/s;
     server {
         listen 127.0.0.1:%PORT%;
+        location = /paced {
+            mixpanel track;
+            mixpanel_property case paced\$arg_n;
+            limit_req zone=paced burst=5;
+            default_type text/plain;
+            alias %PREFIX%/html/gone.html;
+        }
         location = /b {
             mixpanel track;
             mixpanel_property case \$arg_c;
@@ -138,6 +146,15 @@ my $f0 = time;
 $http->get("$n->{base}/fast");
 my $f1 = time;
 
+# three requests held by limit_req at 2 a second: the first at once, the
+# next two about 500 ms each, which no count of whole seconds gives
+my @paced;
+for my $k (1 .. 3) {
+    my $p0 = time;
+    is($http->get("$n->{base}/paced?n=$k")->{status}, 200, "paced $k");
+    push @paced, (time - $p0) * 1000;
+}
+
 is($http->request("POST", "$n->{base}/pre/a%20b/c.json?c=pre&x=%3F")
    ->{status}, 201, "a POST answered 201");
 is($http->get("$n->{base}/forbidden")->{status}, 403, "a 403");
@@ -175,7 +192,7 @@ for my $c ([cookie400 => 34560000], [cookie1h => 3600]) {
         or diag("got " . ($set // "no Set-Cookie"));
 }
 
-ok(dn_wait(10, sub { dn_status($n)->{events_sent} >= $i + 9 }),
+ok(dn_wait(10, sub { dn_status($n)->{events_sent} >= $i + 12 }),
    "every event written");
 ok(dn_stop($n), "nginx quits");
 
@@ -255,5 +272,18 @@ cmp_ok($props{slow}{duration_ms}, '>=', $slow - 1000,
        . int($slow) . " ms measured by the client)");
 cmp_ok($props{slow}{duration_ms}, '<=', $slow + 100, "not more");
 cmp_ok($props{fast}{duration_ms}, '<', 1000, "a fast request's is small");
+
+# to the millisecond: each paced request's own time, within 100 ms of the
+# client's; the later two between 300 and 700 ms
+for my $k (1 .. 3) {
+    my $d = $props{"paced$k"}{duration_ms} // -1;
+    cmp_ok(abs($d - $paced[$k - 1]), '<=', 100,
+           "paced $k: duration_ms $d, the client measured "
+           . int($paced[$k - 1]) . " ms");
+}
+for my $k (2, 3) {
+    my $d = $props{"paced$k"}{duration_ms} // -1;
+    ok($d >= 300 && $d <= 700, "paced $k: about 500 ms ($d)");
+}
 
 done_testing();
