@@ -62,9 +62,9 @@ GET /t
 --- response_body
 ok
 --- shutdown_error_log eval
-["mixpanel: sending 1 queued events before exit",
- qr/mixpanel: 1 events dropped on exit, last failure: could not connect to "http:\/\/127\.0\.0\.1:\d+"/,
- "mixpanel: on exit 0 events were sent, 0 spooled, 1 dropped"]
+[qr/\[notice\] [^\n]*mixpanel: sending 1 queued events before exit/,
+ qr/\[error\] [^\n]*mixpanel: 1 events dropped on exit, last failure: could not connect to "http:\/\/127\.0\.0\.1:\d+"/,
+ qr/\[notice\] [^\n]*mixpanel: on exit 0 events were sent, 0 spooled, 1 dropped/]
 --- no_shutdown_error_log
 [alert]
 

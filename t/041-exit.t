@@ -154,7 +154,8 @@ my %expected = map { ("import $_" => $per_token, "engage $_" => $per_token) }
               "quit/spool: all $records records spooled, by kind and token");
 
     my $log = file_text("$nginx->{prefix}/logs/error.log");
-    is(sum_of($log, qr/mixpanel: (\d+) events spooled to "[^"]+" on exit/),
+    is(sum_of($log, qr/\[warn\] [^\n]*mixpanel: (\d+) events spooled to /
+                    . qr/"[^"]+" on exit/),
        $records, "quit/spool: the log says $records spooled");
     unlike($log, qr/events dropped/, "quit/spool: nothing dropped");
     unlike($log, qr/\[alert\]|exited on signal|sender did not finish/,
@@ -174,7 +175,8 @@ my %expected = map { ("import $_" => $per_token, "engage $_" => $per_token) }
     ok(stop_nginx($nginx, 10), "quit/drop: nginx exits");
 
     my $log = file_text("$nginx->{prefix}/logs/error.log");
-    is(sum_of($log, qr/mixpanel: (\d+) events dropped on exit/), $records,
+    is(sum_of($log, qr/\[error\] [^\n]*mixpanel: (\d+) events dropped on exit/),
+       $records,
        "quit/drop: the log says $records dropped on exit");
     like($log, qr/dropped on exit[^\n]*connection refused|could not connect/i,
          "quit/drop: with the reason");
