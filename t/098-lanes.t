@@ -611,6 +611,29 @@ retried for
 
 
 
+=== TEST 9h: six kinds of failure within a second, each in a project of its own: each kind's line is logged, none held back by another's once-a-minute slot (a 503, a connection closed, a 401, a 400, a 307, an /engage error)
+--- http_config
+    mixpanel_retry_max_time 0;
+--- request eval
+["POST /emu/reset",
+ "POST /emu/faults\n[{\"status\":503,\"count\":1,\"token\":\"tok-k1\",\"path\":\"/import\"},{\"close\":\"partial\",\"count\":1,\"token\":\"tok-k2\",\"path\":\"/import\"},{\"status\":401,\"count\":1,\"token\":\"tok-k3\",\"path\":\"/import\"},{\"status\":400,\"count\":1,\"token\":\"tok-k4\",\"path\":\"/import\"},{\"status\":307,\"count\":1,\"token\":\"tok-k5\",\"path\":\"/import\"},{\"status\":200,\"count\":1,\"token\":\"tok-k6\",\"path\":\"/engage\",\"body\":{\"status\":1,\"error\":\"some updates were invalid\"}}]",
+ "GET /t?tok=tok-k1&s=kinds&n=1",
+ "GET /t?tok=tok-k2&s=kinds&n=2",
+ "GET /t?tok=tok-k3&s=kinds&n=3",
+ "GET /t?tok=tok-k4&s=kinds&n=4",
+ "GET /t?tok=tok-k5&s=kinds&n=5",
+ "GET /p?tok=tok-k6&a=acc-k6&plan=1",
+ "GET /emu/requests?wait_for=6&timeout=20",
+ "GET /emu/events?wait_for=1000&timeout=1",
+ "GET /errlog"]
+--- response_body_like eval
+[".*", ".*", "^ok", "^ok", "^ok", "^ok", "^ok", "^ok", '"count": 6,', ".*",
+ qr/\A(?=.*\[warn\] [^\n]*mixpanel: "[^"]+" answered 503, will retry\n)(?=.*\[error\] [^\n]*mixpanel: sending 1 events to "[^"]+" failed: [^\n]+\n)(?=.*\[error\] [^\n]*mixpanel: "[^"]+" refused the credentials \(401\))(?=.*\[error\] [^\n]*mixpanel: "[^"]+" rejected 1 of 1 events \(400\))(?=.*\[error\] [^\n]*mixpanel: "[^"]+" answered 307, a redirect)(?=.*\[warn\] [^\n]*mixpanel: "[^"]+" accepted 1 updates with an error)/s]
+--- no_error_log
+[alert]
+
+
+
 === TEST 10: Retry-After in seconds is honoured on 503
 --- request eval
 ["POST /emu/reset",
