@@ -2146,7 +2146,15 @@ ngx_http_mixpanel_sender_done(ngx_http_mixpanel_sender_t *s,
     if (sent) {
         lane->backoff = NGX_HTTP_MIXPANEL_BACKOFF_MIN;
         lane->why.failure = ngx_http_mixpanel_fail_none;
-        lane->told = 0;
+
+        /*
+         * a batch in flight beside one Mixpanel told to wait, accepted
+         * after it, ends no pause: an exit still leaves the lane alone
+         */
+
+        if (lane->retry_at <= ngx_http_mixpanel_now()) {
+            lane->told = 0;
+        }
 
         if (s->nslots && ++s->successes >= s->window) {
             s->window = ngx_min(s->nslots, s->window + 1);
