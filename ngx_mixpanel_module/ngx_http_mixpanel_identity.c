@@ -2459,18 +2459,24 @@ ngx_http_mixpanel_cookie_conf(ngx_conf_t *cf,
         goto invalid;
     }
 
+    /* a token: one character at least, none of them a separator */
+
     for (i = 0; i < c->name.len; i++) {
         if (c->name.data[i] <= ' ' || c->name.data[i] >= 0x7f
             || ngx_strlchr((u_char *) "()<>@,;:\\\"/[]?={}",
                            (u_char *) "()<>@,;:\\\"/[]?={}" + 17,
                            c->name.data[i]))
         {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid cookie name \"%V\" of \"%V\", "
-                               "expected a token without spaces or any of "
-                               "()<>@,;:\\\"/[]?={}", &c->name, &value[0]);
-            return NGX_CONF_ERROR;
+            break;
         }
+    }
+
+    if (c->name.len == 0 || i < c->name.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid cookie name \"%V\" of \"%V\", "
+                           "expected a token without spaces or any of "
+                           "()<>@,;:\\\"/[]?={}", &c->name, &value[0]);
+        return NGX_CONF_ERROR;
     }
 
     /*

@@ -60,7 +60,8 @@ my @bad = ((map { ("mp" . $_ . "id", sprintf "separator 0x%02x", ord $_) }
            "mp\tid", "a tab",
            "mp\x01id", "a control character",
            "mp\x7fid", "DEL",
-           "mp\xc3\xa9", "a byte past ASCII");
+           "mp\xc3\xa9", "a byte past ASCII",
+           "", "no character at all");
 
 # every other token character: letters, digits, !#$%&'*+-.^_`|~
 our $Good = 'Mp_0-9.a!#$%&\'*+^`|~z';
@@ -86,7 +87,8 @@ for my $directive (qw(mixpanel_device_cookie mixpanel_profile_cookie)) {
 my @bad_domain = ("ex ample.com", "example.com;secure", "exa\x01mple.com",
                   "\xc3\xa9.example", "example.com/", "example.com:8080",
                   "example.com.", ".", "..example.com", "a..example.com",
-                  "-", "-a.example.com", "a-.example.com", "[::1]",
+                  "-", "-a.example.com", "a-.example.com", "a.example.com-",
+                  ".example.com-", "a.-example.com", "[::1]",
                   "a\@b.example", "a`b.example", "a{b.example",
                   "a^b.example");
 my @bad_path = ("/a; Secure", "/a b", "/a\tb", "/a\x7f", "/\xc3\xa9",
