@@ -145,7 +145,7 @@ struct ngx_http_mixpanel_lane_s {
     ngx_msec_t                        backoff;
     ngx_msec_t                        idle;       /* empty since then */
     ngx_http_mixpanel_why_t           why;        /* the last failure */
-    unsigned                          told:1;     /* the server said when */
+    ngx_msec_t                        told_until; /* the server said */
 
     size_t                            token_len;
     u_char                            token[1];
@@ -1247,6 +1247,7 @@ ngx_http_mixpanel_sender_lane(ngx_http_mixpanel_sender_t *s, ngx_uint_t kind,
 static void
 ngx_http_mixpanel_sender_start_stop(ngx_http_mixpanel_sender_t *s)
 {
+    ngx_msec_t                 now;
     ngx_queue_t               *q;
     ngx_http_mixpanel_lane_t  *lane;
 
@@ -1260,15 +1261,15 @@ ngx_http_mixpanel_sender_start_stop(ngx_http_mixpanel_sender_t *s)
 
     /* one more try for every lane, unless the server said when */
 
+    now = ngx_http_mixpanel_now();
+
     for (q = ngx_queue_head(&s->lanes);
          q != ngx_queue_sentinel(&s->lanes);
          q = ngx_queue_next(q))
     {
         lane = ngx_queue_data(q, ngx_http_mixpanel_lane_t, queue);
 
-        if (!lane->told) {
-            lane->retry_at = 0;
-        }
+        lane->retry_at = (lane->told_until > now) ? lane->told_until : 0;
     }
 }
 
@@ -2147,15 +2148,6 @@ ngx_http_mixpanel_sender_done(ngx_http_mixpanel_sender_t *s,
         lane->backoff = NGX_HTTP_MIXPANEL_BACKOFF_MIN;
         lane->why.failure = ngx_http_mixpanel_fail_none;
 
-        /*
-         * a batch in flight beside one Mixpanel told to wait, accepted
-         * after it, ends no pause: an exit still leaves the lane alone
-         */
-
-        if (lane->retry_at <= ngx_http_mixpanel_now()) {
-            lane->told = 0;
-        }
-
         if (s->nslots && ++s->successes >= s->window) {
             s->window = ngx_min(s->nslots, s->window + 1);
             s->successes = 0;
@@ -2299,7 +2291,15 @@ ngx_http_mixpanel_sender_retry(ngx_http_mixpanel_sender_t *s,
 
     if (now + wait > lane->retry_at) {
         lane->retry_at = now + wait;
-        lane->told = told;
+    }
+
+    /*
+     * what the server said holds whatever its other batches meet, before
+     * or after: a success, a 401's longer pause, a 500's shorter one
+     */
+
+    if (told && now + wait > lane->told_until) {
+        lane->told_until = now + wait;
     }
 
     if (b->replay) {
