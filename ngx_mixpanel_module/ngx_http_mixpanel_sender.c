@@ -3607,7 +3607,7 @@ ngx_http_mixpanel_sender_on_header(char *ptr, size_t size, size_t nmemb,
     char       date[64];
     size_t     len;
     time_t     at, now;
-    u_char    *p, *last;
+    u_char    *p, *q, *last;
     ngx_int_t  secs;
 
     len = size * nmemb;
@@ -3634,6 +3634,19 @@ ngx_http_mixpanel_sender_on_header(char *ptr, size_t size, size_t nmemb,
     }
 
     secs = ngx_atoi(p, last - p);
+
+    if (secs == NGX_ERROR && last > p) {
+
+        /* seconds too many for ngx_atoi(): past an hour all the same */
+
+        for (q = p; q < last && *q >= '0' && *q <= '9'; q++) {
+            /* void */
+        }
+
+        if (q == last) {
+            secs = NGX_HTTP_MIXPANEL_RETRY_AFTER;
+        }
+    }
 
     if (secs == NGX_ERROR && (size_t) (last - p) < sizeof(date)) {
         *ngx_cpymem(date, p, last - p) = '\0';

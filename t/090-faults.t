@@ -212,6 +212,23 @@ __DATA__
 
 
 
+=== TEST 2f: ... and a Retry-After of twenty digits, too many for a 64-bit number: past an hour all the same, dropped at once, not retried on the 2 s backoff
+--- http_config
+    mixpanel_retry_max_time 30m;
+--- request eval
+["POST /emu/faults\n{\"status\":429,\"count\":-1,\"retry_after\":\"99999999999999999999\",\"path\":\"/import\"}",
+ "GET /t?n=1&s=ra-digits",
+ "GET /emu/requests?path=/import&status=429&wait_for=1&timeout=30",
+ "GET /emu/events?wait_for=1000&timeout=0.5",
+ "GET /status",
+ "POST /emu/faults/clear"]
+--- response_body_like eval
+[".*", "^ok", '"count": 1,', ".*",
+ '^\{"events_queued":1,"events_sent":0,"events_rejected":0,"events_dropped":\{"queue_full":0,"retry_expired":1,"shutdown":0,"worker_died":0,"memory":0\},.*"queue_depth":0,',
+ ".*"]
+
+
+
 === TEST 3: 413 splits the batch, every event arrives
 --- http_config
     mixpanel_batch_size 4;
