@@ -590,6 +590,58 @@ my $new = "Set-Cookie: mp_device_id=(?!$::D1)$::UUID; Path=/; .*";
 
 
 
+=== TEST 10a: mixpanel_logout_reset's default follows mixpanel_identity at its own level: simplified set in a server rotates there, http's original does not (round 29: the default read from the parent level)
+--- http_only
+mixpanel logout;
+return 200 "ok\n";
+--- config
+    mixpanel_identity simplified;
+
+    location = /out {
+        mixpanel logout;
+        return 200 "ok\n";
+    }
+--- steps eval
+my $c = "Cookie: mp_device_id=$::D1";
+my $new = "Set-Cookie: mp_device_id=(?!$::D1)$::UUID; Path=/; .*";
+[
+  { req => "GET /h/x", hdr => $c, hdr_like => "Set-Cookie: ^\\z",
+    queued => 1 },
+  { req => "GET /out", hdr => $c, hdr_like => $new, queued => 2 },
+]
+--- sink eval
+::sink_of([ ::ev('Log Out', dev => $::D1),
+            ::ev('Log Out', dev => $::D1, dist => '\$device:' . $::D1) ])
+
+
+
+=== TEST 10b: ... and the other way round: simplified at http rotates in the server that sets nothing, original set in a server does not rotate there
+--- http_config
+    mixpanel_identity simplified;
+--- http_only
+mixpanel logout;
+return 200 "ok\n";
+--- config
+    mixpanel_identity original;
+
+    location = /out {
+        mixpanel logout;
+        return 200 "ok\n";
+    }
+--- steps eval
+my $c = "Cookie: mp_device_id=$::D1";
+my $new = "Set-Cookie: mp_device_id=(?!$::D1)$::UUID; Path=/; .*";
+[
+  { req => "GET /h/x", hdr => $c, hdr_like => $new, queued => 1 },
+  { req => "GET /out", hdr => $c, hdr_like => "Set-Cookie: ^\\z",
+    queued => 2 },
+]
+--- sink eval
+::sink_of([ ::ev('Log Out', dev => $::D1, dist => '\$device:' . $::D1),
+            ::ev('Log Out', dev => $::D1) ])
+
+
+
 === TEST 11: mixpanel_request_properties at http, server and location
 --- http_config
     mixpanel_request_properties on;
