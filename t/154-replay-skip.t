@@ -4,8 +4,10 @@
 # the last one it skipped.  Which file the module looks at first is the
 # spool directory's order (readdir), read here the same way: the file
 # looked at first gets the short wait, so that the last one skipped is
-# the long one.  A plain Test::More file driving nginx directly
-# (t/Direct.pm).
+# the long one.  Meanwhile the worker is idle: no look at the spool
+# again and again while the second file waits (round 29's sweep: the
+# skipped lane's time not forgotten made the sender spin).  A plain
+# Test::More file driving nginx directly (t/Direct.pm).
 
 use strict;
 use warnings;
@@ -82,6 +84,12 @@ is(spooled($second), 0, "the other project still waits");
 
 ok(dn_wait(5, sub { (dn_status($n)->{events_replayed} // 0) == 2 }),
    "its two events counted replayed");
+
+# the other file waits for its project's pause: the sender sleeps until
+# then, it does not look at the spool again and again
+my $cpu = dn_worker_cpu($n, 2);
+cmp_ok($cpu, '<', 0.5, "the worker idle while the file waits ("
+                       . sprintf("%.2f", $cpu) . " s of CPU in 2 s)");
 
 dn_emu("faults", undef, "DELETE");
 ok(dn_stop($n), "nginx quits");

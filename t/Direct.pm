@@ -18,7 +18,7 @@ use Time::HiRes ();
 
 our @EXPORT = qw(dn_emulator dn_emu dn_nginx dn_signal dn_status dn_wait
                  dn_balance dn_stop dn_errlog dn_spool_section
-                 dn_spool_file dn_identifies dn_device_req);
+                 dn_spool_file dn_identifies dn_device_req dn_worker_cpu);
 
 our (@Pids, $EmuPort);
 
@@ -175,6 +175,26 @@ sub dn_spool_file {
         chmod $mode, $f if defined $mode;
         chmod 0777, "$prefix/spool";
     };
+}
+
+# the CPU time (user + system, in seconds) nginx's workers used over the
+# next $secs seconds: an idle sender waits, it does not spin
+sub dn_worker_cpu {
+    my ($n, $secs) = @_;
+    my $cpu = sub {
+        my $t = 0;
+        for my $stat (glob "/proc/[0-9]*/stat") {
+            open my $f, '<', $stat or next;
+            my $line = <$f> // next;
+            $line =~ s/^.*\) //;
+            my @f = split ' ', $line;
+            $t += $f[11] + $f[12] if $f[1] == $n->{pid};
+        }
+        return $t;
+    };
+    my $before = $cpu->();
+    Time::HiRes::sleep($secs);
+    return ($cpu->() - $before) / POSIX::sysconf(POSIX::_SC_CLK_TCK());
 }
 
 # events_queued - (sent + rejected + dropped + spooled + queue_depth)
