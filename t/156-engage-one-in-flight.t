@@ -3,8 +3,9 @@
 # with an event and a profile update, 0.1 s apart, every answer a second
 # late: the three /import requests reach Mixpanel together (the positive
 # control), the three /engage requests a second apart, each after the
-# previous one's answer, in the order they were made.  A plain Test::More
-# file driving nginx directly (t/Direct.pm).
+# previous one's answer, in the order they were made; meanwhile the
+# worker uses no CPU.  A plain Test::More file driving nginx directly
+# (t/Direct.pm).
 
 use strict;
 use warnings;
@@ -52,6 +53,12 @@ for my $plan (1 .. 3) {
        "request $plan");
     Time::HiRes::sleep(0.1);
 }
+
+# meanwhile the updates wait behind the one in flight: the sender sleeps
+# until an answer comes, it does not spin
+my $cpu = dn_worker_cpu($n, 1.5);
+cmp_ok($cpu, '<', 0.4, "the worker idle while updates wait ("
+                       . sprintf("%.2f", $cpu) . " s of CPU in 1.5 s)");
 
 my $e = dn_emu("requests?path=/engage&wait_for=3&timeout=20");
 my $i = dn_emu("requests?path=/import&wait_for=3&timeout=20");
