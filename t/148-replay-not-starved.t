@@ -7,8 +7,10 @@
 # sends: a live batch is always ready, and the file still goes on, a
 # batch about every 5 s (t/146 checks the first half: live events are not
 # held up behind the file).  Once the traffic stops, everything is
-# delivered once.  (Round 20 of issue 18: replay held back while any live
-# batch was ready passed the whole suite.)  A plain Test::More file.
+# delivered once, and the worker was mostly idle: the file's batches
+# wait for their share, the sender thread does not spin.  (Round 20 of
+# issue 18: replay held back while any live batch was ready passed the
+# whole suite.)  A plain Test::More file.
 
 use strict;
 use warnings;
@@ -60,10 +62,16 @@ my $r0 = dn_status($n)->{events_replayed};
 my $live = 0;
 my $end = time() + 16;
 
-while (time() < $end) {
-    $live++ if $http->get("$n->{base}/v")->{status} == 200;
-    sleep(0.1);
-}
+my $cpu = dn_worker_cpu($n, sub {
+    while (time() < $end) {
+        $live++ if $http->get("$n->{base}/v")->{status} == 200;
+        sleep(0.1);
+    }
+});
+
+cmp_ok($cpu, '<', 4, sprintf("the worker mostly idle meanwhile: %.2f s of "
+                             . "CPU in 16 s (the file's batches wait, the "
+                             . "sender does not spin)", $cpu));
 
 my $s = dn_status($n);
 my $replayed = $s->{events_replayed} - $r0;

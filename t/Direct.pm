@@ -178,7 +178,8 @@ sub dn_spool_file {
 }
 
 # the CPU time (user + system, in seconds) nginx's workers used over the
-# next $secs seconds: an idle sender waits, it does not spin
+# next $secs seconds (or while the code $secs runs): an idle sender waits,
+# it does not spin
 sub dn_worker_cpu {
     my ($n, $secs) = @_;
     my $cpu = sub {
@@ -193,7 +194,7 @@ sub dn_worker_cpu {
         return $t;
     };
     my $before = $cpu->();
-    Time::HiRes::sleep($secs);
+    ref $secs ? $secs->() : Time::HiRes::sleep($secs);
     return ($cpu->() - $before) / POSIX::sysconf(POSIX::_SC_CLK_TCK());
 }
 
