@@ -1366,6 +1366,41 @@ the device id is bound to another account and is not identified with this one; i
 
 
 
+=== TEST 36g: a device id the client sends in mixpanel_device_id, bound to another account: the info line says so, where a device cookie is set (round 30: the reason read as "no cookie can be set any more") and where none is
+--- config
+    location = /hlogin {
+        mixpanel login;
+        mixpanel_device_id $http_x_device_id;
+        return 200 "ok\n";
+    }
+
+    location = /hlogin-nc {
+        mixpanel login;
+        mixpanel_device_id $http_x_device_id;
+        mixpanel_device_cookie off;
+        return 200 "ok\n";
+    }
+
+    location = /errlog {
+        mixpanel off;
+        default_type text/plain;
+        alias $TEST_NGINX_SERVER_ROOT/logs/error.log;
+    }
+--- more_headers eval
+["X-Device-Id: $::D1\nX-Account: acc-1", "X-Device-Id: $::D1\nX-Account: acc-2",
+ "X-Device-Id: $::D2\nX-Account: acc-1", "X-Device-Id: $::D2\nX-Account: acc-2",
+ ""]
+--- request eval
+["POST /hlogin", "POST /hlogin", "POST /hlogin-nc", "POST /hlogin-nc",
+ "GET /errlog"]
+--- response_body_filters eval
+sub { join "", map { "$_\n" } $_[0] =~ /it cannot be rotated: ([^,\n]*)/g }
+--- response_body eval
+["", "", "", "",
+ "the client sends it in mixpanel_device_id\n" x 2]
+
+
+
 === TEST 36c: Cache-Control's directives in any case (RFC 9111 5.2): "Public", "PUBLIC", "s-MaxAge" get no cookie; "Private" does
 --- config
     location /api/ {

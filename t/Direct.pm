@@ -1,7 +1,7 @@
 package t::Direct;
 
 # Helpers of the plain-Perl files that drive nginx directly (t/032-034,
-# t/043, t/044, t/106, t/107, t/109-t/118, t/120-t/127, t/129-t/163):
+# t/043, t/044, t/106, t/107, t/109-t/118, t/120-t/127, t/129-t/164):
 # an emulator and an nginx as direct children on fixed ports
 # (TEST_NGINX_SERVER_PORT, default 2500, and the next ones), driven with
 # signals, and the status' counters.
