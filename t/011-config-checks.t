@@ -1055,6 +1055,49 @@ $}
 
 
 
+=== TEST 56a: ... and at run time, a signup there logs that it had no account id, the directive not set (t/050 TEST 38 has a login's "evaluated empty")
+--- http_config
+    mixpanel_api file:$TEST_NGINX_SERVER_ROOT/logs/events.jsonl;
+    mixpanel_token tok;
+--- config
+    location = /signup {
+        mixpanel signup;
+        return 200 "ok\n";
+    }
+--- request
+GET /signup
+--- response_body
+ok
+--- grep_error_log eval
+qr/mixpanel: "\w+" in location "[^"]+" had no \w+ id \([^)]+\)/
+--- grep_error_log_out
+mixpanel: "signup" in location "/signup" had no account id ("mixpanel_account_id" is not set)
+
+
+
+=== TEST 56b: a profile switch with no mixpanel_profile_id anywhere: its line says the directive is not set
+--- http_config
+    mixpanel_api file:$TEST_NGINX_SERVER_ROOT/logs/events.jsonl;
+    mixpanel_token tok;
+--- config
+    location = /switch {
+        mixpanel profile_switch;
+        mixpanel_account_id $http_x_account;
+        return 200 "ok\n";
+    }
+--- request
+GET /switch
+--- more_headers
+X-Account: acc-1
+--- response_body
+ok
+--- grep_error_log eval
+qr/mixpanel: "\w+" in location "[^"]+" had no \w+ id \([^)]+\)/
+--- grep_error_log_out
+mixpanel: "profile_switch" in location "/switch" had no profile id ("mixpanel_profile_id" is not set)
+
+
+
 === TEST 57: the same actions with an account id at any level: no warning
 --- http_config
     mixpanel_api file:$TEST_NGINX_SERVER_ROOT/logs/events.jsonl;

@@ -2064,6 +2064,20 @@ qr/\[warn\] .*"mixpanel_jwt_claim_set" defines "\$jwt_sub" but no "mixpanel_jwt"
 
 
 
+=== TEST 63a: two claim variables read with no mixpanel_jwt anywhere: the first named, "and others"
+--- config
+    location = /t {
+        return 200 "sub=$jwt_sub org=$jwt_org\n";
+    }
+--- request eval
+"GET /t?t=$::T{HS256}"
+--- response_body
+sub= org=
+--- error_log eval
+qr/\[warn\] .*"mixpanel_jwt_claim_set" defines "\$jwt_\w+" and others but no "mixpanel_jwt" is set anywhere, so claim variables are always empty in .*nginx\.conf:\d+/
+
+
+
 === TEST 63b: claim variables defined but read nowhere: no warning
 A shared preamble may define claims that only some configurations read;
 TEST 63 is the control (the same with $jwt_sub read: warned).

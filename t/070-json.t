@@ -609,6 +609,25 @@ Content-Type: application/json
 
 
 
+=== TEST 12x: a request body that is not JSON: the variable is empty, and the info line names the request's body, not the response's (whose line has its own test, TEST 10c)
+--- config
+    location = /switch {
+        proxy_set_header X-Profile $profile;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/echo;
+    }
+--- request eval
+qq(POST /switch\n{"profile_id":"p2",)
+--- more_headers
+Content-Type: application/json
+--- response_body
+profile=
+--- error_log
+mixpanel: the request body is not valid JSON, its fields are empty
+--- no_error_log
+the response body is not valid JSON
+
+
+
 === TEST 12a: a request body that arrives in three reads (the first part with the headers) is read whole
 --- config
     location = /switch {
