@@ -58,7 +58,8 @@ like($lines[0] // "",
      "the first: its own failure, no answer in time");
 
 dn_emu("faults", undef, "DELETE");
-is(dn_status($n)->{queue_depth}, 1, "the second waits for the 503's pause");
+ok(dn_wait(5, sub { dn_status($n)->{queue_depth} == 1 }),
+   "the second waits for the 503's pause");
 ok(dn_stop($n), "nginx quits");
 
 done_testing();
