@@ -731,6 +731,17 @@ ngx_http_mixpanel_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /* only a worker with a "mixpanel" action runs a sender */
+
+    if (!mmcf->enabled && mmcf->spool_src) {
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "\"mixpanel_spool\" \"%V\" is set but no "
+                      "\"mixpanel\" action is: no worker sends what it "
+                      "holds in %s:%ui",
+                      &mmcf->spool_src->value, mmcf->spool_src->file,
+                      mmcf->spool_src->line);
+    }
+
     mmcf->counters = &mmcf->local_counters;
 
     if (mmcf->zone_size == NGX_CONF_UNSET) {
@@ -2055,6 +2066,11 @@ ngx_http_mixpanel_spool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     mmcf->sender.spool_dir.data = p;
     mmcf->sender.spool_dir.len = path->name.len;
     mmcf->sender.spool_max = max;
+
+    mmcf->spool_src = ngx_http_mixpanel_conf_src(cf, &value[1]);
+    if (mmcf->spool_src == NULL) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

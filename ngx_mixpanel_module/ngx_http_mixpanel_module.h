@@ -218,6 +218,7 @@ typedef struct {
     ngx_http_mixpanel_conf_src_t     *variable_token;
     ngx_http_mixpanel_conf_src_t     *literal_token;
     ngx_http_mixpanel_conf_src_t     *other_token;
+    ngx_http_mixpanel_conf_src_t     *spool_src;
     ngx_str_t                         cookie_secret;  /* the zone's if empty */
     ngx_array_t                       sdk_paths;  /* the SDK cookie's keys */
 } ngx_http_mixpanel_main_conf_t;

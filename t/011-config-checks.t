@@ -1125,6 +1125,42 @@ with no "mixpanel_account_id"
 
 
 
+=== TEST 57a: a spool with no "mixpanel" action anywhere: no sender runs, its files would never be sent: warned at its line
+--- http_config
+    mixpanel_api file:$TEST_NGINX_SERVER_ROOT/logs/events.jsonl;
+    mixpanel_token tok;
+    mixpanel_spool $TEST_NGINX_SPOOL;
+--- config
+    location = /status {
+        mixpanel_status;
+    }
+--- request
+GET /status
+--- response_body_like: ^\{"events_queued":0,
+--- error_log eval
+qr/\[warn\] .*"mixpanel_spool" "[^"]+" is set but no "mixpanel" action is: no worker sends what it holds in \S+\/nginx\.conf:\d+/
+
+
+
+=== TEST 57b: the same spool with an action: no warning
+--- http_config
+    mixpanel_api file:$TEST_NGINX_SERVER_ROOT/logs/events.jsonl;
+    mixpanel_token tok;
+    mixpanel_spool $TEST_NGINX_SPOOL;
+--- config
+    location = /t {
+        mixpanel track;
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- no_error_log
+no "mixpanel" action
+
+
+
 === TEST 58: the accepted neighbours send: names near the reserved ones, type=, if=, a variable token without a service account
 --- http_config
     mixpanel_api file:$TEST_NGINX_SERVER_ROOT/logs/events.jsonl;
