@@ -3633,19 +3633,16 @@ ngx_http_mixpanel_sender_on_header(char *ptr, size_t size, size_t nmemb,
         last--;
     }
 
-    secs = ngx_atoi(p, last - p);
+    /* delay-seconds, read up to an hour: any more digits are past it too */
 
-    if (secs == NGX_ERROR && last > p) {
+    secs = (p < last) ? 0 : NGX_ERROR;
 
-        /* seconds too many for ngx_atoi(): past an hour all the same */
+    for (q = p; q < last && *q >= '0' && *q <= '9'; q++) {
+        secs = ngx_min(secs * 10 + (*q - '0'), NGX_HTTP_MIXPANEL_RETRY_AFTER);
+    }
 
-        for (q = p; q < last && *q >= '0' && *q <= '9'; q++) {
-            /* void */
-        }
-
-        if (q == last) {
-            secs = NGX_HTTP_MIXPANEL_RETRY_AFTER;
-        }
+    if (q < last) {
+        secs = NGX_ERROR;
     }
 
     if (secs == NGX_ERROR && (size_t) (last - p) < sizeof(date)) {

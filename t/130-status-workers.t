@@ -62,10 +62,7 @@ cmp_ok(prometheus("queue_oldest_age_seconds") // -1, '>=', 3,
 is($s->{queue_capacity}, 21, "the capacity unchanged");
 
 # a worker stopped (SIGSTOP): alive, but it no longer reports
-my @workers = grep {
-    open my $f, '<', "/proc/$_/stat" or next;
-    (split ' ', scalar <$f>)[3] == $n->{pid} } map { m{(\d+)$} }
-    glob "/proc/[0-9]*";
+my @workers = map { $_->[0] } dn_workers($n);
 is(scalar @workers, 3, "three workers");
 # a connection the kernel hands to the stopped worker waits for it: asked
 # again on another connection, with a short timeout

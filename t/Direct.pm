@@ -18,7 +18,8 @@ use Time::HiRes ();
 
 our @EXPORT = qw(dn_emulator dn_emu dn_nginx dn_signal dn_status dn_wait
                  dn_balance dn_stop dn_errlog dn_spool_section
-                 dn_spool_file dn_identifies dn_device_req dn_worker_cpu);
+                 dn_spool_file dn_identifies dn_device_req dn_worker_cpu
+                 dn_workers);
 
 our (@Pids, $EmuPort);
 
@@ -177,6 +178,21 @@ sub dn_spool_file {
     };
 }
 
+# nginx's workers: [pid, the fields of /proc/PID/stat after the command]
+sub dn_workers {
+    my ($n) = @_;
+    my @w;
+    for my $stat (glob "/proc/[0-9]*/stat") {
+        open my $f, '<', $stat or next;
+        my $line = <$f> // next;
+        my ($pid) = $stat =~ m{(\d+)/stat$};
+        $line =~ s/^.*\) //;
+        my @f = split ' ', $line;
+        push @w, [$pid, \@f] if $f[1] == $n->{pid};
+    }
+    return @w;
+}
+
 # the CPU time (user + system, in seconds) nginx's workers used over the
 # next $secs seconds (or while the code $secs runs): an idle sender waits,
 # it does not spin
@@ -184,13 +200,7 @@ sub dn_worker_cpu {
     my ($n, $secs) = @_;
     my $cpu = sub {
         my $t = 0;
-        for my $stat (glob "/proc/[0-9]*/stat") {
-            open my $f, '<', $stat or next;
-            my $line = <$f> // next;
-            $line =~ s/^.*\) //;
-            my @f = split ' ', $line;
-            $t += $f[11] + $f[12] if $f[1] == $n->{pid};
-        }
+        $t += $_->[11] + $_->[12] for map { $_->[1] } dn_workers($n);
         return $t;
     };
     my $before = $cpu->();
