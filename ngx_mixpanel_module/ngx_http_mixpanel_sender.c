@@ -3652,7 +3652,10 @@ ngx_http_mixpanel_sender_on_header(char *ptr, size_t size, size_t nmemb,
         now = time(NULL);
 
         if (at != -1) {
-            secs = (at > now) ? (ngx_int_t) (at - now) : 0;
+            secs = (at > now)
+                   ? (ngx_int_t) ngx_min(at - now,
+                                         NGX_HTTP_MIXPANEL_RETRY_AFTER)
+                   : 0;
         }
     }
 
